@@ -1,0 +1,477 @@
+"""Confusion matrices and classification reports for semantic-segmentation masks.
+
+Reads every ground-truth mask in labels/ with the model output of the same file
+name in inferences/ (each pixel value 0..255 is a class id) and prints, for each
+image and for all images combined, the confusion matrix and a classification
+report (precision, recall, F1, IoU, support, accuracy, averages).
+
+    python Semantic_Segmentation_Label_Metrics.py
+    python Semantic_Segmentation_Label_Metrics.py --ignore-index 255
+    python Semantic_Segmentation_Label_Metrics.py --labels gt --inferences pred --format json > report.json
+
+Conventions: matrix[i][j] = pixels labelled i and predicted j (rows = label,
+columns = inference, as in scikit-learn). The numbers are identical to
+sklearn.metrics.confusion_matrix and precision_recall_fscore_support on the raw
+pixel arrays (with pixels labelled --ignore-index removed).
+"""
+
+import argparse
+import json
+import math
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+LABEL_SPACE = 256  # every 8-bit value is a possible class id; nothing is declared
+METRICS = ("precision", "recall", "f1_score", "iou")
+ZERO_DIVISION_CHOICES = {"0": 0.0, "1": 1.0, "nan": math.nan}  # scikit-learn's zero_division
+CLASS_NAMES_FILE = "class_names.txt"  # used when found in the labels folder and --class-names is absent
+
+_CITYSCAPES = ("road", "sidewalk", "building", "wall", "fence", "pole", "traffic light",
+               "traffic sign", "vegetation", "terrain", "sky", "person", "rider", "car",
+               "truck", "bus", "train", "motorcycle", "bicycle")
+_PASCAL_VOC = ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car",
+               "cat", "chair", "cow", "diningtable", "dog", "horse", "motorbike", "person",
+               "pottedplant", "sheep", "sofa", "train", "tvmonitor")
+# Built-in --class-names presets; both datasets mark unlabelled pixels with 255.
+CLASS_NAME_PRESETS = {
+    "cityscapes": {**dict(enumerate(_CITYSCAPES)), 255: "void"},  # the 19 train ids
+    "pascal-voc": {**dict(enumerate(_PASCAL_VOC)), 255: "void"},
+}
+
+
+class MaskError(Exception):
+    """A mask file that cannot be used; the message names the file and the reason."""
+
+
+# ---------------------------------------------------------------- reading
+
+def natural_key(text):
+    """Sort key that orders 'img2' before 'img10'."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def read_mask(path):
+    """Return the class ids of a mask file as a 2-D uint8 array.
+
+    Palette images are read as their palette indices, which are the class ids;
+    converting them through their colours would silently give wrong numbers.
+    """
+    try:
+        with Image.open(path) as image:
+            if image.mode not in ("L", "P"):
+                raise MaskError(f"{path}: mode {image.mode} is not a mask of class ids "
+                                "(expected 8-bit greyscale 'L' or palette 'P')")
+            return np.asarray(image)
+    except (OSError, SyntaxError, ValueError) as error:
+        raise MaskError(f"{path}: cannot read image ({error})") from None
+
+
+def read_class_names(source):
+    """Class names from a preset name or a text file, as {id: name}.
+
+    In the file, line k (from 0) names id k; a blank line leaves that id unnamed;
+    a line 'N: name' names id N wherever it stands.
+    """
+    if source in CLASS_NAME_PRESETS:
+        return dict(CLASS_NAME_PRESETS[source])
+    names = {}
+    for line_number, line in enumerate(Path(source).read_text(encoding="utf-8").splitlines()):
+        explicit = re.fullmatch(r"\s*(\d+)\s*:\s*(.*?)\s*", line)
+        class_id, name = (int(explicit[1]), explicit[2]) if explicit else (line_number, line.strip())
+        if not 0 <= class_id < LABEL_SPACE:
+            raise ValueError(f"{source}, line {line_number + 1}: id {class_id} is outside 0..255")
+        if name:
+            names[class_id] = name
+    return names
+
+
+# ---------------------------------------------------------------- numbers
+
+def count_matrix(label, inference, ignore_index=None):
+    """256x256 int64 confusion matrix: [i, j] = pixels labelled i and predicted j.
+
+    Pixels whose label is ignore_index are not counted at all.
+    """
+    if label.shape != inference.shape:
+        raise ValueError(f"label is {label.shape[1]}x{label.shape[0]}, "
+                         f"inference is {inference.shape[1]}x{inference.shape[0]}")
+    # One 16-bit code per pixel, (label << 8) | inference, counted in one pass.
+    codes = label.astype(np.uint16)
+    codes <<= 8
+    codes |= inference
+    matrix = np.bincount(codes.ravel(), minlength=LABEL_SPACE * LABEL_SPACE)
+    matrix = matrix.reshape(LABEL_SPACE, LABEL_SPACE).astype(np.int64, copy=False)
+    if ignore_index is not None:
+        matrix[ignore_index, :] = 0  # same as removing those pixels before counting
+    return matrix
+
+
+def _divide(numerator, denominator, zero_division):
+    """numerator / denominator per class; 0/0 becomes zero_division (scikit-learn's rule)."""
+    result = np.full(len(numerator), zero_division, dtype=np.float64)
+    defined = denominator != 0
+    result[defined] = numerator[defined] / denominator[defined]
+    return result
+
+
+def _macro_average(values):
+    """Unweighted mean, leaving undefined (nan) values out, as scikit-learn does."""
+    defined = ~np.isnan(values)
+    return float(np.mean(values[defined])) if defined.any() else math.nan
+
+
+def _weighted_average(values, weights):
+    """Mean weighted by support, leaving undefined (nan) values out, as scikit-learn does."""
+    defined = ~np.isnan(values)
+    if not defined.any():
+        return math.nan
+    if weights[defined].sum() == 0:  # only classes without support: scikit-learn falls back to the plain mean
+        return float(np.mean(values[defined]))
+    return float(np.average(values[defined], weights=weights[defined]))
+
+
+def _number(value):
+    """A float for JSON and display, or None where the value is undefined."""
+    return None if math.isnan(value) else float(value)
+
+
+def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=None):
+    """Classification report of a 256x256 confusion matrix, as a JSON-ready dict.
+
+    Undefined values are None. Only classes that occur (in the label or the
+    inference) get a row and enter the averages; ignore_index never gets a row.
+    """
+    class_names = class_names or {}
+    label_counts = matrix.sum(axis=1)  # support: pixels of the class in the label
+    inference_counts = matrix.sum(axis=0)  # pixels predicted as the class
+    occurring = np.flatnonzero((label_counts > 0) | (inference_counts > 0))
+    classes = occurring[occurring != ignore_index] if ignore_index is not None else occurring
+
+    tp = np.diag(matrix)[classes]  # TP: pixels of the class predicted as the class
+    fp = inference_counts[classes] - tp  # FP: pixels predicted as the class that are something else
+    fn = label_counts[classes] - tp  # FN: pixels of the class predicted as something else
+    support = label_counts[classes]
+    scores = {
+        "precision": _divide(tp, tp + fp, zero_division),
+        "recall": _divide(tp, tp + fn, zero_division),
+        "f1_score": _divide(2 * tp, 2 * tp + fp + fn, zero_division),
+        "iou": _divide(tp, tp + fp + fn, zero_division),
+    }
+
+    report_classes = {}
+    for index, class_id in enumerate(classes.tolist()):
+        in_label, in_inference = support[index] > 0, inference_counts[class_id] > 0
+        report_classes[str(class_id)] = {
+            "name": class_names.get(class_id),
+            **{metric: _number(scores[metric][index]) for metric in METRICS},
+            "support": int(support[index]),
+            "occurs_in": "both" if in_label and in_inference else "label" if in_label else "inference",
+        }
+    unexpected_ids = {}
+    if class_names:
+        for class_id in occurring.tolist():
+            if class_id not in class_names:
+                pixels = label_counts[class_id] + inference_counts[class_id] - matrix[class_id, class_id]
+                unexpected_ids[str(class_id)] = int(pixels)
+
+    pixels = int(label_counts.sum())
+    macro = {metric: _number(_macro_average(scores[metric])) for metric in METRICS}
+    return {
+        "pixels": pixels,
+        "confusion_matrix": {
+            "labels": occurring.tolist(),
+            "matrix": matrix[np.ix_(occurring, occurring)].tolist(),
+        },
+        "classes": report_classes,
+        "unexpected_ids": unexpected_ids,
+        "accuracy": _number(np.trace(matrix) / pixels) if pixels else None,
+        "macro_avg": macro,
+        "weighted_avg": {metric: _number(_weighted_average(scores[metric], support))
+                         for metric in METRICS},
+        "mean_iou": macro["iou"],
+    }
+
+
+def matrix_from_report(report):
+    """The 256x256 matrix back from a report's compact confusion_matrix."""
+    matrix = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
+    labels = report["confusion_matrix"]["labels"]
+    if labels:
+        matrix[np.ix_(labels, labels)] = report["confusion_matrix"]["matrix"]
+    return matrix
+
+
+def worst_class(report):
+    """(id, entry) of the class with the lowest IoU, or None when there is none."""
+    defined = [(entry["iou"], int(class_id), entry) for class_id, entry in report["classes"].items()
+               if entry["iou"] is not None]
+    if not defined:
+        return None
+    _, class_id, entry = min(defined, key=lambda item: item[:2])
+    return class_id, entry
+
+
+def mean_of_defined(values):
+    """Mean of the values that are not None, or None when there are none."""
+    defined = [value for value in values if value is not None]
+    return sum(defined) / len(defined) if defined else None
+
+
+# ---------------------------------------------------------------- text output
+
+def _value(value, digits, width):
+    text = "undefined" if value is None else f"{value:.{digits}f}"
+    return text.rjust(width)
+
+
+def _class_title(class_id, name):
+    return f"{class_id:>3} {name}" if name else f"{class_id:>3}"
+
+
+def format_matrix(report, class_names):
+    """The confusion matrix over the occurring ids as aligned text."""
+    labels = report["confusion_matrix"]["labels"]
+    rows = report["confusion_matrix"]["matrix"]
+    if not labels:
+        return "Confusion matrix: no pixels counted."
+    titles = [_class_title(class_id, class_names.get(class_id)) for class_id in labels]
+    title_width = max(len("label \\ inference"), *map(len, titles))
+    width = max(len(str(value)) for row in rows for value in row + labels) + 2
+    lines = ["Confusion matrix (rows = label, columns = inference, in pixels)",
+             "label \\ inference".ljust(title_width) + "".join(str(i).rjust(width) for i in labels)]
+    for title, row in zip(titles, rows):
+        lines.append(title.ljust(title_width) + "".join(str(value).rjust(width) for value in row))
+    return "\n".join(lines)
+
+
+def _occurrence_note(entry, zero_division):
+    shown = {0.0: "shown as 0", 1.0: "shown as 1"}.get(zero_division, "undefined")
+    if entry["occurs_in"] == "label":
+        return f"label only: never predicted, precision is 0/0, {shown}"
+    if entry["occurs_in"] == "inference":
+        return f"inference only: no support, recall is 0/0, {shown}"
+    return ""
+
+
+def format_report(report, digits=4, zero_division=0.0):
+    """The classification report as aligned text."""
+    if not report["classes"]:
+        return "Classification report: no pixels counted, every metric is undefined."
+    names = [_class_title(class_id, entry["name"]) for class_id, entry in report["classes"].items()]
+    name_width = max(len("weighted avg"), *map(len, names))
+    width = max(len("precision"), digits + 3)
+    support_width = max(len("support"), len(str(report["pixels"])))
+    header = ("class".ljust(name_width) + "".join(m.rjust(width + 2) for m in
+              ("precision", "recall", "f1_score", "IoU")) + "support".rjust(support_width + 2))
+    lines = ["Classification report", header]
+    for name, entry in zip(names, report["classes"].values()):
+        line = (name.ljust(name_width)
+                + "".join(_value(entry[m], digits, width + 2) for m in METRICS)
+                + str(entry["support"]).rjust(support_width + 2))
+        note = _occurrence_note(entry, zero_division)
+        lines.append(line + ("  " + note if note else ""))
+    lines.append("")
+    for title, key in (("macro avg", "macro_avg"), ("weighted avg", "weighted_avg")):
+        lines.append(title.ljust(name_width)
+                     + "".join(_value(report[key][m], digits, width + 2) for m in METRICS)
+                     + str(report["pixels"]).rjust(support_width + 2))
+    lines.append("")
+    correct = sum(report["confusion_matrix"]["matrix"][k][k]
+                  for k in range(len(report["confusion_matrix"]["labels"])))
+    lines.append(f"pixel accuracy: {_value(report['accuracy'], digits, 0)}"
+                 f" ({correct} of {report['pixels']} pixels correct)")
+    lines.append(f"mean IoU: {_value(report['mean_iou'], digits, 0)}"
+                 f" (macro avg of IoU over {len(report['classes'])} classes)")
+    if report["unexpected_ids"]:
+        listed = ", ".join(f"{class_id} ({pixels} pixels)"
+                           for class_id, pixels in report["unexpected_ids"].items())
+        lines.append(f"unexpected ids (no class name; wrong file or mapping?): {listed}")
+    return "\n".join(lines)
+
+
+def format_summary(images, digits=4):
+    """One line per image: id, pixels, accuracy, mean IoU, worst class."""
+    id_width = max(len("image"), *(len(image["id"]) for image in images))
+    pixel_width = max(len("pixels"), *(len(str(image["pixels"])) for image in images))
+    width = max(len("mean IoU"), digits + 3)
+    lowest = min((image["mean_iou"], index) for index, image in enumerate(images)
+                 if image["mean_iou"] is not None) if any(
+        image["mean_iou"] is not None for image in images) else None
+    lines = ["Per-image summary",
+             "image".ljust(id_width) + "pixels".rjust(pixel_width + 2) + "accuracy".rjust(width + 2)
+             + "mean IoU".rjust(width + 2) + "  worst class (IoU)"]
+    for index, image in enumerate(images):
+        worst = worst_class(image)
+        worst_text = (f"{_class_title(worst[0], worst[1]['name'])} ({worst[1]['iou']:.{digits}f})"
+                      if worst else "-")
+        marker = "  <- lowest mean IoU" if lowest and lowest[1] == index and len(images) > 1 else ""
+        lines.append(image["id"].ljust(id_width) + str(image["pixels"]).rjust(pixel_width + 2)
+                     + _value(image["accuracy"], digits, width + 2)
+                     + _value(image["mean_iou"], digits, width + 2)
+                     + "  " + worst_text + marker)
+    return "\n".join(lines)
+
+
+def format_text(document, class_names, digits=4):
+    """The whole console report: per-image sections, summary, combined section."""
+    zero_division = ZERO_DIVISION_CHOICES[str(document["zero_division"])]
+    sections = []
+    for image in document["images"]:
+        sections.append("\n\n".join([
+            f"=== {image['id']}: {image['label']} vs {image['inference']}, "
+            f"{image['pixels']} pixels counted ===",
+            format_matrix(image, class_names),
+            format_report(image, digits, zero_division),
+        ]))
+    combined = document["combined"]
+    if document["images"]:
+        sections.append(format_summary(document["images"], digits))
+    combined_lines = [
+        f"=== combined: {combined['images']} images, {combined['pixels']} pixels counted ===",
+        format_matrix(combined, class_names),
+        format_report(combined, digits, zero_division),
+        "\n".join([
+            f"mean IoU, pooled over all pixels (from the combined matrix; what benchmarks such as "
+            f"Cityscapes report): {_value(combined['mean_iou'], digits, 0)}",
+            f"mean over images of each image's mean IoU: "
+            f"{_value(combined['mean_image_mean_iou'], digits, 0)}",
+        ]),
+    ]
+    void = combined["classes"].get("255")
+    if document["ignore_index"] is None and void and void["occurs_in"] == "label":
+        combined_lines.append("note: id 255 is in the labels but never predicted; if it marks pixels "
+                              "to leave out (void), run again with --ignore-index 255")
+    sections.append("\n\n".join(combined_lines))
+    return "\n\n\n".join(sections) + "\n"
+
+
+# ---------------------------------------------------------------- the run
+
+def find_pairs(labels_dir, inferences_dir):
+    """Pair label and inference files by name; returns (pairs, errors).
+
+    pairs: [(id, label_path, inference_path)] in natural order of the ids;
+    errors: [(id, path, message)] for files that have no partner.
+    """
+    def masks(folder):
+        return {path.stem: path for path in folder.iterdir()
+                if path.is_file() and not path.name.startswith(".")
+                and path.suffix.lower() == ".png"}
+    labels, inferences = masks(labels_dir), masks(inferences_dir)
+    pairs, errors = [], []
+    for image_id in sorted(labels.keys() | inferences.keys(), key=natural_key):
+        if image_id not in inferences:
+            errors.append((image_id, str(labels[image_id]),
+                           f"{labels[image_id]}: no inference {inferences_dir / labels[image_id].name}"))
+        elif image_id not in labels:
+            errors.append((image_id, str(inferences[image_id]),
+                           f"{inferences[image_id]}: no label {labels_dir / inferences[image_id].name}"))
+        else:
+            pairs.append((image_id, labels[image_id], inferences[image_id]))
+    return pairs, errors
+
+
+def evaluate_pair(label_path, inference_path, ignore_index=None):
+    """The confusion matrix of one pair of mask files; raises MaskError."""
+    label, inference = read_mask(label_path), read_mask(inference_path)
+    try:
+        return count_matrix(label, inference, ignore_index)
+    except ValueError as error:
+        raise MaskError(f"{label_path} and {inference_path}: sizes differ ({error})") from None
+
+
+def evaluate(pairs, zero_division=0.0, ignore_index=None, class_names=None):
+    """Score every pair; returns (image reports, combined report, errors)."""
+    images, errors = [], []
+    total = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
+    for image_id, label_path, inference_path in pairs:
+        try:
+            matrix = evaluate_pair(label_path, inference_path, ignore_index)
+        except MaskError as error:
+            errors.append((image_id, str(label_path), str(error)))
+            continue
+        total += matrix
+        report = compute_report(matrix, zero_division, ignore_index, class_names)
+        images.append({"id": image_id, "label": str(label_path),
+                       "inference": str(inference_path), **report})
+    combined = {"images": len(images),
+                **compute_report(total, zero_division, ignore_index, class_names),
+                "mean_image_mean_iou": mean_of_defined([image["mean_iou"] for image in images])}
+    return images, combined, errors
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n")[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Exit status: 0 when every pair was scored, 1 when some pairs were refused "
+               "(the rest are reported), 2 on a usage error or when there is nothing to score.")
+    parser.add_argument("--labels", default="labels", type=Path, metavar="DIR",
+                        help="folder of ground-truth masks (default: labels)")
+    parser.add_argument("--inferences", default="inferences", type=Path, metavar="DIR",
+                        help="folder of model outputs with the same file names (default: inferences)")
+    parser.add_argument("--ignore-index", type=int, metavar="N",
+                        help="label id whose pixels are not counted at all, e.g. 255 (void); "
+                             "a prediction of N on a counted pixel is still an error")
+    parser.add_argument("--zero-division", choices=ZERO_DIVISION_CHOICES, default="0",
+                        help="value of an undefined ratio (0/0), as scikit-learn's zero_division; "
+                             "nan leaves it undefined and out of the averages (default: 0)")
+    parser.add_argument("--digits", type=int, default=4, metavar="N",
+                        help="decimal places in the text report (default: 4)")
+    parser.add_argument("--class-names", metavar="NAME_OR_FILE",
+                        help="class names: a preset (" + ", ".join(CLASS_NAME_PRESETS)
+                             + ") or a text file, line k naming id k, 'N: name' for any id "
+                             f"(default: <labels>/{CLASS_NAMES_FILE} when it exists)")
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="text for people, json for other programs (default: text)")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.ignore_index is not None and not 0 <= args.ignore_index < LABEL_SPACE:
+        parser.error(f"--ignore-index {args.ignore_index} is outside 0..255")
+    if args.digits < 0:
+        parser.error("--digits must be 0 or more")
+    for folder in (args.labels, args.inferences):
+        if not folder.is_dir():
+            parser.error(f"{folder} is not a folder")
+    names_source = args.class_names
+    if names_source is None and (args.labels / CLASS_NAMES_FILE).is_file():
+        names_source = args.labels / CLASS_NAMES_FILE
+    try:
+        class_names = read_class_names(names_source) if names_source is not None else {}
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        parser.error(f"--class-names: {error}")
+
+    pairs, pairing_errors = find_pairs(args.labels, args.inferences)
+    if not pairs:
+        parser.error(f"no pair of masks with the same file name in {args.labels} and {args.inferences}")
+    zero_division = ZERO_DIVISION_CHOICES[args.zero_division]
+    images, combined, read_errors = evaluate(pairs, zero_division, args.ignore_index, class_names)
+    errors = sorted(pairing_errors + read_errors, key=lambda error: natural_key(error[0]))
+    document = {
+        "label_space": LABEL_SPACE,
+        "ignore_index": args.ignore_index,
+        "zero_division": int(zero_division) if args.zero_division != "nan" else "nan",
+        "images": images,
+        "combined": combined,
+        "errors": [{"id": image_id, "path": path, "error": message}
+                   for image_id, path, message in errors],
+    }
+    if args.format == "json":
+        print(json.dumps(document))
+    else:
+        print(format_text(document, class_names, args.digits), end="")
+        for _, _, message in errors:
+            print(f"error: {message}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,87 @@
+"""Shared test helpers: import the tool from the repository root, compare it with scikit-learn."""
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.metrics import (accuracy_score, confusion_matrix, jaccard_score,
+                             precision_recall_fscore_support)
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import Semantic_Segmentation_Label_Metrics as tool  # noqa: E402
+
+ZERO_DIVISIONS = (0.0, 1.0, math.nan)
+
+
+@pytest.fixture
+def repo_root():
+    return ROOT
+
+
+def none_to_nan(values):
+    return np.array([math.nan if value is None else value for value in values], dtype=np.float64)
+
+
+def assert_same_number(ours, theirs):
+    """Identical floats, where None (JSON's undefined) stands for scikit-learn's nan."""
+    theirs = float(theirs)
+    if math.isnan(theirs):
+        assert ours is None
+    else:
+        assert ours == theirs
+
+
+def assert_report_matches_sklearn(report, label, inference, ignore_index, zero_division):
+    """Check every number of a report against scikit-learn on the raw pixels.
+
+    scikit-learn has no ignore index, so pixels labelled ignore_index are removed first.
+    """
+    y_true, y_pred = label.ravel(), inference.ravel()
+    if ignore_index is not None:
+        counted = y_true != ignore_index
+        y_true, y_pred = y_true[counted], y_pred[counted]
+
+    expected_matrix = confusion_matrix(y_true, y_pred, labels=range(256)) if y_true.size else 0
+    np.testing.assert_array_equal(tool.matrix_from_report(report), expected_matrix)
+    assert report["pixels"] == y_true.size
+
+    occurring = sorted(set(y_true.tolist()) | set(y_pred.tolist()))
+    assert report["confusion_matrix"]["labels"] == occurring
+    classes = [c for c in occurring if c != ignore_index]
+    assert list(report["classes"]) == [str(c) for c in classes]
+    if not classes:
+        assert report["accuracy"] is None and report["mean_iou"] is None
+        return
+
+    rows = [report["classes"][str(c)] for c in classes]
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=classes, average=None, zero_division=zero_division)
+    np.testing.assert_array_equal(none_to_nan([r["precision"] for r in rows]), precision)
+    np.testing.assert_array_equal(none_to_nan([r["recall"] for r in rows]), recall)
+    np.testing.assert_array_equal(none_to_nan([r["f1_score"] for r in rows]), f1)
+    np.testing.assert_array_equal([r["support"] for r in rows], support)
+    # An occurring class always has TP + FP + FN > 0, so IoU is never 0/0; jaccard_score
+    # takes no nan for zero_division, and none is needed.
+    jaccard_zero_division = 0.0 if math.isnan(zero_division) else zero_division
+    iou = jaccard_score(y_true, y_pred, labels=classes, average=None,
+                        zero_division=jaccard_zero_division)
+    np.testing.assert_array_equal(none_to_nan([r["iou"] for r in rows]), iou)
+
+    for average in ("macro", "weighted"):
+        ours = report[f"{average}_avg"]
+        p, r, f, _ = precision_recall_fscore_support(
+            y_true, y_pred, labels=classes, average=average, zero_division=zero_division)
+        for key, theirs in (("precision", p), ("recall", r), ("f1_score", f)):
+            assert_same_number(ours[key], theirs)
+        assert_same_number(ours["iou"], jaccard_score(
+            y_true, y_pred, labels=classes, average=average, zero_division=jaccard_zero_division))
+    assert report["mean_iou"] == report["macro_avg"]["iou"]
+    assert_same_number(report["accuracy"], accuracy_score(y_true, y_pred))
+    for c, row in zip(classes, rows):
+        in_label, in_inference = c in set(y_true.tolist()), c in set(y_pred.tolist())
+        assert row["occurs_in"] == ("both" if in_label and in_inference
+                                    else "label" if in_label else "inference")

@@ -1,0 +1,171 @@
+"""The command line: main([...]) in-process on masks built in tmp_path, and the README's command."""
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, assert_report_matches_sklearn, tool
+
+
+def write_pairs(folder, pairs):
+    """Save {id: (label, inference)} as PNGs in folder/labels and folder/inferences."""
+    (folder / "labels").mkdir(exist_ok=True)
+    (folder / "inferences").mkdir(exist_ok=True)
+    for image_id, (label, inference) in pairs.items():
+        Image.fromarray(label).save(folder / "labels" / f"{image_id}.png")
+        Image.fromarray(inference).save(folder / "inferences" / f"{image_id}.png")
+
+
+@pytest.fixture
+def three_pairs(tmp_path, monkeypatch):
+    rng = np.random.default_rng(7)
+    pairs = {}
+    for image_id in ("img10", "img2", "img1"):
+        label = rng.choice(np.array([0, 1, 2, 255], np.uint8), size=(20, 30))
+        inference = np.where(rng.random(label.shape) < 0.8, label, rng.integers(0, 4, label.shape))
+        inference[inference == 255] = 3
+        pairs[image_id] = (label, inference.astype(np.uint8))
+    write_pairs(tmp_path, pairs)
+    monkeypatch.chdir(tmp_path)
+    return pairs
+
+
+def run_json(capsys, *args):
+    status = tool.main(["--format", "json", *args])
+    return status, json.loads(capsys.readouterr().out)
+
+
+def test_json_has_the_documented_shape_and_types(three_pairs, capsys):
+    status, document = run_json(capsys, "--class-names", "cityscapes")
+    assert status == 0
+    assert set(document) == {"label_space", "ignore_index", "zero_division", "images", "combined",
+                             "errors"}
+    assert (document["label_space"], document["ignore_index"], document["zero_division"]) == (256, None, 0)
+    assert [image["id"] for image in document["images"]] == ["img1", "img2", "img10"]
+    assert document["errors"] == []
+    average_keys = {"precision", "recall", "f1_score", "iou"}
+    for image in document["images"]:
+        assert set(image) == {"id", "label", "inference", "pixels", "confusion_matrix", "classes",
+                              "unexpected_ids", "accuracy", "macro_avg", "weighted_avg", "mean_iou"}
+        assert image["label"] == f"labels/{image['id']}.png"
+        assert image["inference"] == f"inferences/{image['id']}.png"
+        assert type(image["pixels"]) is int
+        assert all(type(value) is int for row in image["confusion_matrix"]["matrix"] for value in row)
+        for class_id, entry in image["classes"].items():
+            assert set(entry) == {"name", "precision", "recall", "f1_score", "iou", "support",
+                                  "occurs_in"}
+            assert type(entry["support"]) is int and class_id.isdigit()
+            assert entry["occurs_in"] in ("both", "label", "inference")
+        assert image["classes"]["0"]["name"] == "road"
+        assert set(image["macro_avg"]) == set(image["weighted_avg"]) == average_keys
+        assert image["mean_iou"] == image["macro_avg"]["iou"]
+    combined = document["combined"]
+    assert set(combined) == {"images", "pixels", "confusion_matrix", "classes", "unexpected_ids",
+                             "accuracy", "macro_avg", "weighted_avg", "mean_iou",
+                             "mean_image_mean_iou"}
+    assert combined["images"] == 3
+
+
+@pytest.mark.parametrize("zero_division", ["0", "1", "nan"])
+@pytest.mark.parametrize("ignore_index", [None, 255, 1])
+def test_json_numbers_equal_scikit_learn_per_image_and_combined(three_pairs, capsys,
+                                                                 zero_division, ignore_index):
+    args = ["--zero-division", zero_division]
+    if ignore_index is not None:
+        args += ["--ignore-index", str(ignore_index)]
+    status, document = run_json(capsys, *args)
+    assert status == 0
+    z = float(zero_division)
+    assert document["zero_division"] == (zero_division if math.isnan(z) else int(z))
+    for image in document["images"]:
+        label, inference = three_pairs[image["id"]]
+        assert_report_matches_sklearn(image, label, inference, ignore_index, z)
+    ordered = [three_pairs[image["id"]] for image in document["images"]]
+    all_labels = np.concatenate([label.ravel() for label, _ in ordered])
+    all_inferences = np.concatenate([inference.ravel() for _, inference in ordered])
+    assert_report_matches_sklearn(document["combined"], all_labels, all_inferences, ignore_index, z)
+    image_means = [image["mean_iou"] for image in document["images"]]
+    assert document["combined"]["mean_image_mean_iou"] == pytest.approx(np.mean(image_means))
+
+
+def test_json_has_no_nan_and_null_for_undefined(three_pairs, capsys):
+    status = tool.main(["--format", "json", "--zero-division", "nan"])
+    text = capsys.readouterr().out
+    assert status == 0 and "NaN" not in text
+    document = json.loads(text)
+    label_only = [entry for image in document["images"] for entry in image["classes"].values()
+                  if entry["occurs_in"] == "label"]
+    assert label_only and all(entry["precision"] is None for entry in label_only)
+
+
+def test_text_report_has_every_section(three_pairs, capsys):
+    assert tool.main(["--class-names", "cityscapes"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("=== img") == 3
+    assert out.index("=== img1:") < out.index("=== img2:") < out.index("=== img10:")
+    assert out.index("Per-image summary") < out.index("=== combined: 3 images")
+    assert out.count("Confusion matrix (rows = label, columns = inference") == 4
+    assert out.count("Classification report") == 4
+    assert "label only: never predicted" in out  # 255 is in the labels and never predicted
+    assert "mean IoU, pooled over all pixels" in out
+    assert "mean over images of each image's mean IoU" in out
+    assert " 0 road" in out and "255 void" in out
+
+
+def test_text_numbers_are_the_json_numbers(three_pairs, capsys):
+    _, document = run_json(capsys, "--ignore-index", "255")
+    assert tool.main(["--ignore-index", "255", "--digits", "6"]) == 0
+    out = capsys.readouterr().out
+    combined = document["combined"]
+    assert f"pixel accuracy: {combined['accuracy']:.6f}" in out
+    assert f"mean IoU: {combined['mean_iou']:.6f}" in out
+    for row in combined["confusion_matrix"]["matrix"]:
+        assert " ".join(str(value) for value in row) in " ".join(out.split())
+
+
+def test_class_names_file_in_labels_folder_is_used_and_unexpected_ids_listed(three_pairs, capsys):
+    with open("labels/class_names.txt", "w", encoding="utf-8") as names:
+        names.write("zero\none\n")
+    _, document = run_json(capsys)
+    combined = document["combined"]
+    assert combined["classes"]["1"]["name"] == "one"
+    labels = np.concatenate([label.ravel() for label, _ in three_pairs.values()])
+    inferences = np.concatenate([inference.ravel() for _, inference in three_pairs.values()])
+    for unnamed in (2, 3, 255):
+        expected = int(np.sum((labels == unnamed) | (inferences == unnamed)))
+        assert combined["unexpected_ids"][str(unnamed)] == expected
+    assert tool.main([]) == 0
+    assert "unexpected ids (no class name" in capsys.readouterr().out
+
+
+def test_missing_partner_is_reported_and_the_rest_still_scored(three_pairs, tmp_path, capsys):
+    (tmp_path / "inferences" / "img2.png").unlink()
+    status, document = run_json(capsys)
+    assert status == 1
+    assert [image["id"] for image in document["images"]] == ["img1", "img10"]
+    assert document["errors"] == [{"id": "img2", "path": "labels/img2.png",
+                                   "error": "labels/img2.png: no inference inferences/img2.png"}]
+
+
+def test_usage_errors_exit_2(three_pairs, capsys):
+    for args in (["--ignore-index", "256"], ["--labels", "nowhere"], ["--zero-division", "2"],
+                 ["--class-names", "no-such-file.txt"]):
+        with pytest.raises(SystemExit) as stop:
+            tool.main(args)
+        assert stop.value.code == 2
+    assert "nowhere" in capsys.readouterr().err
+
+
+def test_readme_command_runs_on_the_samples_as_a_user_would():
+    """The README's command, in a subprocess from the repository root."""
+    result = subprocess.run([sys.executable, "Semantic_Segmentation_Label_Metrics.py"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert result.stdout.count("=== 0000") == 10
+    assert "Per-image summary" in result.stdout and "=== combined: 10 images" in result.stdout

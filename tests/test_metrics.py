@@ -1,0 +1,121 @@
+"""The numbers: hand-worked cases, then scikit-learn as the oracle on generated arrays."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from conftest import ZERO_DIVISIONS, assert_report_matches_sklearn, tool
+
+
+def test_matrix_orientation_and_metrics_worked_by_hand():
+    # Four pixels of class 1: three predicted 1, one predicted 2. Two pixels of class 2: both predicted 2.
+    label = np.array([[1, 1, 1, 1, 2, 2]], dtype=np.uint8)
+    inference = np.array([[1, 1, 1, 2, 2, 2]], dtype=np.uint8)
+    matrix = tool.count_matrix(label, inference)
+    assert matrix.dtype == np.int64 and matrix.shape == (256, 256)
+    assert matrix[1, 1] == 3 and matrix[1, 2] == 1 and matrix[2, 2] == 2  # rows = label
+    assert matrix[2, 1] == 0 and matrix.sum() == 6
+
+    report = tool.compute_report(matrix)
+    one, two = report["classes"]["1"], report["classes"]["2"]
+    assert (one["precision"], one["recall"], one["iou"], one["support"]) == (1.0, 0.75, 0.75, 4)
+    assert one["f1_score"] == 6 / 7  # 2TP / (2TP + FP + FN) = 6 / (6 + 0 + 1)
+    assert (two["precision"], two["recall"], two["iou"], two["support"]) == (2 / 3, 1.0, 2 / 3, 2)
+    assert report["accuracy"] == 5 / 6
+    assert report["mean_iou"] == (0.75 + 2 / 3) / 2
+    assert report["weighted_avg"]["recall"] == (4 * 0.75 + 2 * 1.0) / 6
+    assert report["confusion_matrix"] == {"labels": [1, 2], "matrix": [[3, 1], [0, 2]]}
+
+
+@pytest.mark.parametrize("zero_division, shown", [(0.0, 0.0), (1.0, 1.0), (math.nan, None)])
+def test_undefined_ratios_follow_zero_division(zero_division, shown):
+    # Class 3 is never predicted (precision 0/0); class 7 is predicted but has no support (recall 0/0).
+    label = np.array([[3, 3, 5, 5]], dtype=np.uint8)
+    inference = np.array([[5, 5, 5, 7]], dtype=np.uint8)
+    report = tool.compute_report(tool.count_matrix(label, inference), zero_division)
+    assert report["classes"]["3"]["occurs_in"] == "label"
+    assert report["classes"]["3"]["precision"] == shown
+    assert report["classes"]["3"]["recall"] == 0.0
+    assert report["classes"]["7"]["occurs_in"] == "inference"
+    assert report["classes"]["7"]["recall"] == shown
+    assert report["classes"]["7"]["support"] == 0
+
+
+def test_ignore_index_pixels_are_not_counted_but_predicting_it_is_an_error():
+    label = np.array([[255, 255, 4, 4]], dtype=np.uint8)
+    inference = np.array([[4, 9, 255, 4]], dtype=np.uint8)
+    report = tool.compute_report(tool.count_matrix(label, inference, ignore_index=255),
+                                 ignore_index=255)
+    assert report["pixels"] == 2
+    assert report["confusion_matrix"] == {"labels": [4, 255], "matrix": [[1, 1], [0, 0]]}
+    assert list(report["classes"]) == ["4"]  # the ignore id never gets a row
+    assert report["classes"]["4"]["recall"] == 0.5
+
+
+def test_image_with_every_pixel_ignored_is_undefined_not_zero():
+    label = np.full((3, 3), 255, dtype=np.uint8)
+    report = tool.compute_report(tool.count_matrix(label, label, ignore_index=255), ignore_index=255)
+    assert report["pixels"] == 0 and report["classes"] == {}
+    assert report["accuracy"] is None and report["mean_iou"] is None
+    assert report["weighted_avg"] == {"precision": None, "recall": None, "f1_score": None, "iou": None}
+
+
+def test_sizes_that_differ_are_refused():
+    with pytest.raises(ValueError, match="label is 3x2, inference is 2x3"):
+        tool.count_matrix(np.zeros((2, 3), np.uint8), np.zeros((3, 2), np.uint8))
+
+
+def test_unexpected_ids_are_those_without_a_name():
+    label = np.array([[0, 0, 40]], dtype=np.uint8)
+    inference = np.array([[0, 41, 41]], dtype=np.uint8)
+    report = tool.compute_report(tool.count_matrix(label, inference), class_names={0: "road"})
+    assert report["unexpected_ids"] == {"40": 1, "41": 2}
+    assert report["classes"]["0"]["name"] == "road" and report["classes"]["40"]["name"] is None
+    assert tool.compute_report(tool.count_matrix(label, inference))["unexpected_ids"] == {}
+
+
+@st.composite
+def mask_pairs(draw):
+    """A label and an inference over a random small subset of 0..255, with maybe an ignore id."""
+    ids = draw(st.lists(st.integers(0, 255), min_size=1, max_size=6, unique=True))
+    shape = draw(st.tuples(st.integers(1, 24), st.integers(1, 24)))
+    label = draw(arrays(np.uint8, shape, elements=st.sampled_from(ids)))
+    inference = draw(arrays(np.uint8, shape, elements=st.sampled_from(ids)))
+    ignore_index = draw(st.none() | st.sampled_from(ids) | st.integers(0, 255))
+    return label, inference, ignore_index
+
+
+@settings(max_examples=300, deadline=None)
+@given(mask_pairs(), st.sampled_from(ZERO_DIVISIONS))
+def test_every_number_equals_scikit_learn(pair, zero_division):
+    label, inference, ignore_index = pair
+    matrix = tool.count_matrix(label, inference, ignore_index)
+    report = tool.compute_report(matrix, zero_division, ignore_index)
+    assert_report_matches_sklearn(report, label, inference, ignore_index, zero_division)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(mask_pairs(), min_size=1, max_size=4))
+def test_combined_matrix_is_the_sum_of_the_per_image_ones(pairs):
+    ignore_index = pairs[0][2]
+    matrices = [tool.count_matrix(label, inference, ignore_index) for label, inference, _ in pairs]
+    everything = tool.count_matrix(np.concatenate([p[0].ravel() for p in pairs]),
+                                   np.concatenate([p[1].ravel() for p in pairs]), ignore_index)
+    np.testing.assert_array_equal(sum(matrices), everything)
+
+
+def test_class_names_file_by_line_and_by_explicit_id(tmp_path):
+    path = tmp_path / "names.txt"
+    path.write_text("road\n\nbuilding\n255: void\n", encoding="utf-8")
+    assert tool.read_class_names(str(path)) == {0: "road", 2: "building", 255: "void"}
+    assert tool.read_class_names("cityscapes")[18] == "bicycle"
+    assert tool.read_class_names("pascal-voc")[20] == "tvmonitor"
+    assert tool.read_class_names("pascal-voc")[255] == "void"
+
+
+def test_natural_order_of_ids():
+    assert sorted(["img10", "img2", "img1"], key=tool.natural_key) == ["img1", "img2", "img10"]
