@@ -1,0 +1,67 @@
+"""The committed sample data: reproducible from its generator, and scored exactly."""
+
+import importlib.util
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, ZERO_DIVISIONS, assert_report_matches_sklearn, tool
+
+SAMPLE_IDS = [f"{n:06d}_10" for n in range(10)]
+
+
+def load_generator():
+    spec = importlib.util.spec_from_file_location("make_sample_data", ROOT / "tests" / "make_sample_data.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def pixels(path):
+    with Image.open(path) as image:
+        return image.mode, image.size, np.asarray(image)
+
+
+def test_generator_reproduces_the_committed_samples(tmp_path):
+    assert load_generator().make_sample_data(tmp_path) == SAMPLE_IDS
+    for folder in ("images", "labels", "inferences"):
+        for image_id in SAMPLE_IDS:
+            ours, committed = pixels(tmp_path / folder / f"{image_id}.png"), pixels(ROOT / folder / f"{image_id}.png")
+            assert ours[:2] == committed[:2]
+            np.testing.assert_array_equal(ours[2], committed[2])
+    assert (tmp_path / "labels" / "class_names.txt").read_text() == (ROOT / "labels" / "class_names.txt").read_text()
+
+
+def test_samples_are_kitti_sized_masks_and_rgb_images():
+    for image_id in SAMPLE_IDS:
+        assert pixels(ROOT / "images" / f"{image_id}.png")[:2] == ("RGB", (1242, 375))
+        label_mode, label_size, label = pixels(ROOT / "labels" / f"{image_id}.png")
+        inference_mode, inference_size, inference = pixels(ROOT / "inferences" / f"{image_id}.png")
+        assert (label_mode, label_size) == (inference_mode, inference_size) == ("L", (1242, 375))
+        assert set(np.unique(label)) <= set(range(19)) | {255}
+        assert set(np.unique(inference)) <= set(range(19))  # models never output void
+
+
+@pytest.fixture(scope="module")
+def sample_masks():
+    return {image_id: (tool.read_mask(ROOT / "labels" / f"{image_id}.png"),
+                       tool.read_mask(ROOT / "inferences" / f"{image_id}.png")) for image_id in SAMPLE_IDS}
+
+
+@pytest.mark.parametrize("ignore_index", [None, 255])
+def test_every_sample_and_the_combined_set_equal_scikit_learn(sample_masks, ignore_index):
+    pairs = [(image_id, ROOT / "labels" / f"{image_id}.png", ROOT / "inferences" / f"{image_id}.png")
+             for image_id in SAMPLE_IDS]
+    images, combined, errors = tool.evaluate(pairs, 0.0, ignore_index)
+    assert errors == [] and [image["id"] for image in images] == SAMPLE_IDS
+    for image in images:
+        label, inference = sample_masks[image["id"]]
+        assert_report_matches_sklearn(image, label, inference, ignore_index, 0.0)
+    all_labels = np.concatenate([label.ravel() for label, _ in sample_masks.values()])
+    all_inferences = np.concatenate([inference.ravel() for _, inference in sample_masks.values()])
+    for zero_division in ZERO_DIVISIONS:
+        report = tool.compute_report(sum(tool.matrix_from_report(image) for image in images),
+                                     zero_division, ignore_index)
+        assert_report_matches_sklearn(report, all_labels, all_inferences, ignore_index, zero_division)
+    assert_report_matches_sklearn(combined, all_labels, all_inferences, ignore_index, 0.0)
