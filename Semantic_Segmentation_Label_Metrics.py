@@ -18,17 +18,32 @@ pixel arrays (with pixels labelled --ignore-index removed).
 import argparse
 import json
 import math
+import os
 import re
+import struct
 import sys
+import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 LABEL_SPACE = 256  # every 8-bit value is a possible class id; nothing is declared
 METRICS = ("precision", "recall", "f1_score", "iou")
 ZERO_DIVISION_CHOICES = {"0": 0.0, "1": 1.0, "nan": math.nan}  # scikit-learn's zero_division
 CLASS_NAMES_FILE = "class_names.txt"  # used when found in the labels folder and --class-names is absent
+# Formats that store pixel values losslessly, so they can hold class ids, and those that do not.
+MASK_FORMATS = {"PNG", "BMP", "TIFF", "GIF", "PPM"}
+LOSSY_FORMATS = {"JPEG", "MPO", "WEBP", "JPEG2000", "AVIF", "HEIF"}
+# Files with these suffixes are treated as masks (and refused if they are not); others are passed over.
+MASK_SUFFIXES = {".png", ".bmp", ".tif", ".tiff", ".gif", ".pgm", ".pbm", ".pnm", ".ppm",
+                 ".jpg", ".jpeg", ".jpe", ".jp2", ".webp", ".avif", ".heic"}
+# Pillow's raw modes for greyscale and palette samples of fewer than 8 bits.
+LOW_BIT_RAWMODES = {"1": 1, "L;2": 2, "L;4": 4, "P;1": 1, "P;2": 2, "P;4": 4}
+# What Pillow raises, besides OSError, while decoding a damaged file.
+PILLOW_DECODING_ERRORS = (SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError,
+                          struct.error, zlib.error, MemoryError)
 
 _CITYSCAPES = ("road", "sidewalk", "building", "wall", "fence", "pole", "traffic light",
                "traffic sign", "vegetation", "terrain", "sky", "person", "rider", "car",
@@ -54,20 +69,89 @@ def natural_key(text):
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
-def read_mask(path):
-    """Return the class ids of a mask file as a 2-D uint8 array.
+def _stored_bits(image):
+    """Bits per stored sample, from the raw mode Pillow decodes with."""
+    args = image.tile[0][3] if image.tile else None
+    rawmode = args if isinstance(args, str) else args[0] if args and isinstance(args[0], str) else ""
+    if rawmode in LOW_BIT_RAWMODES:
+        return LOW_BIT_RAWMODES[rawmode]
+    if rawmode.startswith("I;16") or image.mode.startswith("I;16"):
+        return 16
+    return 32 if image.mode == "I" else 8
 
-    Palette images are read as their palette indices, which are the class ids;
-    converting them through their colours would silently give wrong numbers.
+
+def _refuse_colours(image, path):
+    """MaskError for a mask that holds colours, with the way to turn it into class ids."""
+    if image.mode == "RGB":
+        rgb = np.asarray(image)
+        if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
+            return MaskError(f"{path}: mode RGB holds colours, not class ids; its three channels "
+                             "are equal, so it is a greyscale mask saved as RGB: save "
+                             "Image.open(path).convert('L') as the mask")
+    hint = ("drop the alpha channel if the grey values are the ids" if image.mode in ("LA", "La", "PA")
+            else "save the class ids as an 8-bit greyscale or palette PNG, mapping each colour "
+                 "to its id (a colour-coded mask needs its dataset's colour-to-id map)")
+    return MaskError(f"{path}: mode {image.mode} holds colours, not class ids; {hint}")
+
+
+def read_mask(path):
+    """The class ids of a mask file and the bit depth they were stored with: (2-D uint8 array, bits).
+
+    Palette images give their palette indices, which are the class ids; converting
+    them through their colours would silently give wrong numbers. Greyscale
+    samples of 1, 2 or 4 bits are read as stored (a 4-bit 3 is id 3), where Pillow
+    scales them to 0..255 for display. 16- and 32-bit greyscale is accepted when
+    every value is within 0..255. Raises MaskError for anything else.
     """
     try:
-        with Image.open(path) as image:
-            if image.mode not in ("L", "P"):
-                raise MaskError(f"{path}: mode {image.mode} is not a mask of class ids "
-                                "(expected 8-bit greyscale 'L' or palette 'P')")
-            return np.asarray(image)
-    except (OSError, SyntaxError, ValueError) as error:
-        raise MaskError(f"{path}: cannot read image ({error})") from None
+        with warnings.catch_warnings():
+            # Above Pillow's decompression-bomb limit it only warns up to twice the limit: refuse all.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return _decode_mask(image, path)
+    except MaskError:
+        raise
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as error:
+        raise MaskError(f"{path}: larger than Pillow's decompression-bomb limit of "
+                        f"{Image.MAX_IMAGE_PIXELS} pixels ({error}); if the file is genuine, "
+                        "raise the limit with --max-image-pixels") from None
+    except UnidentifiedImageError:
+        raise MaskError(f"{path}: not an image that Pillow can read") from None
+    except OSError as error:
+        if error.filename is not None or isinstance(error, PermissionError):
+            raise MaskError(f"{path}: cannot read the file ({error.strerror or error})") from None
+        raise MaskError(f"{path}: truncated or corrupt image ({error})") from None
+    except PILLOW_DECODING_ERRORS as error:
+        raise MaskError(f"{path}: truncated or corrupt image ({type(error).__name__}: {error})") from None
+
+
+def _decode_mask(image, path):
+    if image.format in LOSSY_FORMATS or image.info.get("compression") in ("jpeg", "tiff_jpeg"):
+        raise MaskError(f"{path}: {image.format} is stored with lossy compression, so its pixel values "
+                        "are not the class ids that were saved; save masks as PNG")
+    if image.format not in MASK_FORMATS:
+        raise MaskError(f"{path}: {image.format} is not a mask format (expected PNG)")
+    mode, bits = image.mode, _stored_bits(image)
+    if mode == "1":  # Pillow keeps 1-bit pixels as 0/255 bytes
+        return np.asarray(image.convert("L")) // 255, 1
+    if mode == "P":
+        return np.asarray(image), bits
+    if mode == "L":
+        ids = np.asarray(image)
+        if bits < 8:  # undo Pillow's scaling of 2- and 4-bit samples to 0..255
+            ids = ids // (255 // ((1 << bits) - 1))
+        return ids, bits
+    if mode == "I" or mode.startswith("I;16"):
+        values = np.asarray(image)
+        lowest, highest = int(values.min(initial=0)), int(values.max(initial=0))
+        if lowest < 0 or highest > LABEL_SPACE - 1:
+            found = f"largest value {highest}" if highest > LABEL_SPACE - 1 else f"smallest value {lowest}"
+            raise MaskError(f"{path}: {bits}-bit greyscale with {found}; class ids must be within 0..255")
+        return values.astype(np.uint8), bits
+    if mode == "F":
+        raise MaskError(f"{path}: mode F holds floating-point values, not class ids; "
+                        "save the class ids as an 8-bit greyscale PNG")
+    raise _refuse_colours(image, path)
 
 
 def read_class_names(source):
@@ -316,100 +400,161 @@ def format_summary(images, digits=4):
     return "\n".join(lines)
 
 
-def format_text(document, class_names, digits=4):
-    """The whole console report: per-image sections, summary, combined section."""
-    zero_division = ZERO_DIVISION_CHOICES[str(document["zero_division"])]
-    sections = []
-    for image in document["images"]:
-        sections.append("\n\n".join([
-            f"=== {image['id']}: {image['label']} vs {image['inference']}, "
-            f"{image['pixels']} pixels counted ===",
-            format_matrix(image, class_names),
-            format_report(image, digits, zero_division),
-        ]))
-    combined = document["combined"]
-    if document["images"]:
-        sections.append(format_summary(document["images"], digits))
-    combined_lines = [
-        f"=== combined: {combined['images']} images, {combined['pixels']} pixels counted ===",
+def format_image_section(image, class_names, digits=4, zero_division=0.0, ignore_index=None):
+    """One image's heading, confusion matrix and classification report."""
+    heading = (f"=== {image['id']}: {image['label']} vs {image['inference']}, "
+               f"{image['pixels']} pixels counted ===")
+    if image["pixels"] == 0:
+        heading += f"\nevery label pixel is the ignore index {ignore_index}: nothing to score"
+    return "\n\n".join([heading, format_matrix(image, class_names),
+                         format_report(image, digits, zero_division)])
+
+
+def format_combined_section(combined, class_names, digits=4, zero_division=0.0, ignore_index=None,
+                            skipped_ids=()):
+    """The combined heading, matrix, report and both means, clearly told apart."""
+    heading = f"=== combined: {combined['images']} images, {combined['pixels']} pixels counted ==="
+    if skipped_ids:
+        heading += (f"\n{len(skipped_ids)} skipped because of errors (listed at the end): "
+                    + ", ".join(skipped_ids))
+    lines = [
+        heading,
         format_matrix(combined, class_names),
         format_report(combined, digits, zero_division),
-        "\n".join([
-            f"mean IoU, pooled over all pixels (from the combined matrix; what benchmarks such as "
-            f"Cityscapes report): {_value(combined['mean_iou'], digits, 0)}",
-            f"mean over images of each image's mean IoU: "
-            f"{_value(combined['mean_image_mean_iou'], digits, 0)}",
-        ]),
+        f"mean IoU, pooled over all pixels (from the combined matrix; what benchmarks such as "
+        f"Cityscapes report): {_value(combined['mean_iou'], digits, 0)}\n"
+        f"mean over images of each image's mean IoU: "
+        f"{_value(combined['mean_image_mean_iou'], digits, 0)}",
     ]
     void = combined["classes"].get("255")
-    if document["ignore_index"] is None and void and void["occurs_in"] == "label":
-        combined_lines.append("note: id 255 is in the labels but never predicted; if it marks pixels "
-                              "to leave out (void), run again with --ignore-index 255")
-    sections.append("\n\n".join(combined_lines))
-    return "\n\n\n".join(sections) + "\n"
+    if ignore_index is None and void and void["occurs_in"] == "label":
+        lines.append("note: id 255 is in the labels but never predicted; if it marks pixels "
+                     "to leave out (void), run again with --ignore-index 255")
+    return "\n\n".join(lines)
 
 
 # ---------------------------------------------------------------- the run
 
+def list_masks(folder):
+    """Mask files of a folder by id (file name without suffix); returns (masks, errors, passed_over).
+
+    Hidden files and the class names file are passed over silently; other files
+    whose suffix is not an image's are returned in passed_over. Two files with
+    the same id are an error for that id.
+    """
+    masks, errors, passed_over = {}, [], []
+    for path in sorted(folder.iterdir(), key=lambda path: natural_key(path.name)):
+        if path.name.startswith(".") or path.name == CLASS_NAMES_FILE or path.is_dir():
+            continue
+        if path.suffix.lower() not in MASK_SUFFIXES:
+            passed_over.append(path)
+        elif path.stem in masks:
+            errors.append((path.stem, str(path), f"{masks[path.stem]} and {path}: two masks for one id"))
+        else:
+            masks[path.stem] = path
+    for image_id, _, _ in errors:
+        masks.pop(image_id, None)
+    return masks, errors, passed_over
+
+
 def find_pairs(labels_dir, inferences_dir):
-    """Pair label and inference files by name; returns (pairs, errors).
+    """Pair label and inference files by id; returns (pairs, errors, passed_over).
 
     pairs: [(id, label_path, inference_path)] in natural order of the ids;
-    errors: [(id, path, message)] for files that have no partner.
+    errors: [(id, path, message)] for files that cannot be paired.
     """
-    def masks(folder):
-        return {path.stem: path for path in folder.iterdir()
-                if path.is_file() and not path.name.startswith(".")
-                and path.suffix.lower() == ".png"}
-    labels, inferences = masks(labels_dir), masks(inferences_dir)
-    pairs, errors = [], []
-    for image_id in sorted(labels.keys() | inferences.keys(), key=natural_key):
+    labels, errors, passed_over = list_masks(labels_dir)
+    inferences, inference_errors, inference_passed_over = list_masks(inferences_dir)
+    errors += inference_errors
+    refused = {image_id for image_id, _, _ in errors}
+    pairs = []
+    for image_id in sorted((labels.keys() | inferences.keys()) - refused, key=natural_key):
         if image_id not in inferences:
             errors.append((image_id, str(labels[image_id]),
-                           f"{labels[image_id]}: no inference {inferences_dir / labels[image_id].name}"))
+                           f"{labels[image_id]}: no inference of that name in {inferences_dir}"))
         elif image_id not in labels:
             errors.append((image_id, str(inferences[image_id]),
-                           f"{inferences[image_id]}: no label {labels_dir / inferences[image_id].name}"))
+                           f"{inferences[image_id]}: no label of that name in {labels_dir}"))
         else:
             pairs.append((image_id, labels[image_id], inferences[image_id]))
-    return pairs, errors
+    return pairs, errors, passed_over + inference_passed_over
 
 
 def evaluate_pair(label_path, inference_path, ignore_index=None):
     """The confusion matrix of one pair of mask files; raises MaskError."""
-    label, inference = read_mask(label_path), read_mask(inference_path)
-    try:
-        return count_matrix(label, inference, ignore_index)
-    except ValueError as error:
-        raise MaskError(f"{label_path} and {inference_path}: sizes differ ({error})") from None
+    (label, label_bits), (inference, inference_bits) = read_mask(label_path), read_mask(inference_path)
+    if label.shape != inference.shape:
+        raise MaskError(f"{label_path} is {label.shape[1]}x{label.shape[0]} but {inference_path} is "
+                        f"{inference.shape[1]}x{inference.shape[0]}: sizes differ")
+    _check_bit_depths(label_path, label, label_bits, inference_path, inference, inference_bits)
+    return count_matrix(label, inference, ignore_index)
+
+
+def _check_bit_depths(label_path, label, label_bits, inference_path, inference, inference_bits):
+    """Refuse a pair whose files disagree in bit depth in a way that changes the ids.
+
+    A 1-bit 0/1 mask next to an 8-bit 0/255 one is the typical case: every pixel
+    would count as an error. Ids that fit in both depths are unambiguous and pass.
+    """
+    if min(label_bits, inference_bits) >= 8 or label_bits == inference_bits:
+        return
+    low = (label_path, label_bits) if label_bits < inference_bits else (inference_path, inference_bits)
+    high_path, high_ids = (inference_path, inference) if low[0] == label_path else (label_path, label)
+    largest = int(high_ids.max(initial=0))
+    if largest > (1 << low[1]) - 1:
+        raise MaskError(f"{low[0]} stores {low[1]}-bit samples (ids 0..{(1 << low[1]) - 1}) but "
+                        f"{high_path} has ids up to {largest}: the two files disagree in bit depth; "
+                        "save both masks with the same ids and bit depth")
+
+
+def score_pairs(pairs, ignore_index=None):
+    """Yield (id, label_path, inference_path, matrix or None, error or None) for each pair, in order."""
+    for image_id, label_path, inference_path in pairs:
+        try:
+            yield image_id, label_path, inference_path, evaluate_pair(label_path, inference_path,
+                                                                      ignore_index), None
+        except MaskError as error:
+            yield image_id, label_path, inference_path, None, str(error)
+        except Exception as error:  # a bug of ours must still name the file and spare the other pairs
+            yield image_id, label_path, inference_path, None, (
+                f"{label_path}, {inference_path}: internal error ({type(error).__name__}: {error})")
+
+
+def image_report(image_id, label_path, inference_path, matrix, zero_division=0.0,
+                 ignore_index=None, class_names=None):
+    """The report of one image, with its id and files first."""
+    return {"id": image_id, "label": str(label_path), "inference": str(inference_path),
+            **compute_report(matrix, zero_division, ignore_index, class_names)}
+
+
+def combined_report(total, images, zero_division=0.0, ignore_index=None, class_names=None):
+    """The report of the summed matrix, with the image count and the mean of per-image mean IoUs."""
+    return {"images": len(images),
+            **compute_report(total, zero_division, ignore_index, class_names),
+            "mean_image_mean_iou": mean_of_defined([image["mean_iou"] for image in images])}
 
 
 def evaluate(pairs, zero_division=0.0, ignore_index=None, class_names=None):
     """Score every pair; returns (image reports, combined report, errors)."""
     images, errors = [], []
     total = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
-    for image_id, label_path, inference_path in pairs:
-        try:
-            matrix = evaluate_pair(label_path, inference_path, ignore_index)
-        except MaskError as error:
-            errors.append((image_id, str(label_path), str(error)))
+    for image_id, label_path, inference_path, matrix, error in score_pairs(pairs, ignore_index):
+        if error is not None:
+            errors.append((image_id, str(label_path), error))
             continue
         total += matrix
-        report = compute_report(matrix, zero_division, ignore_index, class_names)
-        images.append({"id": image_id, "label": str(label_path),
-                       "inference": str(inference_path), **report})
-    combined = {"images": len(images),
-                **compute_report(total, zero_division, ignore_index, class_names),
-                "mean_image_mean_iou": mean_of_defined([image["mean_iou"] for image in images])}
-    return images, combined, errors
+        images.append(image_report(image_id, label_path, inference_path, matrix, zero_division,
+                                   ignore_index, class_names))
+    return images, combined_report(total, images, zero_division, ignore_index, class_names), errors
 
 
 def build_parser():
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n")[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Exit status: 0 when every pair was scored, 1 when some pairs were refused "
-               "(the rest are reported), 2 on a usage error or when there is nothing to score.")
+        epilog="Exit status: 0 when every pair was scored; 1 when some files were refused (the rest "
+               "are scored and reported, the errors listed on stderr or under \"errors\" in JSON); "
+               "2 on a usage error or when there is nothing to score; 130 when interrupted.")
     parser.add_argument("--labels", default="labels", type=Path, metavar="DIR",
                         help="folder of ground-truth masks (default: labels)")
     parser.add_argument("--inferences", default="inferences", type=Path, metavar="DIR",
@@ -428,6 +573,10 @@ def build_parser():
                              f"(default: <labels>/{CLASS_NAMES_FILE} when it exists)")
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="text for people, json for other programs (default: text)")
+    parser.add_argument("--max-image-pixels", type=int, metavar="N",
+                        help="refuse masks of more pixels than this, as a guard against "
+                             "decompression bombs (default: Pillow's limit, "
+                             f"{Image.MAX_IMAGE_PIXELS})")
     return parser
 
 
@@ -438,9 +587,13 @@ def main(argv=None):
         parser.error(f"--ignore-index {args.ignore_index} is outside 0..255")
     if args.digits < 0:
         parser.error("--digits must be 0 or more")
-    for folder in (args.labels, args.inferences):
+    if args.max_image_pixels is not None:
+        if args.max_image_pixels < 1:
+            parser.error("--max-image-pixels must be 1 or more")
+        Image.MAX_IMAGE_PIXELS = args.max_image_pixels
+    for option, folder in (("--labels", args.labels), ("--inferences", args.inferences)):
         if not folder.is_dir():
-            parser.error(f"{folder} is not a folder")
+            return fail(f"{option} {folder}: no such folder")
     names_source = args.class_names
     if names_source is None and (args.labels / CLASS_NAMES_FILE).is_file():
         names_source = args.labels / CLASS_NAMES_FILE
@@ -448,28 +601,69 @@ def main(argv=None):
         class_names = read_class_names(names_source) if names_source is not None else {}
     except (OSError, UnicodeDecodeError, ValueError) as error:
         parser.error(f"--class-names: {error}")
+    try:
+        return run(args, class_names)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader of stdout went away, e.g. `| head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
-    pairs, pairing_errors = find_pairs(args.labels, args.inferences)
+
+def fail(message):
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def run(args, class_names):
+    """Score the folders and print the report; returns the exit status."""
+    try:
+        pairs, errors, passed_over = find_pairs(args.labels, args.inferences)
+    except OSError as error:
+        return fail(f"cannot list the masks: {error}")
     if not pairs:
-        parser.error(f"no pair of masks with the same file name in {args.labels} and {args.inferences}")
+        return fail(f"no pair of masks with the same name in {args.labels} and {args.inferences}"
+                    + "".join(f"\n  {message}" for _, _, message in errors))
+    if passed_over:
+        print(f"note: passed over {len(passed_over)} files that are not masks: "
+              + ", ".join(map(str, passed_over[:5])) + (", ..." if len(passed_over) > 5 else ""),
+              file=sys.stderr)
     zero_division = ZERO_DIVISION_CHOICES[args.zero_division]
-    images, combined, read_errors = evaluate(pairs, zero_division, args.ignore_index, class_names)
-    errors = sorted(pairing_errors + read_errors, key=lambda error: natural_key(error[0]))
-    document = {
-        "label_space": LABEL_SPACE,
-        "ignore_index": args.ignore_index,
-        "zero_division": int(zero_division) if args.zero_division != "nan" else "nan",
-        "images": images,
-        "combined": combined,
-        "errors": [{"id": image_id, "path": path, "error": message}
-                   for image_id, path, message in errors],
-    }
-    if args.format == "json":
-        print(json.dumps(document))
-    else:
-        print(format_text(document, class_names, args.digits), end="")
+    options = (zero_division, args.ignore_index, class_names)
+    text = args.format == "text"
+    images = []
+    total = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
+    for image_id, label_path, inference_path, matrix, error in score_pairs(pairs, args.ignore_index):
+        if error is not None:
+            errors.append((image_id, str(label_path), error))
+            continue
+        total += matrix
+        image = image_report(image_id, label_path, inference_path, matrix, *options)
+        images.append(image)
+        if text:  # each section as soon as it is ready
+            print(format_image_section(image, class_names, args.digits, zero_division,
+                                       args.ignore_index), end="\n\n\n")
+    combined = combined_report(total, images, *options)
+    errors.sort(key=lambda error: natural_key(error[0]))
+    if text:
+        if images:
+            print(format_summary(images, args.digits), end="\n\n\n")
+        print(format_combined_section(combined, class_names, args.digits, zero_division,
+                                      args.ignore_index, [image_id for image_id, _, _ in errors]))
+        sys.stdout.flush()
         for _, _, message in errors:
             print(f"error: {message}", file=sys.stderr)
+    else:
+        print(json.dumps({
+            "label_space": LABEL_SPACE,
+            "ignore_index": args.ignore_index,
+            "zero_division": int(zero_division) if args.zero_division != "nan" else "nan",
+            "images": images,
+            "combined": combined,
+            "errors": [{"id": image_id, "path": path, "error": message}
+                       for image_id, path, message in errors],
+        }))
     return 1 if errors else 0
 
 

@@ -149,16 +149,16 @@ def test_missing_partner_is_reported_and_the_rest_still_scored(three_pairs, tmp_
     assert status == 1
     assert [image["id"] for image in document["images"]] == ["img1", "img10"]
     assert document["errors"] == [{"id": "img2", "path": "labels/img2.png",
-                                   "error": "labels/img2.png: no inference inferences/img2.png"}]
+                                   "error": "labels/img2.png: no inference of that name in inferences"}]
 
 
 def test_usage_errors_exit_2(three_pairs, capsys):
-    for args in (["--ignore-index", "256"], ["--labels", "nowhere"], ["--zero-division", "2"],
-                 ["--class-names", "no-such-file.txt"]):
+    for args in (["--ignore-index", "256"], ["--zero-division", "2"], ["--digits", "-1"],
+                 ["--class-names", "no-such-file.txt"], ["--max-image-pixels", "0"]):
         with pytest.raises(SystemExit) as stop:
             tool.main(args)
         assert stop.value.code == 2
-    assert "nowhere" in capsys.readouterr().err
+    assert "no-such-file.txt" in capsys.readouterr().err
 
 
 def test_readme_command_runs_on_the_samples_as_a_user_would():

@@ -45,8 +45,8 @@ def test_samples_are_kitti_sized_masks_and_rgb_images():
 
 @pytest.fixture(scope="module")
 def sample_masks():
-    return {image_id: (tool.read_mask(ROOT / "labels" / f"{image_id}.png"),
-                       tool.read_mask(ROOT / "inferences" / f"{image_id}.png")) for image_id in SAMPLE_IDS}
+    return {image_id: (tool.read_mask(ROOT / "labels" / f"{image_id}.png")[0],
+                       tool.read_mask(ROOT / "inferences" / f"{image_id}.png")[0]) for image_id in SAMPLE_IDS}
 
 
 @pytest.mark.parametrize("ignore_index", [None, 255])
