@@ -626,7 +626,8 @@ def run(args, class_names):
         return fail(f"no pair of masks with the same name in {args.labels} and {args.inferences}"
                     + "".join(f"\n  {message}" for _, _, message in errors))
     if passed_over:
-        print(f"note: passed over {len(passed_over)} files that are not masks: "
+        print(f"note: passed over {len(passed_over)} file{'s' if len(passed_over) > 1 else ''} "
+              "that are not masks: "
               + ", ".join(map(str, passed_over[:5])) + (", ..." if len(passed_over) > 5 else ""),
               file=sys.stderr)
     zero_division = ZERO_DIVISION_CHOICES[args.zero_division]

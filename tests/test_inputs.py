@@ -277,6 +277,7 @@ def test_two_files_for_one_id_are_refused(folders, capsys, tmp_path):
 
 def test_files_that_are_not_masks_are_passed_over(folders, capsys, tmp_path):
     (tmp_path / "labels" / "notes.txt").write_text("not a mask")
+    (tmp_path / "labels" / "README").write_text("not a mask either")
     (tmp_path / "labels" / "class_names.txt").write_text("a\nb\nc\nd\ne\n")
     (tmp_path / "labels" / ".hidden.png").write_bytes(b"junk")
     (tmp_path / "inferences" / "Thumbs.db").write_bytes(b"junk")
@@ -284,7 +285,7 @@ def test_files_that_are_not_masks_are_passed_over(folders, capsys, tmp_path):
     status, document, err = run(capsys)
     assert status == 0 and document["errors"] == []
     assert_good_pairs_unchanged(document, folders)
-    assert err.count("note: passed over 2 files that are not masks") == 1
+    assert err.count("note: passed over 3 files that are not masks") == 1
     assert "labels/notes.txt" in err and "Thumbs.db" in err and "class_names" not in err
 
 
