@@ -16,10 +16,12 @@ pixel arrays (with pixels labelled --ignore-index removed).
 """
 
 import argparse
+import functools
 import json
 import math
 import os
 import re
+import signal
 import struct
 import sys
 import warnings
@@ -39,6 +41,8 @@ LOSSY_FORMATS = {"JPEG", "MPO", "WEBP", "JPEG2000", "AVIF", "HEIF"}
 # Files with these suffixes are treated as masks (and refused if they are not); others are passed over.
 MASK_SUFFIXES = {".png", ".bmp", ".tif", ".tiff", ".gif", ".pgm", ".pbm", ".pnm", ".ppm",
                  ".jpg", ".jpeg", ".jpe", ".jp2", ".webp", ".avif", ".heic"}
+PAIRS_PER_WORKER = 8  # starting a worker process costs about as much as scoring a few pairs
+PROGRESS_DELAY_SECONDS = 1.0  # a run shorter than this never shows a progress bar
 # Pillow's raw modes for greyscale and palette samples of fewer than 8 bits.
 LOW_BIT_RAWMODES = {"1": 1, "L;2": 2, "L;4": 4, "P;1": 1, "P;2": 2, "P;4": 4}
 # What Pillow raises, besides OSError, while decoding a damaged file.
@@ -377,26 +381,32 @@ def format_report(report, digits=4, zero_division=0.0):
     return "\n".join(lines)
 
 
-def format_summary(images, digits=4):
-    """One line per image: id, pixels, accuracy, mean IoU, worst class."""
-    id_width = max(len("image"), *(len(image["id"]) for image in images))
-    pixel_width = max(len("pixels"), *(len(str(image["pixels"])) for image in images))
+def summary_row(report):
+    """What the per-image summary shows of a report: kept for every image, so it stays small."""
+    worst = worst_class(report)
+    return {"id": report["id"], "pixels": report["pixels"], "accuracy": report["accuracy"],
+            "mean_iou": report["mean_iou"],
+            "worst_class": worst and {"id": worst[0], "name": worst[1]["name"], "iou": worst[1]["iou"]}}
+
+
+def format_summary(rows, digits=4):
+    """One line per image: id, pixels, accuracy, mean IoU, worst class; the lowest mean IoU marked."""
+    id_width = max(len("image"), *(len(row["id"]) for row in rows))
+    pixel_width = max(len("pixels"), *(len(str(row["pixels"])) for row in rows))
     width = max(len("mean IoU"), digits + 3)
-    lowest = min((image["mean_iou"], index) for index, image in enumerate(images)
-                 if image["mean_iou"] is not None) if any(
-        image["mean_iou"] is not None for image in images) else None
+    scored = [(row["mean_iou"], index) for index, row in enumerate(rows) if row["mean_iou"] is not None]
+    lowest = min(scored)[1] if len(scored) > 1 else None
     lines = ["Per-image summary",
              "image".ljust(id_width) + "pixels".rjust(pixel_width + 2) + "accuracy".rjust(width + 2)
              + "mean IoU".rjust(width + 2) + "  worst class (IoU)"]
-    for index, image in enumerate(images):
-        worst = worst_class(image)
-        worst_text = (f"{_class_title(worst[0], worst[1]['name'])} ({worst[1]['iou']:.{digits}f})"
+    for index, row in enumerate(rows):
+        worst = row["worst_class"]
+        worst_text = (f"{_class_title(worst['id'], worst['name'])} ({worst['iou']:.{digits}f})"
                       if worst else "-")
-        marker = "  <- lowest mean IoU" if lowest and lowest[1] == index and len(images) > 1 else ""
-        lines.append(image["id"].ljust(id_width) + str(image["pixels"]).rjust(pixel_width + 2)
-                     + _value(image["accuracy"], digits, width + 2)
-                     + _value(image["mean_iou"], digits, width + 2)
-                     + "  " + worst_text + marker)
+        lines.append(row["id"].ljust(id_width) + str(row["pixels"]).rjust(pixel_width + 2)
+                     + _value(row["accuracy"], digits, width + 2)
+                     + _value(row["mean_iou"], digits, width + 2)
+                     + "  " + worst_text + ("  <- lowest mean IoU" if index == lowest else ""))
     return "\n".join(lines)
 
 
@@ -507,17 +517,41 @@ def _check_bit_depths(label_path, label, label_bits, inference_path, inference, 
                         "save both masks with the same ids and bit depth")
 
 
-def score_pairs(pairs, ignore_index=None):
-    """Yield (id, label_path, inference_path, matrix or None, error or None) for each pair, in order."""
-    for image_id, label_path, inference_path in pairs:
-        try:
-            yield image_id, label_path, inference_path, evaluate_pair(label_path, inference_path,
-                                                                      ignore_index), None
-        except MaskError as error:
-            yield image_id, label_path, inference_path, None, str(error)
-        except Exception as error:  # a bug of ours must still name the file and spare the other pairs
-            yield image_id, label_path, inference_path, None, (
-                f"{label_path}, {inference_path}: internal error ({type(error).__name__}: {error})")
+def score_pair(pair, zero_division=0.0, ignore_index=None, class_names=None):
+    """Score one (id, label_path, inference_path): (id, label_path, report, None) or (id, label_path, None, error)."""
+    image_id, label_path, inference_path = pair
+    try:
+        matrix = evaluate_pair(label_path, inference_path, ignore_index)
+    except MaskError as error:
+        return image_id, str(label_path), None, str(error)
+    except Exception as error:  # a bug of ours must still name the file and spare the other pairs
+        return image_id, str(label_path), None, (
+            f"{label_path}, {inference_path}: internal error ({type(error).__name__}: {error})")
+    report = image_report(image_id, label_path, inference_path, matrix, zero_division, ignore_index,
+                          class_names)
+    return image_id, str(label_path), report, None
+
+
+def _start_worker(max_image_pixels):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle, once
+    Image.MAX_IMAGE_PIXELS = max_image_pixels
+
+
+def score_pairs(pairs, jobs=1, **options):
+    """score_pair of every pair, yielded in the order of pairs, decoded in `jobs` processes."""
+    score = functools.partial(score_pair, **options)
+    if jobs <= 1 or len(pairs) <= 1:
+        yield from map(score, pairs)
+        return
+    import multiprocessing  # only a run with workers pays for the import
+    with multiprocessing.Pool(min(jobs, len(pairs)), _start_worker, (Image.MAX_IMAGE_PIXELS,)) as pool:
+        yield from pool.imap(score, pairs, chunksize=2)
+
+
+def default_jobs(pair_count):
+    """All cores when there are enough pairs to pay for starting the workers, else 1."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return cores if pair_count >= PAIRS_PER_WORKER * cores else 1
 
 
 def image_report(image_id, label_path, inference_path, matrix, zero_division=0.0,
@@ -527,25 +561,76 @@ def image_report(image_id, label_path, inference_path, matrix, zero_division=0.0
             **compute_report(matrix, zero_division, ignore_index, class_names)}
 
 
-def combined_report(total, images, zero_division=0.0, ignore_index=None, class_names=None):
+def combined_report(total, summary_rows, zero_division=0.0, ignore_index=None, class_names=None):
     """The report of the summed matrix, with the image count and the mean of per-image mean IoUs."""
-    return {"images": len(images),
+    return {"images": len(summary_rows),
             **compute_report(total, zero_division, ignore_index, class_names),
-            "mean_image_mean_iou": mean_of_defined([image["mean_iou"] for image in images])}
+            "mean_image_mean_iou": mean_of_defined([row["mean_iou"] for row in summary_rows])}
 
 
-def evaluate(pairs, zero_division=0.0, ignore_index=None, class_names=None):
+def evaluate(pairs, zero_division=0.0, ignore_index=None, class_names=None, jobs=1):
     """Score every pair; returns (image reports, combined report, errors)."""
     images, errors = [], []
     total = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
-    for image_id, label_path, inference_path, matrix, error in score_pairs(pairs, ignore_index):
+    for image_id, path, report, error in score_pairs(pairs, jobs, zero_division=zero_division,
+                                                     ignore_index=ignore_index, class_names=class_names):
         if error is not None:
-            errors.append((image_id, str(label_path), error))
+            errors.append((image_id, path, error))
             continue
-        total += matrix
-        images.append(image_report(image_id, label_path, inference_path, matrix, zero_division,
-                                   ignore_index, class_names))
-    return images, combined_report(total, images, zero_division, ignore_index, class_names), errors
+        total += matrix_from_report(report)
+        images.append(report)
+    rows = [summary_row(report) for report in images]
+    return images, combined_report(total, rows, zero_division, ignore_index, class_names), errors
+
+
+def read_reports(paths):
+    """Image reports and errors of JSON reports (from --format json), for --merge; raises ValueError.
+
+    Returns (images, errors, ignore_index). An image id in two reports is an error.
+    """
+    images, errors, ignore_indexes, source = [], [], set(), {}
+    for path in paths:
+        try:
+            document = json.loads(Path(path).read_text(encoding="utf-8"))
+            ignore_indexes.add(document["ignore_index"])
+            if document["label_space"] != LABEL_SPACE:
+                raise ValueError(f"label_space is {document['label_space']}, not {LABEL_SPACE}")
+            shard_errors = [(e["id"], e["path"], e["error"]) for e in document["errors"]]
+            for image in document["images"]:
+                if not {"id", "label", "inference"} <= image.keys():
+                    raise KeyError("an image without id, label or inference")
+                matrix_from_report(image)  # checks that the matrix is there and well formed
+            for image_id in [image["id"] for image in document["images"]] + [e[0] for e in shard_errors]:
+                if image_id in source:
+                    raise ValueError(f"image {image_id} is also in {source[image_id]}; "
+                                     "shards must not overlap")
+                source[image_id] = path
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ValueError(f"{path}: cannot read the report ({error})") from None
+        except (KeyError, TypeError, IndexError, ValueError) as error:
+            raise ValueError(f"{path}: not a report written by --format json ({error})") from None
+        images += document["images"]
+        errors += shard_errors
+    if len(ignore_indexes) > 1:
+        raise ValueError("the reports were made with different --ignore-index values: "
+                         + ", ".join(map(str, sorted(ignore_indexes, key=str))))
+    return images, errors, ignore_indexes.pop()
+
+
+def merged_results(images, zero_division=0.0, ignore_index=None, class_names=None):
+    """Rescore the images of merged reports from their matrices, as score_pairs would yield them."""
+    for image in sorted(images, key=lambda image: natural_key(image["id"])):
+        report = image_report(image["id"], image["label"], image["inference"],
+                              matrix_from_report(image), zero_division, ignore_index, class_names)
+        yield image["id"], image["label"], report, None
+
+
+def parse_shard(text):
+    """'K/N' -> (K, N), with 1 <= K <= N."""
+    match = re.fullmatch(r"(\d+)/(\d+)", text)
+    if not match or not 1 <= int(match[1]) <= int(match[2]):
+        raise argparse.ArgumentTypeError(f"{text!r} is not K/N with 1 <= K <= N")
+    return int(match[1]), int(match[2])
 
 
 def build_parser():
@@ -573,6 +658,18 @@ def build_parser():
                              f"(default: <labels>/{CLASS_NAMES_FILE} when it exists)")
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="text for people, json for other programs (default: text)")
+    parser.add_argument("--jobs", type=int, metavar="N",
+                        help="processes that decode and count masks (default: all cores when "
+                             f"there are at least {PAIRS_PER_WORKER} pairs per core, else 1)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bar and no notes on stderr; errors are still shown")
+    parser.add_argument("--shard", type=parse_shard, metavar="K/N",
+                        help="score only shard K of N: every N-th image id from the K-th, in id "
+                             "order; merge the shards' JSON reports with --merge")
+    parser.add_argument("--merge", nargs="+", type=Path, metavar="REPORT.json",
+                        help="rebuild the report from JSON reports written with --format json "
+                             "(e.g. by --shard runs) without reading any mask; image ids must "
+                             "not overlap")
     parser.add_argument("--max-image-pixels", type=int, metavar="N",
                         help="refuse masks of more pixels than this, as a guard against "
                              "decompression bombs (default: Pillow's limit, "
@@ -587,22 +684,21 @@ def main(argv=None):
         parser.error(f"--ignore-index {args.ignore_index} is outside 0..255")
     if args.digits < 0:
         parser.error("--digits must be 0 or more")
+    if args.jobs is not None and args.jobs < 1:
+        parser.error("--jobs must be 1 or more")
     if args.max_image_pixels is not None:
         if args.max_image_pixels < 1:
             parser.error("--max-image-pixels must be 1 or more")
         Image.MAX_IMAGE_PIXELS = args.max_image_pixels
-    for option, folder in (("--labels", args.labels), ("--inferences", args.inferences)):
-        if not folder.is_dir():
-            return fail(f"{option} {folder}: no such folder")
     names_source = args.class_names
-    if names_source is None and (args.labels / CLASS_NAMES_FILE).is_file():
+    if names_source is None and not args.merge and (args.labels / CLASS_NAMES_FILE).is_file():
         names_source = args.labels / CLASS_NAMES_FILE
     try:
-        class_names = read_class_names(names_source) if names_source is not None else {}
+        class_names = read_class_names(names_source) if names_source is not None else None
     except (OSError, UnicodeDecodeError, ValueError) as error:
         parser.error(f"--class-names: {error}")
     try:
-        return run(args, class_names)
+        return merge(args, class_names) if args.merge else score(args, class_names or {})
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -616,55 +712,112 @@ def fail(message):
     return 2
 
 
-def run(args, class_names):
-    """Score the folders and print the report; returns the exit status."""
+def shard_of(pairs, errors, shard):
+    """The pairs and errors of shard (k, n): every n-th image id, from the k-th, in id order."""
+    k, n = shard
+    ids = sorted({image_id for image_id, *_ in pairs + errors}, key=natural_key)
+    chosen = set(ids[k - 1::n])
+    return ([pair for pair in pairs if pair[0] in chosen],
+            [error for error in errors if error[0] in chosen])
+
+
+def score(args, class_names):
+    """Score the mask folders and print the report; returns the exit status."""
+    for option, folder in (("--labels", args.labels), ("--inferences", args.inferences)):
+        if not folder.is_dir():
+            return fail(f"{option} {folder}: no such folder")
     try:
         pairs, errors, passed_over = find_pairs(args.labels, args.inferences)
     except OSError as error:
         return fail(f"cannot list the masks: {error}")
+    if args.shard:
+        pairs, errors = shard_of(pairs, errors, args.shard)
     if not pairs:
         return fail(f"no pair of masks with the same name in {args.labels} and {args.inferences}"
+                    + (f" (shard {args.shard[0]}/{args.shard[1]})" if args.shard else "")
                     + "".join(f"\n  {message}" for _, _, message in errors))
-    if passed_over:
+    if passed_over and not args.quiet:
         print(f"note: passed over {len(passed_over)} file{'s' if len(passed_over) > 1 else ''} "
               "that are not masks: "
               + ", ".join(map(str, passed_over[:5])) + (", ..." if len(passed_over) > 5 else ""),
               file=sys.stderr)
-    zero_division = ZERO_DIVISION_CHOICES[args.zero_division]
-    options = (zero_division, args.ignore_index, class_names)
+    options = {"zero_division": ZERO_DIVISION_CHOICES[args.zero_division],
+               "ignore_index": args.ignore_index, "class_names": class_names}
+    jobs = args.jobs or default_jobs(len(pairs))
+    return write_report(score_pairs(pairs, jobs, **options), len(pairs), errors, args, options)
+
+
+def merge(args, class_names):
+    """Rebuild the report from JSON reports of shards, without touching a mask."""
+    try:
+        images, errors, ignore_index = read_reports(args.merge)
+    except ValueError as error:
+        return fail(str(error))
+    if args.ignore_index is not None and args.ignore_index != ignore_index:
+        return fail(f"--ignore-index {args.ignore_index} differs from the reports' {ignore_index}: "
+                    "ignored pixels cannot be counted again without the masks")
+    if class_names is None:  # the names the shards were scored with
+        class_names = {int(class_id): entry["name"] for image in images
+                       for class_id, entry in image["classes"].items() if entry.get("name")}
+    options = {"zero_division": ZERO_DIVISION_CHOICES[args.zero_division],
+               "ignore_index": ignore_index, "class_names": class_names}
+    return write_report(merged_results(images, **options), len(images), errors, args, options)
+
+
+def progress_bar(total, quiet):
+    """A tqdm bar on stderr when it is a terminal (and the run lasts), else None."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm  # only a terminal session pays for the import
+    tqdm.monitor_interval = 0  # no monitor thread, so worker processes fork a single-threaded parent
+    return tqdm(total=total, unit="pair", file=sys.stderr, delay=PROGRESS_DELAY_SECONDS, leave=False)
+
+
+def write_report(results, count, errors, args, options):
+    """Print the report as results arrive; keeps only matrices' sum and summary rows. Returns the exit status."""
+    zero_division, ignore_index, class_names = (options["zero_division"], options["ignore_index"],
+                                                options["class_names"])
     text = args.format == "text"
-    images = []
+    out = sys.stdout
+    if not text:  # one JSON document, written image by image
+        header = {"label_space": LABEL_SPACE, "ignore_index": ignore_index,
+                  "zero_division": int(zero_division) if args.zero_division != "nan" else "nan"}
+        out.write(json.dumps(header)[:-1] + ', "images": [')
+    bar = progress_bar(count, args.quiet)
+    rows = []
     total = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
-    for image_id, label_path, inference_path, matrix, error in score_pairs(pairs, args.ignore_index):
-        if error is not None:
-            errors.append((image_id, str(label_path), error))
-            continue
-        total += matrix
-        image = image_report(image_id, label_path, inference_path, matrix, *options)
-        images.append(image)
-        if text:  # each section as soon as it is ready
-            print(format_image_section(image, class_names, args.digits, zero_division,
-                                       args.ignore_index), end="\n\n\n")
-    combined = combined_report(total, images, *options)
+    try:
+        for image_id, path, report, error in results:
+            if bar is not None:
+                bar.update()
+            if error is not None:
+                errors.append((image_id, path, error))
+                continue
+            total += matrix_from_report(report)
+            if text:
+                section = format_image_section(report, class_names, args.digits, zero_division,
+                                               ignore_index) + "\n\n\n"
+                bar.write(section, file=out, end="") if bar is not None else out.write(section)
+            else:
+                out.write((", " if rows else "") + json.dumps(report))
+            rows.append(summary_row(report))
+    finally:
+        if bar is not None:
+            bar.close()
+    combined = combined_report(total, rows, **options)
     errors.sort(key=lambda error: natural_key(error[0]))
     if text:
-        if images:
-            print(format_summary(images, args.digits), end="\n\n\n")
-        print(format_combined_section(combined, class_names, args.digits, zero_division,
-                                      args.ignore_index, [image_id for image_id, _, _ in errors]))
-        sys.stdout.flush()
+        if rows:
+            out.write(format_summary(rows, args.digits) + "\n\n\n")
+        out.write(format_combined_section(combined, class_names, args.digits, zero_division,
+                                          ignore_index, [image_id for image_id, _, _ in errors]) + "\n")
+        out.flush()
         for _, _, message in errors:
             print(f"error: {message}", file=sys.stderr)
     else:
-        print(json.dumps({
-            "label_space": LABEL_SPACE,
-            "ignore_index": args.ignore_index,
-            "zero_division": int(zero_division) if args.zero_division != "nan" else "nan",
-            "images": images,
-            "combined": combined,
-            "errors": [{"id": image_id, "path": path, "error": message}
-                       for image_id, path, message in errors],
-        }))
+        out.write('], "combined": ' + json.dumps(combined) + ', "errors": '
+                  + json.dumps([{"id": image_id, "path": path, "error": message}
+                                for image_id, path, message in errors]) + "}\n")
     return 1 if errors else 0
 
 

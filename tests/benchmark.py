@@ -1,0 +1,179 @@
+"""How fast is the tool next to PNG decoding alone and next to scikit-learn? One run measures all.
+
+    python tests/benchmark.py                 # the table in the README (about two minutes)
+    python tests/benchmark.py --pairs 40 --cli-pairs 60 --rounds 1   # a quick look
+
+Synthetic pairs at 1242x375 (the sample masks) and 2048x1024 (the same masks scaled up) are
+copied into a temporary folder. Per pair of masks it measures, side by side in each round:
+the decode floor (np.asarray(Image.open(path)) for label and inference), the straightforward
+scikit-learn pipeline (decode, confusion_matrix with 256 labels, sum), the tool's own pipeline
+in one process and with all cores; then whole runs of the command line (wall time and the
+child's peak RSS) on the ten samples, and on 10 and many pairs of 2048x1024. Every pipeline
+must give the same combined matrix. Timings on a shared machine are noisy: compare the ratios.
+"""
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import PIL
+import sklearn
+from PIL import Image
+from sklearn.metrics import confusion_matrix
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import Semantic_Segmentation_Label_Metrics as tool  # noqa: E402
+
+SIZES = ((1242, 375), (2048, 1024))
+SAMPLE_IDS = [f"{n:06d}_10" for n in range(10)]
+
+
+def make_pairs(folder, size, count):
+    """count pairs of size (width, height) in folder/labels and folder/inferences; returns the pair list."""
+    for kind in ("labels", "inferences"):
+        (folder / kind).mkdir(parents=True)
+        for image_id in SAMPLE_IDS:  # ten distinct pairs, nearest-neighbour scaled
+            with Image.open(ROOT / kind / f"{image_id}.png") as mask:
+                mask.resize(size, Image.Resampling.NEAREST).save(folder / kind / f"{image_id}.png")
+        for n in range(len(SAMPLE_IDS), count):  # copies, so each pair is a file of its own
+            shutil.copyfile(folder / kind / f"{SAMPLE_IDS[n % 10]}.png", folder / kind / f"{n:06d}_10.png")
+    pairs, errors, _ = tool.find_pairs(folder / "labels", folder / "inferences")
+    assert not errors and len(pairs) == count
+    return pairs
+
+
+def decode_floor(pairs):
+    for _, label_path, inference_path in pairs:
+        np.asarray(Image.open(label_path))
+        np.asarray(Image.open(inference_path))
+
+
+def sklearn_pipeline(pairs):
+    total = np.zeros((256, 256), dtype=np.int64)
+    for _, label_path, inference_path in pairs:
+        label, inference = np.asarray(Image.open(label_path)), np.asarray(Image.open(inference_path))
+        total += confusion_matrix(label.ravel(), inference.ravel(), labels=range(256))
+    return total
+
+
+def tool_pipeline(pairs, jobs):
+    images, combined, errors = tool.evaluate(pairs, jobs=jobs)
+    assert not errors
+    return tool.matrix_from_report(combined), images
+
+
+def per_pair_ms(function, pairs, rounds_out, *args):
+    start = time.perf_counter()
+    result = function(pairs, *args)
+    rounds_out.append((time.perf_counter() - start) * 1000 / len(pairs))
+    return result
+
+
+# Runs the command line and reports its wall time and peak RSS. It runs in a small process of its
+# own because Linux carries the peak RSS of a parent over fork and exec into the child's figure.
+LAUNCHER = """
+import resource, subprocess, sys, time
+start = time.perf_counter()
+done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+wall = time.perf_counter() - start
+if done.returncode != 0:
+    sys.exit(done.stderr)
+print(wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)  # Linux counts kilobytes
+"""
+
+
+def run_cli(args, cwd):
+    """Wall seconds and peak RSS (MB) of one whole run of the command line."""
+    measured = subprocess.run([sys.executable, "-c", LAUNCHER, sys.executable,
+                               str(ROOT / "Semantic_Segmentation_Label_Metrics.py"), *args],
+                              cwd=cwd, capture_output=True, text=True, check=True)
+    wall, rss = measured.stdout.split()
+    return float(wall), float(rss)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pairs", type=int, default=200, help="pairs per size for the pipelines (default 200)")
+    parser.add_argument("--sklearn-pairs", type=int, default=20,
+                        help="pairs for the slow scikit-learn pipeline (default 20)")
+    parser.add_argument("--cli-pairs", type=int, default=500,
+                        help="pairs of 2048x1024 for the large command-line run (default 500)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds; medians are reported (default 3)")
+    args = parser.parse_args(argv)
+    cores = tool.default_jobs(10**9)
+    rows = {}
+    with tempfile.TemporaryDirectory() as temporary:
+        temporary = Path(temporary)
+        for width, height in SIZES:
+            pairs = make_pairs(temporary / f"{width}x{height}", (width, height), args.pairs)
+            few = pairs[: args.sklearn_pairs]
+            times = {name: [] for name in ("floor", "sklearn", "tool", "cores")}
+            for _ in range(args.rounds):  # interleaved, so that a busy moment hits every pipeline
+                per_pair_ms(decode_floor, pairs, times["floor"])
+                sklearn_total = per_pair_ms(sklearn_pipeline, few, times["sklearn"])
+                one_total, images = per_pair_ms(tool_pipeline, pairs, times["tool"], 1)
+                cores_total, _ = per_pair_ms(tool_pipeline, pairs, times["cores"], cores)
+            np.testing.assert_array_equal(one_total, cores_total)
+            np.testing.assert_array_equal(
+                sklearn_total, sum(tool.matrix_from_report(image) for image in images[: len(few)]))
+            rows[width, height] = {name: statistics.median(values) for name, values in times.items()}
+
+        many = temporary / "many"
+        make_pairs(many, SIZES[1], args.cli_pairs)
+        few_folder = temporary / "ten"
+        make_pairs(few_folder, SIZES[1], 10)
+        cli = {"samples": [], "ten": [], "many": []}
+        for _ in range(args.rounds):
+            cli["samples"].append(run_cli([], ROOT))
+            cli["ten"].append(run_cli([], few_folder))
+            cli["many"].append(run_cli([], many))
+
+    def median(values, index):
+        return statistics.median(value[index] for value in values)
+
+    floor = {size: rows[size]["floor"] for size in SIZES}
+    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores "
+          f"({cores} used by --jobs default); Python {platform.python_version()}, numpy {np.__version__}, "
+          f"Pillow {PIL.__version__}, scikit-learn {sklearn.__version__}; median of {args.rounds} rounds")
+    print(f"Pipelines on {args.pairs} pairs per size (scikit-learn on {args.sklearn_pairs}); "
+          "all give the same combined matrix.\n")
+    header = "| per pair of masks | " + " | ".join(f"{w}x{h}" for w, h in SIZES) + " |"
+    print(header)
+    print("|---|" + "---|" * len(SIZES))
+    names = (("floor", "decode floor: `np.asarray(Image.open(p))` for label and inference"),
+             ("sklearn", "scikit-learn pipeline: decode + `confusion_matrix(labels=range(256))` + sum"),
+             ("tool", "this tool, one process (`--jobs 1`)"),
+             ("cores", f"this tool, all cores (`--jobs {cores}`)"))
+    for key, title in names:
+        cells = [f"{rows[size][key]:.1f} ms = {rows[size][key] / floor[size]:.2f}x decode" for size in SIZES]
+        print(f"| {title} | " + " | ".join(cells) + " |")
+    speedups = [rows[size]["sklearn"] / rows[size]["tool"] for size in SIZES]
+    print("| scikit-learn pipeline / this tool (one process) | "
+          + " | ".join(f"{speedup:.1f}x faster" for speedup in speedups) + " |")
+
+    many_wall, many_rss = median(cli["many"], 0), median(cli["many"], 1)
+    ten_wall, ten_rss = median(cli["ten"], 0), median(cli["ten"], 1)
+    print("\n| whole command-line run (`python Semantic_Segmentation_Label_Metrics.py`) | wall | peak RSS |")
+    print("|---|---|---|")
+    print(f"| the ten samples (1242x375), from the repository root | {median(cli['samples'], 0):.2f} s "
+          f"| {median(cli['samples'], 1):.0f} MB |")
+    print(f"| 10 pairs of 2048x1024 | {ten_wall:.2f} s | {ten_rss:.0f} MB |")
+    print(f"| {args.cli_pairs} pairs of 2048x1024 | {many_wall:.2f} s "
+          f"= {many_wall * 1000 / args.cli_pairs:.1f} ms per pair "
+          f"= {many_wall * 1000 / args.cli_pairs / floor[SIZES[1]]:.2f}x decode | {many_rss:.0f} MB |")
+    print(f"\nPeak RSS, {args.cli_pairs} pairs minus 10 pairs: {many_rss - ten_rss:+.1f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
