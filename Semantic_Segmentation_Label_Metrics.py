@@ -41,6 +41,7 @@ LOSSY_FORMATS = {"JPEG", "MPO", "WEBP", "JPEG2000", "AVIF", "HEIF"}
 # Files with these suffixes are treated as masks (and refused if they are not); others are passed over.
 MASK_SUFFIXES = {".png", ".bmp", ".tif", ".tiff", ".gif", ".pgm", ".pbm", ".pnm", ".ppm",
                  ".jpg", ".jpeg", ".jpe", ".jp2", ".webp", ".avif", ".heic"}
+MAX_RUNS_PER_PIXEL = 1 / 8  # above this, runs are too short for run-length counting to pay
 PAIRS_PER_WORKER = 8  # starting a worker process costs about as much as scoring a few pairs
 PROGRESS_DELAY_SECONDS = 1.0  # a run shorter than this never shows a progress bar
 # Pillow's raw modes for greyscale and palette samples of fewer than 8 bits.
@@ -182,17 +183,32 @@ def read_class_names(source):
 def count_matrix(label, inference, ignore_index=None):
     """256x256 int64 confusion matrix: [i, j] = pixels labelled i and predicted j.
 
-    Pixels whose label is ignore_index are not counted at all.
+    Pixels whose label is ignore_index are not counted at all. Each pixel gets
+    the 16-bit code (label << 8) | inference, and np.bincount counts the codes.
     """
     if label.shape != inference.shape:
         raise ValueError(f"label is {label.shape[1]}x{label.shape[0]}, "
                          f"inference is {inference.shape[1]}x{inference.shape[0]}")
-    # One 16-bit code per pixel, (label << 8) | inference, counted in one pass.
-    codes = label.astype(np.uint16)
-    codes <<= 8
-    codes |= inference
-    matrix = np.bincount(codes.ravel(), minlength=LABEL_SPACE * LABEL_SPACE)
-    matrix = matrix.reshape(LABEL_SPACE, LABEL_SPACE).astype(np.int64, copy=False)
+    label, inference = label.ravel(), inference.ravel()
+    # Masks are piecewise constant: where the pixels form few runs of one (label,
+    # inference) pair, count each run's code weighted by its length, which is
+    # several times faster than a code per pixel and gives the same counts.
+    change = label[1:] != label[:-1]
+    change |= inference[1:] != inference[:-1]
+    run_starts = np.flatnonzero(change)
+    if label.size and run_starts.size < MAX_RUNS_PER_PIXEL * label.size:
+        run_starts += 1
+        run_starts = np.concatenate(([0], run_starts))
+        lengths = np.diff(run_starts, append=label.size)
+        codes = label[run_starts].astype(np.intp) << 8 | inference[run_starts]
+        # float64 weights sum whole numbers exactly up to 2**53 pixels
+        counts = np.bincount(codes, weights=lengths, minlength=LABEL_SPACE * LABEL_SPACE).astype(np.int64)
+    else:
+        codes = label.astype(np.uint16)
+        codes <<= 8
+        codes |= inference
+        counts = np.bincount(codes, minlength=LABEL_SPACE * LABEL_SPACE).astype(np.int64, copy=False)
+    matrix = counts.reshape(LABEL_SPACE, LABEL_SPACE)
     if ignore_index is not None:
         matrix[ignore_index, :] = 0  # same as removing those pixels before counting
     return matrix

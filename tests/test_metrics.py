@@ -8,6 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from sklearn.metrics import confusion_matrix
+
 from conftest import ZERO_DIVISIONS, assert_report_matches_sklearn, tool
 
 
@@ -96,6 +98,40 @@ def test_every_number_equals_scikit_learn(pair, zero_division):
     matrix = tool.count_matrix(label, inference, ignore_index)
     report = tool.compute_report(matrix, zero_division, ignore_index)
     assert_report_matches_sklearn(report, label, inference, ignore_index, zero_division)
+
+
+@st.composite
+def piecewise_constant_pairs(draw):
+    """Masks made of long runs, as real ones are, with a few stray pixels: the run-length path."""
+    ids = draw(st.lists(st.integers(0, 255), min_size=1, max_size=5, unique=True))
+    size = draw(st.integers(1, 4000))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    masks = []
+    for _ in range(2):
+        boundaries = np.sort(rng.integers(0, size, draw(st.integers(0, 6))))
+        mask = np.asarray(ids, np.uint8)[rng.integers(0, len(ids), boundaries.size + 1)].repeat(
+            np.diff(np.concatenate(([0], boundaries, [size]))))
+        stray = rng.integers(0, size, draw(st.integers(0, 5)))
+        mask[stray] = rng.choice(np.asarray(ids, np.uint8), stray.size)
+        masks.append(mask.reshape(1, size))
+    return masks[0], masks[1], draw(st.none() | st.sampled_from(ids))
+
+
+@settings(max_examples=200, deadline=None)
+@given(piecewise_constant_pairs())
+def test_counting_runs_of_pixels_equals_scikit_learn(pair):
+    label, inference, ignore_index = pair
+    report = tool.compute_report(tool.count_matrix(label, inference, ignore_index), 0.0, ignore_index)
+    assert_report_matches_sklearn(report, label, inference, ignore_index, 0.0)
+
+
+def test_both_ways_of_counting_agree_with_scikit_learn_on_a_large_mask():
+    rng = np.random.default_rng(0)
+    label = np.repeat(rng.integers(0, 5, 2000).astype(np.uint8), 500).reshape(1000, 1000)  # few runs
+    noisy = rng.integers(0, 5, label.shape).astype(np.uint8)  # about a run per pixel
+    for inference in (label, noisy):
+        expected = confusion_matrix(label.ravel(), inference.ravel(), labels=range(256))
+        np.testing.assert_array_equal(tool.count_matrix(label, inference), expected)
 
 
 @settings(max_examples=50, deadline=None)
