@@ -602,13 +602,18 @@ def evaluate(pairs, zero_division=0.0, ignore_index=None, class_names=None, jobs
 def read_reports(paths):
     """Image reports and errors of JSON reports (from --format json), for --merge; raises ValueError.
 
-    Returns (images, errors, ignore_index). An image id in two reports is an error.
+    Returns (images, errors, ignore_index, zero_division); zero_division is the
+    reports' as an option value, or None when they differ. An image id in two
+    reports is an error.
     """
-    images, errors, ignore_indexes, source = [], [], set(), {}
+    images, errors, ignore_indexes, zero_divisions, source = [], [], set(), set(), {}
     for path in paths:
         try:
             document = json.loads(Path(path).read_text(encoding="utf-8"))
             ignore_indexes.add(document["ignore_index"])
+            zero_divisions.add(str(document["zero_division"]))
+            if not zero_divisions <= ZERO_DIVISION_CHOICES.keys():
+                raise ValueError(f"zero_division is {document['zero_division']!r}")
             if document["label_space"] != LABEL_SPACE:
                 raise ValueError(f"label_space is {document['label_space']}, not {LABEL_SPACE}")
             shard_errors = [(e["id"], e["path"], e["error"]) for e in document["errors"]]
@@ -630,7 +635,7 @@ def read_reports(paths):
     if len(ignore_indexes) > 1:
         raise ValueError("the reports were made with different --ignore-index values: "
                          + ", ".join(map(str, sorted(ignore_indexes, key=str))))
-    return images, errors, ignore_indexes.pop()
+    return images, errors, ignore_indexes.pop(), zero_divisions.pop() if len(zero_divisions) == 1 else None
 
 
 def merged_results(images, zero_division=0.0, ignore_index=None, class_names=None):
@@ -663,9 +668,10 @@ def build_parser():
     parser.add_argument("--ignore-index", type=int, metavar="N",
                         help="label id whose pixels are not counted at all, e.g. 255 (void); "
                              "a prediction of N on a counted pixel is still an error")
-    parser.add_argument("--zero-division", choices=ZERO_DIVISION_CHOICES, default="0",
+    parser.add_argument("--zero-division", choices=ZERO_DIVISION_CHOICES,
                         help="value of an undefined ratio (0/0), as scikit-learn's zero_division; "
-                             "nan leaves it undefined and out of the averages (default: 0)")
+                             "nan leaves it undefined and out of the averages (default: 0, or "
+                             "with --merge the reports' own)")
     parser.add_argument("--digits", type=int, default=4, metavar="N",
                         help="decimal places in the text report (default: 4)")
     parser.add_argument("--class-names", metavar="NAME_OR_FILE",
@@ -757,6 +763,7 @@ def score(args, class_names):
               "that are not masks: "
               + ", ".join(map(str, passed_over[:5])) + (", ..." if len(passed_over) > 5 else ""),
               file=sys.stderr)
+    args.zero_division = args.zero_division or "0"
     options = {"zero_division": ZERO_DIVISION_CHOICES[args.zero_division],
                "ignore_index": args.ignore_index, "class_names": class_names}
     jobs = args.jobs or default_jobs(len(pairs))
@@ -766,9 +773,12 @@ def score(args, class_names):
 def merge(args, class_names):
     """Rebuild the report from JSON reports of shards, without touching a mask."""
     try:
-        images, errors, ignore_index = read_reports(args.merge)
+        images, errors, ignore_index, zero_division = read_reports(args.merge)
     except ValueError as error:
         return fail(str(error))
+    if args.zero_division is None and zero_division is None:
+        return fail("the reports were made with different --zero-division values: give one")
+    args.zero_division = args.zero_division or zero_division
     if args.ignore_index is not None and args.ignore_index != ignore_index:
         return fail(f"--ignore-index {args.ignore_index} differs from the reports' {ignore_index}: "
                     "ignored pixels cannot be counted again without the masks")

@@ -67,10 +67,9 @@ def test_merged_shards_equal_one_run_over_all_pairs(many_pairs, capsys, tmp_path
         assert 5 <= len(ids) <= 7
     shutil.rmtree(tmp_path / "labels")  # the masks are not needed to merge
     shutil.rmtree(tmp_path / "inferences")
-    merged = run(capsys, "--format", "json", "--zero-division", "nan",
-                 "--merge", *map(str, shard_files))
-    assert merged == whole
-    merged_text = run(capsys, "--zero-division", "nan", "--merge", *map(str, shard_files))
+    merged = run(capsys, "--format", "json", "--merge", *map(str, shard_files))
+    assert merged == whole  # with the shards' --zero-division nan
+    merged_text = run(capsys, "--merge", *map(str, shard_files))
     assert merged_text[0] == 1 and "=== combined: 20 images" in merged_text[1].out
     assert "frame19" in merged_text[1].out and " 1 one" in merged_text[1].out  # names come along
 
@@ -85,6 +84,11 @@ def test_merge_refuses_overlapping_and_mismatched_reports(many_pairs, capsys, tm
                                          "--ignore-index", "255")[1].out)
     status, captured = run(capsys, "--merge", "a.json", "c.json")
     assert status == 2 and "different --ignore-index" in captured.err
+    (tmp_path / "e.json").write_text(run(capsys, "--format", "json", "--shard", "2/2",
+                                         "--zero-division", "1")[1].out)
+    status, captured = run(capsys, "--merge", "a.json", "e.json")
+    assert status == 2 and "different --zero-division values" in captured.err
+    assert run(capsys, "--merge", "a.json", "e.json", "--zero-division", "1")[0] == 1  # the broken pair
     status, captured = run(capsys, "--merge", "c.json", "--ignore-index", "7")
     assert status == 2 and "cannot be counted again" in captured.err
     (tmp_path / "d.json").write_text('{"images": 3}')
