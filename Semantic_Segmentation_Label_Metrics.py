@@ -36,16 +36,18 @@ METRICS = ("precision", "recall", "f1_score", "iou")
 ZERO_DIVISION_CHOICES = {"0": 0.0, "1": 1.0, "nan": math.nan}  # scikit-learn's zero_division
 CLASS_NAMES_FILE = "class_names.txt"  # used when found in the labels folder and --class-names is absent
 # Formats that store pixel values losslessly, so they can hold class ids, and those that do not.
-MASK_FORMATS = {"PNG", "BMP", "TIFF", "GIF", "PPM"}
+# (PGM and PBM are not among them: Pillow rescales their samples and inverts PBM's bits.)
+MASK_FORMATS = {"PNG", "BMP", "TIFF", "GIF"}
 LOSSY_FORMATS = {"JPEG", "MPO", "WEBP", "JPEG2000", "AVIF", "HEIF"}
 # Files with these suffixes are treated as masks (and refused if they are not); others are passed over.
 MASK_SUFFIXES = {".png", ".bmp", ".tif", ".tiff", ".gif", ".pgm", ".pbm", ".pnm", ".ppm",
                  ".jpg", ".jpeg", ".jpe", ".jp2", ".webp", ".avif", ".heic"}
+MAX_DIGITS = 17  # a float64 holds about 17 significant digits; more would show noise
 MAX_RUNS_PER_PIXEL = 1 / 8  # above this, runs are too short for run-length counting to pay
 PAIRS_PER_WORKER = 8  # starting a worker process costs about as much as scoring a few pairs
 PROGRESS_DELAY_SECONDS = 1.0  # a run shorter than this never shows a progress bar
-# Pillow's raw modes for greyscale and palette samples of fewer than 8 bits.
-LOW_BIT_RAWMODES = {"1": 1, "L;2": 2, "L;4": 4, "P;1": 1, "P;2": 2, "P;4": 4}
+# Pillow's raw modes for greyscale samples of fewer than 8 bits, which it scales to 0..255.
+LOW_BIT_RAWMODES = {"1": 1, "L;2": 2, "L;4": 4}
 # What Pillow raises, besides OSError, while decoding a damaged file.
 PILLOW_DECODING_ERRORS = (SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError,
                           struct.error, zlib.error, MemoryError)
@@ -66,16 +68,28 @@ CLASS_NAME_PRESETS = {
 class MaskError(Exception):
     """A mask file that cannot be used; the message names the file and the reason."""
 
+    def __init__(self, message, path=None):
+        super().__init__(message)
+        self.path = path  # the file at fault, when it is one file of the pair
+
 
 # ---------------------------------------------------------------- reading
 
+def shown(path):
+    """A file name as one line of printable text: undecodable bytes as \\xNN, control characters escaped."""
+    text = str(path).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
+                   for char in text)
+
+
 def natural_key(text):
     """Sort key that orders 'img2' before 'img10'."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+    return [int(part) if part.isascii() and part.isdigit() else part
+            for part in re.split(r"([0-9]+)", text)]
 
 
-def _stored_bits(image):
-    """Bits per stored sample, from the raw mode Pillow decodes with."""
+def _greyscale_bits(image):
+    """Bits per greyscale sample (from the raw mode Pillow decodes with); 8 for palette images."""
     args = image.tile[0][3] if image.tile else None
     rawmode = args if isinstance(args, str) else args[0] if args and isinstance(args[0], str) else ""
     if rawmode in LOW_BIT_RAWMODES:
@@ -90,24 +104,26 @@ def _refuse_colours(image, path):
     if image.mode == "RGB":
         rgb = np.asarray(image)
         if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
-            return MaskError(f"{path}: mode RGB holds colours, not class ids; its three channels "
+            return MaskError(f"{shown(path)}: mode RGB holds colours, not class ids; its three channels "
                              "are equal, so it is a greyscale mask saved as RGB: save "
-                             "Image.open(path).convert('L') as the mask")
+                             "Image.open(path).convert('L') as the mask", path)
     hint = ("drop the alpha channel if the grey values are the ids" if image.mode in ("LA", "La", "PA")
             else "save the class ids as an 8-bit greyscale or palette PNG, mapping each colour "
                  "to its id (a colour-coded mask needs its dataset's colour-to-id map)")
-    return MaskError(f"{path}: mode {image.mode} holds colours, not class ids; {hint}")
+    return MaskError(f"{shown(path)}: mode {image.mode} holds colours, not class ids; {hint}", path)
 
 
 def read_mask(path):
-    """The class ids of a mask file and the bit depth they were stored with: (2-D uint8 array, bits).
+    """The class ids of a mask file and the bits of its greyscale samples: (2-D uint8 array, bits).
 
     Palette images give their palette indices, which are the class ids; converting
-    them through their colours would silently give wrong numbers. Greyscale
-    samples of 1, 2 or 4 bits are read as stored (a 4-bit 3 is id 3), where Pillow
-    scales them to 0..255 for display. 16- and 32-bit greyscale is accepted when
-    every value is within 0..255. Raises MaskError for anything else.
+    them through their colours would silently give wrong numbers (bits is 8 for
+    them). Greyscale samples of 1, 2 or 4 bits are read as stored (a 4-bit 3 is
+    id 3), where Pillow scales them to 0..255 for display. 16- and 32-bit
+    greyscale is accepted when every value is within 0..255. Raises MaskError for
+    anything else.
     """
+    name = shown(path)
     try:
         with warnings.catch_warnings():
             # Above Pillow's decompression-bomb limit it only warns up to twice the limit: refuse all.
@@ -116,31 +132,40 @@ def read_mask(path):
                 return _decode_mask(image, path)
     except MaskError:
         raise
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as error:
-        raise MaskError(f"{path}: larger than Pillow's decompression-bomb limit of "
-                        f"{Image.MAX_IMAGE_PIXELS} pixels ({error}); if the file is genuine, "
-                        "raise the limit with --max-image-pixels") from None
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise MaskError(f"{name}: more pixels than the decompression-bomb limit of "
+                        f"{Image.MAX_IMAGE_PIXELS}; if the file is genuine, raise the limit with "
+                        "--max-image-pixels", path) from None
     except UnidentifiedImageError:
-        raise MaskError(f"{path}: not an image that Pillow can read") from None
+        raise MaskError(f"{name}: not a readable image (corrupt, or not an image at all)", path) from None
     except OSError as error:
         if error.filename is not None or isinstance(error, PermissionError):
-            raise MaskError(f"{path}: cannot read the file ({error.strerror or error})") from None
-        raise MaskError(f"{path}: truncated or corrupt image ({error})") from None
+            raise MaskError(f"{name}: cannot read the file ({error.strerror or error})", path) from None
+        raise MaskError(f"{name}: truncated or corrupt image ({error})", path) from None
     except PILLOW_DECODING_ERRORS as error:
-        raise MaskError(f"{path}: truncated or corrupt image ({type(error).__name__}: {error})") from None
+        raise MaskError(f"{name}: truncated or corrupt image ({type(error).__name__}: {error})",
+                        path) from None
 
 
 def _decode_mask(image, path):
+    name = shown(path)
     if image.format in LOSSY_FORMATS or image.info.get("compression") in ("jpeg", "tiff_jpeg"):
-        raise MaskError(f"{path}: {image.format} is stored with lossy compression, so its pixel values "
-                        "are not the class ids that were saved; save masks as PNG")
+        raise MaskError(f"{name}: {image.format} compression is or can be lossy, and then the pixel "
+                        "values are not the class ids that were saved; save masks as PNG", path)
     if image.format not in MASK_FORMATS:
-        raise MaskError(f"{path}: {image.format} is not a mask format (expected PNG)")
-    mode, bits = image.mode, _stored_bits(image)
+        raise MaskError(f"{name}: {image.format} is not a mask format (expected PNG, or lossless "
+                        "TIFF, BMP or GIF)", path)
+    if getattr(image, "n_frames", 1) > 1:
+        raise MaskError(f"{name}: holds {image.n_frames} frames (pages or animation); a mask is "
+                        "a single image", path)
+    if image.format == "TIFF" and image.tag_v2.get(262) == 0:  # PhotometricInterpretation
+        raise MaskError(f"{name}: min-is-white TIFF, whose values Pillow inverts; save masks as "
+                        "PNG", path)
+    mode, bits = image.mode, _greyscale_bits(image)
     if mode == "1":  # Pillow keeps 1-bit pixels as 0/255 bytes
         return np.asarray(image.convert("L")) // 255, 1
     if mode == "P":
-        return np.asarray(image), bits
+        return np.asarray(image), 8
     if mode == "L":
         ids = np.asarray(image)
         if bits < 8:  # undo Pillow's scaling of 2- and 4-bit samples to 0..255
@@ -151,30 +176,39 @@ def _decode_mask(image, path):
         lowest, highest = int(values.min(initial=0)), int(values.max(initial=0))
         if lowest < 0 or highest > LABEL_SPACE - 1:
             found = f"largest value {highest}" if highest > LABEL_SPACE - 1 else f"smallest value {lowest}"
-            raise MaskError(f"{path}: {bits}-bit greyscale with {found}; class ids must be within 0..255")
+            raise MaskError(f"{name}: {bits}-bit greyscale with {found}; class ids must be within "
+                            "0..255", path)
         return values.astype(np.uint8), bits
     if mode == "F":
-        raise MaskError(f"{path}: mode F holds floating-point values, not class ids; "
-                        "save the class ids as an 8-bit greyscale PNG")
+        raise MaskError(f"{name}: mode F holds floating-point values, not class ids; "
+                        "save the class ids as an 8-bit greyscale PNG", path)
     raise _refuse_colours(image, path)
 
 
 def read_class_names(source):
-    """Class names from a preset name or a text file, as {id: name}.
+    """Class names from a preset name or a text file, as {id: name}; raises ValueError.
 
     In the file, line k (from 0) names id k; a blank line leaves that id unnamed;
-    a line 'N: name' names id N wherever it stands.
+    a line 'N: name' names id N wherever it stands. An id named twice is an error.
     """
     if source in CLASS_NAME_PRESETS:
         return dict(CLASS_NAME_PRESETS[source])
-    names = {}
-    for line_number, line in enumerate(Path(source).read_text(encoding="utf-8").splitlines()):
-        explicit = re.fullmatch(r"\s*(\d+)\s*:\s*(.*?)\s*", line)
-        class_id, name = (int(explicit[1]), explicit[2]) if explicit else (line_number, line.strip())
+    try:
+        text = Path(source).read_text(encoding="utf-8-sig")  # -sig: files saved with a byte-order mark
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{shown(source)}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    names, named_on = {}, {}
+    for line_number, line in enumerate(re.split(r"\r?\n", text.removesuffix("\n")), start=1):
+        explicit = re.fullmatch(r"\s*(-?[0-9]+)\s*:\s*(.*?)\s*", line)
+        class_id, name = (int(explicit[1]), explicit[2]) if explicit else (line_number - 1, line.strip())
+        if not name:
+            continue
         if not 0 <= class_id < LABEL_SPACE:
-            raise ValueError(f"{source}, line {line_number + 1}: id {class_id} is outside 0..255")
-        if name:
-            names[class_id] = name
+            raise ValueError(f"{shown(source)}, line {line_number}: id {class_id} is outside 0..255")
+        if class_id in names:
+            raise ValueError(f"{shown(source)}, line {line_number}: id {class_id} was already named "
+                             f"on line {named_on[class_id]}")
+        names[class_id], named_on[class_id] = name, line_number
     return names
 
 
@@ -464,20 +498,25 @@ def format_combined_section(combined, class_names, digits=4, zero_division=0.0, 
 def list_masks(folder):
     """Mask files of a folder by id (file name without suffix); returns (masks, errors, passed_over).
 
-    Hidden files and the class names file are passed over silently; other files
-    whose suffix is not an image's are returned in passed_over. Two files with
-    the same id are an error for that id.
+    Hidden files, sub-folders and the class names file are passed over silently;
+    other files whose suffix is not an image's are returned in passed_over. Two
+    files with the same id, or a mask name on something that is not a file (a
+    named pipe), are errors for that id.
     """
     masks, errors, passed_over = {}, [], []
     for path in sorted(folder.iterdir(), key=lambda path: natural_key(path.name)):
         if path.name.startswith(".") or path.name == CLASS_NAMES_FILE or path.is_dir():
             continue
+        image_id = shown(path.stem)
         if path.suffix.lower() not in MASK_SUFFIXES:
             passed_over.append(path)
-        elif path.stem in masks:
-            errors.append((path.stem, str(path), f"{masks[path.stem]} and {path}: two masks for one id"))
+        elif not path.is_file() and path.exists():  # reading a pipe or a device would hang
+            errors.append((image_id, shown(path), f"{shown(path)}: not a regular file"))
+        elif image_id in masks:
+            errors.append((image_id, shown(path),
+                           f"{shown(masks[image_id])} and {shown(path)}: two masks for one id"))
         else:
-            masks[path.stem] = path
+            masks[image_id] = path
     for image_id, _, _ in errors:
         masks.pop(image_id, None)
     return masks, errors, passed_over
@@ -496,11 +535,13 @@ def find_pairs(labels_dir, inferences_dir):
     pairs = []
     for image_id in sorted((labels.keys() | inferences.keys()) - refused, key=natural_key):
         if image_id not in inferences:
-            errors.append((image_id, str(labels[image_id]),
-                           f"{labels[image_id]}: no inference of that name in {inferences_dir}"))
+            label = shown(labels[image_id])
+            errors.append((image_id, label,
+                           f"{label}: no inference of that name in {shown(inferences_dir)}"))
         elif image_id not in labels:
-            errors.append((image_id, str(inferences[image_id]),
-                           f"{inferences[image_id]}: no label of that name in {labels_dir}"))
+            inference = shown(inferences[image_id])
+            errors.append((image_id, inference,
+                           f"{inference}: no label of that name in {shown(labels_dir)}"))
         else:
             pairs.append((image_id, labels[image_id], inferences[image_id]))
     return pairs, errors, passed_over + inference_passed_over
@@ -510,14 +551,15 @@ def evaluate_pair(label_path, inference_path, ignore_index=None):
     """The confusion matrix of one pair of mask files; raises MaskError."""
     (label, label_bits), (inference, inference_bits) = read_mask(label_path), read_mask(inference_path)
     if label.shape != inference.shape:
-        raise MaskError(f"{label_path} is {label.shape[1]}x{label.shape[0]} but {inference_path} is "
-                        f"{inference.shape[1]}x{inference.shape[0]}: sizes differ")
+        raise MaskError(f"{shown(label_path)} is {label.shape[1]}x{label.shape[0]} but "
+                        f"{shown(inference_path)} is {inference.shape[1]}x{inference.shape[0]}: "
+                        "sizes differ")
     _check_bit_depths(label_path, label, label_bits, inference_path, inference, inference_bits)
     return count_matrix(label, inference, ignore_index)
 
 
 def _check_bit_depths(label_path, label, label_bits, inference_path, inference, inference_bits):
-    """Refuse a pair whose files disagree in bit depth in a way that changes the ids.
+    """Refuse a pair whose greyscale bit depths disagree in a way that changes the ids.
 
     A 1-bit 0/1 mask next to an 8-bit 0/255 one is the typical case: every pixel
     would count as an error. Ids that fit in both depths are unambiguous and pass.
@@ -528,9 +570,9 @@ def _check_bit_depths(label_path, label, label_bits, inference_path, inference, 
     high_path, high_ids = (inference_path, inference) if low[0] == label_path else (label_path, label)
     largest = int(high_ids.max(initial=0))
     if largest > (1 << low[1]) - 1:
-        raise MaskError(f"{low[0]} stores {low[1]}-bit samples (ids 0..{(1 << low[1]) - 1}) but "
-                        f"{high_path} has ids up to {largest}: the two files disagree in bit depth; "
-                        "save both masks with the same ids and bit depth")
+        raise MaskError(f"{shown(low[0])} stores {low[1]}-bit samples (ids 0..{(1 << low[1]) - 1}) "
+                        f"but {shown(high_path)} has ids up to {largest}: the two files disagree in "
+                        "bit depth; save both masks with the same ids and bit depth")
 
 
 def score_pair(pair, zero_division=0.0, ignore_index=None, class_names=None):
@@ -539,13 +581,14 @@ def score_pair(pair, zero_division=0.0, ignore_index=None, class_names=None):
     try:
         matrix = evaluate_pair(label_path, inference_path, ignore_index)
     except MaskError as error:
-        return image_id, str(label_path), None, str(error)
+        return image_id, shown(error.path or label_path), None, str(error)
     except Exception as error:  # a bug of ours must still name the file and spare the other pairs
-        return image_id, str(label_path), None, (
-            f"{label_path}, {inference_path}: internal error ({type(error).__name__}: {error})")
+        return image_id, shown(label_path), None, (
+            f"{shown(label_path)}, {shown(inference_path)}: internal error "
+            f"({type(error).__name__}: {error})")
     report = image_report(image_id, label_path, inference_path, matrix, zero_division, ignore_index,
                           class_names)
-    return image_id, str(label_path), report, None
+    return image_id, shown(label_path), report, None
 
 
 def _start_worker(max_image_pixels):
@@ -573,7 +616,7 @@ def default_jobs(pair_count):
 def image_report(image_id, label_path, inference_path, matrix, zero_division=0.0,
                  ignore_index=None, class_names=None):
     """The report of one image, with its id and files first."""
-    return {"id": image_id, "label": str(label_path), "inference": str(inference_path),
+    return {"id": image_id, "label": shown(label_path), "inference": shown(inference_path),
             **compute_report(matrix, zero_division, ignore_index, class_names)}
 
 
@@ -607,6 +650,8 @@ def read_reports(paths):
     reports is an error.
     """
     images, errors, ignore_indexes, zero_divisions, source = [], [], set(), set(), {}
+    if len(set(paths)) < len(paths):
+        raise ValueError("a report is given twice")
     for path in paths:
         try:
             document = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -618,24 +663,35 @@ def read_reports(paths):
                 raise ValueError(f"label_space is {document['label_space']}, not {LABEL_SPACE}")
             shard_errors = [(e["id"], e["path"], e["error"]) for e in document["errors"]]
             for image in document["images"]:
-                if not {"id", "label", "inference"} <= image.keys():
-                    raise KeyError("an image without id, label or inference")
-                matrix_from_report(image)  # checks that the matrix is there and well formed
+                _check_image_report(image)
             for image_id in [image["id"] for image in document["images"]] + [e[0] for e in shard_errors]:
                 if image_id in source:
                     raise ValueError(f"image {image_id} is also in {source[image_id]}; "
                                      "shards must not overlap")
                 source[image_id] = path
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ValueError(f"{path}: cannot read the report ({error})") from None
+            raise ValueError(f"{shown(path)}: cannot read the report ({error})") from None
         except (KeyError, TypeError, IndexError, ValueError) as error:
-            raise ValueError(f"{path}: not a report written by --format json ({error})") from None
+            raise ValueError(f"{shown(path)}: not a report written by --format json ({error})") from None
         images += document["images"]
         errors += shard_errors
     if len(ignore_indexes) > 1:
         raise ValueError("the reports were made with different --ignore-index values: "
                          + ", ".join(map(str, sorted(ignore_indexes, key=str))))
     return images, errors, ignore_indexes.pop(), zero_divisions.pop() if len(zero_divisions) == 1 else None
+
+
+def _check_image_report(image):
+    """Raise ValueError unless an image of a JSON report has what --merge needs, well formed."""
+    if not all(isinstance(image.get(key), str) for key in ("id", "label", "inference")):
+        raise ValueError("an image without a text id, label or inference")
+    labels, rows = image["confusion_matrix"]["labels"], image["confusion_matrix"]["matrix"]
+    if not (all(type(value) is int and 0 <= value < LABEL_SPACE for value in labels)
+            and labels == sorted(set(labels))):
+        raise ValueError(f"image {image['id']}: the matrix labels are not ascending ids within 0..255")
+    if not (len(rows) == len(labels) and all(len(row) == len(labels) for row in rows)
+            and all(type(count) is int and 0 <= count < 2**62 for row in rows for count in row)):
+        raise ValueError(f"image {image['id']}: the matrix is not a square of pixel counts")
 
 
 def merged_results(images, zero_division=0.0, ignore_index=None, class_names=None):
@@ -704,8 +760,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.ignore_index is not None and not 0 <= args.ignore_index < LABEL_SPACE:
         parser.error(f"--ignore-index {args.ignore_index} is outside 0..255")
-    if args.digits < 0:
-        parser.error("--digits must be 0 or more")
+    if not 0 <= args.digits <= MAX_DIGITS:
+        parser.error(f"--digits must be within 0..{MAX_DIGITS}")
     if args.jobs is not None and args.jobs < 1:
         parser.error("--jobs must be 1 or more")
     if args.max_image_pixels is not None:
@@ -713,12 +769,14 @@ def main(argv=None):
             parser.error("--max-image-pixels must be 1 or more")
         Image.MAX_IMAGE_PIXELS = args.max_image_pixels
     names_source = args.class_names
-    if names_source is None and not args.merge and (args.labels / CLASS_NAMES_FILE).is_file():
+    if names_source is None and not args.merge and _is_file(args.labels / CLASS_NAMES_FILE):
         names_source = args.labels / CLASS_NAMES_FILE
     try:
         class_names = read_class_names(names_source) if names_source is not None else None
     except (OSError, UnicodeDecodeError, ValueError) as error:
         parser.error(f"--class-names: {error}")
+    if sys.stdout is None:
+        return fail("there is no standard output to write the report to")
     try:
         return merge(args, class_names) if args.merge else score(args, class_names or {})
     except KeyboardInterrupt:
@@ -727,6 +785,15 @@ def main(argv=None):
     except BrokenPipeError:  # the reader of stdout went away, e.g. `| head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except OSError as error:  # e.g. a full disk under a redirected stdout
+        return fail(f"cannot write the report: {error.strerror or error}")
+
+
+def _is_file(path):
+    try:
+        return path.is_file()
+    except OSError:  # a folder that cannot be searched: the listing will say so
+        return False
 
 
 def fail(message):
@@ -747,7 +814,7 @@ def score(args, class_names):
     """Score the mask folders and print the report; returns the exit status."""
     for option, folder in (("--labels", args.labels), ("--inferences", args.inferences)):
         if not folder.is_dir():
-            return fail(f"{option} {folder}: no such folder")
+            return fail(f"{option} {shown(folder)}: no such folder")
     try:
         pairs, errors, passed_over = find_pairs(args.labels, args.inferences)
     except OSError as error:
@@ -755,7 +822,8 @@ def score(args, class_names):
     if args.shard:
         pairs, errors = shard_of(pairs, errors, args.shard)
     if not pairs:
-        return fail(f"no pair of masks with the same name in {args.labels} and {args.inferences}"
+        return fail(f"no pair of masks with the same name in {shown(args.labels)} and "
+                    f"{shown(args.inferences)}"
                     + (f" (shard {args.shard[0]}/{args.shard[1]})" if args.shard else "")
                     + "".join(f"\n  {message}" for _, _, message in errors))
     if passed_over and not args.quiet:
@@ -776,6 +844,8 @@ def merge(args, class_names):
         images, errors, ignore_index, zero_division = read_reports(args.merge)
     except ValueError as error:
         return fail(str(error))
+    if not images and not errors:
+        return fail("the reports hold no image")
     if args.zero_division is None and zero_division is None:
         return fail("the reports were made with different --zero-division values: give one")
     args.zero_division = args.zero_division or zero_division
@@ -784,7 +854,9 @@ def merge(args, class_names):
                     "ignored pixels cannot be counted again without the masks")
     if class_names is None:  # the names the shards were scored with
         class_names = {int(class_id): entry["name"] for image in images
-                       for class_id, entry in image["classes"].items() if entry.get("name")}
+                       for class_id, entry in image.get("classes", {}).items()
+                       if class_id.isdigit() and int(class_id) < LABEL_SPACE
+                       and isinstance(entry, dict) and isinstance(entry.get("name"), str)}
     options = {"zero_division": ZERO_DIVISION_CHOICES[args.zero_division],
                "ignore_index": ignore_index, "class_names": class_names}
     return write_report(merged_results(images, **options), len(images), errors, args, options)

@@ -3,6 +3,7 @@
 import builtins
 import io
 import json
+import os
 import shutil
 import struct
 import subprocess
@@ -124,8 +125,8 @@ def test_low_bit_masks_are_read_as_the_stored_samples(tmp_path, bit_depth, colou
     palette = [0, 0, 0] * (1 << bit_depth) if colour_type == 3 else None
     path = tmp_path / "low.png"
     path.write_bytes(png_bytes(samples, bit_depth, colour_type, palette))
-    read, stored_bits = tool.read_mask(path)
-    assert read.dtype == np.uint8 and stored_bits == bit_depth
+    read, greyscale_bits = tool.read_mask(path)
+    assert read.dtype == np.uint8 and greyscale_bits == (bit_depth if colour_type == 0 else 8)
     np.testing.assert_array_equal(read, samples)
 
 
@@ -228,8 +229,8 @@ def good_png(values=None):
 @pytest.mark.parametrize("damage, words", [
     (lambda data: data[: len(data) // 2], ["truncated or corrupt"]),
     (lambda data: data[:60] + bytes(b ^ 0xFF for b in data[60:90]) + data[90:], ["truncated or corrupt"]),
-    (lambda data: b"these are notes, not an image\n", ["not an image"]),
-    (lambda data: b"", ["not an image"]),
+    (lambda data: b"these are notes, not an image\n", ["not a readable image"]),
+    (lambda data: b"", ["not a readable image"]),
 ])
 def test_damaged_files_are_refused(folders, capsys, tmp_path, damage, words):
     (tmp_path / "labels" / "bad.png").write_bytes(damage(good_png()))
@@ -346,7 +347,8 @@ def test_text_mode_lists_errors_at_the_end_and_the_skipped_pairs(folders, capsys
     captured = capsys.readouterr()
     assert "=== combined: 2 images" in captured.out
     assert "1 skipped because of errors (listed at the end): bad" in captured.out
-    assert captured.err == "error: labels/bad.png: not an image that Pillow can read\n"
+    assert captured.err == ("error: labels/bad.png: not a readable image (corrupt, or not an image "
+                            "at all)\n")
 
 
 def test_no_traceback_reaches_the_user_in_a_real_process(tmp_path):
@@ -359,6 +361,99 @@ def test_no_traceback_reaches_the_user_in_a_real_process(tmp_path):
     assert "Traceback" not in result.stderr + result.stdout
     assert result.stdout.count("=== 0000") == 9
     assert "error: labels/000003_10.png:" in result.stderr
+
+
+def test_low_bit_palette_next_to_larger_ids_is_scored(folders, capsys, tmp_path):
+    rng = np.random.default_rng(13)
+    label, inference = ids(rng, 3), rng.choice(np.array([0, 5, 11, 13], np.uint8), SHAPE)
+    (tmp_path / "labels" / "pal2.png").write_bytes(png_bytes(label, 2, 3, [0, 0, 0] * 4))
+    Image.fromarray(inference).save(tmp_path / "inferences" / "pal2.png")
+    status, document, _ = run(capsys)
+    assert status == 0
+    report = next(image for image in document["images"] if image["id"] == "pal2")
+    assert_report_matches_sklearn(report, label, inference, None, 0.0)
+
+
+@pytest.mark.parametrize("name, write, words", [
+    ("grey.pgm", lambda path: path.write_bytes(b"P5 4 3 15\n" + bytes(range(12))), "PPM is not a mask format"),
+    ("bits.pbm", lambda path: Image.new("1", (4, 3)).save(path), "PPM is not a mask format"),
+    ("inverted.tif", lambda path: Image.new("L", (4, 3)).save(path, tiffinfo={262: 0}), "min-is-white"),
+    ("pages.tif", lambda path: Image.new("L", (4, 3)).save(
+        path, save_all=True, append_images=[Image.new("L", (4, 3), 1)]), "holds 2 frames"),
+    ("moving.gif", lambda path: Image.new("L", (4, 3)).save(
+        path, save_all=True, append_images=[Image.new("L", (4, 3), 9)]), "holds 2 frames"),
+])
+def test_files_pillow_would_misread_are_refused(folders, capsys, tmp_path, name, write, words):
+    write(tmp_path / "labels" / name)
+    Image.new("L", (4, 3)).save(tmp_path / "inferences" / (name.split(".")[0] + ".png"))
+    assert_refused(capsys, folders, f"labels/{name}", words)
+
+
+def test_the_json_error_names_the_file_at_fault(folders, capsys, tmp_path):
+    Image.fromarray(np.zeros(SHAPE, np.uint8)).save(tmp_path / "labels" / "fine.png")
+    (tmp_path / "inferences" / "fine.png").write_text("junk")
+    status, document, _ = run(capsys)
+    assert status == 1 and document["errors"][0]["path"] == "inferences/fine.png"
+
+
+def test_a_named_pipe_is_refused_not_waited_for(folders, capsys, tmp_path):
+    os.mkfifo(tmp_path / "labels" / "pipe.png")
+    Image.fromarray(np.zeros(SHAPE, np.uint8)).save(tmp_path / "inferences" / "pipe.png")
+    assert_refused(capsys, folders, "labels/pipe.png", "not a regular file")
+
+
+def test_odd_file_names_are_sorted_scored_and_shown_on_one_line(folders, capsys, tmp_path):
+    for name in ("①.png", "v1².png", "tab\there.png"):
+        for folder in ("labels", "inferences"):
+            Image.fromarray(np.zeros(SHAPE, np.uint8)).save(tmp_path / folder / name)
+    (tmp_path / "labels" / "new\nline.png").write_bytes(good_png())
+    raw_name = os.fsdecode(b"\xff\xfe.png")
+    for folder in ("labels", "inferences"):
+        Image.fromarray(np.zeros(SHAPE, np.uint8)).save(tmp_path / folder / raw_name)
+    status = tool.main(["--format", "json"])
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    captured.out.encode("utf-8")  # no lone surrogates: strict UTF-8 and strict JSON parsers accept it
+    assert status == 1
+    assert {image["id"] for image in document["images"]} >= {"①", "v1²", "tab\\there", "\\xff\\xfe"}
+    assert document["errors"][0]["error"].startswith("labels/new\\nline.png: no inference")
+    assert tool.main([]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "new\\nline" in err
+
+
+def test_an_unwritable_stdout_is_an_error_not_a_traceback(tmp_path):
+    result = subprocess.run(f"'{sys.executable}' Semantic_Segmentation_Label_Metrics.py > /dev/full",
+                            shell=True, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "error: cannot write the report" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("content, words", [
+    ("road\n0: street\n", "line 2: id 0 was already named on line 1"),
+    ("-1: minus\n", "line 1: id -1 is outside 0..255"),
+    ("\n" * 300 + "300: far\n", "line 301: id 300 is outside 0..255"),
+])
+def test_class_names_files_that_are_wrong_are_usage_errors(folders, capsys, tmp_path, content, words):
+    (tmp_path / "names.txt").write_text(content, encoding="utf-8")
+    with pytest.raises(SystemExit) as stop:
+        tool.main(["--class-names", "names.txt"])
+    assert stop.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_class_names_with_a_byte_order_mark_and_binary_ones(folders, capsys, tmp_path):
+    (tmp_path / "bom.txt").write_bytes("255: void\n".encode("utf-8-sig"))
+    assert tool.read_class_names("bom.txt") == {255: "void"}
+    (tmp_path / "binary.txt").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ValueError, match="binary.txt: not UTF-8 text"):
+        tool.read_class_names("binary.txt")
+
+
+@pytest.mark.parametrize("digits", ["18", "2147483648"])
+def test_absurd_digits_are_a_usage_error(folders, digits):
+    with pytest.raises(SystemExit) as stop:
+        tool.main(["--digits", digits])
+    assert stop.value.code == 2
 
 
 # ---------------------------------------------------------------- the reader under fuzzing

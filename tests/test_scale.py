@@ -96,6 +96,25 @@ def test_merge_refuses_overlapping_and_mismatched_reports(many_pairs, capsys, tm
     assert status == 2 and "d.json: not a report written by --format json" in captured.err
     status, captured = run(capsys, "--merge", "missing.json")
     assert status == 2 and "missing.json: cannot read the report" in captured.err
+    status, captured = run(capsys, "--merge", "a.json", "a.json")
+    assert status == 2 and "given twice" in captured.err
+    document = json.loads(first)
+    for damage, words in ((lambda image: image["confusion_matrix"]["matrix"][0].__setitem__(0, -5),
+                           "not a square of pixel counts"),
+                          (lambda image: image["confusion_matrix"]["matrix"][0].__setitem__(0, 10**30),
+                           "not a square of pixel counts"),
+                          (lambda image: image["confusion_matrix"]["labels"].__setitem__(0, -1),
+                           "not ascending ids"),
+                          (lambda image: image.__setitem__("id", 7), "without a text id")):
+        broken = json.loads(first)
+        damage(broken["images"][0])
+        (tmp_path / "f.json").write_text(json.dumps(broken))
+        status, captured = run(capsys, "--merge", "f.json")
+        assert status == 2 and words in captured.err, captured.err
+    document["images"], document["errors"] = [], []
+    (tmp_path / "g.json").write_text(json.dumps(document))
+    status, captured = run(capsys, "--merge", "g.json")
+    assert status == 2 and "hold no image" in captured.err
 
 
 @pytest.mark.parametrize("shard", ["0/2", "3/2", "1", "a/b"])
@@ -129,7 +148,7 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(many_pairs, tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "Semantic_Segmentation_Label_Metrics.py")],
                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
-    assert result.stderr == "error: labels/broken.png: not an image that Pillow can read\n"
+    assert result.stderr == "error: labels/broken.png: not a readable image (corrupt, or not an image at all)\n"
 
 
 def test_default_run_on_the_samples_imports_neither_scikit_learn_nor_matplotlib():
