@@ -603,8 +603,11 @@ def score_pairs(pairs, jobs=1, **options):
         yield from map(score, pairs)
         return
     import multiprocessing  # only a run with workers pays for the import
-    with multiprocessing.Pool(min(jobs, len(pairs)), _start_worker, (Image.MAX_IMAGE_PIXELS,)) as pool:
-        yield from pool.imap(score, pairs, chunksize=2)
+    jobs = min(jobs, len(pairs))
+    # Pairs go to the workers in chunks: fewer round trips, but each worker keeps some work in hand.
+    chunk = max(1, min(16, len(pairs) // (4 * jobs)))
+    with multiprocessing.Pool(jobs, _start_worker, (Image.MAX_IMAGE_PIXELS,)) as pool:
+        yield from pool.imap(score, pairs, chunksize=chunk)
 
 
 def default_jobs(pair_count):
