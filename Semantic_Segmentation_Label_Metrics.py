@@ -235,8 +235,8 @@ def count_matrix(label, inference, ignore_index=None):
         run_starts = np.concatenate(([0], run_starts))
         lengths = np.diff(run_starts, append=label.size)
         codes = label[run_starts].astype(np.intp) << 8 | inference[run_starts]
-        # float64 weights sum whole numbers exactly up to 2**53 pixels
-        counts = np.bincount(codes, weights=lengths, minlength=LABEL_SPACE * LABEL_SPACE).astype(np.int64)
+        counts = np.zeros(LABEL_SPACE * LABEL_SPACE, dtype=np.int64)
+        np.add.at(counts, codes, lengths)  # integer sums: exact, and no 64K-bin float histogram
     else:
         codes = label.astype(np.uint16)
         codes <<= 8
