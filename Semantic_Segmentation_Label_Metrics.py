@@ -16,13 +16,17 @@ pixel arrays (with pixels labelled --ignore-index removed).
 """
 
 import argparse
+import contextlib
+import csv
 import functools
+import html
 import json
 import math
 import os
 import re
 import signal
 import struct
+import urllib.parse
 import sys
 import warnings
 import zlib
@@ -44,6 +48,10 @@ MASK_SUFFIXES = {".png", ".bmp", ".tif", ".tiff", ".gif", ".pgm", ".pbm", ".pnm"
                  ".jpg", ".jpeg", ".jpe", ".jp2", ".webp", ".avif", ".heic"}
 MAX_DIGITS = 17  # a float64 holds about 17 significant digits; more would show noise
 MAX_RUNS_PER_PIXEL = 1 / 8  # above this, runs are too short for run-length counting to pay
+WRONG_COLOUR = (255, 40, 40)  # overlay: a wrong pixel; dimmed pixels never reach this red
+IGNORED_COLOUR = (200, 200, 200)  # overlay: a pixel whose label is the ignore index
+THUMBNAIL_WIDTH = 480  # pixels; the page shows them at half that, sharp on high-density screens
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")  # camera pictures
 PAIRS_PER_WORKER = 8  # starting a worker process costs about as much as scoring a few pairs
 PROGRESS_DELAY_SECONDS = 1.0  # a run shorter than this never shows a progress bar
 # Pillow's raw modes for greyscale samples of fewer than 8 bits, which it scales to 0..255.
@@ -435,7 +443,7 @@ def summary_row(report):
     """What the per-image summary shows of a report: kept for every image, so it stays small."""
     worst = worst_class(report)
     return {"id": report["id"], "pixels": report["pixels"], "accuracy": report["accuracy"],
-            "mean_iou": report["mean_iou"],
+            "mean_iou": report["mean_iou"], "macro_f1": report["macro_avg"]["f1_score"],
             "worst_class": worst and {"id": worst[0], "name": worst[1]["name"], "iou": worst[1]["iou"]}}
 
 
@@ -493,6 +501,301 @@ def format_combined_section(combined, class_names, digits=4, zero_division=0.0, 
     return "\n\n".join(lines)
 
 
+# ---------------------------------------------------------------- pictures and the report folder
+
+@functools.lru_cache(maxsize=None)
+def class_colours():
+    """256 distinct RGB colours, one per id: the Pascal VOC colour map, which any id can index."""
+    colours = np.zeros((LABEL_SPACE, 3), dtype=np.uint8)
+    for class_id in range(LABEL_SPACE):
+        bits = class_id
+        for shift in range(7, -1, -1):  # the id's bits, three at a time, fill the channels from the top
+            for channel in range(3):
+                colours[class_id, channel] |= ((bits >> channel) & 1) << shift
+            bits >>= 3
+    return colours
+
+
+def draw_overlay(label, inference, picture=None, ignore_index=None):
+    """The model's errors painted on the camera picture (or on the label's colours), as an RGB array.
+
+    Correct pixels are the picture in dimmed grey (or the label's class colours at
+    half brightness); wrong ones are WRONG_COLOUR, which no dimmed pixel can be;
+    ignored ones IGNORED_COLOUR.
+    """
+    if picture is None:
+        overlay = class_colours()[label] // 2
+    else:  # seven tenths of the picture's brightness: at most 178
+        grey = np.asarray(picture.convert("L"), dtype=np.uint16) * 7 // 10
+        overlay = np.repeat(grey.astype(np.uint8)[..., None], 3, axis=2)
+    ignored = label == ignore_index if ignore_index is not None else np.zeros(label.shape, bool)
+    overlay[(label != inference) & ~ignored] = WRONG_COLOUR
+    overlay[ignored] = IGNORED_COLOUR
+    return overlay
+
+
+def find_picture(images_dir, image_id, size):
+    """The camera picture of an image id as an RGB Image, or (None, why not)."""
+    for suffix in PICTURE_SUFFIXES:
+        path = images_dir / f"{image_id}{suffix}"
+        if path.is_file():
+            try:
+                with Image.open(path) as picture:
+                    if picture.size != size:
+                        return None, f"{shown(path)} is {picture.size[0]}x{picture.size[1]}, not {size[0]}x{size[1]}"
+                    return picture.convert("RGB"), None
+            except (OSError, *PILLOW_DECODING_ERRORS) as error:
+                return None, f"{shown(path)}: cannot read ({error})"
+    return None, f"no {image_id}.* in {shown(images_dir)}"
+
+
+@contextlib.contextmanager
+def atomic_open(path, newline=None):
+    """A text file that appears at path, whole, only when the with-block ends without an error."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        with open(temporary, "w", encoding="utf-8", newline=newline) as file:
+            yield file
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_atomically(path, write):
+    """write(temporary path), then rename it to path: an interrupted run never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_text(path, text):
+    with atomic_open(path) as file:
+        file.write(text)
+
+
+def save_image(image, path, **options):
+    write_atomically(path, lambda temporary: image.save(temporary, format=path.suffix[1:].upper()
+                                                         .replace("JPG", "JPEG"), **options))
+
+
+def draw_pictures(image_id, label, inference, output, ignore_index):
+    """Overlay and thumbnail of one image in the report folder; returns a note when the picture is missing."""
+    picture, missing = find_picture(output["images"], image_id, label.shape[::-1])
+    overlay = Image.fromarray(draw_overlay(label, inference, picture, ignore_index))
+    save_image(overlay, output["dir"] / "overlays" / f"{image_id}.png")
+    height = max(1, round(overlay.height * THUMBNAIL_WIDTH / overlay.width))
+    save_image(overlay.resize((THUMBNAIL_WIDTH, height), Image.Resampling.BOX),
+               output["dir"] / "thumbnails" / f"{image_id}.jpg", quality=85)
+    return missing
+
+
+def plot_confusion_matrix(report, class_names, path, title):
+    """Heat map of a report's matrix, each row normalised to the label's pixels (so the diagonal is recall)."""
+    import matplotlib  # only a run that draws pays for matplotlib and scikit-learn's display
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    labels = report["confusion_matrix"]["labels"]
+    counts = np.array(report["confusion_matrix"]["matrix"], dtype=np.int64).reshape(len(labels), -1)
+    row_sums = counts.sum(axis=1, keepdims=True)
+    shares = np.divide(counts, row_sums, out=np.zeros(counts.shape), where=row_sums > 0)
+    names = [_class_title(class_id, class_names.get(class_id)).strip() for class_id in labels]
+    side = 2.5 + 0.42 * max(len(labels), 4)
+    figure, axes = plt.subplots(figsize=(side + 1.5, side), dpi=100)
+    display = ConfusionMatrixDisplay(shares, display_labels=names)
+    display.plot(ax=axes, cmap="Blues", values_format=".0%", xticks_rotation=90, colorbar=True,
+                 im_kw={"vmin": 0, "vmax": 1}, text_kw={"fontsize": 7})
+    for (row, column), text in np.ndenumerate(display.text_):
+        if counts[row, column] == 0:
+            text.set_text("")  # an empty cell reads faster than a 0%
+        elif shares[row, column] < 0.005:
+            text.set_text("<1%")
+    axes.set_xlabel("inference (predicted class)")
+    axes.set_ylabel("label (true class)")
+    axes.set_title(title, fontsize=10)
+    figure.tight_layout()
+    write_atomically(path, lambda temporary: figure.savefig(temporary, format="png"))
+    plt.close(figure)
+
+
+def _csv_number(value):
+    return "" if value is None else repr(value)
+
+
+def matrix_rows(report):
+    """The confusion matrix as CSV rows, with a header row and a header column of ids."""
+    labels = report["confusion_matrix"]["labels"]
+    return ([["label \\ inference", *labels]]
+            + [[class_id, *row] for class_id, row in zip(labels, report["confusion_matrix"]["matrix"])])
+
+
+def class_rows(image_id, report):
+    """One CSV row per class of a report."""
+    return [[image_id, class_id, entry["name"] or "", *(_csv_number(entry[m]) for m in METRICS),
+             entry["support"], entry["occurs_in"]] for class_id, entry in report["classes"].items()]
+
+
+CLASS_COLUMNS = ["image", "class_id", "name", "precision", "recall", "f1_score", "iou", "support", "occurs_in"]
+SUMMARY_COLUMNS = ["image", "pixels", "accuracy", "mean_iou", "macro_f1", "worst_class_id",
+                   "worst_class_name", "worst_class_iou"]
+
+
+def summary_csv_row(row):
+    worst = row["worst_class"] or {"id": "", "name": "", "iou": None}
+    return [row["id"], row["pixels"], _csv_number(row["accuracy"]), _csv_number(row["mean_iou"]),
+            _csv_number(row["macro_f1"]), worst["id"], worst["name"] or "", _csv_number(worst["iou"])]
+
+
+def write_csv(path, rows):
+    with atomic_open(path, newline="") as file:
+        csv.writer(file).writerows(rows)
+
+
+# ---------------------------------------------------------------- the page
+
+PAGE_STYLE = """
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d2733;
+       margin: 0; background: #f4f6f8; }
+main { max-width: 1320px; margin: 0 auto; padding: 20px 28px 48px; }
+h1 { font-size: 22px; margin: 8px 0 2px; } h2 { font-size: 17px; margin: 28px 0 10px; }
+.meta { color: #5b6876; margin: 0 0 14px; }
+.card { background: #fff; border: 1px solid #dde3e9; border-radius: 8px; padding: 16px 18px; }
+.combined { display: grid; grid-template-columns: minmax(0, 4fr) minmax(0, 3fr); gap: 18px; align-items: start; }
+@media (max-width: 1100px) { .combined { grid-template-columns: 1fr; } }
+.headline { display: flex; flex-wrap: wrap; gap: 10px; margin: 0 0 14px; }
+.figure { background: #fff; border: 1px solid #dde3e9; border-radius: 8px; padding: 8px 14px; }
+.figure b { display: block; font-size: 21px; font-variant-numeric: tabular-nums; }
+.figure span { color: #5b6876; font-size: 12px; }
+table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
+th, td { padding: 4px 8px; border-bottom: 1px solid #e6ebf0; text-align: right; vertical-align: middle; }
+th { background: #eef2f6; font-weight: 600; position: sticky; top: 0; }
+td.text, th.text { text-align: left; white-space: nowrap; }
+tr.total td { font-weight: 600; background: #f8fafc; }
+.note { color: #8a5a00; font-size: 12px; }
+.undefined { color: #98a2ad; }
+img.heatmap { width: 100%; height: auto; }
+img.thumb { width: 240px; height: auto; display: block; border-radius: 4px; background: #ddd; }
+.legend span { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin: 0 4px -1px 12px; }
+.errors li { font-family: ui-monospace, monospace; font-size: 12px; }
+a { color: #1f5fa8; }
+"""
+
+
+def _cell(value, digits):
+    if value is None:
+        return '<td class="undefined">undefined</td>'
+    return f"<td>{value:.{digits}f}</td>"
+
+
+def html_class_table(report, digits):
+    """The classification report as an HTML table (class rows, then the averages)."""
+    rows = ['<table><tr><th class="text">class</th><th>precision</th><th>recall</th><th>f1_score</th>'
+            '<th>IoU</th><th>support</th><th class="text"></th></tr>']
+    for class_id, entry in report["classes"].items():
+        note = {"label": "label only: never predicted", "inference": "inference only: no support"}
+        rows.append(f'<tr><td class="text">{html.escape(_class_title(int(class_id), entry["name"]).strip())}</td>'
+                    + "".join(_cell(entry[m], digits) for m in METRICS)
+                    + f'<td>{entry["support"]}</td><td class="text note">{note.get(entry["occurs_in"], "")}</td></tr>')
+    for title, key in (("macro avg", "macro_avg"), ("weighted avg", "weighted_avg")):
+        rows.append(f'<tr class="total"><td class="text">{title}</td>'
+                    + "".join(_cell(report[key][m], digits) for m in METRICS)
+                    + f'<td>{report["pixels"]}</td><td></td></tr>')
+    return "\n".join(rows) + "</table>"
+
+
+def html_matrix_table(report, class_names):
+    labels = report["confusion_matrix"]["labels"]
+    rows = ['<table><tr><th class="text">label \\ inference</th>'
+            + "".join(f"<th>{class_id}</th>" for class_id in labels) + "</tr>"]
+    for class_id, row in zip(labels, report["confusion_matrix"]["matrix"]):
+        rows.append(f'<tr><td class="text">{html.escape(_class_title(class_id, class_names.get(class_id)).strip())}</td>'
+                    + "".join(f"<td>{count}</td>" for count in row) + "</tr>")
+    return "\n".join(rows) + "</table>"
+
+
+def _figure(value, caption, digits):
+    shown_value = "undefined" if value is None else f"{value:.{digits}f}"
+    return f'<div class="figure"><b>{shown_value}</b><span>{html.escape(caption)}</span></div>'
+
+
+def _page(title, body):
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(title)}</title><style>{PAGE_STYLE}</style></head>\n"
+            f"<body><main>\n{body}\n</main></body></html>\n")
+
+
+LEGEND = ('<p class="legend">Overlays:<span style="background:rgb(%d,%d,%d)"></span>wrong pixel'
+          '<span style="background:rgb(%d,%d,%d)"></span>ignored (label is the ignore index)'
+          '<span style="background:#6f7780"></span>correct (the picture in dimmed grey)</p>'
+          % (*WRONG_COLOUR, *IGNORED_COLOUR))
+
+
+def image_page(report, class_names, digits, has_overlay):
+    """reports/<id>.html: one image's overlay, numbers, report and matrix."""
+    image_id = report["id"]
+    link = urllib.parse.quote(image_id)
+    overlay = (f'<p><a href="../overlays/{link}.png"><img class="heatmap" src="../overlays/{link}.png" '
+               f'alt="errors of {html.escape(image_id)}"></a></p>{LEGEND}' if has_overlay else "")
+    body = (f'<p><a href="../index.html">&larr; all images</a></p><h1>{html.escape(image_id)}</h1>'
+            f'<p class="meta">{html.escape(report["label"])} vs {html.escape(report["inference"])}, '
+            f'{report["pixels"]} pixels counted &middot; <a href="../matrices/{link}.csv">matrix as CSV</a></p>'
+            + '<div class="headline">' + _figure(report["accuracy"], "pixel accuracy", digits)
+            + _figure(report["mean_iou"], "mean IoU", digits)
+            + _figure(report["macro_avg"]["f1_score"], "macro F1", digits) + "</div>"
+            + overlay + f'<h2>Classification report</h2><div class="card">{html_class_table(report, digits)}</div>'
+            + f'<h2>Confusion matrix (rows = label, columns = inference, pixels)</h2>'
+            + f'<div class="card" style="overflow-x:auto">{html_matrix_table(report, class_names)}</div>')
+    return _page(f"{image_id}: segmentation report", body)
+
+
+def index_page(document_head, combined, rows, errors, class_names, digits, overlays):
+    """index.html: the combined report and heat map, then every image, worst mean IoU first."""
+    worst_first = sorted(rows, key=lambda row: (row["mean_iou"] is None, row["mean_iou"] or 0.0,
+                                                natural_key(row["id"])))
+    lines = []
+    for rank, row in enumerate(worst_first, start=1):
+        link = urllib.parse.quote(row["id"])
+        worst = row["worst_class"]
+        worst_text = (f'{html.escape(_class_title(worst["id"], worst["name"]).strip())} '
+                      f'({worst["iou"]:.{digits}f})' if worst else "-")
+        thumbnail = (f'<a href="overlays/{link}.png"><img class="thumb" loading="lazy" '
+                     f'src="thumbnails/{link}.jpg" alt="errors of {html.escape(row["id"])}"></a>'
+                     if row["id"] in overlays else "")
+        lines.append(f'<tr><td>{rank}</td><td class="text"><a href="reports/{link}.html">{html.escape(row["id"])}</a></td>'
+                     f'<td>{row["pixels"]}</td>' + _cell(row["accuracy"], digits) + _cell(row["mean_iou"], digits)
+                     + _cell(row["macro_f1"], digits) + f'<td class="text">{worst_text}</td><td>{thumbnail}</td></tr>')
+    error_list = ("<h2>Refused files</h2><ul class=\"errors\">"
+                  + "".join(f"<li>{html.escape(message)}</li>" for _, _, message in errors) + "</ul>"
+                  if errors else "")
+    ignore = document_head["ignore_index"]
+    body = (f'<h1>Segmentation report</h1><p class="meta">{combined["images"]} images, {combined["pixels"]} '
+            f'pixels counted &middot; ignore index {"none" if ignore is None else ignore} &middot; '
+            f'zero division {document_head["zero_division"]} &middot; <a href="report.json">report.json</a>, '
+            '<a href="summary.csv">summary.csv</a>, <a href="classes.csv">classes.csv</a>, '
+            '<a href="matrices/combined.csv">matrices/combined.csv</a></p>'
+            '<div class="headline">'
+            + _figure(combined["mean_iou"], "mean IoU, pooled over all pixels", digits)
+            + _figure(combined["mean_image_mean_iou"], "mean over images of each image's mean IoU", digits)
+            + _figure(combined["accuracy"], "pixel accuracy", digits)
+            + _figure(combined["macro_avg"]["f1_score"], "macro F1", digits) + "</div>"
+            + '<div class="combined"><div class="card"><a href="confusion_matrix.png"><img class="heatmap" '
+            'src="confusion_matrix.png" alt="confusion matrix of all images, normalised per label row">'
+            '</a></div>'
+            f'<div class="card">{html_class_table(combined, digits)}</div></div>'
+            f'<h2>Images, worst mean IoU first</h2>{LEGEND}'
+            '<div class="card"><table class="images"><tr><th>#</th><th class="text">image</th><th>pixels</th>'
+            '<th>accuracy</th><th>mean IoU</th><th>macro F1</th><th class="text">worst class (IoU)</th>'
+            '<th class="text">errors on the picture</th></tr>\n' + "\n".join(lines) + "</table></div>" + error_list)
+    return _page("Segmentation report", body)
+
+
 # ---------------------------------------------------------------- the run
 
 def list_masks(folder):
@@ -547,15 +850,20 @@ def find_pairs(labels_dir, inferences_dir):
     return pairs, errors, passed_over + inference_passed_over
 
 
-def evaluate_pair(label_path, inference_path, ignore_index=None):
-    """The confusion matrix of one pair of mask files; raises MaskError."""
+def read_pair(label_path, inference_path):
+    """The class ids of a label and its inference, checked to fit together; raises MaskError."""
     (label, label_bits), (inference, inference_bits) = read_mask(label_path), read_mask(inference_path)
     if label.shape != inference.shape:
         raise MaskError(f"{shown(label_path)} is {label.shape[1]}x{label.shape[0]} but "
                         f"{shown(inference_path)} is {inference.shape[1]}x{inference.shape[0]}: "
                         "sizes differ")
     _check_bit_depths(label_path, label, label_bits, inference_path, inference, inference_bits)
-    return count_matrix(label, inference, ignore_index)
+    return label, inference
+
+
+def evaluate_pair(label_path, inference_path, ignore_index=None):
+    """The confusion matrix of one pair of mask files; raises MaskError."""
+    return count_matrix(*read_pair(label_path, inference_path), ignore_index)
 
 
 def _check_bit_depths(label_path, label, label_bits, inference_path, inference, inference_bits):
@@ -575,20 +883,33 @@ def _check_bit_depths(label_path, label, label_bits, inference_path, inference, 
                         "bit depth; save both masks with the same ids and bit depth")
 
 
-def score_pair(pair, zero_division=0.0, ignore_index=None, class_names=None):
-    """Score one (id, label_path, inference_path): (id, label_path, report, None) or (id, label_path, None, error)."""
+def score_pair(pair, zero_division=0.0, ignore_index=None, class_names=None, output=None):
+    """Score one (id, label_path, inference_path) pair: (id, path, report, error, picture note).
+
+    report is None and error a message when the pair is refused (path is the file
+    at fault). With output (the report folder's settings), the overlay, thumbnail
+    and maybe a heat map are drawn here, where the masks are at hand; the note
+    says why an overlay had no camera picture.
+    """
     image_id, label_path, inference_path = pair
     try:
-        matrix = evaluate_pair(label_path, inference_path, ignore_index)
+        label, inference = read_pair(label_path, inference_path)
+        report = image_report(image_id, label_path, inference_path,
+                              count_matrix(label, inference, ignore_index), zero_division,
+                              ignore_index, class_names)
+        note = None
+        if output is not None:
+            note = draw_pictures(image_id, label, inference, output, ignore_index)
+            if output["plots"]:
+                plot_confusion_matrix(report, class_names, output["dir"] / "plots" / f"{image_id}.png",
+                                      f"{image_id}: share of each label's pixels")
     except MaskError as error:
-        return image_id, shown(error.path or label_path), None, str(error)
+        return image_id, shown(error.path or label_path), None, str(error), None
     except Exception as error:  # a bug of ours must still name the file and spare the other pairs
         return image_id, shown(label_path), None, (
             f"{shown(label_path)}, {shown(inference_path)}: internal error "
-            f"({type(error).__name__}: {error})")
-    report = image_report(image_id, label_path, inference_path, matrix, zero_division, ignore_index,
-                          class_names)
-    return image_id, shown(label_path), report, None
+            f"({type(error).__name__}: {error})"), None
+    return image_id, shown(label_path), report, None, note
 
 
 def _start_worker(max_image_pixels):
@@ -634,8 +955,8 @@ def evaluate(pairs, zero_division=0.0, ignore_index=None, class_names=None, jobs
     """Score every pair; returns (image reports, combined report, errors)."""
     images, errors = [], []
     total = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
-    for image_id, path, report, error in score_pairs(pairs, jobs, zero_division=zero_division,
-                                                     ignore_index=ignore_index, class_names=class_names):
+    for image_id, path, report, error, _ in score_pairs(pairs, jobs, zero_division=zero_division,
+                                                        ignore_index=ignore_index, class_names=class_names):
         if error is not None:
             errors.append((image_id, path, error))
             continue
@@ -702,7 +1023,7 @@ def merged_results(images, zero_division=0.0, ignore_index=None, class_names=Non
     for image in sorted(images, key=lambda image: natural_key(image["id"])):
         report = image_report(image["id"], image["label"], image["inference"],
                               matrix_from_report(image), zero_division, ignore_index, class_names)
-        yield image["id"], image["label"], report, None
+        yield image["id"], image["label"], report, None, None
 
 
 def parse_shard(text):
@@ -751,6 +1072,15 @@ def build_parser():
                         help="rebuild the report from JSON reports written with --format json "
                              "(e.g. by --shard runs) without reading any mask; image ids must "
                              "not overlap")
+    parser.add_argument("--output-dir", type=Path, metavar="DIR",
+                        help="also write a report folder: report.json, summary.csv, classes.csv, "
+                             "matrices/, a confusion-matrix heat map, overlays of the errors on the "
+                             "camera pictures, and index.html to browse them (DIR may exist; other "
+                             "files in it are left alone)")
+    parser.add_argument("--images", default="images", type=Path, metavar="DIR",
+                        help="folder of the camera pictures the overlays are drawn on (default: images)")
+    parser.add_argument("--plots-per-image", action="store_true",
+                        help="with --output-dir, also draw a heat map per image in plots/")
     parser.add_argument("--max-image-pixels", type=int, metavar="N",
                         help="refuse masks of more pixels than this, as a guard against "
                              "decompression bombs (default: Pillow's limit, "
@@ -771,6 +1101,13 @@ def main(argv=None):
         if args.max_image_pixels < 1:
             parser.error("--max-image-pixels must be 1 or more")
         Image.MAX_IMAGE_PIXELS = args.max_image_pixels
+    if args.output_dir is not None:
+        problem = output_dir_problem(args.output_dir, [] if args.merge else
+                                     [args.labels, args.inferences, args.images])
+        if problem:
+            parser.error(f"--output-dir {shown(args.output_dir)}: {problem}")
+    elif args.plots_per_image:
+        parser.error("--plots-per-image needs --output-dir")
     names_source = args.class_names
     if names_source is None and not args.merge and _is_file(args.labels / CLASS_NAMES_FILE):
         names_source = args.labels / CLASS_NAMES_FILE
@@ -790,6 +1127,18 @@ def main(argv=None):
         return 1
     except OSError as error:  # e.g. a full disk under a redirected stdout
         return fail(f"cannot write the report: {error.strerror or error}")
+
+
+def output_dir_problem(folder, input_folders):
+    """Why the report folder cannot be used, or None: it must not be a file, nor touch an input folder."""
+    if folder.exists() and not folder.is_dir():
+        return "is a file"
+    resolved = folder.resolve()
+    for input_folder in input_folders:
+        source = input_folder.resolve()
+        if resolved == source or source in resolved.parents or resolved in source.parents:
+            return f"overlaps the input folder {shown(input_folder)}"
+    return None
 
 
 def _is_file(path):
@@ -838,7 +1187,10 @@ def score(args, class_names):
     options = {"zero_division": ZERO_DIVISION_CHOICES[args.zero_division],
                "ignore_index": args.ignore_index, "class_names": class_names}
     jobs = args.jobs or default_jobs(len(pairs))
-    return write_report(score_pairs(pairs, jobs, **options), len(pairs), errors, args, options)
+    output = args.output_dir and {"dir": args.output_dir, "images": args.images,
+                                  "plots": args.plots_per_image}
+    return write_report(score_pairs(pairs, jobs, output=output, **options), len(pairs), errors, args,
+                        options)
 
 
 def merge(args, class_names):
@@ -875,20 +1227,30 @@ def progress_bar(total, quiet):
 
 
 def write_report(results, count, errors, args, options):
-    """Print the report as results arrive; keeps only matrices' sum and summary rows. Returns the exit status."""
+    """Print the report as results arrive, and fill the report folder; returns the exit status.
+
+    Only the summed matrix and one summary row per image are kept, so memory does
+    not grow with the number of images.
+    """
     zero_division, ignore_index, class_names = (options["zero_division"], options["ignore_index"],
                                                 options["class_names"])
-    text = args.format == "text"
-    out = sys.stdout
-    if not text:  # one JSON document, written image by image
-        header = {"label_space": LABEL_SPACE, "ignore_index": ignore_index,
-                  "zero_division": int(zero_division) if args.zero_division != "nan" else "nan"}
-        out.write(json.dumps(header)[:-1] + ', "images": [')
-    bar = progress_bar(count, args.quiet)
-    rows = []
+    text, folder = args.format == "text", args.output_dir
+    head = {"label_space": LABEL_SPACE, "ignore_index": ignore_index,
+            "zero_division": int(zero_division) if args.zero_division != "nan" else "nan"}
+    rows, overlays, picture_notes = [], set(), []
     total = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
-    try:
-        for image_id, path, report, error in results:
+    with contextlib.ExitStack() as files:
+        json_outputs = [] if text else [sys.stdout]  # one JSON document, written image by image
+        if folder:
+            json_outputs.append(files.enter_context(atomic_open(folder / "report.json")))
+            class_table = csv.writer(files.enter_context(atomic_open(folder / "classes.csv", newline="")))
+            class_table.writerow(CLASS_COLUMNS)
+        for output in json_outputs:
+            output.write(json.dumps(head)[:-1] + ', "images": [')
+        bar = progress_bar(count, args.quiet)
+        if bar is not None:
+            files.callback(bar.close)
+        for image_id, path, report, error, picture_note in results:
             if bar is not None:
                 bar.update()
             if error is not None:
@@ -898,27 +1260,54 @@ def write_report(results, count, errors, args, options):
             if text:
                 section = format_image_section(report, class_names, args.digits, zero_division,
                                                ignore_index) + "\n\n\n"
-                bar.write(section, file=out, end="") if bar is not None else out.write(section)
-            else:
-                out.write((", " if rows else "") + json.dumps(report))
+                bar.write(section, file=sys.stdout, end="") if bar is not None else sys.stdout.write(section)
+            for output in json_outputs:
+                output.write((", " if rows else "") + json.dumps(report))
+            if folder:
+                class_table.writerows(class_rows(image_id, report))
+                write_csv(folder / "matrices" / f"{image_id}.csv", matrix_rows(report))
+                has_overlay = args.merge is None
+                write_text(folder / "reports" / f"{image_id}.html",
+                           image_page(report, class_names, args.digits, has_overlay))
+                if has_overlay:
+                    overlays.add(image_id)
+                if picture_note:
+                    picture_notes.append(picture_note)
             rows.append(summary_row(report))
-    finally:
-        if bar is not None:
-            bar.close()
-    combined = combined_report(total, rows, **options)
-    errors.sort(key=lambda error: natural_key(error[0]))
+        combined = combined_report(total, rows, **options)
+        errors.sort(key=lambda error: natural_key(error[0]))
+        error_list = [{"id": image_id, "path": path, "error": message} for image_id, path, message in errors]
+        for output in json_outputs:
+            output.write('], "combined": ' + json.dumps(combined) + ', "errors": ' + json.dumps(error_list)
+                         + "}\n")
+        if folder:
+            class_table.writerows(class_rows("combined", combined))
     if text:
         if rows:
-            out.write(format_summary(rows, args.digits) + "\n\n\n")
-        out.write(format_combined_section(combined, class_names, args.digits, zero_division,
-                                          ignore_index, [image_id for image_id, _, _ in errors]) + "\n")
-        out.flush()
+            sys.stdout.write(format_summary(rows, args.digits) + "\n\n\n")
+        sys.stdout.write(format_combined_section(combined, class_names, args.digits, zero_division,
+                                                 ignore_index, [image_id for image_id, _, _ in errors]) + "\n")
+        sys.stdout.flush()
+    if folder:
+        write_csv(folder / "matrices" / "combined.csv", matrix_rows(combined))
+        write_csv(folder / "summary.csv", [SUMMARY_COLUMNS] + [summary_csv_row(row) for row in rows]
+                  + [summary_csv_row(summary_row({"id": "combined", **combined}))])
+        plot_confusion_matrix(combined, class_names, folder / "confusion_matrix.png",
+                              f"All {combined['images']} images: share of each label's pixels")
+        write_text(folder / "index.html", index_page(head, combined, rows, errors, class_names,
+                                                     args.digits, overlays))
+        if not args.quiet:
+            if picture_notes:
+                print(f"note: {len(picture_notes)} overlays are drawn on the label's class colours, "
+                      f"for want of a camera picture (first: {picture_notes[0]})", file=sys.stderr)
+            print(f"wrote {shown(folder)}/: index.html, report.json, summary.csv, classes.csv, "
+                  f"confusion_matrix.png, matrices/ ({len(rows) + 1}), reports/ ({len(rows)})"
+                  + (f", overlays/ and thumbnails/ ({len(overlays)})" if overlays else "")
+                  + (f", plots/ ({len(rows)})" if args.plots_per_image and overlays else ""),
+                  file=sys.stderr)
+    if text:
         for _, _, message in errors:
             print(f"error: {message}", file=sys.stderr)
-    else:
-        out.write('], "combined": ' + json.dumps(combined) + ', "errors": '
-                  + json.dumps([{"id": image_id, "path": path, "error": message}
-                                for image_id, path, message in errors]) + "}\n")
     return 1 if errors else 0
 
 

@@ -1,0 +1,211 @@
+"""--output-dir: the report folder's files, their numbers against the JSON, the pictures and the page."""
+
+import contextlib
+import csv
+import io
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, tool
+
+SAMPLE_IDS = [f"{n:06d}_10" for n in range(10)]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def report_folder(tmp_path_factory):
+    """The report folder of the samples (with --plots-per-image), and the run's stdout and JSON."""
+    folder = tmp_path_factory.mktemp("report")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(ROOT)
+        outputs = {}
+        for name, args in (("plain", []), ("json", ["--format", "json"]),
+                           ("folder", ["--output-dir", str(folder), "--plots-per-image", "--quiet"])):
+            stdout = io.StringIO()
+            with contextlib.redirect_stdout(stdout):
+                assert tool.main(["--ignore-index", "255", *args]) == 0
+            outputs[name] = stdout.getvalue()
+    return folder, outputs
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as file:
+        return list(csv.reader(file))
+
+
+def number(text):
+    return None if text == "" else float(text)
+
+
+def test_every_file_is_written_and_the_console_output_is_unchanged(report_folder):
+    folder, outputs = report_folder
+    expected = ["report.json", "summary.csv", "classes.csv", "confusion_matrix.png", "index.html",
+                "matrices/combined.csv"]
+    for image_id in SAMPLE_IDS:
+        expected += [f"matrices/{image_id}.csv", f"overlays/{image_id}.png", f"thumbnails/{image_id}.jpg",
+                     f"reports/{image_id}.html", f"plots/{image_id}.png"]
+    assert sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file()) \
+        == sorted(expected)  # and no temporary file is left behind
+    assert outputs["folder"] == outputs["plain"]
+
+
+def test_report_json_is_the_json_output(report_folder):
+    folder, outputs = report_folder
+    assert (folder / "report.json").read_text(encoding="utf-8") == outputs["json"]
+
+
+def test_csv_numbers_equal_the_json(report_folder):
+    folder, outputs = report_folder
+    document = json.loads(outputs["json"])
+    summary = read_csv(folder / "summary.csv")
+    assert summary[0] == tool.SUMMARY_COLUMNS
+    reports = document["images"] + [{"id": "combined", **document["combined"]}]
+    assert [row[0] for row in summary[1:]] == [report["id"] for report in reports]
+    for row, report in zip(summary[1:], reports):
+        assert int(row[1]) == report["pixels"]
+        assert (number(row[2]), number(row[3]), number(row[4])) == (
+            report["accuracy"], report["mean_iou"], report["macro_avg"]["f1_score"])
+        worst = min((entry["iou"], int(class_id)) for class_id, entry in report["classes"].items())
+        assert (number(row[7]), int(row[5])) == worst
+        assert row[6] == report["classes"][str(worst[1])]["name"]
+
+    classes = read_csv(folder / "classes.csv")
+    assert classes[0] == tool.CLASS_COLUMNS
+    expected = [(report["id"], class_id, entry) for report in reports
+                for class_id, entry in report["classes"].items()]
+    assert len(classes) - 1 == len(expected)
+    for row, (image_id, class_id, entry) in zip(classes[1:], expected):
+        assert row[:3] == [image_id, class_id, entry["name"] or ""]
+        assert [number(value) for value in row[3:7]] == [entry[m] for m in tool.METRICS]
+        assert (int(row[7]), row[8]) == (entry["support"], entry["occurs_in"])
+
+    for report in reports:
+        rows = read_csv(folder / "matrices" / f"{report['id']}.csv")
+        labels = report["confusion_matrix"]["labels"]
+        assert rows[0] == ["label \\ inference", *map(str, labels)]
+        assert [int(row[0]) for row in rows[1:]] == labels
+        assert [[int(value) for value in row[1:]] for row in rows[1:]] == report["confusion_matrix"]["matrix"]
+
+
+def test_pictures_open_at_their_sizes_and_overlays_count_the_errors(report_folder):
+    folder, outputs = report_folder
+    document = json.loads(outputs["json"])
+    with Image.open(folder / "confusion_matrix.png") as heat_map:
+        assert heat_map.format == "PNG" and min(heat_map.size) > 400
+    for image in document["images"]:
+        with Image.open(folder / "overlays" / f"{image['id']}.png") as overlay:
+            assert overlay.size == (1242, 375) and overlay.mode == "RGB"
+            painted = np.asarray(overlay)
+        with Image.open(folder / "thumbnails" / f"{image['id']}.jpg") as thumbnail:
+            assert thumbnail.size == (tool.THUMBNAIL_WIDTH, round(375 * tool.THUMBNAIL_WIDTH / 1242))
+        with Image.open(folder / "plots" / f"{image['id']}.png") as plot:
+            assert plot.format == "PNG"
+        matrix = np.array(image["confusion_matrix"]["matrix"])
+        wrong = int((painted == tool.WRONG_COLOUR).all(axis=2).sum())
+        assert wrong == matrix.sum() - np.trace(matrix)
+        label = tool.read_mask(ROOT / "labels" / f"{image['id']}.png")[0]
+        assert int((painted == tool.IGNORED_COLOUR).all(axis=2).sum()) == int((label == 255).sum())
+
+
+def test_workers_write_the_same_folder(report_folder, tmp_path, monkeypatch, capsys):
+    folder, _ = report_folder
+    monkeypatch.chdir(ROOT)
+    assert tool.main(["--ignore-index", "255", "--jobs", "2", "--output-dir", str(tmp_path)]) == 0
+    for name in ("report.json", "summary.csv", "classes.csv", "overlays/000007_10.png", "index.html"):
+        assert (tmp_path / name).read_bytes() == (folder / name).read_bytes()
+
+
+def test_missing_pictures_fall_back_to_label_colours_and_are_said_once(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    (tmp_path / "no-pictures").mkdir()
+    status = tool.main(["--output-dir", str(tmp_path / "out"), "--images", str(tmp_path / "no-pictures")])
+    err = capsys.readouterr().err
+    assert status == 0
+    assert err.count("note: 10 overlays are drawn on the label's class colours") == 1
+    with Image.open(tmp_path / "out" / "overlays" / "000000_10.png") as overlay:
+        painted = np.asarray(overlay)
+    label, inference = (tool.read_mask(ROOT / folder / "000000_10.png")[0] for folder in ("labels", "inferences"))
+    correct = label == inference
+    np.testing.assert_array_equal(painted[correct], tool.class_colours()[label[correct]] // 2)
+
+
+def test_an_existing_folder_is_reused_and_other_files_are_left_alone(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "out"
+    (out / "overlays").mkdir(parents=True)
+    (out / "mine.txt").write_text("keep me")
+    (out / "overlays" / "old.png").write_bytes(b"keep me too")
+    (out / "index.html").write_text("stale")
+    assert tool.main(["--output-dir", str(out)]) == 0
+    assert "wrote " in capsys.readouterr().err
+    assert (out / "mine.txt").read_text() == "keep me"
+    assert (out / "overlays" / "old.png").read_bytes() == b"keep me too"
+    assert "Segmentation report" in (out / "index.html").read_text()
+
+
+@pytest.mark.parametrize("inside", ["labels", "labels/report", "inferences", "."])
+def test_the_report_folder_never_touches_the_input_folders(inside, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(SystemExit) as stop:
+        tool.main(["--output-dir", inside])
+    assert stop.value.code == 2
+    assert not (ROOT / "labels" / "report").exists()
+
+
+def test_an_interrupted_run_leaves_no_half_written_file(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    real_page = tool.image_page
+    calls = []
+
+    def interrupted_page(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_page(*args, **kwargs)
+    monkeypatch.setattr(tool, "image_page", interrupted_page)
+    assert tool.main(["--output-dir", str(tmp_path / "out")]) == 130
+    written = [path.name for path in (tmp_path / "out").rglob("*") if path.is_file()]
+    assert not [name for name in written if name.endswith(".part")]
+    assert "report.json" not in written and "classes.csv" not in written  # streamed, so never half there
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (Debian's chromium package); "
+                                             ".ci/run installs it")
+def test_the_page_renders_in_a_browser_with_every_thumbnail(report_folder, tmp_path):
+    folder, _ = report_folder
+    # A copy of the page with a probe that loads every lazy thumbnail and writes what it saw into the DOM.
+    probe = """<script>
+      window.addEventListener('load', async () => {
+        const images = [...document.images];
+        images.forEach(image => { image.loading = 'eager'; });
+        await Promise.all(images.map(image => image.complete ? null
+          : new Promise(done => { image.onload = image.onerror = done; })));
+        document.body.dataset.images = images.length;
+        document.body.dataset.loaded = images.filter(image => image.naturalWidth > 0).length;
+      });
+    </script></body>"""
+    page = (folder / "index.html").read_text(encoding="utf-8").replace("</body>", probe)
+    (folder / "probe.html").write_text(page, encoding="utf-8")
+    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars", "--window-size=1366,900",
+             "--virtual-time-budget=15000"]
+    try:
+        dom = subprocess.run(flags + ["--dump-dom", (folder / "probe.html").as_uri()], capture_output=True,
+                             text=True, timeout=120).stdout
+        subprocess.run(flags + [f"--screenshot={tmp_path / 'page.png'}", (folder / "index.html").as_uri()],
+                       capture_output=True, timeout=120)
+    finally:
+        (folder / "probe.html").unlink()
+    pictures = 1 + len(SAMPLE_IDS)  # the heat map and a thumbnail per image
+    assert f'data-images="{pictures}" data-loaded="{pictures}"' in dom  # every one loaded, none broken
+    assert dom.count('class="thumb"') == 10 and dom.count("<tr>") >= 10 + 20
+    for image_id in SAMPLE_IDS:
+        assert f'href="reports/{image_id}.html"' in dom and f'href="overlays/{image_id}.png"' in dom
+    with Image.open(tmp_path / "page.png") as screenshot:
+        assert screenshot.size == (1366, 900)
