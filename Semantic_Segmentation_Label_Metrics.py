@@ -8,6 +8,7 @@ report (precision, recall, F1, IoU, support, accuracy, averages).
     python Semantic_Segmentation_Label_Metrics.py
     python Semantic_Segmentation_Label_Metrics.py --ignore-index 255
     python Semantic_Segmentation_Label_Metrics.py --labels gt --inferences pred --format json > report.json
+    python Semantic_Segmentation_Label_Metrics.py --ignore-index 255 --output-dir report
 
 Conventions: matrix[i][j] = pixels labelled i and predicted j (rows = label,
 columns = inference, as in scikit-learn). The numbers are identical to
@@ -26,8 +27,8 @@ import os
 import re
 import signal
 import struct
-import urllib.parse
 import sys
+import urllib.parse
 import warnings
 import zlib
 from pathlib import Path
@@ -395,11 +396,11 @@ def format_matrix(report, class_names):
 
 
 def _occurrence_note(entry, zero_division):
-    shown = {0.0: "shown as 0", 1.0: "shown as 1"}.get(zero_division, "undefined")
+    as_shown = {0.0: "shown as 0", 1.0: "shown as 1"}.get(zero_division, "undefined")
     if entry["occurs_in"] == "label":
-        return f"label only: never predicted, precision is 0/0, {shown}"
+        return f"label only: never predicted, precision is 0/0, {as_shown}"
     if entry["occurs_in"] == "inference":
-        return f"inference only: no support, recall is 0/0, {shown}"
+        return f"inference only: no support, recall is 0/0, {as_shown}"
     return ""
 
 
