@@ -76,6 +76,15 @@ def assert_good_pairs_unchanged(document, good):
         assert_report_matches_sklearn(scored[image_id], label, inference, None, 0.0)
 
 
+def assert_scored_like_sklearn(capsys, good, image_id, label, inference):
+    """The run succeeds and scores image_id exactly as scikit-learn does, the good pairs unchanged."""
+    status, document, _ = run(capsys)
+    assert status == 0
+    report = next(image for image in document["images"] if image["id"] == image_id)
+    assert_report_matches_sklearn(report, label, inference, None, 0.0)
+    assert_good_pairs_unchanged(document, good)
+
+
 def assert_refused(capsys, good, path, *words):
     """The run goes on: exit 1, one error naming the file and the reason, good pairs unchanged."""
     status, document, _ = run(capsys)
@@ -100,10 +109,7 @@ def test_palette_masks_are_read_as_their_indices_not_their_colours(folders, caps
         image = Image.frombytes("P", values.shape[::-1], values.tobytes())
         image.putpalette(palette)
         image.save(tmp_path / folder / "palette.png")
-    status, document, _ = run(capsys)
-    assert status == 0
-    report = next(image for image in document["images"] if image["id"] == "palette")
-    assert_report_matches_sklearn(report, label, inference, None, 0.0)
+    assert_scored_like_sklearn(capsys, folders, "palette", label, inference)
 
 
 def test_label_and_inference_may_differ_in_mode(folders, capsys, tmp_path):
@@ -113,10 +119,7 @@ def test_label_and_inference_may_differ_in_mode(folders, capsys, tmp_path):
     palette_label.putpalette([255, 0, 0] * 256)
     palette_label.save(tmp_path / "labels" / "mixed.png")
     Image.fromarray(inference).save(tmp_path / "inferences" / "mixed.png")
-    status, document, _ = run(capsys)
-    assert status == 0
-    report = next(image for image in document["images"] if image["id"] == "mixed")
-    assert_report_matches_sklearn(report, label, inference, None, 0.0)
+    assert_scored_like_sklearn(capsys, folders, "mixed", label, inference)
 
 
 @pytest.mark.parametrize("bit_depth, colour_type", [(1, 0), (2, 0), (4, 0), (1, 3), (2, 3), (4, 3)])
@@ -135,10 +138,7 @@ def test_one_bit_masks_give_scikit_learns_numbers(folders, capsys, tmp_path):
     label, inference = ids(rng, 1), ids(rng, 1)
     Image.fromarray(label.astype(bool)).save(tmp_path / "labels" / "binary.png")  # mode "1"
     Image.fromarray(inference).save(tmp_path / "inferences" / "binary.png")  # 8-bit 0/1: agrees
-    status, document, _ = run(capsys)
-    assert status == 0
-    report = next(image for image in document["images"] if image["id"] == "binary")
-    assert_report_matches_sklearn(report, label, inference, None, 0.0)
+    assert_scored_like_sklearn(capsys, folders, "binary", label, inference)
 
 
 def test_sixteen_bit_masks_within_0_255_give_scikit_learns_numbers(folders, capsys, tmp_path):
@@ -146,10 +146,7 @@ def test_sixteen_bit_masks_within_0_255_give_scikit_learns_numbers(folders, caps
     label, inference = ids(rng, 255), ids(rng, 255)
     (tmp_path / "labels" / "deep.png").write_bytes(png_bytes(label.astype(np.uint16), 16))
     Image.fromarray(inference.astype(np.uint16)).save(tmp_path / "inferences" / "deep.png")
-    status, document, _ = run(capsys)
-    assert status == 0
-    report = next(image for image in document["images"] if image["id"] == "deep")
-    assert_report_matches_sklearn(report, label, inference, None, 0.0)
+    assert_scored_like_sklearn(capsys, folders, "deep", label, inference)
 
 
 # ---------------------------------------------------------------- refused, nothing else lost
@@ -198,10 +195,7 @@ def test_lossless_tiff_is_read(folders, capsys, tmp_path):
     label, inference = ids(rng, 9), ids(rng, 9)
     Image.fromarray(label).save(tmp_path / "labels" / "scan.tif", compression="tiff_lzw")
     Image.fromarray(inference).save(tmp_path / "inferences" / "scan.png")
-    status, document, _ = run(capsys)
-    assert status == 0
-    report = next(image for image in document["images"] if image["id"] == "scan")
-    assert_report_matches_sklearn(report, label, inference, None, 0.0)
+    assert_scored_like_sklearn(capsys, folders, "scan", label, inference)
 
 
 def test_one_bit_label_next_to_0_255_inference_is_refused(folders, capsys, tmp_path):
@@ -368,10 +362,7 @@ def test_low_bit_palette_next_to_larger_ids_is_scored(folders, capsys, tmp_path)
     label, inference = ids(rng, 3), rng.choice(np.array([0, 5, 11, 13], np.uint8), SHAPE)
     (tmp_path / "labels" / "pal2.png").write_bytes(png_bytes(label, 2, 3, [0, 0, 0] * 4))
     Image.fromarray(inference).save(tmp_path / "inferences" / "pal2.png")
-    status, document, _ = run(capsys)
-    assert status == 0
-    report = next(image for image in document["images"] if image["id"] == "pal2")
-    assert_report_matches_sklearn(report, label, inference, None, 0.0)
+    assert_scored_like_sklearn(capsys, folders, "pal2", label, inference)
 
 
 @pytest.mark.parametrize("name, write, words", [
