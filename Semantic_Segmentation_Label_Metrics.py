@@ -50,7 +50,7 @@ MASK_SUFFIXES = {".png", ".bmp", ".tif", ".tiff", ".gif", ".pgm", ".pbm", ".pnm"
 MAX_DIGITS = 17  # a float64 holds about 17 significant digits; more would show noise
 MAX_RUNS_PER_PIXEL = 1 / 8  # above this, runs are too short for run-length counting to pay
 WRONG_COLOUR = (255, 40, 40)  # overlay: a wrong pixel; dimmed pixels never reach this red
-IGNORED_COLOUR = (200, 200, 200)  # overlay: a pixel whose label is the ignore index
+IGNORED_COLOUR = (150, 175, 215)  # overlay: a pixel whose label is the ignore index; not a grey
 THUMBNAIL_WIDTH = 480  # pixels; the page shows them at half that, sharp on high-density screens
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")  # camera pictures
 PAIRS_PER_WORKER = 8  # starting a worker process costs about as much as scoring a few pairs
@@ -226,8 +226,9 @@ def read_class_names(source):
 def count_matrix(label, inference, ignore_index=None):
     """256x256 int64 confusion matrix: [i, j] = pixels labelled i and predicted j.
 
-    Pixels whose label is ignore_index are not counted at all. Each pixel gets
-    the 16-bit code (label << 8) | inference, and np.bincount counts the codes.
+    Pixels whose label is ignore_index are not counted at all. A pixel's cell is
+    its code (label << 8) | inference; the codes are counted run by run where
+    the masks are piecewise constant, else pixel by pixel with np.bincount.
     """
     if label.shape != inference.shape:
         raise ValueError(f"label is {label.shape[1]}x{label.shape[0]}, "
@@ -266,9 +267,12 @@ def _divide(numerator, denominator, zero_division):
 
 
 def _macro_average(values):
-    """Unweighted mean, leaving undefined (nan) values out, as scikit-learn does."""
-    defined = ~np.isnan(values)
-    return float(np.mean(values[defined])) if defined.any() else math.nan
+    """Unweighted mean, leaving undefined (nan) values out, as scikit-learn does.
+
+    np.nanmean adds the numbers in the same order as scikit-learn, so the result
+    is identical to the last bit (a mean of only the defined values may not be).
+    """
+    return float(np.nanmean(values)) if (~np.isnan(values)).any() else math.nan
 
 
 def _weighted_average(values, weights):
@@ -276,7 +280,7 @@ def _weighted_average(values, weights):
     defined = ~np.isnan(values)
     if not defined.any():
         return math.nan
-    if weights[defined].sum() == 0:  # only classes without support: scikit-learn falls back to the plain mean
+    if weights[defined].sum() == 0:  # e.g. no labelled class predicted: scikit-learn takes the plain mean
         return float(np.mean(values[defined]))
     return float(np.average(values[defined], weights=weights[defined]))
 
@@ -353,19 +357,18 @@ def matrix_from_report(report):
 
 
 def worst_class(report):
-    """(id, entry) of the class with the lowest IoU, or None when there is none."""
-    defined = [(entry["iou"], int(class_id), entry) for class_id, entry in report["classes"].items()
-               if entry["iou"] is not None]
+    """(id, entry) of the class in the label with the lowest IoU, or None when there is none.
+
+    Only when no labelled class has an IoU does a class found only in the
+    inference count: naming a hallucinated class as the image's worst would hide
+    the labelled class the model missed.
+    """
+    defined = [(entry["support"] == 0, entry["iou"], int(class_id), entry)
+               for class_id, entry in report["classes"].items() if entry["iou"] is not None]
     if not defined:
         return None
-    _, class_id, entry = min(defined, key=lambda item: item[:2])
+    *_, class_id, entry = min(defined, key=lambda item: item[:3])
     return class_id, entry
-
-
-def mean_of_defined(values):
-    """Mean of the values that are not None, or None when there are none."""
-    defined = [value for value in values if value is not None]
-    return sum(defined) / len(defined) if defined else None
 
 
 # ---------------------------------------------------------------- text output
@@ -434,10 +437,22 @@ def format_report(report, digits=4, zero_division=0.0):
     lines.append(f"mean IoU: {_value(report['mean_iou'], digits, 0)}"
                  f" (macro avg of IoU over {len(report['classes'])} classes)")
     if report["unexpected_ids"]:
-        listed = ", ".join(f"{class_id} ({pixels} pixels)"
-                           for class_id, pixels in report["unexpected_ids"].items())
-        lines.append(f"unexpected ids (no class name; wrong file or mapping?): {listed}")
+        lines.append(unexpected_note(report))
     return "\n".join(lines)
+
+
+def unexpected_note(report):
+    listed = ", ".join(f"{class_id} ({pixels} pixels)" for class_id, pixels in report["unexpected_ids"].items())
+    return f"unexpected ids (no class name; wrong file or mapping?): {listed}"
+
+
+def void_note(report, ignore_index):
+    """A hint when id 255 is labelled, never predicted and still counted: it is usually void."""
+    void = report["classes"].get("255")
+    if ignore_index is None and void and void["occurs_in"] == "label":
+        return ("note: id 255 is in the labels but never predicted; if it marks pixels to leave out "
+                "(void), run again with --ignore-index 255")
+    return None
 
 
 def summary_row(report):
@@ -482,7 +497,8 @@ def format_image_section(image, class_names, digits=4, zero_division=0.0, ignore
 def format_combined_section(combined, class_names, digits=4, zero_division=0.0, ignore_index=None,
                             skipped_ids=()):
     """The combined heading, matrix, report and both means, clearly told apart."""
-    heading = f"=== combined: {combined['images']} images, {combined['pixels']} pixels counted ==="
+    heading = (f"=== combined: {combined['images']} image{'' if combined['images'] == 1 else 's'}, "
+               f"{combined['pixels']} pixels counted ===")
     if skipped_ids:
         heading += (f"\n{len(skipped_ids)} skipped because of errors (listed at the end): "
                     + ", ".join(skipped_ids))
@@ -495,10 +511,8 @@ def format_combined_section(combined, class_names, digits=4, zero_division=0.0, 
         f"mean over images of each image's mean IoU: "
         f"{_value(combined['mean_image_mean_iou'], digits, 0)}",
     ]
-    void = combined["classes"].get("255")
-    if ignore_index is None and void and void["occurs_in"] == "label":
-        lines.append("note: id 255 is in the labels but never predicted; if it marks pixels "
-                     "to leave out (void), run again with --ignore-index 255")
+    if void_note(combined, ignore_index):
+        lines.append(void_note(combined, ignore_index))
     return "\n\n".join(lines)
 
 
@@ -600,10 +614,18 @@ def plot_confusion_matrix(report, class_names, path, title):
     import matplotlib  # only a run that draws pays for matplotlib and scikit-learn's display
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
     from sklearn.metrics import ConfusionMatrixDisplay
 
     labels = report["confusion_matrix"]["labels"]
-    counts = np.array(report["confusion_matrix"]["matrix"], dtype=np.int64).reshape(len(labels), -1)
+    if not labels:
+        figure, axes = plt.subplots(figsize=(5, 2), dpi=100)
+        axes.axis("off")
+        axes.text(0.5, 0.5, f"{title}\nno pixels counted", ha="center", va="center")
+        write_atomically(path, lambda temporary: figure.savefig(temporary, format="png"))
+        plt.close(figure)
+        return
+    counts = np.array(report["confusion_matrix"]["matrix"], dtype=np.int64)
     row_sums = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, row_sums, out=np.zeros(counts.shape), where=row_sums > 0)
     names = [_class_title(class_id, class_names.get(class_id)).strip() for class_id in labels]
@@ -611,12 +633,14 @@ def plot_confusion_matrix(report, class_names, path, title):
     figure, axes = plt.subplots(figsize=(side + 1.5, side), dpi=100)
     display = ConfusionMatrixDisplay(shares, display_labels=names)
     display.plot(ax=axes, cmap="Blues", values_format=".0%", xticks_rotation=90, colorbar=True,
-                 im_kw={"vmin": 0, "vmax": 1}, text_kw={"fontsize": 7})
+                 im_kw={"vmin": 0, "vmax": 1}, text_kw={"fontsize": 8})
+    display.im_.colorbar.ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     for (row, column), text in np.ndenumerate(display.text_):
         if counts[row, column] == 0:
             text.set_text("")  # an empty cell reads faster than a 0%
         elif shares[row, column] < 0.005:
             text.set_text("<1%")
+            text.set_color("#8a96a3")  # present, but not worth the eye's attention
     axes.set_xlabel("inference (predicted class)")
     axes.set_ylabel("label (true class)")
     axes.set_title(title, fontsize=10)
@@ -667,8 +691,8 @@ main { max-width: 1320px; margin: 0 auto; padding: 20px 28px 48px; }
 h1 { font-size: 22px; margin: 8px 0 2px; } h2 { font-size: 17px; margin: 28px 0 10px; }
 .meta { color: #5b6876; margin: 0 0 14px; }
 .card { background: #fff; border: 1px solid #dde3e9; border-radius: 8px; padding: 16px 18px; }
-.combined { display: grid; grid-template-columns: minmax(0, 4fr) minmax(0, 3fr); gap: 18px; align-items: start; }
-@media (max-width: 1100px) { .combined { grid-template-columns: 1fr; } }
+.heatmap-card { text-align: center; }
+.heatmap-card img.heatmap { max-width: 1100px; }
 .headline { display: flex; flex-wrap: wrap; gap: 10px; margin: 0 0 14px; }
 .figure { background: #fff; border: 1px solid #dde3e9; border-radius: 8px; padding: 8px 14px; }
 .figure b { display: block; font-size: 21px; font-variant-numeric: tabular-nums; }
@@ -678,7 +702,7 @@ th, td { padding: 4px 8px; border-bottom: 1px solid #e6ebf0; text-align: right; 
 th { background: #eef2f6; font-weight: 600; position: sticky; top: 0; }
 td.text, th.text { text-align: left; white-space: nowrap; }
 tr.total td { font-weight: 600; background: #f8fafc; }
-.note { color: #8a5a00; font-size: 12px; }
+.note { color: #8a5a00; font-size: 12px; margin: 6px 0; }
 .undefined { color: #98a2ad; }
 img.heatmap { width: 100%; height: auto; }
 img.thumb { width: 240px; height: auto; display: block; border-radius: 4px; background: #ddd; }
@@ -694,20 +718,21 @@ def _cell(value, digits):
     return f"<td>{value:.{digits}f}</td>"
 
 
-def html_class_table(report, digits):
-    """The classification report as an HTML table (class rows, then the averages)."""
+def html_class_table(report, digits, zero_division):
+    """The classification report as an HTML table (class rows, then the averages), with its notes."""
     rows = ['<table><tr><th class="text">class</th><th>precision</th><th>recall</th><th>f1_score</th>'
             '<th>IoU</th><th>support</th><th class="text"></th></tr>']
     for class_id, entry in report["classes"].items():
-        note = {"label": "label only: never predicted", "inference": "inference only: no support"}
         rows.append(f'<tr><td class="text">{html.escape(_class_title(int(class_id), entry["name"]).strip())}</td>'
-                    + "".join(_cell(entry[m], digits) for m in METRICS)
-                    + f'<td>{entry["support"]}</td><td class="text note">{note.get(entry["occurs_in"], "")}</td></tr>')
+                    + "".join(_cell(entry[m], digits) for m in METRICS) + f'<td>{entry["support"]}</td>'
+                    f'<td class="text note">{_occurrence_note(entry, zero_division)}</td></tr>')
     for title, key in (("macro avg", "macro_avg"), ("weighted avg", "weighted_avg")):
         rows.append(f'<tr class="total"><td class="text">{title}</td>'
                     + "".join(_cell(report[key][m], digits) for m in METRICS)
                     + f'<td>{report["pixels"]}</td><td></td></tr>')
-    return "\n".join(rows) + "</table>"
+    notes = [unexpected_note(report)] if report["unexpected_ids"] else []
+    return ("\n".join(rows) + "</table>"
+            + "".join(f'<p class="note">{html.escape(note)}</p>' for note in notes))
 
 
 def html_matrix_table(report, class_names):
@@ -733,30 +758,32 @@ def _page(title, body):
 
 
 LEGEND = ('<p class="legend">Overlays:<span style="background:rgb(%d,%d,%d)"></span>wrong pixel'
-          '<span style="background:rgb(%d,%d,%d)"></span>ignored (label is the ignore index)'
-          '<span style="background:#6f7780"></span>correct (the picture in dimmed grey)</p>'
+          '<span style="background:rgb(%d,%d,%d)"></span>ignored (the label is the ignore index)'
+          '<span style="background:#6f7780"></span>correct: the camera picture in dimmed grey, or '
+          "the label's class colours at half brightness where there is no picture</p>"
           % (*WRONG_COLOUR, *IGNORED_COLOUR))
 
 
-def image_page(report, class_names, digits, has_overlay):
+def image_page(report, head, class_names, digits, has_overlay):
     """reports/<id>.html: one image's overlay, numbers, report and matrix."""
     image_id = report["id"]
     link = urllib.parse.quote(image_id)
     overlay = (f'<p><a href="../overlays/{link}.png"><img class="heatmap" src="../overlays/{link}.png" '
                f'alt="errors of {html.escape(image_id)}"></a></p>{LEGEND}' if has_overlay else "")
+    zero_division = ZERO_DIVISION_CHOICES[str(head["zero_division"])]
     body = (f'<p><a href="../index.html">&larr; all images</a></p><h1>{html.escape(image_id)}</h1>'
             f'<p class="meta">{html.escape(report["label"])} vs {html.escape(report["inference"])}, '
             f'{report["pixels"]} pixels counted &middot; <a href="../matrices/{link}.csv">matrix as CSV</a></p>'
             + '<div class="headline">' + _figure(report["accuracy"], "pixel accuracy", digits)
             + _figure(report["mean_iou"], "mean IoU", digits)
-            + _figure(report["macro_avg"]["f1_score"], "macro F1", digits) + "</div>"
-            + overlay + f'<h2>Classification report</h2><div class="card">{html_class_table(report, digits)}</div>'
-            + f'<h2>Confusion matrix (rows = label, columns = inference, pixels)</h2>'
+            + _figure(report["macro_avg"]["f1_score"], "macro F1", digits) + "</div>" + overlay
+            + f'<h2>Classification report</h2><div class="card">{html_class_table(report, digits, zero_division)}'
+            + f'</div><h2>Confusion matrix (rows = label, columns = inference, pixels)</h2>'
             + f'<div class="card" style="overflow-x:auto">{html_matrix_table(report, class_names)}</div>')
     return _page(f"{image_id}: segmentation report", body)
 
 
-def index_page(document_head, combined, rows, errors, class_names, digits, overlays):
+def index_page(head, combined, rows, errors, class_names, digits, has_overlays):
     """index.html: the combined report and heat map, then every image, worst mean IoU first."""
     worst_first = sorted(rows, key=lambda row: (row["mean_iou"] is None, row["mean_iou"] or 0.0,
                                                 natural_key(row["id"])))
@@ -766,34 +793,38 @@ def index_page(document_head, combined, rows, errors, class_names, digits, overl
         worst = row["worst_class"]
         worst_text = (f'{html.escape(_class_title(worst["id"], worst["name"]).strip())} '
                       f'({worst["iou"]:.{digits}f})' if worst else "-")
-        thumbnail = (f'<a href="overlays/{link}.png"><img class="thumb" loading="lazy" '
-                     f'src="thumbnails/{link}.jpg" alt="errors of {html.escape(row["id"])}"></a>'
-                     if row["id"] in overlays else "")
-        lines.append(f'<tr><td>{rank}</td><td class="text"><a href="reports/{link}.html">{html.escape(row["id"])}</a></td>'
-                     f'<td>{row["pixels"]}</td>' + _cell(row["accuracy"], digits) + _cell(row["mean_iou"], digits)
-                     + _cell(row["macro_f1"], digits) + f'<td class="text">{worst_text}</td><td>{thumbnail}</td></tr>')
+        thumbnail = (f'<td><a href="overlays/{link}.png"><img class="thumb" loading="lazy" '
+                     f'src="thumbnails/{link}.jpg" alt="errors of {html.escape(row["id"])}"></a></td>'
+                     if has_overlays else "")
+        lines.append(f'<tr><td>{rank}</td><td class="text"><a href="reports/{link}.html">'
+                     f'{html.escape(row["id"])}</a></td><td>{row["pixels"]}</td>'
+                     + _cell(row["accuracy"], digits) + _cell(row["mean_iou"], digits)
+                     + _cell(row["macro_f1"], digits) + f'<td class="text">{worst_text}</td>{thumbnail}</tr>')
+    ignore_index = head["ignore_index"]
+    notes = [note for note in (void_note(combined, ignore_index),) if note]
     error_list = ("<h2>Refused files</h2><ul class=\"errors\">"
                   + "".join(f"<li>{html.escape(message)}</li>" for _, _, message in errors) + "</ul>"
                   if errors else "")
-    ignore = document_head["ignore_index"]
     body = (f'<h1>Segmentation report</h1><p class="meta">{combined["images"]} images, {combined["pixels"]} '
-            f'pixels counted &middot; ignore index {"none" if ignore is None else ignore} &middot; '
-            f'zero division {document_head["zero_division"]} &middot; <a href="report.json">report.json</a>, '
+            f'pixels counted &middot; ignore index {"none" if ignore_index is None else ignore_index} &middot; '
+            f'zero division {head["zero_division"]} &middot; <a href="report.json">report.json</a>, '
             '<a href="summary.csv">summary.csv</a>, <a href="classes.csv">classes.csv</a>, '
             '<a href="matrices/combined.csv">matrices/combined.csv</a></p>'
-            '<div class="headline">'
+            + "".join(f'<p class="note">{html.escape(note)}</p>' for note in notes)
+            + '<div class="headline">'
             + _figure(combined["mean_iou"], "mean IoU, pooled over all pixels", digits)
             + _figure(combined["mean_image_mean_iou"], "mean over images of each image's mean IoU", digits)
             + _figure(combined["accuracy"], "pixel accuracy", digits)
             + _figure(combined["macro_avg"]["f1_score"], "macro F1", digits) + "</div>"
-            + '<div class="combined"><div class="card"><a href="confusion_matrix.png"><img class="heatmap" '
+            + '<div class="card heatmap-card"><a href="confusion_matrix.png"><img class="heatmap" '
             'src="confusion_matrix.png" alt="confusion matrix of all images, normalised per label row">'
-            '</a></div>'
-            f'<div class="card">{html_class_table(combined, digits)}</div></div>'
-            f'<h2>Images, worst mean IoU first</h2>{LEGEND}'
+            '</a></div><h2>Classification report, all images</h2>'
+            f'<div class="card">{html_class_table(combined, digits, ZERO_DIVISION_CHOICES[str(head["zero_division"])])}</div>'
+            f'<h2>Images, worst mean IoU first</h2>{LEGEND if has_overlays else ""}'
             '<div class="card"><table class="images"><tr><th>#</th><th class="text">image</th><th>pixels</th>'
             '<th>accuracy</th><th>mean IoU</th><th>macro F1</th><th class="text">worst class (IoU)</th>'
-            '<th class="text">errors on the picture</th></tr>\n' + "\n".join(lines) + "</table></div>" + error_list)
+            + ('<th class="text">errors on the picture</th>' if has_overlays else "")
+            + "</tr>\n" + "\n".join(lines) + "</table></div>" + error_list)
     return _page("Segmentation report", body)
 
 
@@ -862,10 +893,6 @@ def read_pair(label_path, inference_path):
     return label, inference
 
 
-def evaluate_pair(label_path, inference_path, ignore_index=None):
-    """The confusion matrix of one pair of mask files; raises MaskError."""
-    return count_matrix(*read_pair(label_path, inference_path), ignore_index)
-
 
 def _check_bit_depths(label_path, label, label_bits, inference_path, inference, inference_bits):
     """Refuse a pair whose greyscale bit depths disagree in a way that changes the ids.
@@ -898,19 +925,41 @@ def score_pair(pair, zero_division=0.0, ignore_index=None, class_names=None, out
         report = image_report(image_id, label_path, inference_path,
                               count_matrix(label, inference, ignore_index), zero_division,
                               ignore_index, class_names)
-        note = None
-        if output is not None:
-            note = draw_pictures(image_id, label, inference, output, ignore_index)
-            if output["plots"]:
-                plot_confusion_matrix(report, class_names, output["dir"] / "plots" / f"{image_id}.png",
-                                      f"{image_id}: share of each label's pixels")
     except MaskError as error:
         return image_id, shown(error.path or label_path), None, str(error), None
     except Exception as error:  # a bug of ours must still name the file and spare the other pairs
         return image_id, shown(label_path), None, (
             f"{shown(label_path)}, {shown(inference_path)}: internal error "
             f"({type(error).__name__}: {error})"), None
+    # A report folder that cannot be written stops the run (OutputError): it is no fault of the masks,
+    # and dropping their pair would change the numbers.
+    note = None
+    if output is not None:
+        with _drawing(image_id):
+            note = draw_pictures(image_id, label, inference, output, ignore_index)
+            if output["plots"]:
+                draw_image_plot(report, class_names, output["dir"])
     return image_id, shown(label_path), report, None, note
+
+
+class OutputError(Exception):
+    """The report folder cannot be written; the message names the file or image."""
+
+
+@contextlib.contextmanager
+def _drawing(image_id):
+    """Turn any failure to draw or write an image's pictures into an OutputError naming it."""
+    try:
+        yield
+    except OSError as error:
+        raise OutputError(str(error)) from None
+    except Exception as error:
+        raise OutputError(f"{image_id}: drawing its pictures failed ({type(error).__name__}: {error})") from None
+
+
+def draw_image_plot(report, class_names, folder):
+    plot_confusion_matrix(report, class_names, folder / "plots" / f"{report['id']}.png",
+                          f"{report['id']}: share of each label's pixels")
 
 
 def _start_worker(max_image_pixels):
@@ -949,32 +998,18 @@ def combined_report(total, summary_rows, zero_division=0.0, ignore_index=None, c
     """The report of the summed matrix, with the image count and the mean of per-image mean IoUs."""
     return {"images": len(summary_rows),
             **compute_report(total, zero_division, ignore_index, class_names),
-            "mean_image_mean_iou": mean_of_defined([row["mean_iou"] for row in summary_rows])}
-
-
-def evaluate(pairs, zero_division=0.0, ignore_index=None, class_names=None, jobs=1):
-    """Score every pair; returns (image reports, combined report, errors)."""
-    images, errors = [], []
-    total = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
-    for image_id, path, report, error, _ in score_pairs(pairs, jobs, zero_division=zero_division,
-                                                        ignore_index=ignore_index, class_names=class_names):
-        if error is not None:
-            errors.append((image_id, path, error))
-            continue
-        total += matrix_from_report(report)
-        images.append(report)
-    rows = [summary_row(report) for report in images]
-    return images, combined_report(total, rows, zero_division, ignore_index, class_names), errors
+            "mean_image_mean_iou": _number(_macro_average(np.array(
+                [math.nan if row["mean_iou"] is None else row["mean_iou"] for row in summary_rows])))}
 
 
 def read_reports(paths):
     """Image reports and errors of JSON reports (from --format json), for --merge; raises ValueError.
 
-    Returns (images, errors, ignore_index, zero_division); zero_division is the
-    reports' as an option value, or None when they differ. An image id in two
-    reports is an error.
+    Returns (images, errors, ignore_index, zero_division, class_names);
+    zero_division is the reports' as an option value, or None when they differ.
+    An image id in two reports, or an id named differently, is an error.
     """
-    images, errors, ignore_indexes, zero_divisions, source = [], [], set(), set(), {}
+    images, errors, ignore_indexes, zero_divisions, source, names = [], [], set(), set(), {}, {}
     if len(set(paths)) < len(paths):
         raise ValueError("a report is given twice")
     for path in paths:
@@ -987,6 +1022,11 @@ def read_reports(paths):
             if document["label_space"] != LABEL_SPACE:
                 raise ValueError(f"label_space is {document['label_space']}, not {LABEL_SPACE}")
             shard_errors = [(e["id"], e["path"], e["error"]) for e in document["errors"]]
+            for class_id, name in document["class_names"].items():
+                if not (class_id.isdigit() and int(class_id) < LABEL_SPACE and isinstance(name, str)):
+                    raise ValueError(f"class name {class_id!r}: {name!r}")
+                if names.setdefault(int(class_id), name) != name:
+                    raise ValueError(f"id {class_id} is named {name!r} here, {names[int(class_id)]!r} before")
             for image in document["images"]:
                 _check_image_report(image)
             for image_id in [image["id"] for image in document["images"]] + [e[0] for e in shard_errors]:
@@ -1003,7 +1043,8 @@ def read_reports(paths):
     if len(ignore_indexes) > 1:
         raise ValueError("the reports were made with different --ignore-index values: "
                          + ", ".join(map(str, sorted(ignore_indexes, key=str))))
-    return images, errors, ignore_indexes.pop(), zero_divisions.pop() if len(zero_divisions) == 1 else None
+    return (images, errors, ignore_indexes.pop(), zero_divisions.pop() if len(zero_divisions) == 1 else None,
+            names)
 
 
 def _check_image_report(image):
@@ -1128,6 +1169,8 @@ def main(argv=None):
         return 1
     except OSError as error:  # e.g. a full disk under a redirected stdout
         return fail(f"cannot write the report: {error.strerror or error}")
+    except OutputError as error:
+        return fail(f"cannot write the report folder: {error}")
 
 
 def output_dir_problem(folder, input_folders):
@@ -1184,6 +1227,9 @@ def score(args, class_names):
               "that are not masks: "
               + ", ".join(map(str, passed_over[:5])) + (", ..." if len(passed_over) > 5 else ""),
               file=sys.stderr)
+    if 255 in class_names and args.ignore_index is None and not args.quiet:
+        print(f"note: id 255 is named {class_names[255]!r}, but without --ignore-index 255 its pixels "
+              "count as a class like any other", file=sys.stderr)
     args.zero_division = args.zero_division or "0"
     options = {"zero_division": ZERO_DIVISION_CHOICES[args.zero_division],
                "ignore_index": args.ignore_index, "class_names": class_names}
@@ -1197,7 +1243,7 @@ def score(args, class_names):
 def merge(args, class_names):
     """Rebuild the report from JSON reports of shards, without touching a mask."""
     try:
-        images, errors, ignore_index, zero_division = read_reports(args.merge)
+        images, errors, ignore_index, zero_division, report_names = read_reports(args.merge)
     except ValueError as error:
         return fail(str(error))
     if not images and not errors:
@@ -1209,10 +1255,7 @@ def merge(args, class_names):
         return fail(f"--ignore-index {args.ignore_index} differs from the reports' {ignore_index}: "
                     "ignored pixels cannot be counted again without the masks")
     if class_names is None:  # the names the shards were scored with
-        class_names = {int(class_id): entry["name"] for image in images
-                       for class_id, entry in image.get("classes", {}).items()
-                       if class_id.isdigit() and int(class_id) < LABEL_SPACE
-                       and isinstance(entry, dict) and isinstance(entry.get("name"), str)}
+        class_names = report_names
     options = {"zero_division": ZERO_DIVISION_CHOICES[args.zero_division],
                "ignore_index": ignore_index, "class_names": class_names}
     return write_report(merged_results(images, **options), len(images), errors, args, options)
@@ -1237,8 +1280,9 @@ def write_report(results, count, errors, args, options):
                                                 options["class_names"])
     text, folder = args.format == "text", args.output_dir
     head = {"label_space": LABEL_SPACE, "ignore_index": ignore_index,
-            "zero_division": int(zero_division) if args.zero_division != "nan" else "nan"}
-    rows, overlays, picture_notes = [], set(), []
+            "zero_division": int(zero_division) if args.zero_division != "nan" else "nan",
+            "class_names": {str(class_id): name for class_id, name in sorted(class_names.items())}}
+    rows, picture_notes = [], []
     total = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
     with contextlib.ExitStack() as files:
         json_outputs = [] if text else [sys.stdout]  # one JSON document, written image by image
@@ -1266,14 +1310,9 @@ def write_report(results, count, errors, args, options):
                 output.write((", " if rows else "") + json.dumps(report))
             if folder:
                 class_table.writerows(class_rows(image_id, report))
-                write_csv(folder / "matrices" / f"{image_id}.csv", matrix_rows(report))
-                has_overlay = args.merge is None
-                write_text(folder / "reports" / f"{image_id}.html",
-                           image_page(report, class_names, args.digits, has_overlay))
-                if has_overlay:
-                    overlays.add(image_id)
-                if picture_note:
-                    picture_notes.append(picture_note)
+                with _drawing(image_id):
+                    write_image_files(folder, report, head, class_names, args)
+                picture_notes += [picture_note] if picture_note else []
             rows.append(summary_row(report))
         combined = combined_report(total, rows, **options)
         errors.sort(key=lambda error: natural_key(error[0]))
@@ -1290,26 +1329,41 @@ def write_report(results, count, errors, args, options):
                                                  ignore_index, [image_id for image_id, _, _ in errors]) + "\n")
         sys.stdout.flush()
     if folder:
-        write_csv(folder / "matrices" / "combined.csv", matrix_rows(combined))
-        write_csv(folder / "summary.csv", [SUMMARY_COLUMNS] + [summary_csv_row(row) for row in rows]
-                  + [summary_csv_row(summary_row({"id": "combined", **combined}))])
-        plot_confusion_matrix(combined, class_names, folder / "confusion_matrix.png",
-                              f"All {combined['images']} images: share of each label's pixels")
-        write_text(folder / "index.html", index_page(head, combined, rows, errors, class_names,
-                                                     args.digits, overlays))
+        with _drawing("combined"):
+            finish_report_folder(folder, head, combined, rows, errors, class_names, args)
         if not args.quiet:
             if picture_notes:
-                print(f"note: {len(picture_notes)} overlays are drawn on the label's class colours, "
-                      f"for want of a camera picture (first: {picture_notes[0]})", file=sys.stderr)
+                print(f"note: {len(picture_notes)} overlay{'s are' if len(picture_notes) > 1 else ' is'} "
+                      f"drawn on the label's class colours, for want of a camera picture (first: "
+                      f"{picture_notes[0]})", file=sys.stderr)
             print(f"wrote {shown(folder)}/: index.html, report.json, summary.csv, classes.csv, "
                   f"confusion_matrix.png, matrices/ ({len(rows) + 1}), reports/ ({len(rows)})"
-                  + (f", overlays/ and thumbnails/ ({len(overlays)})" if overlays else "")
-                  + (f", plots/ ({len(rows)})" if args.plots_per_image and overlays else ""),
-                  file=sys.stderr)
+                  + (f", overlays/ and thumbnails/ ({len(rows)})" if not args.merge else "")
+                  + (f", plots/ ({len(rows)})" if args.plots_per_image else ""), file=sys.stderr)
     if text:
         for _, _, message in errors:
             print(f"error: {message}", file=sys.stderr)
     return 1 if errors else 0
+
+
+def write_image_files(folder, report, head, class_names, args):
+    """An image's matrix CSV and page (and, when merging, its heat map: no worker drew it)."""
+    write_csv(folder / "matrices" / f"{report['id']}.csv", matrix_rows(report))
+    write_text(folder / "reports" / f"{report['id']}.html",
+               image_page(report, head, class_names, args.digits, has_overlay=not args.merge))
+    if args.merge and args.plots_per_image:
+        draw_image_plot(report, class_names, folder)
+
+
+def finish_report_folder(folder, head, combined, rows, errors, class_names, args):
+    """What the report folder gets once every image is in: the combined files and the page."""
+    write_csv(folder / "matrices" / "combined.csv", matrix_rows(combined))
+    write_csv(folder / "summary.csv", [SUMMARY_COLUMNS] + [summary_csv_row(row) for row in rows]
+              + [summary_csv_row(summary_row({"id": "combined", **combined}))])
+    plot_confusion_matrix(combined, class_names, folder / "confusion_matrix.png",
+                          f"All {combined['images']} images: share of each label's pixels")
+    write_text(folder / "index.html", index_page(head, combined, rows, errors, class_names, args.digits,
+                                                 has_overlays=not args.merge))
 
 
 if __name__ == "__main__":

@@ -43,9 +43,11 @@ def run_json(capsys, *args):
 def test_json_has_the_documented_shape_and_types(three_pairs, capsys):
     status, document = run_json(capsys, "--class-names", "cityscapes")
     assert status == 0
-    assert set(document) == {"label_space", "ignore_index", "zero_division", "images", "combined",
-                             "errors"}
+    assert set(document) == {"label_space", "ignore_index", "zero_division", "class_names", "images",
+                             "combined", "errors"}
     assert (document["label_space"], document["ignore_index"], document["zero_division"]) == (256, None, 0)
+    assert document["class_names"] == {str(class_id): name for class_id, name
+                                       in sorted(tool.CLASS_NAME_PRESETS["cityscapes"].items())}
     assert [image["id"] for image in document["images"]] == ["img1", "img2", "img10"]
     assert document["errors"] == []
     average_keys = {"precision", "recall", "f1_score", "iou"}
@@ -152,6 +154,22 @@ def test_missing_partner_is_reported_and_the_rest_still_scored(three_pairs, tmp_
                                    "error": "labels/img2.png: no inference of that name in inferences"}]
 
 
+def test_the_readme_shows_what_the_tool_prints(capsys, monkeypatch):
+    """The README's excerpt of real output, line for line, in order."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = "$ python Semantic_Segmentation_Label_Metrics.py --ignore-index 255\n"
+    excerpt = readme[readme.index(command) + len(command):]
+    excerpt = excerpt[:excerpt.index("```")]
+    monkeypatch.chdir(ROOT)
+    assert tool.main(["--ignore-index", "255"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    position = 0
+    for line in excerpt.splitlines():
+        if line and not line.startswith("[..."):
+            assert line in printed[position:], line
+            position = printed.index(line, position) + 1
+
+
 def test_usage_errors_exit_2(three_pairs, capsys):
     for args in (["--ignore-index", "256"], ["--zero-division", "2"], ["--digits", "-1"],
                  ["--class-names", "no-such-file.txt"], ["--max-image-pixels", "0"]):
@@ -166,6 +184,7 @@ def test_readme_command_runs_on_the_samples_as_a_user_would():
     result = subprocess.run([sys.executable, "Semantic_Segmentation_Label_Metrics.py"], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
+    assert result.stderr == ("note: id 255 is named 'void', but without --ignore-index 255 its pixels "
+                             "count as a class like any other\n")
     assert result.stdout.count("=== 0000") == 10
     assert "Per-image summary" in result.stdout and "=== combined: 10 images" in result.stdout

@@ -70,7 +70,9 @@ def test_csv_numbers_equal_the_json(report_folder):
         assert int(row[1]) == report["pixels"]
         assert (number(row[2]), number(row[3]), number(row[4])) == (
             report["accuracy"], report["mean_iou"], report["macro_avg"]["f1_score"])
-        worst = min((entry["iou"], int(class_id)) for class_id, entry in report["classes"].items())
+        # the worst class is the labelled one with the lowest IoU
+        worst = min((entry["iou"], int(class_id)) for class_id, entry in report["classes"].items()
+                    if entry["support"] > 0)
         assert (number(row[7]), int(row[5])) == worst
         assert row[6] == report["classes"][str(worst[1])]["name"]
 
@@ -148,6 +150,28 @@ def test_an_existing_folder_is_reused_and_other_files_are_left_alone(tmp_path, c
     assert "Segmentation report" in (out / "index.html").read_text()
 
 
+def test_a_run_without_counted_pixels_still_gets_its_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for folder in ("labels", "inferences"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(np.full((4, 6), 255, np.uint8)).save(tmp_path / folder / "void.png")
+    assert tool.main(["--ignore-index", "255", "--output-dir", "out"]) == 0
+    assert "nothing to score" in capsys.readouterr().out
+    assert "0 pixels counted" in (tmp_path / "out" / "index.html").read_text()
+    with Image.open(tmp_path / "out" / "confusion_matrix.png") as heat_map:
+        assert heat_map.format == "PNG"
+
+
+def test_a_folder_that_cannot_be_written_stops_the_run_and_drops_no_pair(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "overlays").write_text("a file where a folder should be")
+    assert tool.main(["--output-dir", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    assert "error: cannot write the report folder:" in captured.err and "overlays" in captured.err
+    assert "Traceback" not in captured.err and "skipped because of errors" not in captured.out
+
+
 @pytest.mark.parametrize("inside", ["labels", "labels/report", "inferences", "."])
 def test_the_report_folder_never_touches_the_input_folders(inside, monkeypatch):
     monkeypatch.chdir(ROOT)
@@ -209,3 +233,5 @@ def test_the_page_renders_in_a_browser_with_every_thumbnail(report_folder, tmp_p
         assert f'href="reports/{image_id}.html"' in dom and f'href="overlays/{image_id}.png"' in dom
     with Image.open(tmp_path / "page.png") as screenshot:
         assert screenshot.size == (1366, 900)
+        colours = screenshot.convert("RGB").getcolors(maxcolors=1 << 20)
+    assert len(colours) > 1000  # the heat map and the text were drawn, not a blank page

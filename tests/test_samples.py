@@ -1,12 +1,13 @@
 """The committed sample data: reproducible from its generator, and scored exactly."""
 
 import importlib.util
+import json
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, ZERO_DIVISIONS, assert_report_matches_sklearn, tool
+from conftest import ROOT, assert_report_matches_sklearn, tool
 
 SAMPLE_IDS = [f"{n:06d}_10" for n in range(10)]
 
@@ -49,19 +50,19 @@ def sample_masks():
                        tool.read_mask(ROOT / "inferences" / f"{image_id}.png")[0]) for image_id in SAMPLE_IDS}
 
 
-@pytest.mark.parametrize("ignore_index", [None, 255])
-def test_every_sample_and_the_combined_set_equal_scikit_learn(sample_masks, ignore_index):
-    pairs = [(image_id, ROOT / "labels" / f"{image_id}.png", ROOT / "inferences" / f"{image_id}.png")
-             for image_id in SAMPLE_IDS]
-    images, combined, errors = tool.evaluate(pairs, 0.0, ignore_index)
-    assert errors == [] and [image["id"] for image in images] == SAMPLE_IDS
-    for image in images:
+@pytest.mark.parametrize("ignore_index, zero_division", [(None, "0"), (255, "0"), (255, "1"), (255, "nan")])
+def test_every_sample_and_the_combined_set_equal_scikit_learn(sample_masks, ignore_index, zero_division,
+                                                              capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    args = ["--format", "json", "--zero-division", zero_division]
+    args += ["--ignore-index", str(ignore_index)] if ignore_index is not None else []
+    assert tool.main(args) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["errors"] == [] and [image["id"] for image in document["images"]] == SAMPLE_IDS
+    z = float(zero_division)
+    for image in document["images"]:
         label, inference = sample_masks[image["id"]]
-        assert_report_matches_sklearn(image, label, inference, ignore_index, 0.0)
+        assert_report_matches_sklearn(image, label, inference, ignore_index, z)
     all_labels = np.concatenate([label.ravel() for label, _ in sample_masks.values()])
     all_inferences = np.concatenate([inference.ravel() for _, inference in sample_masks.values()])
-    for zero_division in ZERO_DIVISIONS:
-        report = tool.compute_report(sum(tool.matrix_from_report(image) for image in images),
-                                     zero_division, ignore_index)
-        assert_report_matches_sklearn(report, all_labels, all_inferences, ignore_index, zero_division)
-    assert_report_matches_sklearn(combined, all_labels, all_inferences, ignore_index, 0.0)
+    assert_report_matches_sklearn(document["combined"], all_labels, all_inferences, ignore_index, z)

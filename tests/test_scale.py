@@ -74,6 +74,20 @@ def test_merged_shards_equal_one_run_over_all_pairs(many_pairs, capsys, tmp_path
     assert "frame19" in merged_text[1].out and " 1 one" in merged_text[1].out  # names come along
 
 
+def test_merge_keeps_the_name_of_a_predicted_ignore_id(many_pairs, capsys, tmp_path):
+    """255 is predicted somewhere but never has a class row: its name must survive the merge."""
+    label, inference = many_pairs["frame3"]
+    inference = inference.copy()
+    inference[0, :5] = 255
+    Image.fromarray(inference).save(tmp_path / "inferences" / "frame3.png")
+    args = ["--ignore-index", "255"]
+    whole = run(capsys, "--format", "json", *args)
+    for k in (1, 2):
+        (tmp_path / f"s{k}.json").write_text(run(capsys, "--format", "json", "--shard", f"{k}/2", *args)[1].out)
+    assert run(capsys, "--format", "json", "--merge", "s1.json", "s2.json") == whole
+    assert "255 void" in run(capsys, "--merge", "s1.json", "s2.json")[1].out
+
+
 def test_merge_refuses_overlapping_and_mismatched_reports(many_pairs, capsys, tmp_path):
     first = run(capsys, "--format", "json", "--shard", "1/2")[1].out
     (tmp_path / "a.json").write_text(first)
@@ -145,8 +159,8 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(many_pairs, tmp_path):
     for n in range(20, 200):  # enough pairs that a terminal would see the bar
         for folder in ("labels", "inferences"):
             shutil.copyfile(tmp_path / folder / "frame0.png", tmp_path / folder / f"frame{n}.png")
-    result = subprocess.run([sys.executable, str(ROOT / "Semantic_Segmentation_Label_Metrics.py")],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([sys.executable, str(ROOT / "Semantic_Segmentation_Label_Metrics.py"),
+                             "--ignore-index", "255"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert result.stderr == "error: labels/broken.png: not a readable image (corrupt, or not an image at all)\n"
 
