@@ -429,6 +429,8 @@ def format_report(report, digits=4, zero_division=0.0):
         lines.append(title.ljust(name_width)
                      + "".join(_value(report[key][m], digits, width + 2) for m in METRICS)
                      + str(report["pixels"]).rjust(support_width + 2))
+    if any(entry[m] is None for entry in report["classes"].values() for m in METRICS):
+        lines.append("(undefined values, 0/0 with --zero-division nan, are left out of both averages)")
     lines.append("")
     correct = sum(report["confusion_matrix"]["matrix"][k][k]
                   for k in range(len(report["confusion_matrix"]["labels"])))

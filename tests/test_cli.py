@@ -103,6 +103,9 @@ def test_json_has_no_nan_and_null_for_undefined(three_pairs, capsys):
     label_only = [entry for image in document["images"] for entry in image["classes"].values()
                   if entry["occurs_in"] == "label"]
     assert label_only and all(entry["precision"] is None for entry in label_only)
+    assert tool.main(["--zero-division", "nan"]) == 0
+    assert "undefined values, 0/0 with --zero-division nan, are left out of both averages" in \
+        capsys.readouterr().out
 
 
 def test_text_report_has_every_section(three_pairs, capsys):
