@@ -780,7 +780,7 @@ def image_page(report, head, class_names, digits, has_overlay):
             + _figure(report["mean_iou"], "mean IoU", digits)
             + _figure(report["macro_avg"]["f1_score"], "macro F1", digits) + "</div>" + overlay
             + f'<h2>Classification report</h2><div class="card">{html_class_table(report, digits, zero_division)}'
-            + f'</div><h2>Confusion matrix (rows = label, columns = inference, pixels)</h2>'
+            + '</div><h2>Confusion matrix (rows = label, columns = inference, pixels)</h2>'
             + f'<div class="card" style="overflow-x:auto">{html_matrix_table(report, class_names)}</div>')
     return _page(f"{image_id}: segmentation report", body)
 
