@@ -668,8 +668,8 @@ def class_rows(image_id, report):
              entry["support"], entry["occurs_in"]] for class_id, entry in report["classes"].items()]
 
 
-CLASS_COLUMNS = ["image", "class_id", "name", "precision", "recall", "f1_score", "iou", "support", "occurs_in"]
-SUMMARY_COLUMNS = ["image", "pixels", "accuracy", "mean_iou", "macro_f1", "worst_class_id",
+CLASS_COLUMNS = ["id", "class_id", "name", "precision", "recall", "f1_score", "iou", "support", "occurs_in"]
+SUMMARY_COLUMNS = ["id", "pixels", "accuracy", "mean_iou", "macro_f1", "worst_class_id",
                    "worst_class_name", "worst_class_iou"]
 
 
