@@ -567,27 +567,29 @@ def find_picture(images_dir, image_id, size):
 
 
 @contextlib.contextmanager
-def atomic_open(path, newline=None):
-    """A text file that appears at path, whole, only when the with-block ends without an error."""
+def _replacing(path):
+    """A temporary path beside path, renamed to path when the block ends without an error,
+    so that an interrupted run never leaves half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
-        with open(temporary, "w", encoding="utf-8", newline=newline) as file:
-            yield file
+        yield temporary
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_open(path, newline=None):
+    """A text file that appears at path, whole, only when the with-block ends without an error."""
+    with _replacing(path) as temporary, open(temporary, "w", encoding="utf-8", newline=newline) as file:
+        yield file
 
 
 def write_atomically(path, write):
-    """write(temporary path), then rename it to path: an interrupted run never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
+    """write(temporary path), then rename it to path."""
+    with _replacing(path) as temporary:
         write(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def write_text(path, text):
