@@ -1082,11 +1082,12 @@ def parse_shard(text):
 
 def build_parser():
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n")[1],
+        description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Exit status: 0 when every pair was scored; 1 when some files were refused (the rest "
                "are scored and reported, the errors listed on stderr or under \"errors\" in JSON); "
-               "2 on a usage error or when there is nothing to score; 130 when interrupted.")
+               "2 on a usage error, when there is nothing to score, or when the report cannot be "
+               "written; 130 when interrupted.")
     parser.add_argument("--labels", default="labels", type=Path, metavar="DIR",
                         help="folder of ground-truth masks (default: labels)")
     parser.add_argument("--inferences", default="inferences", type=Path, metavar="DIR",
