@@ -15,11 +15,23 @@ columns = inference, as in scikit-learn). The numbers are identical to
 sklearn.metrics.confusion_matrix and precision_recall_fscore_support on the raw
 pixel arrays (with pixels labelled --ignore-index removed).
 """
+# Contents, in file order; each section uses only the ones above it:
+#   constants   label space, formats, colours, presets, and Settings (what a run is asked to do)
+#   reading     mask files to class ids, class names, pairing files, JSON reports for --merge
+#   counting    the 256x256 confusion matrix of a pair
+#   reports     a matrix's classification report (a dict), summary rows, notes
+#   tables      each table described once: its columns (title, key, kind, formats)
+#   renderers   text, HTML, CSV and pictures, drawn from those descriptions
+#   sinks       console text, JSON document, report folder: begin / add / finish
+#   pipeline    scoring pairs (in worker processes), merging reports, handing results to the sinks
+#   CLI         the options, Settings made from them, main()
 
 import argparse
 import contextlib
 import csv
+import dataclasses
 import functools
+import hashlib
 import html
 import json
 import math
@@ -32,9 +44,12 @@ import urllib.parse
 import warnings
 import zlib
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+# ---------------------------------------------------------------- constants
 
 LABEL_SPACE = 256  # every 8-bit value is a possible class id; nothing is declared
 METRICS = ("precision", "recall", "f1_score", "iou")
@@ -74,12 +89,49 @@ CLASS_NAME_PRESETS = {
 }
 
 
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What a run is asked to do: made once in main() from the options, passed down (and to the workers)."""
+    labels: Path = Path("labels")
+    inferences: Path = Path("inferences")
+    images: Path = Path("images")  # camera pictures the overlays are drawn on
+    ignore_index: int | None = None  # label id whose pixels are not counted
+    zero_division: float | None = 0.0  # the value of 0/0; None: not given, so --merge takes the reports'
+    class_names: dict | None = dataclasses.field(default_factory=dict)  # None: not given (--merge)
+    digits: int = 4
+    format: str = "text"
+    jobs: int | None = None  # None: decided by the number of pairs
+    quiet: bool = False
+    shard: tuple | None = None  # (k, n)
+    merge: tuple = ()  # JSON reports to merge instead of reading masks
+    output_dir: Path | None = None
+    plots_per_image: bool = False
+    max_image_pixels: int = Image.MAX_IMAGE_PIXELS
+
+    @property
+    def zero_division_name(self):
+        """zero_division as the JSON head writes it: 0, 1 or "nan" (JSON has no NaN)."""
+        return "nan" if math.isnan(self.zero_division) else int(self.zero_division)
+
+
 class MaskError(Exception):
     """A mask file that cannot be used; the message names the file and the reason."""
 
     def __init__(self, message, path=None):
         super().__init__(message)
         self.path = path  # the file at fault, when it is one file of the pair
+
+
+class OutputError(Exception):
+    """The report folder cannot be written; the message names the file or image."""
+
+
+class UsageError(ValueError):
+    """An option's value that cannot be used; main() shows it with the usage."""
+
+
+class RunError(Exception):
+    """Nothing can be scored (no folder, no pair, unusable reports): the run stops with this message."""
 
 
 # ---------------------------------------------------------------- reading
@@ -221,7 +273,164 @@ def read_class_names(source):
     return names
 
 
-# ---------------------------------------------------------------- numbers
+def id_order(key):
+    """The order of image ids: natural order of what is shown, ties broken by the real name, so that
+    every run (and every --shard process) sees the same order."""
+    return natural_key(shown(key)), key
+
+
+class Pair(NamedTuple):
+    """A label and its inference; key is the file name's stem as the file system has it."""
+    key: str
+    label: Path
+    inference: Path
+
+
+class Refused(NamedTuple):
+    """A file, or pair, that is not scored: its key, the file at fault (shown) and the one-line reason."""
+    key: str
+    path: str
+    message: str
+
+
+def list_masks(folder):
+    """Mask files of a folder by key (file name without suffix); returns (masks, refused, passed_over).
+
+    Hidden files, sub-folders and the class names file are passed over silently;
+    other files whose suffix is not an image's are returned in passed_over. Two
+    files with the same key, or a mask name on something that is not a file (a
+    named pipe), are refused.
+    """
+    masks, refused, passed_over = {}, [], []
+    for path in sorted(folder.iterdir(), key=lambda path: id_order(path.name)):
+        if path.name.startswith(".") or path.name == CLASS_NAMES_FILE or path.is_dir():
+            continue
+        key = path.stem
+        if path.suffix.lower() not in MASK_SUFFIXES:
+            passed_over.append(path)
+        elif not path.is_file() and path.exists():  # reading a pipe or a device would hang
+            refused.append(Refused(key, shown(path), f"{shown(path)}: not a regular file"))
+        elif key in masks:
+            refused.append(Refused(key, shown(path),
+                                   f"{shown(masks[key])} and {shown(path)}: two masks for one id"))
+        else:
+            masks[key] = path
+    for error in refused:
+        masks.pop(error.key, None)
+    return masks, refused, passed_over
+
+
+def find_pairs(labels_dir, inferences_dir):
+    """Pair label and inference files by their real names; returns (pairs, refused, passed_over).
+
+    Pairs come in id order. Two names that are shown alike (a tab and a
+    backslash-t) are different names and are never paired with each other.
+    """
+    labels, refused, passed_over = list_masks(labels_dir)
+    inferences, inference_refused, inference_passed_over = list_masks(inferences_dir)
+    refused += inference_refused
+    refused_keys = {error.key for error in refused}
+    pairs = []
+    for key in sorted((labels.keys() | inferences.keys()) - refused_keys, key=id_order):
+        if key not in inferences:
+            label = shown(labels[key])
+            refused.append(Refused(key, label, f"{label}: no inference of that name in {shown(inferences_dir)}"))
+        elif key not in labels:
+            inference = shown(inferences[key])
+            refused.append(Refused(key, inference,
+                                   f"{inference}: no label of that name in {shown(labels_dir)}"))
+        else:
+            pairs.append(Pair(key, labels[key], inferences[key]))
+    return pairs, refused, passed_over + inference_passed_over
+
+
+def read_pair(label_path, inference_path):
+    """The class ids of a label and its inference, checked to fit together; raises MaskError."""
+    (label, label_bits), (inference, inference_bits) = read_mask(label_path), read_mask(inference_path)
+    if label.shape != inference.shape:
+        raise MaskError(f"{shown(label_path)} is {label.shape[1]}x{label.shape[0]} but "
+                        f"{shown(inference_path)} is {inference.shape[1]}x{inference.shape[0]}: "
+                        "sizes differ")
+    _check_bit_depths(label_path, label, label_bits, inference_path, inference, inference_bits)
+    return label, inference
+
+
+def _check_bit_depths(label_path, label, label_bits, inference_path, inference, inference_bits):
+    """Refuse a pair whose greyscale bit depths disagree in a way that changes the ids.
+
+    A 1-bit 0/1 mask next to an 8-bit 0/255 one is the typical case: every pixel
+    would count as an error. Ids that fit in both depths are unambiguous and pass.
+    """
+    if min(label_bits, inference_bits) >= 8 or label_bits == inference_bits:
+        return
+    low = (label_path, label_bits) if label_bits < inference_bits else (inference_path, inference_bits)
+    high_path, high_ids = (inference_path, inference) if low[0] == label_path else (label_path, label)
+    largest = int(high_ids.max(initial=0))
+    if largest > (1 << low[1]) - 1:
+        raise MaskError(f"{shown(low[0])} stores {low[1]}-bit samples (ids 0..{(1 << low[1]) - 1}) "
+                        f"but {shown(high_path)} has ids up to {largest}: the two files disagree in "
+                        "bit depth; save both masks with the same ids and bit depth")
+
+
+def read_reports(paths):
+    """Image reports and refused files of JSON reports (from --format json), for --merge; raises RunError.
+
+    Returns (images, refused, ignore_index, zero_division, class_names);
+    zero_division is the reports' as an option value, or None when they differ.
+    An image id in two reports, or an id named differently, is an error.
+    """
+    images, refused, ignore_indexes, zero_divisions, source, names = [], [], set(), set(), {}, {}
+    if len(set(paths)) < len(paths):
+        raise RunError("a report is given twice")
+    for path in paths:
+        try:
+            document = json.loads(Path(path).read_text(encoding="utf-8"))
+            ignore_indexes.add(document["ignore_index"])
+            zero_divisions.add(str(document["zero_division"]))
+            if not zero_divisions <= ZERO_DIVISION_CHOICES.keys():
+                raise ValueError(f"zero_division is {document['zero_division']!r}")
+            if document["label_space"] != LABEL_SPACE:
+                raise ValueError(f"label_space is {document['label_space']}, not {LABEL_SPACE}")
+            shard_refused = [Refused(e["id"], e["path"], e["error"]) for e in document["errors"]]
+            for class_id, name in document["class_names"].items():
+                if not (class_id.isdigit() and int(class_id) < LABEL_SPACE and isinstance(name, str)):
+                    raise ValueError(f"class name {class_id!r}: {name!r}")
+                if names.setdefault(int(class_id), name) != name:
+                    raise ValueError(f"id {class_id} is named {name!r} here, {names[int(class_id)]!r} before")
+            for image in document["images"]:
+                _check_image_report(image)
+            for image_id in [image["id"] for image in document["images"]] + [e.key for e in shard_refused]:
+                if image_id in source:
+                    raise ValueError(f"image {image_id} is also in {source[image_id]}; "
+                                     "shards must not overlap")
+                source[image_id] = path
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise RunError(f"{shown(path)}: cannot read the report ({error})") from None
+        except (KeyError, TypeError, IndexError, ValueError) as error:
+            raise RunError(f"{shown(path)}: not a report written by --format json ({error})") from None
+        images += document["images"]
+        refused += shard_refused
+    if len(ignore_indexes) > 1:
+        raise RunError("the reports were made with different --ignore-index values: "
+                       + ", ".join(map(str, sorted(ignore_indexes, key=str))))
+    return (images, refused, ignore_indexes.pop(),
+            zero_divisions.pop() if len(zero_divisions) == 1 else None, names)
+
+
+def _check_image_report(image):
+    """Raise ValueError unless an image of a JSON report has what --merge needs, well formed."""
+    if not all(isinstance(image.get(key), str) for key in ("id", "label", "inference")):
+        raise ValueError("an image without a text id, label or inference")
+    labels, rows = image["confusion_matrix"]["labels"], image["confusion_matrix"]["matrix"]
+    if not (all(type(value) is int and 0 <= value < LABEL_SPACE for value in labels)
+            and labels == sorted(set(labels))):
+        raise ValueError(f"image {image['id']}: the matrix labels are not ascending ids within 0..255")
+    if not (len(rows) == len(labels) and all(len(row) == len(labels) for row in rows)
+            and all(type(count) is int and 0 <= count < 2**62 for row in rows for count in row)):
+        raise ValueError(f"image {image['id']}: the matrix is not a square of pixel counts")
+
+
+# ---------------------------------------------------------------- counting
 
 def count_matrix(label, inference, ignore_index=None):
     """256x256 int64 confusion matrix: [i, j] = pixels labelled i and predicted j.
@@ -257,6 +466,19 @@ def count_matrix(label, inference, ignore_index=None):
         matrix[ignore_index, :] = 0  # same as removing those pixels before counting
     return matrix
 
+
+
+def matrix_from_report(report):
+    """The 256x256 matrix back from a report's compact confusion_matrix."""
+    matrix = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
+    labels = report["confusion_matrix"]["labels"]
+    if labels:
+        matrix[np.ix_(labels, labels)] = report["confusion_matrix"]["matrix"]
+    return matrix
+
+
+
+# ---------------------------------------------------------------- reports
 
 def _divide(numerator, denominator, zero_division):
     """numerator / denominator per class; 0/0 becomes zero_division (scikit-learn's rule)."""
@@ -347,14 +569,6 @@ def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=Non
     }
 
 
-def matrix_from_report(report):
-    """The 256x256 matrix back from a report's compact confusion_matrix."""
-    matrix = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
-    labels = report["confusion_matrix"]["labels"]
-    if labels:
-        matrix[np.ix_(labels, labels)] = report["confusion_matrix"]["matrix"]
-    return matrix
-
 
 def worst_class(report):
     """(id, entry) of the class in the label with the lowest IoU, or None when there is none.
@@ -371,7 +585,131 @@ def worst_class(report):
     return class_id, entry
 
 
-# ---------------------------------------------------------------- text output
+def image_report(image_id, label_path, inference_path, matrix, zero_division=0.0,
+                 ignore_index=None, class_names=None):
+    """The report of one image, with its id and files first."""
+    return {"id": image_id, "label": shown(label_path), "inference": shown(inference_path),
+            **compute_report(matrix, zero_division, ignore_index, class_names)}
+
+
+def combined_report(total, summary_rows, zero_division=0.0, ignore_index=None, class_names=None):
+    """The report of the summed matrix, with the image count and the mean of per-image mean IoUs."""
+    return {"images": len(summary_rows),
+            **compute_report(total, zero_division, ignore_index, class_names),
+            "mean_image_mean_iou": _number(_macro_average(np.array(
+                [math.nan if row["mean_iou"] is None else row["mean_iou"] for row in summary_rows])))}
+
+
+def summary_row(report, file=None):
+    """What the per-image summary shows of a report: kept for every image, so it stays small.
+
+    file is the name of the image's output files (see output_name).
+    """
+    worst = worst_class(report)
+    return {"id": report["id"], "file": file, "pixels": report["pixels"], "accuracy": report["accuracy"],
+            "mean_iou": report["mean_iou"], "macro_f1": report["macro_avg"]["f1_score"],
+            "worst_class": worst and (worst[0], worst[1]["name"], worst[1]["iou"])}
+
+
+def occurrence_note(entry, zero_division):
+    """Why a class row holds a 0/0, when it occurs on one side only."""
+    as_shown = {0.0: "shown as 0", 1.0: "shown as 1"}.get(zero_division, "undefined")
+    if entry["occurs_in"] == "label":
+        return f"label only: never predicted, precision is 0/0, {as_shown}"
+    if entry["occurs_in"] == "inference":
+        return f"inference only: no support, recall is 0/0, {as_shown}"
+    return ""
+
+
+def unexpected_note(report):
+    listed = ", ".join(f"{class_id} ({pixels} pixels)" for class_id, pixels in report["unexpected_ids"].items())
+    return f"unexpected ids (no class name; wrong file or mapping?): {listed}"
+
+
+def undefined_note(report):
+    """A note when some values are undefined (0/0 with --zero-division nan) and left out of the averages."""
+    if any(entry[m] is None for entry in report["classes"].values() for m in METRICS):
+        return "(undefined values, 0/0 with --zero-division nan, are left out of both averages)"
+    return None
+
+
+def void_note(report, ignore_index):
+    """A hint when id 255 is labelled, never predicted and still counted: it is usually void."""
+    void = report["classes"].get("255")
+    if ignore_index is None and void and void["occurs_in"] == "label":
+        return ("note: id 255 is in the labels but never predicted; if it marks pixels to leave out "
+                "(void), run again with --ignore-index 255")
+    return None
+
+
+# ---------------------------------------------------------------- tables
+
+class Column(NamedTuple):
+    """One column of a table, for every format that shows it.
+
+    kind says how a value is shown: "score" (a ratio with --digits decimals,
+    None as undefined), "count", "class" (an id and its name, or a row title),
+    "image" (an image id, linked to its page in HTML), "class score" (a class
+    and its IoU), "note" (trailing text), "rank", "thumbnail". A value a row
+    does not have leaves its cell empty.
+    """
+    title: str  # the header in the text and HTML tables
+    key: str  # the row's key for the value
+    kind: str
+    csv: tuple = ()  # CSV headers, when the value spreads over several cells; else the key
+    formats: str = "text html csv"  # where the column appears
+
+    def csv_headers(self):
+        return self.csv or (self.key,)
+
+
+METRIC_COLUMNS = tuple(Column(title, metric, "score") for metric, title in
+                       zip(METRICS, ("precision", "recall", "f1_score", "IoU")))
+# The classification report: a row per class, then the macro and weighted averages.
+CLASS_TABLE = (Column("class", "class", "class", csv=("class_id", "name")),
+               *METRIC_COLUMNS,
+               Column("support", "support", "count"),
+               Column("", "note", "note", formats="text html"),
+               Column("occurs in", "occurs_in", "note", formats="csv"))
+# The per-image summary: a row per image (the index page orders them worst first).
+SUMMARY_TABLE = (Column("#", "rank", "rank", formats="html"),
+                 Column("image", "id", "image"),
+                 Column("pixels", "pixels", "count"),
+                 Column("accuracy", "accuracy", "score"),
+                 Column("mean IoU", "mean_iou", "score"),
+                 Column("macro F1", "macro_f1", "score", formats="html csv"),
+                 Column("worst class (IoU)", "worst_class", "class score",
+                        csv=("worst_class_id", "worst_class_name", "worst_class_iou")),
+                 Column("errors on the picture", "file", "thumbnail", formats="html"))
+MATRIX_CORNER = "label \\ inference"  # the matrix's corner: rows are labels, columns inferences
+CLASS_CSV_HEADER = ["id", *(header for column in CLASS_TABLE if "csv" in column.formats
+                            for header in column.csv_headers())]  # classes.csv: the image id, then the class table
+SUMMARY_CSV_HEADER = [header for column in SUMMARY_TABLE if "csv" in column.formats
+                      for header in column.csv_headers()]
+
+
+def columns_for(table, output):
+    """The columns of a table that output ("text", "html" or "csv") shows."""
+    return [column for column in table if output in column.formats.split()]
+
+
+def class_table_rows(report, zero_division):
+    """The rows of CLASS_TABLE for a report: (class rows, average rows)."""
+    rows = [{**entry, "class": (int(class_id), entry["name"]),
+             "note": occurrence_note(entry, zero_division)} for class_id, entry in report["classes"].items()]
+    averages = [{"class": title, **report[key], "support": report["pixels"]}
+                for title, key in (("macro avg", "macro_avg"), ("weighted avg", "weighted_avg"))]
+    return rows, averages
+
+
+def matrix_table(report, class_names):
+    """The confusion matrix over the occurring ids: (ids, [(id, name, counts)]), for every format."""
+    labels = report["confusion_matrix"]["labels"]
+    return labels, [(class_id, class_names.get(class_id), row)
+                    for class_id, row in zip(labels, report["confusion_matrix"]["matrix"])]
+
+
+# ---------------------------------------------------------------- renderers: text
 
 def _value(value, digits, width):
     text = "undefined" if value is None else f"{value:.{digits}f}"
@@ -382,55 +720,79 @@ def _class_title(class_id, name):
     return f"{class_id:>3} {name}" if name else f"{class_id:>3}"
 
 
+def _text(column, value, digits):
+    """A value as the text table shows it, before alignment."""
+    if value is None and column.kind in ("class score", "note"):
+        return "-" if column.kind == "class score" else ""
+    if column.kind == "class":
+        return _class_title(*value) if isinstance(value, tuple) else value
+    if column.kind == "class score":
+        class_id, name, iou = value
+        return f"{_class_title(class_id, name)} ({iou:.{digits}f})"
+    if column.kind == "score":
+        return _value(value, digits, 0)
+    return str(value)
+
+
+def text_table(table, rows, averages=(), digits=4):
+    """The lines of a table: header, rows, and the average rows after a blank line.
+
+    Text columns are left-aligned, numbers right-aligned; every score column has
+    one width. Trailing text (notes, the worst class) is not padded.
+    """
+    columns = columns_for(table, "text")
+    every_row = [*rows, *averages]
+    score_width = max([digits + 3] + [len(c.title) for c in columns if c.kind == "score"])
+
+    def width(column):
+        if column.kind == "score":
+            return score_width + 2
+        return max([len(column.title)] + [len(_text(column, row.get(column.key), digits))
+                                          for row in every_row]) + (0 if column.kind in ("class", "image") else 2)
+
+    widths = [width(column) for column in columns]
+
+    def line(cells):
+        parts = []
+        for column, column_width, text in zip(columns, widths, cells):
+            if column.kind in ("class", "image"):
+                parts.append(text.ljust(column_width))
+            elif column.kind in ("note", "class score"):
+                parts.append("  " + text if text else "")
+            else:
+                parts.append(text.rjust(column_width))
+        return "".join(parts)
+
+    def cells(row):
+        return [_text(column, row.get(column.key), digits) if column.key in row else "" for column in columns]
+
+    lines = [line([column.title for column in columns])] + [line(cells(row)) for row in rows]
+    return lines + ([""] + [line(cells(row)) for row in averages] if averages else [])
+
+
 def format_matrix(report, class_names):
     """The confusion matrix over the occurring ids as aligned text."""
-    labels = report["confusion_matrix"]["labels"]
-    rows = report["confusion_matrix"]["matrix"]
+    labels, rows = matrix_table(report, class_names)
     if not labels:
         return "Confusion matrix: no pixels counted."
-    titles = [_class_title(class_id, class_names.get(class_id)) for class_id in labels]
-    title_width = max(len("label \\ inference"), *map(len, titles))
-    width = max(len(str(value)) for row in rows for value in row + labels) + 2
+    titles = [_class_title(class_id, name) for class_id, name, _ in rows]
+    title_width = max(len(MATRIX_CORNER), *map(len, titles))
+    width = max(len(str(value)) for _, _, counts in rows for value in counts + labels) + 2
     lines = ["Confusion matrix (rows = label, columns = inference, in pixels)",
-             "label \\ inference".ljust(title_width) + "".join(str(i).rjust(width) for i in labels)]
-    for title, row in zip(titles, rows):
-        lines.append(title.ljust(title_width) + "".join(str(value).rjust(width) for value in row))
+             MATRIX_CORNER.ljust(title_width) + "".join(str(i).rjust(width) for i in labels)]
+    for title, (_, _, counts) in zip(titles, rows):
+        lines.append(title.ljust(title_width) + "".join(str(value).rjust(width) for value in counts))
     return "\n".join(lines)
-
-
-def _occurrence_note(entry, zero_division):
-    as_shown = {0.0: "shown as 0", 1.0: "shown as 1"}.get(zero_division, "undefined")
-    if entry["occurs_in"] == "label":
-        return f"label only: never predicted, precision is 0/0, {as_shown}"
-    if entry["occurs_in"] == "inference":
-        return f"inference only: no support, recall is 0/0, {as_shown}"
-    return ""
 
 
 def format_report(report, digits=4, zero_division=0.0):
     """The classification report as aligned text."""
     if not report["classes"]:
         return "Classification report: no pixels counted, every metric is undefined."
-    names = [_class_title(class_id, entry["name"]) for class_id, entry in report["classes"].items()]
-    name_width = max(len("weighted avg"), *map(len, names))
-    width = max(len("precision"), digits + 3)
-    support_width = max(len("support"), len(str(report["pixels"])))
-    header = ("class".ljust(name_width) + "".join(m.rjust(width + 2) for m in
-              ("precision", "recall", "f1_score", "IoU")) + "support".rjust(support_width + 2))
-    lines = ["Classification report", header]
-    for name, entry in zip(names, report["classes"].values()):
-        line = (name.ljust(name_width)
-                + "".join(_value(entry[m], digits, width + 2) for m in METRICS)
-                + str(entry["support"]).rjust(support_width + 2))
-        note = _occurrence_note(entry, zero_division)
-        lines.append(line + ("  " + note if note else ""))
-    lines.append("")
-    for title, key in (("macro avg", "macro_avg"), ("weighted avg", "weighted_avg")):
-        lines.append(title.ljust(name_width)
-                     + "".join(_value(report[key][m], digits, width + 2) for m in METRICS)
-                     + str(report["pixels"]).rjust(support_width + 2))
-    if any(entry[m] is None for entry in report["classes"].values() for m in METRICS):
-        lines.append("(undefined values, 0/0 with --zero-division nan, are left out of both averages)")
+    rows, averages = class_table_rows(report, zero_division)
+    lines = ["Classification report", *text_table(CLASS_TABLE, rows, averages, digits)]
+    if undefined_note(report):
+        lines.append(undefined_note(report))
     lines.append("")
     correct = sum(report["confusion_matrix"]["matrix"][k][k]
                   for k in range(len(report["confusion_matrix"]["labels"])))
@@ -443,47 +805,14 @@ def format_report(report, digits=4, zero_division=0.0):
     return "\n".join(lines)
 
 
-def unexpected_note(report):
-    listed = ", ".join(f"{class_id} ({pixels} pixels)" for class_id, pixels in report["unexpected_ids"].items())
-    return f"unexpected ids (no class name; wrong file or mapping?): {listed}"
-
-
-def void_note(report, ignore_index):
-    """A hint when id 255 is labelled, never predicted and still counted: it is usually void."""
-    void = report["classes"].get("255")
-    if ignore_index is None and void and void["occurs_in"] == "label":
-        return ("note: id 255 is in the labels but never predicted; if it marks pixels to leave out "
-                "(void), run again with --ignore-index 255")
-    return None
-
-
-def summary_row(report):
-    """What the per-image summary shows of a report: kept for every image, so it stays small."""
-    worst = worst_class(report)
-    return {"id": report["id"], "pixels": report["pixels"], "accuracy": report["accuracy"],
-            "mean_iou": report["mean_iou"], "macro_f1": report["macro_avg"]["f1_score"],
-            "worst_class": worst and {"id": worst[0], "name": worst[1]["name"], "iou": worst[1]["iou"]}}
-
-
 def format_summary(rows, digits=4):
     """One line per image: id, pixels, accuracy, mean IoU, worst class; the lowest mean IoU marked."""
-    id_width = max(len("image"), *(len(row["id"]) for row in rows))
-    pixel_width = max(len("pixels"), *(len(str(row["pixels"])) for row in rows))
-    width = max(len("mean IoU"), digits + 3)
     scored = [(row["mean_iou"], index) for index, row in enumerate(rows) if row["mean_iou"] is not None]
     lowest = min(scored)[1] if len(scored) > 1 else None
-    lines = ["Per-image summary",
-             "image".ljust(id_width) + "pixels".rjust(pixel_width + 2) + "accuracy".rjust(width + 2)
-             + "mean IoU".rjust(width + 2) + "  worst class (IoU)"]
-    for index, row in enumerate(rows):
-        worst = row["worst_class"]
-        worst_text = (f"{_class_title(worst['id'], worst['name'])} ({worst['iou']:.{digits}f})"
-                      if worst else "-")
-        lines.append(row["id"].ljust(id_width) + str(row["pixels"]).rjust(pixel_width + 2)
-                     + _value(row["accuracy"], digits, width + 2)
-                     + _value(row["mean_iou"], digits, width + 2)
-                     + "  " + worst_text + ("  <- lowest mean IoU" if index == lowest else ""))
-    return "\n".join(lines)
+    header, *lines = text_table(SUMMARY_TABLE, rows, digits=digits)
+    if lowest is not None:
+        lines[lowest] += "  <- lowest mean IoU"
+    return "\n".join(["Per-image summary", header, *lines])
 
 
 def format_image_section(image, class_names, digits=4, zero_division=0.0, ignore_index=None):
@@ -518,7 +847,230 @@ def format_combined_section(combined, class_names, digits=4, zero_division=0.0, 
     return "\n\n".join(lines)
 
 
-# ---------------------------------------------------------------- pictures and the report folder
+# ---------------------------------------------------------------- renderers: CSV
+
+def _csv_value(value):
+    if value is None:
+        return ""
+    return repr(value) if isinstance(value, float) else value
+
+
+def csv_rows(table, rows, first=()):
+    """CSV rows of a table (no header), each starting with the cells of first."""
+    columns = columns_for(table, "csv")
+    lines = []
+    for row in rows:
+        cells = list(first)
+        for column in columns:
+            value, headers = row.get(column.key), column.csv_headers()
+            values = value if len(headers) > 1 else (value,)
+            cells += [_csv_value(item) for item in (values or (None,) * len(headers))]
+        lines.append(cells)
+    return lines
+
+
+def matrix_csv_rows(report):
+    """The confusion matrix as CSV rows, with a header row and a header column of ids."""
+    labels, rows = matrix_table(report, {})
+    return [[MATRIX_CORNER, *labels]] + [[class_id, *counts] for class_id, _, counts in rows]
+
+
+def write_csv(path, rows):
+    with atomic_open(path, newline="") as file:
+        csv.writer(file).writerows(rows)
+
+
+# ---------------------------------------------------------------- renderers: HTML
+
+PAGE_STYLE = """
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d2733;
+       margin: 0; background: #f4f6f8; }
+main { max-width: 1320px; margin: 0 auto; padding: 20px 28px 48px; }
+h1 { font-size: 22px; margin: 8px 0 2px; } h2 { font-size: 17px; margin: 28px 0 10px; }
+.meta { color: #5b6876; margin: 0 0 14px; }
+.card { background: #fff; border: 1px solid #dde3e9; border-radius: 8px; padding: 16px 18px; }
+.heatmap-card { text-align: center; }
+.heatmap-card img.heatmap { max-width: 1100px; }
+.headline { display: flex; flex-wrap: wrap; gap: 10px; margin: 0 0 14px; }
+.figure { background: #fff; border: 1px solid #dde3e9; border-radius: 8px; padding: 8px 14px; }
+.figure b { display: block; font-size: 21px; font-variant-numeric: tabular-nums; }
+.figure span { color: #5b6876; font-size: 12px; }
+table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
+th, td { padding: 4px 8px; border-bottom: 1px solid #e6ebf0; text-align: right; vertical-align: middle; }
+th { background: #eef2f6; font-weight: 600; position: sticky; top: 0; }
+td.text, th.text { text-align: left; white-space: nowrap; }
+tr.total td { font-weight: 600; background: #f8fafc; }
+.note { color: #8a5a00; font-size: 12px; margin: 6px 0; }
+.undefined { color: #98a2ad; }
+img.heatmap { width: 100%; height: auto; }
+img.thumb { width: 240px; height: auto; display: block; border-radius: 4px; background: #ddd; }
+.legend span { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin: 0 4px -1px 12px; }
+.errors li { font-family: ui-monospace, monospace; font-size: 12px; }
+a { color: #1f5fa8; }
+"""
+NUMBER_KINDS = ("score", "count", "rank")  # right-aligned in both text and HTML
+
+
+def _cell(value, digits):
+    if value is None:
+        return '<td class="undefined">undefined</td>'
+    return f"<td>{value:.{digits}f}</td>"
+
+
+def _html_cell(column, row, digits, page_folder):
+    """One <td> of a row; page_folder is where the page stands relative to the report folder's top."""
+    if column.key not in row:
+        return "<td></td>"
+    value = row[column.key]
+    if column.kind == "score":
+        return _cell(value, digits)
+    if column.kind in NUMBER_KINDS:
+        return f"<td>{value}</td>"
+    if column.kind == "note":
+        return f'<td class="text note">{html.escape(value)}</td>'
+    if column.kind == "image":
+        return (f'<td class="text"><a href="{page_folder}{file_link(row["file"], "page")}">'
+                f"{html.escape(value)}</a></td>")
+    if column.kind == "thumbnail":
+        return (f'<td><a href="{page_folder}{file_link(row["file"], "overlay")}"><img class="thumb" '
+                f'loading="lazy" src="{page_folder}{file_link(row["file"], "thumbnail")}" '
+                f'alt="errors of {html.escape(row["id"])}"></a></td>')
+    if column.kind == "class score" and value is not None:
+        class_id, name, iou = value
+        return f'<td class="text">{html.escape(_class_title(class_id, name).strip())} ({iou:.{digits}f})</td>'
+    return f'<td class="text">{html.escape(_text(column, value, digits).strip())}</td>'
+
+
+def html_table(table, rows, averages=(), digits=4, attributes="", page_folder=""):
+    """A table as HTML: a header row, the rows, and the average rows in bold."""
+    columns = columns_for(table, "html")
+    header = "".join(f"<th>{html.escape(column.title)}</th>" if column.kind in NUMBER_KINDS
+                     else f'<th class="text">{html.escape(column.title)}</th>' for column in columns)
+    lines = ([f"<tr>{''.join(_html_cell(c, row, digits, page_folder) for c in columns)}</tr>" for row in rows]
+             + [f'<tr class="total">{"".join(_html_cell(c, row, digits, page_folder) for c in columns)}</tr>'
+                for row in averages])
+    return f"<table{attributes}><tr>{header}</tr>\n" + "\n".join(lines) + "</table>"
+
+
+def html_class_table(report, digits, zero_division):
+    """The classification report as an HTML table (class rows, then the averages), with its notes."""
+    notes = [unexpected_note(report)] if report["unexpected_ids"] else []
+    return (html_table(CLASS_TABLE, *class_table_rows(report, zero_division), digits=digits)
+            + "".join(f'<p class="note">{html.escape(note)}</p>' for note in notes))
+
+
+def html_matrix_table(report, class_names):
+    labels, rows = matrix_table(report, class_names)
+    lines = [f'<table><tr><th class="text">{html.escape(MATRIX_CORNER)}</th>'
+             + "".join(f"<th>{class_id}</th>" for class_id in labels) + "</tr>"]
+    for class_id, name, counts in rows:
+        lines.append(f'<tr><td class="text">{html.escape(_class_title(class_id, name).strip())}</td>'
+                     + "".join(f"<td>{count}</td>" for count in counts) + "</tr>")
+    return "\n".join(lines) + "</table>"
+
+
+def _figure(value, caption, digits):
+    shown_value = "undefined" if value is None else f"{value:.{digits}f}"
+    return f'<div class="figure"><b>{shown_value}</b><span>{html.escape(caption)}</span></div>'
+
+
+def _page(title, body):
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{html.escape(title)}</title><style>{PAGE_STYLE}</style></head>\n"
+            f"<body><main>\n{body}\n</main></body></html>\n")
+
+
+LEGEND = ('<p class="legend">Overlays:<span style="background:rgb(%d,%d,%d)"></span>wrong pixel'
+          '<span style="background:rgb(%d,%d,%d)"></span>ignored (the label is the ignore index)'
+          '<span style="background:#6f7780"></span>correct: the camera picture in dimmed grey, or '
+          "the label's class colours at half brightness where there is no picture</p>"
+          % (*WRONG_COLOUR, *IGNORED_COLOUR))
+
+
+def image_page(report, file, settings, has_overlay):
+    """reports/<file>.html: one image's overlay, numbers, report and matrix."""
+    image_id, digits = report["id"], settings.digits
+    overlay_link = "../" + file_link(file, "overlay")
+    overlay = (f'<p><a href="{overlay_link}"><img class="heatmap" src="{overlay_link}" '
+               f'alt="errors of {html.escape(image_id)}"></a></p>{LEGEND}' if has_overlay else "")
+    body = (f'<p><a href="../index.html">&larr; all images</a></p><h1>{html.escape(image_id)}</h1>'
+            f'<p class="meta">{html.escape(report["label"])} vs {html.escape(report["inference"])}, '
+            f'{report["pixels"]} pixels counted &middot; <a href="../{file_link(file, "matrix")}">'
+            'matrix as CSV</a></p>'
+            + '<div class="headline">' + _figure(report["accuracy"], "pixel accuracy", digits)
+            + _figure(report["mean_iou"], "mean IoU", digits)
+            + _figure(report["macro_avg"]["f1_score"], "macro F1", digits) + "</div>" + overlay
+            + '<h2>Classification report</h2><div class="card">'
+            + html_class_table(report, digits, settings.zero_division)
+            + '</div><h2>Confusion matrix (rows = label, columns = inference, pixels)</h2>'
+            + f'<div class="card" style="overflow-x:auto">{html_matrix_table(report, settings.class_names)}</div>')
+    return _page(f"{image_id}: segmentation report", body)
+
+
+def index_page(combined, rows, refused, settings, has_overlays):
+    """index.html: the combined report and heat map, then every image, worst mean IoU first."""
+    digits, ignore_index = settings.digits, settings.ignore_index
+    worst_first = sorted(rows, key=lambda row: (row["mean_iou"] is None, row["mean_iou"] or 0.0,
+                                                natural_key(row["id"])))
+    table = SUMMARY_TABLE if has_overlays else [c for c in SUMMARY_TABLE if c.kind != "thumbnail"]
+    notes = [note for note in (void_note(combined, ignore_index),) if note]
+    error_list = ("<h2>Refused files</h2><ul class=\"errors\">"
+                  + "".join(f"<li>{html.escape(error.message)}</li>" for error in refused) + "</ul>"
+                  if refused else "")
+    body = (f'<h1>Segmentation report</h1><p class="meta">{combined["images"]} images, {combined["pixels"]} '
+            f'pixels counted &middot; ignore index {"none" if ignore_index is None else ignore_index} &middot; '
+            f'zero division {settings.zero_division_name} &middot; <a href="report.json">report.json</a>, '
+            '<a href="summary.csv">summary.csv</a>, <a href="classes.csv">classes.csv</a>, '
+            '<a href="matrices/combined.csv">matrices/combined.csv</a></p>'
+            + "".join(f'<p class="note">{html.escape(note)}</p>' for note in notes)
+            + '<div class="headline">'
+            + _figure(combined["mean_iou"], "mean IoU, pooled over all pixels", digits)
+            + _figure(combined["mean_image_mean_iou"], "mean over images of each image's mean IoU", digits)
+            + _figure(combined["accuracy"], "pixel accuracy", digits)
+            + _figure(combined["macro_avg"]["f1_score"], "macro F1", digits) + "</div>"
+            + '<div class="card heatmap-card"><a href="confusion_matrix.png"><img class="heatmap" '
+            'src="confusion_matrix.png" alt="confusion matrix of all images, normalised per label row">'
+            '</a></div><h2>Classification report, all images</h2>'
+            f'<div class="card">{html_class_table(combined, digits, settings.zero_division)}</div>'
+            f'<h2>Images, worst mean IoU first</h2>{LEGEND if has_overlays else ""}<div class="card">'
+            + html_table(table, [{**row, "rank": rank} for rank, row in enumerate(worst_first, start=1)],
+                         digits=digits, attributes=' class="images"')
+            + "</div>" + error_list)
+    return _page("Segmentation report", body)
+
+
+# ---------------------------------------------------------------- renderers: pictures and files
+
+# Where an image's files stand in the report folder, by what they are.
+IMAGE_FILES = {"page": ("reports", ".html"), "matrix": ("matrices", ".csv"), "overlay": ("overlays", ".png"),
+               "thumbnail": ("thumbnails", ".jpg"), "plot": ("plots", ".png")}
+MAX_NAME_BYTES = 200  # a file name's limit is 255 bytes; room for the suffix and a temporary name's parts
+
+
+def output_name(key):
+    """The name an image's output files get: its key where that is a plain file name, else a safe
+    form of it with a short hash of the key, so that two keys never share a file."""
+    plain = (key == shown(key) and key not in ("", ".", "..") and not key.startswith(".")
+             and "/" not in key and "\\" not in key and len(key.encode()) <= MAX_NAME_BYTES)
+    if plain:
+        return key
+    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:10]
+    safe = re.sub(r"[^\w .,+=@-]", "_", shown(key)).lstrip(".")[:100]
+    return f"{safe}~{digest}"
+
+
+def file_path(folder, file, what):
+    """The path of an image's file of kind what (a key of IMAGE_FILES) in the report folder."""
+    subfolder, suffix = IMAGE_FILES[what]
+    return folder / subfolder / f"{file}{suffix}"
+
+
+def file_link(file, what):
+    """file_path as a link relative to the report folder's top."""
+    subfolder, suffix = IMAGE_FILES[what]
+    return f"{subfolder}/{urllib.parse.quote(file)}{suffix}"
+
 
 @functools.lru_cache(maxsize=None)
 def class_colours():
@@ -551,10 +1103,10 @@ def draw_overlay(label, inference, picture=None, ignore_index=None):
     return overlay
 
 
-def find_picture(images_dir, image_id, size):
-    """The camera picture of an image id as an RGB Image, or (None, why not)."""
+def find_picture(images_dir, key, size):
+    """The camera picture of an image (found by its key) as an RGB Image, or (None, why not)."""
     for suffix in PICTURE_SUFFIXES:
-        path = images_dir / f"{image_id}{suffix}"
+        path = images_dir / f"{key}{suffix}"
         if path.is_file():
             try:
                 with Image.open(path) as picture:
@@ -563,7 +1115,7 @@ def find_picture(images_dir, image_id, size):
                     return picture.convert("RGB"), None
             except (OSError, *PILLOW_DECODING_ERRORS) as error:
                 return None, f"{shown(path)}: cannot read ({error})"
-    return None, f"no {image_id}.* in {shown(images_dir)}"
+    return None, f"no {shown(key)}.* in {shown(images_dir)}"
 
 
 @contextlib.contextmanager
@@ -602,14 +1154,15 @@ def save_image(image, path, **options):
                                                          .replace("JPG", "JPEG"), **options))
 
 
-def draw_pictures(image_id, label, inference, output, ignore_index):
+def draw_pictures(key, label, inference, settings):
     """Overlay and thumbnail of one image in the report folder; returns a note when the picture is missing."""
-    picture, missing = find_picture(output["images"], image_id, label.shape[::-1])
-    overlay = Image.fromarray(draw_overlay(label, inference, picture, ignore_index))
-    save_image(overlay, output["dir"] / "overlays" / f"{image_id}.png")
+    picture, missing = find_picture(settings.images, key, label.shape[::-1])
+    overlay = Image.fromarray(draw_overlay(label, inference, picture, settings.ignore_index))
+    file = output_name(key)
+    save_image(overlay, file_path(settings.output_dir, file, "overlay"))
     height = max(1, round(overlay.height * THUMBNAIL_WIDTH / overlay.width))
     save_image(overlay.resize((THUMBNAIL_WIDTH, height), Image.Resampling.BOX),
-               output["dir"] / "thumbnails" / f"{image_id}.jpg", quality=85)
+               file_path(settings.output_dir, file, "thumbnail"), quality=85)
     return missing
 
 
@@ -653,306 +1206,14 @@ def plot_confusion_matrix(report, class_names, path, title):
     plt.close(figure)
 
 
-def _csv_number(value):
-    return "" if value is None else repr(value)
-
-
-def matrix_rows(report):
-    """The confusion matrix as CSV rows, with a header row and a header column of ids."""
-    labels = report["confusion_matrix"]["labels"]
-    return ([["label \\ inference", *labels]]
-            + [[class_id, *row] for class_id, row in zip(labels, report["confusion_matrix"]["matrix"])])
-
-
-def class_rows(image_id, report):
-    """One CSV row per class of a report."""
-    return [[image_id, class_id, entry["name"] or "", *(_csv_number(entry[m]) for m in METRICS),
-             entry["support"], entry["occurs_in"]] for class_id, entry in report["classes"].items()]
-
-
-CLASS_COLUMNS = ["id", "class_id", "name", "precision", "recall", "f1_score", "iou", "support", "occurs_in"]
-SUMMARY_COLUMNS = ["id", "pixels", "accuracy", "mean_iou", "macro_f1", "worst_class_id",
-                   "worst_class_name", "worst_class_iou"]
-
-
-def summary_csv_row(row):
-    worst = row["worst_class"] or {"id": "", "name": "", "iou": None}
-    return [row["id"], row["pixels"], _csv_number(row["accuracy"]), _csv_number(row["mean_iou"]),
-            _csv_number(row["macro_f1"]), worst["id"], worst["name"] or "", _csv_number(worst["iou"])]
-
-
-def write_csv(path, rows):
-    with atomic_open(path, newline="") as file:
-        csv.writer(file).writerows(rows)
-
-
-# ---------------------------------------------------------------- the page
-
-PAGE_STYLE = """
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d2733;
-       margin: 0; background: #f4f6f8; }
-main { max-width: 1320px; margin: 0 auto; padding: 20px 28px 48px; }
-h1 { font-size: 22px; margin: 8px 0 2px; } h2 { font-size: 17px; margin: 28px 0 10px; }
-.meta { color: #5b6876; margin: 0 0 14px; }
-.card { background: #fff; border: 1px solid #dde3e9; border-radius: 8px; padding: 16px 18px; }
-.heatmap-card { text-align: center; }
-.heatmap-card img.heatmap { max-width: 1100px; }
-.headline { display: flex; flex-wrap: wrap; gap: 10px; margin: 0 0 14px; }
-.figure { background: #fff; border: 1px solid #dde3e9; border-radius: 8px; padding: 8px 14px; }
-.figure b { display: block; font-size: 21px; font-variant-numeric: tabular-nums; }
-.figure span { color: #5b6876; font-size: 12px; }
-table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
-th, td { padding: 4px 8px; border-bottom: 1px solid #e6ebf0; text-align: right; vertical-align: middle; }
-th { background: #eef2f6; font-weight: 600; position: sticky; top: 0; }
-td.text, th.text { text-align: left; white-space: nowrap; }
-tr.total td { font-weight: 600; background: #f8fafc; }
-.note { color: #8a5a00; font-size: 12px; margin: 6px 0; }
-.undefined { color: #98a2ad; }
-img.heatmap { width: 100%; height: auto; }
-img.thumb { width: 240px; height: auto; display: block; border-radius: 4px; background: #ddd; }
-.legend span { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin: 0 4px -1px 12px; }
-.errors li { font-family: ui-monospace, monospace; font-size: 12px; }
-a { color: #1f5fa8; }
-"""
-
-
-def _cell(value, digits):
-    if value is None:
-        return '<td class="undefined">undefined</td>'
-    return f"<td>{value:.{digits}f}</td>"
-
-
-def html_class_table(report, digits, zero_division):
-    """The classification report as an HTML table (class rows, then the averages), with its notes."""
-    rows = ['<table><tr><th class="text">class</th><th>precision</th><th>recall</th><th>f1_score</th>'
-            '<th>IoU</th><th>support</th><th class="text"></th></tr>']
-    for class_id, entry in report["classes"].items():
-        rows.append(f'<tr><td class="text">{html.escape(_class_title(int(class_id), entry["name"]).strip())}</td>'
-                    + "".join(_cell(entry[m], digits) for m in METRICS) + f'<td>{entry["support"]}</td>'
-                    f'<td class="text note">{_occurrence_note(entry, zero_division)}</td></tr>')
-    for title, key in (("macro avg", "macro_avg"), ("weighted avg", "weighted_avg")):
-        rows.append(f'<tr class="total"><td class="text">{title}</td>'
-                    + "".join(_cell(report[key][m], digits) for m in METRICS)
-                    + f'<td>{report["pixels"]}</td><td></td></tr>')
-    notes = [unexpected_note(report)] if report["unexpected_ids"] else []
-    return ("\n".join(rows) + "</table>"
-            + "".join(f'<p class="note">{html.escape(note)}</p>' for note in notes))
-
-
-def html_matrix_table(report, class_names):
-    labels = report["confusion_matrix"]["labels"]
-    rows = ['<table><tr><th class="text">label \\ inference</th>'
-            + "".join(f"<th>{class_id}</th>" for class_id in labels) + "</tr>"]
-    for class_id, row in zip(labels, report["confusion_matrix"]["matrix"]):
-        rows.append(f'<tr><td class="text">{html.escape(_class_title(class_id, class_names.get(class_id)).strip())}</td>'
-                    + "".join(f"<td>{count}</td>" for count in row) + "</tr>")
-    return "\n".join(rows) + "</table>"
-
-
-def _figure(value, caption, digits):
-    shown_value = "undefined" if value is None else f"{value:.{digits}f}"
-    return f'<div class="figure"><b>{shown_value}</b><span>{html.escape(caption)}</span></div>'
-
-
-def _page(title, body):
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{html.escape(title)}</title><style>{PAGE_STYLE}</style></head>\n"
-            f"<body><main>\n{body}\n</main></body></html>\n")
-
-
-LEGEND = ('<p class="legend">Overlays:<span style="background:rgb(%d,%d,%d)"></span>wrong pixel'
-          '<span style="background:rgb(%d,%d,%d)"></span>ignored (the label is the ignore index)'
-          '<span style="background:#6f7780"></span>correct: the camera picture in dimmed grey, or '
-          "the label's class colours at half brightness where there is no picture</p>"
-          % (*WRONG_COLOUR, *IGNORED_COLOUR))
-
-
-def image_page(report, head, class_names, digits, has_overlay):
-    """reports/<id>.html: one image's overlay, numbers, report and matrix."""
-    image_id = report["id"]
-    link = urllib.parse.quote(image_id)
-    overlay = (f'<p><a href="../overlays/{link}.png"><img class="heatmap" src="../overlays/{link}.png" '
-               f'alt="errors of {html.escape(image_id)}"></a></p>{LEGEND}' if has_overlay else "")
-    zero_division = ZERO_DIVISION_CHOICES[str(head["zero_division"])]
-    body = (f'<p><a href="../index.html">&larr; all images</a></p><h1>{html.escape(image_id)}</h1>'
-            f'<p class="meta">{html.escape(report["label"])} vs {html.escape(report["inference"])}, '
-            f'{report["pixels"]} pixels counted &middot; <a href="../matrices/{link}.csv">matrix as CSV</a></p>'
-            + '<div class="headline">' + _figure(report["accuracy"], "pixel accuracy", digits)
-            + _figure(report["mean_iou"], "mean IoU", digits)
-            + _figure(report["macro_avg"]["f1_score"], "macro F1", digits) + "</div>" + overlay
-            + f'<h2>Classification report</h2><div class="card">{html_class_table(report, digits, zero_division)}'
-            + '</div><h2>Confusion matrix (rows = label, columns = inference, pixels)</h2>'
-            + f'<div class="card" style="overflow-x:auto">{html_matrix_table(report, class_names)}</div>')
-    return _page(f"{image_id}: segmentation report", body)
-
-
-def index_page(head, combined, rows, errors, class_names, digits, has_overlays):
-    """index.html: the combined report and heat map, then every image, worst mean IoU first."""
-    worst_first = sorted(rows, key=lambda row: (row["mean_iou"] is None, row["mean_iou"] or 0.0,
-                                                natural_key(row["id"])))
-    lines = []
-    for rank, row in enumerate(worst_first, start=1):
-        link = urllib.parse.quote(row["id"])
-        worst = row["worst_class"]
-        worst_text = (f'{html.escape(_class_title(worst["id"], worst["name"]).strip())} '
-                      f'({worst["iou"]:.{digits}f})' if worst else "-")
-        thumbnail = (f'<td><a href="overlays/{link}.png"><img class="thumb" loading="lazy" '
-                     f'src="thumbnails/{link}.jpg" alt="errors of {html.escape(row["id"])}"></a></td>'
-                     if has_overlays else "")
-        lines.append(f'<tr><td>{rank}</td><td class="text"><a href="reports/{link}.html">'
-                     f'{html.escape(row["id"])}</a></td><td>{row["pixels"]}</td>'
-                     + _cell(row["accuracy"], digits) + _cell(row["mean_iou"], digits)
-                     + _cell(row["macro_f1"], digits) + f'<td class="text">{worst_text}</td>{thumbnail}</tr>')
-    ignore_index = head["ignore_index"]
-    notes = [note for note in (void_note(combined, ignore_index),) if note]
-    error_list = ("<h2>Refused files</h2><ul class=\"errors\">"
-                  + "".join(f"<li>{html.escape(message)}</li>" for _, _, message in errors) + "</ul>"
-                  if errors else "")
-    body = (f'<h1>Segmentation report</h1><p class="meta">{combined["images"]} images, {combined["pixels"]} '
-            f'pixels counted &middot; ignore index {"none" if ignore_index is None else ignore_index} &middot; '
-            f'zero division {head["zero_division"]} &middot; <a href="report.json">report.json</a>, '
-            '<a href="summary.csv">summary.csv</a>, <a href="classes.csv">classes.csv</a>, '
-            '<a href="matrices/combined.csv">matrices/combined.csv</a></p>'
-            + "".join(f'<p class="note">{html.escape(note)}</p>' for note in notes)
-            + '<div class="headline">'
-            + _figure(combined["mean_iou"], "mean IoU, pooled over all pixels", digits)
-            + _figure(combined["mean_image_mean_iou"], "mean over images of each image's mean IoU", digits)
-            + _figure(combined["accuracy"], "pixel accuracy", digits)
-            + _figure(combined["macro_avg"]["f1_score"], "macro F1", digits) + "</div>"
-            + '<div class="card heatmap-card"><a href="confusion_matrix.png"><img class="heatmap" '
-            'src="confusion_matrix.png" alt="confusion matrix of all images, normalised per label row">'
-            '</a></div><h2>Classification report, all images</h2>'
-            f'<div class="card">{html_class_table(combined, digits, ZERO_DIVISION_CHOICES[str(head["zero_division"])])}</div>'
-            f'<h2>Images, worst mean IoU first</h2>{LEGEND if has_overlays else ""}'
-            '<div class="card"><table class="images"><tr><th>#</th><th class="text">image</th><th>pixels</th>'
-            '<th>accuracy</th><th>mean IoU</th><th>macro F1</th><th class="text">worst class (IoU)</th>'
-            + ('<th class="text">errors on the picture</th>' if has_overlays else "")
-            + "</tr>\n" + "\n".join(lines) + "</table></div>" + error_list)
-    return _page("Segmentation report", body)
-
-
-# ---------------------------------------------------------------- the run
-
-def list_masks(folder):
-    """Mask files of a folder by id (file name without suffix); returns (masks, errors, passed_over).
-
-    Hidden files, sub-folders and the class names file are passed over silently;
-    other files whose suffix is not an image's are returned in passed_over. Two
-    files with the same id, or a mask name on something that is not a file (a
-    named pipe), are errors for that id.
-    """
-    masks, errors, passed_over = {}, [], []
-    for path in sorted(folder.iterdir(), key=lambda path: natural_key(path.name)):
-        if path.name.startswith(".") or path.name == CLASS_NAMES_FILE or path.is_dir():
-            continue
-        image_id = shown(path.stem)
-        if path.suffix.lower() not in MASK_SUFFIXES:
-            passed_over.append(path)
-        elif not path.is_file() and path.exists():  # reading a pipe or a device would hang
-            errors.append((image_id, shown(path), f"{shown(path)}: not a regular file"))
-        elif image_id in masks:
-            errors.append((image_id, shown(path),
-                           f"{shown(masks[image_id])} and {shown(path)}: two masks for one id"))
-        else:
-            masks[image_id] = path
-    for image_id, _, _ in errors:
-        masks.pop(image_id, None)
-    return masks, errors, passed_over
-
-
-def find_pairs(labels_dir, inferences_dir):
-    """Pair label and inference files by id; returns (pairs, errors, passed_over).
-
-    pairs: [(id, label_path, inference_path)] in natural order of the ids;
-    errors: [(id, path, message)] for files that cannot be paired.
-    """
-    labels, errors, passed_over = list_masks(labels_dir)
-    inferences, inference_errors, inference_passed_over = list_masks(inferences_dir)
-    errors += inference_errors
-    refused = {image_id for image_id, _, _ in errors}
-    pairs = []
-    for image_id in sorted((labels.keys() | inferences.keys()) - refused, key=natural_key):
-        if image_id not in inferences:
-            label = shown(labels[image_id])
-            errors.append((image_id, label,
-                           f"{label}: no inference of that name in {shown(inferences_dir)}"))
-        elif image_id not in labels:
-            inference = shown(inferences[image_id])
-            errors.append((image_id, inference,
-                           f"{inference}: no label of that name in {shown(labels_dir)}"))
-        else:
-            pairs.append((image_id, labels[image_id], inferences[image_id]))
-    return pairs, errors, passed_over + inference_passed_over
-
-
-def read_pair(label_path, inference_path):
-    """The class ids of a label and its inference, checked to fit together; raises MaskError."""
-    (label, label_bits), (inference, inference_bits) = read_mask(label_path), read_mask(inference_path)
-    if label.shape != inference.shape:
-        raise MaskError(f"{shown(label_path)} is {label.shape[1]}x{label.shape[0]} but "
-                        f"{shown(inference_path)} is {inference.shape[1]}x{inference.shape[0]}: "
-                        "sizes differ")
-    _check_bit_depths(label_path, label, label_bits, inference_path, inference, inference_bits)
-    return label, inference
-
-
-
-def _check_bit_depths(label_path, label, label_bits, inference_path, inference, inference_bits):
-    """Refuse a pair whose greyscale bit depths disagree in a way that changes the ids.
-
-    A 1-bit 0/1 mask next to an 8-bit 0/255 one is the typical case: every pixel
-    would count as an error. Ids that fit in both depths are unambiguous and pass.
-    """
-    if min(label_bits, inference_bits) >= 8 or label_bits == inference_bits:
-        return
-    low = (label_path, label_bits) if label_bits < inference_bits else (inference_path, inference_bits)
-    high_path, high_ids = (inference_path, inference) if low[0] == label_path else (label_path, label)
-    largest = int(high_ids.max(initial=0))
-    if largest > (1 << low[1]) - 1:
-        raise MaskError(f"{shown(low[0])} stores {low[1]}-bit samples (ids 0..{(1 << low[1]) - 1}) "
-                        f"but {shown(high_path)} has ids up to {largest}: the two files disagree in "
-                        "bit depth; save both masks with the same ids and bit depth")
-
-
-def score_pair(pair, zero_division=0.0, ignore_index=None, class_names=None, output=None):
-    """Score one (id, label_path, inference_path) pair: (id, path, report, error, picture note).
-
-    report is None and error a message when the pair is refused (path is the file
-    at fault). With output (the report folder's settings), the overlay, thumbnail
-    and maybe a heat map are drawn here, where the masks are at hand; the note
-    says why an overlay had no camera picture.
-    """
-    image_id, label_path, inference_path = pair
-    try:
-        label, inference = read_pair(label_path, inference_path)
-        report = image_report(image_id, label_path, inference_path,
-                              count_matrix(label, inference, ignore_index), zero_division,
-                              ignore_index, class_names)
-    except MaskError as error:
-        return image_id, shown(error.path or label_path), None, str(error), None
-    except Exception as error:  # a bug of ours must still name the file and spare the other pairs
-        return image_id, shown(label_path), None, (
-            f"{shown(label_path)}, {shown(inference_path)}: internal error "
-            f"({type(error).__name__}: {error})"), None
-    # A report folder that cannot be written stops the run (OutputError): it is no fault of the masks,
-    # and dropping their pair would change the numbers.
-    note = None
-    if output is not None:
-        with _drawing(image_id):
-            note = draw_pictures(image_id, label, inference, output, ignore_index)
-            if output["plots"]:
-                draw_image_plot(report, class_names, output["dir"])
-    return image_id, shown(label_path), report, None, note
-
-
-class OutputError(Exception):
-    """The report folder cannot be written; the message names the file or image."""
+def draw_image_plot(report, file, settings):
+    plot_confusion_matrix(report, settings.class_names, file_path(settings.output_dir, file, "plot"),
+                          f"{report['id']}: share of each label's pixels")
 
 
 @contextlib.contextmanager
-def _drawing(image_id):
-    """Turn any failure to draw or write an image's pictures into an OutputError naming it."""
+def drawing(image_id):
+    """Turn any failure to draw or write an image's files into an OutputError naming it."""
     try:
         yield
     except OSError as error:
@@ -961,9 +1222,170 @@ def _drawing(image_id):
         raise OutputError(f"{image_id}: drawing its pictures failed ({type(error).__name__}: {error})") from None
 
 
-def draw_image_plot(report, class_names, folder):
-    plot_confusion_matrix(report, class_names, folder / "plots" / f"{report['id']}.png",
-                          f"{report['id']}: share of each label's pixels")
+# ---------------------------------------------------------------- sinks
+# Each output is a sink: begin(head) before the first image, add(result) for each scored image, in id
+# order, and finish(combined, rows, refused) at the end; rows are the images' summary rows and refused
+# the files that were not scored. A sink is a context manager, so that an interrupted run leaves no
+# half-written file.
+
+class Result(NamedTuple):
+    """What scoring one pair gives: its report, or the one-line reason it was refused."""
+    key: str  # the file name's stem as the file system has it; finds pictures and names output files
+    path: str  # the file at fault (shown), when refused; else the label
+    report: dict | None
+    error: str | None
+    picture_note: str | None = None  # why the overlay had no camera picture
+
+
+def json_head(settings):
+    """The JSON document's first keys: how the numbers were made."""
+    return {"label_space": LABEL_SPACE, "ignore_index": settings.ignore_index,
+            "zero_division": settings.zero_division_name,
+            "class_names": {str(class_id): name for class_id, name in sorted(settings.class_names.items())}}
+
+
+class JsonSink(contextlib.AbstractContextManager):
+    """One JSON document on a stream, written image by image: memory does not grow with the images."""
+
+    def __init__(self, stream, settings):
+        self.stream, self.settings, self.first = stream, settings, True
+
+    def begin(self):
+        self.stream.write(json.dumps(json_head(self.settings))[:-1] + ', "images": [')
+
+    def add(self, result):
+        self.stream.write(("" if self.first else ", ") + json.dumps(result.report))
+        self.first = False
+
+    def finish(self, combined, rows, refused):
+        errors = [{"id": shown(error.key), "path": error.path, "error": error.message} for error in refused]
+        self.stream.write('], "combined": ' + json.dumps(combined) + ', "errors": ' + json.dumps(errors) + "}\n")
+
+    def __exit__(self, *exception):
+        return None
+
+
+class TextSink(contextlib.AbstractContextManager):
+    """The console report: each image's section as it comes, then the summary, the combined section,
+    and the refused files on stderr."""
+
+    def __init__(self, settings, bar=None):
+        self.settings, self.bar = settings, bar
+
+    def begin(self):
+        pass
+
+    def _write(self, text):
+        self.bar.write(text, file=sys.stdout, end="") if self.bar is not None else sys.stdout.write(text)
+
+    def add(self, result):
+        s = self.settings
+        self._write(format_image_section(result.report, s.class_names, s.digits, s.zero_division,
+                                         s.ignore_index) + "\n\n\n")
+
+    def finish(self, combined, rows, refused):
+        s = self.settings
+        if rows:
+            sys.stdout.write(format_summary(rows, s.digits) + "\n\n\n")
+        sys.stdout.write(format_combined_section(combined, s.class_names, s.digits, s.zero_division,
+                                                 s.ignore_index, [shown(error.key) for error in refused]) + "\n")
+        sys.stdout.flush()
+        for error in refused:
+            print(f"error: {error.message}", file=sys.stderr)
+
+    def __exit__(self, *exception):
+        return None
+
+
+class FolderSink(contextlib.AbstractContextManager):
+    """The report folder: report.json and classes.csv streamed, each image's matrix and page as it
+    comes; the summary, the combined files, the heat map and index.html at the end.
+
+    With merged reports there are no overlays (no masks were read), and the
+    per-image heat maps are drawn here, as no worker drew them.
+    """
+
+    def __init__(self, settings, merged):
+        self.settings, self.folder, self.merged = settings, settings.output_dir, merged
+        self.files, self.picture_notes = contextlib.ExitStack(), []
+
+    def begin(self):
+        self.json = JsonSink(self.files.enter_context(atomic_open(self.folder / "report.json")), self.settings)
+        self.json.begin()
+        self.classes = csv.writer(self.files.enter_context(atomic_open(self.folder / "classes.csv", newline="")))
+        self.classes.writerow(CLASS_CSV_HEADER)
+
+    def add(self, result):
+        report, file = result.report, output_name(result.key)
+        self.json.add(result)
+        self.classes.writerows(csv_rows(CLASS_TABLE, class_table_rows(report, self.settings.zero_division)[0],
+                                        first=[report["id"]]))
+        with drawing(report["id"]):
+            write_csv(file_path(self.folder, file, "matrix"), matrix_csv_rows(report))
+            write_text(file_path(self.folder, file, "page"),
+                       image_page(report, file, self.settings, has_overlay=not self.merged))
+            if self.merged and self.settings.plots_per_image:
+                draw_image_plot(report, file, self.settings)
+        if result.picture_note:
+            self.picture_notes.append(result.picture_note)
+
+    def finish(self, combined, rows, refused):
+        s = self.settings
+        self.json.finish(combined, rows, refused)
+        self.classes.writerows(csv_rows(CLASS_TABLE, class_table_rows(combined, s.zero_division)[0],
+                                        first=["combined"]))
+        self.files.close()  # report.json and classes.csv are whole: put them in place
+        with drawing("combined"):
+            write_csv(self.folder / "matrices" / "combined.csv", matrix_csv_rows(combined))
+            write_csv(self.folder / "summary.csv", [SUMMARY_CSV_HEADER] + csv_rows(
+                SUMMARY_TABLE, rows + [summary_row({"id": "combined", **combined})]))
+            plot_confusion_matrix(combined, s.class_names, self.folder / "confusion_matrix.png",
+                                  f"All {combined['images']} images: share of each label's pixels")
+            write_text(self.folder / "index.html", index_page(combined, rows, refused, s,
+                                                              has_overlays=not self.merged))
+        if s.quiet:
+            return
+        notes = self.picture_notes
+        if notes:
+            print(f"note: {len(notes)} overlay{'s are' if len(notes) > 1 else ' is'} drawn on the label's "
+                  f"class colours, for want of a camera picture (first: {notes[0]})", file=sys.stderr)
+        print(f"wrote {shown(self.folder)}/: index.html, report.json, summary.csv, classes.csv, "
+              f"confusion_matrix.png, matrices/ ({len(rows) + 1}), reports/ ({len(rows)})"
+              + (f", overlays/ and thumbnails/ ({len(rows)})" if not self.merged else "")
+              + (f", plots/ ({len(rows)})" if s.plots_per_image else ""), file=sys.stderr)
+
+    def __exit__(self, *exception):
+        return self.files.__exit__(*exception)
+
+
+# ---------------------------------------------------------------- pipeline
+
+def score_pair(pair, settings):
+    """Score one pair: a Result with its report, or with the error that refused it.
+
+    With a report folder, the overlay, thumbnail and maybe a heat map are drawn
+    here, where the masks are at hand (in a worker process).
+    """
+    try:
+        label, inference = read_pair(pair.label, pair.inference)
+        report = image_report(shown(pair.key), pair.label, pair.inference,
+                              count_matrix(label, inference, settings.ignore_index), settings.zero_division,
+                              settings.ignore_index, settings.class_names)
+    except MaskError as error:
+        return Result(pair.key, shown(error.path or pair.label), None, str(error))
+    except Exception as error:  # a bug of ours must still name the file and spare the other pairs
+        return Result(pair.key, shown(pair.label), None, (
+            f"{shown(pair.label)}, {shown(pair.inference)}: internal error "
+            f"({type(error).__name__}: {error})"))
+    # A report folder that cannot be written stops the run (OutputError): it is no fault of the masks,
+    # and dropping their pair would change the numbers.
+    note = None
+    if settings.output_dir is not None:
+        with drawing(report["id"]):
+            note = draw_pictures(pair.key, label, inference, settings)
+            if settings.plots_per_image:
+                draw_image_plot(report, output_name(pair.key), settings)
+    return Result(pair.key, shown(pair.label), report, None, note)
 
 
 def _start_worker(max_image_pixels):
@@ -971,9 +1393,9 @@ def _start_worker(max_image_pixels):
     Image.MAX_IMAGE_PIXELS = max_image_pixels
 
 
-def score_pairs(pairs, jobs=1, **options):
+def score_pairs(pairs, settings, jobs=1):
     """score_pair of every pair, yielded in the order of pairs, decoded in `jobs` processes."""
-    score = functools.partial(score_pair, **options)
+    score = functools.partial(score_pair, settings=settings)
     if jobs <= 1 or len(pairs) <= 1:
         yield from map(score, pairs)
         return
@@ -981,7 +1403,7 @@ def score_pairs(pairs, jobs=1, **options):
     jobs = min(jobs, len(pairs))
     # Pairs go to the workers in chunks: fewer round trips, but each worker keeps some work in hand.
     chunk = max(1, min(16, len(pairs) // (4 * jobs)))
-    with multiprocessing.Pool(jobs, _start_worker, (Image.MAX_IMAGE_PIXELS,)) as pool:
+    with multiprocessing.Pool(jobs, _start_worker, (settings.max_image_pixels,)) as pool:
         yield from pool.imap(score, pairs, chunksize=chunk)
 
 
@@ -991,86 +1413,116 @@ def default_jobs(pair_count):
     return cores if pair_count >= PAIRS_PER_WORKER * cores else 1
 
 
-def image_report(image_id, label_path, inference_path, matrix, zero_division=0.0,
-                 ignore_index=None, class_names=None):
-    """The report of one image, with its id and files first."""
-    return {"id": image_id, "label": shown(label_path), "inference": shown(inference_path),
-            **compute_report(matrix, zero_division, ignore_index, class_names)}
-
-
-def combined_report(total, summary_rows, zero_division=0.0, ignore_index=None, class_names=None):
-    """The report of the summed matrix, with the image count and the mean of per-image mean IoUs."""
-    return {"images": len(summary_rows),
-            **compute_report(total, zero_division, ignore_index, class_names),
-            "mean_image_mean_iou": _number(_macro_average(np.array(
-                [math.nan if row["mean_iou"] is None else row["mean_iou"] for row in summary_rows])))}
-
-
-def read_reports(paths):
-    """Image reports and errors of JSON reports (from --format json), for --merge; raises ValueError.
-
-    Returns (images, errors, ignore_index, zero_division, class_names);
-    zero_division is the reports' as an option value, or None when they differ.
-    An image id in two reports, or an id named differently, is an error.
-    """
-    images, errors, ignore_indexes, zero_divisions, source, names = [], [], set(), set(), {}, {}
-    if len(set(paths)) < len(paths):
-        raise ValueError("a report is given twice")
-    for path in paths:
-        try:
-            document = json.loads(Path(path).read_text(encoding="utf-8"))
-            ignore_indexes.add(document["ignore_index"])
-            zero_divisions.add(str(document["zero_division"]))
-            if not zero_divisions <= ZERO_DIVISION_CHOICES.keys():
-                raise ValueError(f"zero_division is {document['zero_division']!r}")
-            if document["label_space"] != LABEL_SPACE:
-                raise ValueError(f"label_space is {document['label_space']}, not {LABEL_SPACE}")
-            shard_errors = [(e["id"], e["path"], e["error"]) for e in document["errors"]]
-            for class_id, name in document["class_names"].items():
-                if not (class_id.isdigit() and int(class_id) < LABEL_SPACE and isinstance(name, str)):
-                    raise ValueError(f"class name {class_id!r}: {name!r}")
-                if names.setdefault(int(class_id), name) != name:
-                    raise ValueError(f"id {class_id} is named {name!r} here, {names[int(class_id)]!r} before")
-            for image in document["images"]:
-                _check_image_report(image)
-            for image_id in [image["id"] for image in document["images"]] + [e[0] for e in shard_errors]:
-                if image_id in source:
-                    raise ValueError(f"image {image_id} is also in {source[image_id]}; "
-                                     "shards must not overlap")
-                source[image_id] = path
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ValueError(f"{shown(path)}: cannot read the report ({error})") from None
-        except (KeyError, TypeError, IndexError, ValueError) as error:
-            raise ValueError(f"{shown(path)}: not a report written by --format json ({error})") from None
-        images += document["images"]
-        errors += shard_errors
-    if len(ignore_indexes) > 1:
-        raise ValueError("the reports were made with different --ignore-index values: "
-                         + ", ".join(map(str, sorted(ignore_indexes, key=str))))
-    return (images, errors, ignore_indexes.pop(), zero_divisions.pop() if len(zero_divisions) == 1 else None,
-            names)
-
-
-def _check_image_report(image):
-    """Raise ValueError unless an image of a JSON report has what --merge needs, well formed."""
-    if not all(isinstance(image.get(key), str) for key in ("id", "label", "inference")):
-        raise ValueError("an image without a text id, label or inference")
-    labels, rows = image["confusion_matrix"]["labels"], image["confusion_matrix"]["matrix"]
-    if not (all(type(value) is int and 0 <= value < LABEL_SPACE for value in labels)
-            and labels == sorted(set(labels))):
-        raise ValueError(f"image {image['id']}: the matrix labels are not ascending ids within 0..255")
-    if not (len(rows) == len(labels) and all(len(row) == len(labels) for row in rows)
-            and all(type(count) is int and 0 <= count < 2**62 for row in rows for count in row)):
-        raise ValueError(f"image {image['id']}: the matrix is not a square of pixel counts")
-
-
-def merged_results(images, zero_division=0.0, ignore_index=None, class_names=None):
+def merged_results(images, settings):
     """Rescore the images of merged reports from their matrices, as score_pairs would yield them."""
-    for image in sorted(images, key=lambda image: natural_key(image["id"])):
-        report = image_report(image["id"], image["label"], image["inference"],
-                              matrix_from_report(image), zero_division, ignore_index, class_names)
-        yield image["id"], image["label"], report, None, None
+    for image in sorted(images, key=lambda image: id_order(image["id"])):
+        report = image_report(image["id"], image["label"], image["inference"], matrix_from_report(image),
+                              settings.zero_division, settings.ignore_index, settings.class_names)
+        yield Result(image["id"], image["label"], report, None)
 
+
+def shard_of(pairs, refused, shard):
+    """The pairs and refused files of shard (k, n): every n-th image id, from the k-th, in id order."""
+    k, n = shard
+    keys = sorted({item.key for item in pairs + refused}, key=id_order)
+    chosen = set(keys[k - 1::n])
+    return [pair for pair in pairs if pair.key in chosen], [error for error in refused if error.key in chosen]
+
+
+def progress_bar(total, quiet):
+    """A tqdm bar on stderr when it is a terminal (and the run lasts), else None."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm  # only a terminal session pays for the import
+    tqdm.monitor_interval = 0  # no monitor thread, so worker processes fork a single-threaded parent
+    return tqdm(total=total, unit="pair", file=sys.stderr, delay=PROGRESS_DELAY_SECONDS, leave=False)
+
+
+def report(results, count, refused, settings, merged=False):
+    """Hand every result to every sink as it arrives, then the combined report; returns the exit status.
+
+    Only the summed matrix and one summary row per image are kept, so memory
+    does not grow with the number of images.
+    """
+    total = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
+    rows, bar = [], progress_bar(count, settings.quiet)
+    with contextlib.ExitStack() as stack:
+        if bar is not None:
+            stack.callback(bar.close)
+        sinks = [FolderSink(settings, merged)] if settings.output_dir else []  # first: its notes precede errors
+        sinks.append(TextSink(settings, bar) if settings.format == "text" else JsonSink(sys.stdout, settings))
+        for sink in sinks:
+            stack.enter_context(sink).begin()
+        for result in results:
+            if bar is not None:
+                bar.update()
+            if result.error is not None:
+                refused.append(Refused(result.key, result.path, result.error))
+                continue
+            labels = result.report["confusion_matrix"]["labels"]
+            if labels:  # add the compact form: cheaper than rebuilding the 256x256 matrix
+                total[np.ix_(labels, labels)] += np.array(result.report["confusion_matrix"]["matrix"], np.int64)
+            for sink in sinks:
+                sink.add(result)
+            rows.append(summary_row(result.report, output_name(result.key)))
+        combined = combined_report(total, rows, settings.zero_division, settings.ignore_index, settings.class_names)
+        refused.sort(key=lambda error: id_order(error.key))
+        for sink in sinks:
+            sink.finish(combined, rows, refused)
+    return 1 if refused else 0
+
+
+def score(settings):
+    """Score the mask folders and report; returns the exit status."""
+    for option, folder in (("--labels", settings.labels), ("--inferences", settings.inferences)):
+        if not folder.is_dir():
+            raise RunError(f"{option} {shown(folder)}: no such folder")
+    try:
+        pairs, refused, passed_over = find_pairs(settings.labels, settings.inferences)
+    except OSError as error:
+        raise RunError(f"cannot list the masks: {error}") from None
+    if settings.shard:
+        pairs, refused = shard_of(pairs, refused, settings.shard)
+    if not pairs:
+        raise RunError(f"no pair of masks with the same name in {shown(settings.labels)} and "
+                       f"{shown(settings.inferences)}"
+                       + (f" (shard {settings.shard[0]}/{settings.shard[1]})" if settings.shard else "")
+                       + "".join(f"\n  {error.message}" for error in refused))
+    if passed_over and not settings.quiet:
+        print(f"note: passed over {len(passed_over)} file{'s' if len(passed_over) > 1 else ''} "
+              "that are not masks: "
+              + ", ".join(map(str, passed_over[:5])) + (", ..." if len(passed_over) > 5 else ""),
+              file=sys.stderr)
+    names = settings.class_names
+    if 255 in names and settings.ignore_index is None and not settings.quiet:
+        print(f"note: id 255 is named {names[255]!r}, but without --ignore-index 255 its pixels "
+              "count as a class like any other", file=sys.stderr)
+    jobs = settings.jobs or default_jobs(len(pairs))
+    return report(score_pairs(pairs, settings, jobs), len(pairs), refused, settings)
+
+
+def merge(settings):
+    """Rebuild the report from JSON reports of shards, without touching a mask.
+
+    What the options leave open (zero division, class names) is taken from the reports.
+    """
+    images, refused, ignore_index, zero_division, report_names = read_reports(settings.merge)
+    if not images and not refused:
+        raise RunError("the reports hold no image")
+    if settings.zero_division is None and zero_division is None:
+        raise RunError("the reports were made with different --zero-division values: give one")
+    if settings.ignore_index is not None and settings.ignore_index != ignore_index:
+        raise RunError(f"--ignore-index {settings.ignore_index} differs from the reports' {ignore_index}: "
+                       "ignored pixels cannot be counted again without the masks")
+    settings = dataclasses.replace(
+        settings, ignore_index=ignore_index,
+        zero_division=ZERO_DIVISION_CHOICES[zero_division] if settings.zero_division is None
+        else settings.zero_division,
+        class_names=report_names if settings.class_names is None else settings.class_names)
+    return report(merged_results(images, settings), len(images), refused, settings, merged=True)
+
+
+# ---------------------------------------------------------------- CLI
 
 def parse_shard(text):
     """'K/N' -> (K, N), with 1 <= K <= N."""
@@ -1135,47 +1587,37 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.ignore_index is not None and not 0 <= args.ignore_index < LABEL_SPACE:
-        parser.error(f"--ignore-index {args.ignore_index} is outside 0..255")
-    if not 0 <= args.digits <= MAX_DIGITS:
-        parser.error(f"--digits must be within 0..{MAX_DIGITS}")
-    if args.jobs is not None and args.jobs < 1:
-        parser.error("--jobs must be 1 or more")
-    if args.max_image_pixels is not None:
-        if args.max_image_pixels < 1:
-            parser.error("--max-image-pixels must be 1 or more")
-        Image.MAX_IMAGE_PIXELS = args.max_image_pixels
-    if args.output_dir is not None:
-        problem = output_dir_problem(args.output_dir, [] if args.merge else
-                                     [args.labels, args.inferences, args.images])
+def make_settings(*, labels, inferences, images, ignore_index, zero_division, digits, class_names,
+                  format, jobs, quiet, shard, merge, output_dir, plots_per_image, max_image_pixels):
+    """The run's Settings from the options' values (as parsed); raises UsageError for a bad value."""
+    if ignore_index is not None and not 0 <= ignore_index < LABEL_SPACE:
+        raise UsageError(f"--ignore-index {ignore_index} is outside 0..255")
+    if not 0 <= digits <= MAX_DIGITS:
+        raise UsageError(f"--digits must be within 0..{MAX_DIGITS}")
+    if jobs is not None and jobs < 1:
+        raise UsageError("--jobs must be 1 or more")
+    if max_image_pixels is not None and max_image_pixels < 1:
+        raise UsageError("--max-image-pixels must be 1 or more")
+    if output_dir is not None:
+        problem = output_dir_problem(output_dir, [] if merge else [labels, inferences, images])
         if problem:
-            parser.error(f"--output-dir {shown(args.output_dir)}: {problem}")
-    elif args.plots_per_image:
-        parser.error("--plots-per-image needs --output-dir")
-    names_source = args.class_names
-    if names_source is None and not args.merge and _is_file(args.labels / CLASS_NAMES_FILE):
-        names_source = args.labels / CLASS_NAMES_FILE
+            raise UsageError(f"--output-dir {shown(output_dir)}: {problem}")
+    elif plots_per_image:
+        raise UsageError("--plots-per-image needs --output-dir")
+    names_source = class_names
+    if names_source is None and not merge and _is_file(labels / CLASS_NAMES_FILE):
+        names_source = labels / CLASS_NAMES_FILE
     try:
-        class_names = read_class_names(names_source) if names_source is not None else None
+        names = read_class_names(names_source) if names_source is not None else None
     except (OSError, UnicodeDecodeError, ValueError) as error:
-        parser.error(f"--class-names: {error}")
-    if sys.stdout is None:
-        return fail("there is no standard output to write the report to")
-    try:
-        return merge(args, class_names) if args.merge else score(args, class_names or {})
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # the reader of stdout went away, e.g. `| head`
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
-    except OSError as error:  # e.g. a full disk under a redirected stdout
-        return fail(f"cannot write the report: {error.strerror or error}")
-    except OutputError as error:
-        return fail(f"cannot write the report folder: {error}")
+        raise UsageError(f"--class-names: {error}") from None
+    return Settings(
+        labels=labels, inferences=inferences, images=images, ignore_index=ignore_index,
+        # Merged reports keep their own zero division and names unless the options say otherwise.
+        zero_division=ZERO_DIVISION_CHOICES[zero_division] if zero_division else None if merge else 0.0,
+        class_names=names if merge else names or {}, digits=digits, format=format, jobs=jobs, quiet=quiet,
+        shard=shard, merge=tuple(merge or ()), output_dir=output_dir, plots_per_image=plots_per_image,
+        max_image_pixels=max_image_pixels or Image.MAX_IMAGE_PIXELS)
 
 
 def output_dir_problem(folder, input_folders):
@@ -1202,175 +1644,29 @@ def fail(message):
     return 2
 
 
-def shard_of(pairs, errors, shard):
-    """The pairs and errors of shard (k, n): every n-th image id, from the k-th, in id order."""
-    k, n = shard
-    ids = sorted({image_id for image_id, *_ in pairs + errors}, key=natural_key)
-    chosen = set(ids[k - 1::n])
-    return ([pair for pair in pairs if pair[0] in chosen],
-            [error for error in errors if error[0] in chosen])
-
-
-def score(args, class_names):
-    """Score the mask folders and print the report; returns the exit status."""
-    for option, folder in (("--labels", args.labels), ("--inferences", args.inferences)):
-        if not folder.is_dir():
-            return fail(f"{option} {shown(folder)}: no such folder")
+def main(argv=None):
+    parser = build_parser()
     try:
-        pairs, errors, passed_over = find_pairs(args.labels, args.inferences)
-    except OSError as error:
-        return fail(f"cannot list the masks: {error}")
-    if args.shard:
-        pairs, errors = shard_of(pairs, errors, args.shard)
-    if not pairs:
-        return fail(f"no pair of masks with the same name in {shown(args.labels)} and "
-                    f"{shown(args.inferences)}"
-                    + (f" (shard {args.shard[0]}/{args.shard[1]})" if args.shard else "")
-                    + "".join(f"\n  {message}" for _, _, message in errors))
-    if passed_over and not args.quiet:
-        print(f"note: passed over {len(passed_over)} file{'s' if len(passed_over) > 1 else ''} "
-              "that are not masks: "
-              + ", ".join(map(str, passed_over[:5])) + (", ..." if len(passed_over) > 5 else ""),
-              file=sys.stderr)
-    if 255 in class_names and args.ignore_index is None and not args.quiet:
-        print(f"note: id 255 is named {class_names[255]!r}, but without --ignore-index 255 its pixels "
-              "count as a class like any other", file=sys.stderr)
-    args.zero_division = args.zero_division or "0"
-    options = {"zero_division": ZERO_DIVISION_CHOICES[args.zero_division],
-               "ignore_index": args.ignore_index, "class_names": class_names}
-    jobs = args.jobs or default_jobs(len(pairs))
-    output = args.output_dir and {"dir": args.output_dir, "images": args.images,
-                                  "plots": args.plots_per_image}
-    return write_report(score_pairs(pairs, jobs, output=output, **options), len(pairs), errors, args,
-                        options)
-
-
-def merge(args, class_names):
-    """Rebuild the report from JSON reports of shards, without touching a mask."""
+        settings = make_settings(**vars(parser.parse_args(argv)))
+    except UsageError as error:
+        parser.error(str(error))
+    Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
+    if sys.stdout is None:
+        return fail("there is no standard output to write the report to")
     try:
-        images, errors, ignore_index, zero_division, report_names = read_reports(args.merge)
-    except ValueError as error:
+        return merge(settings) if settings.merge else score(settings)
+    except RunError as error:
         return fail(str(error))
-    if not images and not errors:
-        return fail("the reports hold no image")
-    if args.zero_division is None and zero_division is None:
-        return fail("the reports were made with different --zero-division values: give one")
-    args.zero_division = args.zero_division or zero_division
-    if args.ignore_index is not None and args.ignore_index != ignore_index:
-        return fail(f"--ignore-index {args.ignore_index} differs from the reports' {ignore_index}: "
-                    "ignored pixels cannot be counted again without the masks")
-    if class_names is None:  # the names the shards were scored with
-        class_names = report_names
-    options = {"zero_division": ZERO_DIVISION_CHOICES[args.zero_division],
-               "ignore_index": ignore_index, "class_names": class_names}
-    return write_report(merged_results(images, **options), len(images), errors, args, options)
-
-
-def progress_bar(total, quiet):
-    """A tqdm bar on stderr when it is a terminal (and the run lasts), else None."""
-    if quiet or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm  # only a terminal session pays for the import
-    tqdm.monitor_interval = 0  # no monitor thread, so worker processes fork a single-threaded parent
-    return tqdm(total=total, unit="pair", file=sys.stderr, delay=PROGRESS_DELAY_SECONDS, leave=False)
-
-
-def write_report(results, count, errors, args, options):
-    """Print the report as results arrive, and fill the report folder; returns the exit status.
-
-    Only the summed matrix and one summary row per image are kept, so memory does
-    not grow with the number of images.
-    """
-    zero_division, ignore_index, class_names = (options["zero_division"], options["ignore_index"],
-                                                options["class_names"])
-    text, folder = args.format == "text", args.output_dir
-    head = {"label_space": LABEL_SPACE, "ignore_index": ignore_index,
-            "zero_division": int(zero_division) if args.zero_division != "nan" else "nan",
-            "class_names": {str(class_id): name for class_id, name in sorted(class_names.items())}}
-    rows, picture_notes = [], []
-    total = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
-    with contextlib.ExitStack() as files:
-        json_outputs = [] if text else [sys.stdout]  # one JSON document, written image by image
-        if folder:
-            json_outputs.append(files.enter_context(atomic_open(folder / "report.json")))
-            class_table = csv.writer(files.enter_context(atomic_open(folder / "classes.csv", newline="")))
-            class_table.writerow(CLASS_COLUMNS)
-        for output in json_outputs:
-            output.write(json.dumps(head)[:-1] + ', "images": [')
-        bar = progress_bar(count, args.quiet)
-        if bar is not None:
-            files.callback(bar.close)
-        for image_id, path, report, error, picture_note in results:
-            if bar is not None:
-                bar.update()
-            if error is not None:
-                errors.append((image_id, path, error))
-                continue
-            labels = report["confusion_matrix"]["labels"]
-            if labels:  # add the compact form: cheaper than rebuilding the 256x256 matrix
-                total[np.ix_(labels, labels)] += np.array(report["confusion_matrix"]["matrix"], dtype=np.int64)
-            if text:
-                section = format_image_section(report, class_names, args.digits, zero_division,
-                                               ignore_index) + "\n\n\n"
-                bar.write(section, file=sys.stdout, end="") if bar is not None else sys.stdout.write(section)
-            for output in json_outputs:
-                output.write((", " if rows else "") + json.dumps(report))
-            if folder:
-                class_table.writerows(class_rows(image_id, report))
-                with _drawing(image_id):
-                    write_image_files(folder, report, head, class_names, args)
-                picture_notes += [picture_note] if picture_note else []
-            rows.append(summary_row(report))
-        combined = combined_report(total, rows, **options)
-        errors.sort(key=lambda error: natural_key(error[0]))
-        error_list = [{"id": image_id, "path": path, "error": message} for image_id, path, message in errors]
-        for output in json_outputs:
-            output.write('], "combined": ' + json.dumps(combined) + ', "errors": ' + json.dumps(error_list)
-                         + "}\n")
-        if folder:
-            class_table.writerows(class_rows("combined", combined))
-    if text:
-        if rows:
-            sys.stdout.write(format_summary(rows, args.digits) + "\n\n\n")
-        sys.stdout.write(format_combined_section(combined, class_names, args.digits, zero_division,
-                                                 ignore_index, [image_id for image_id, _, _ in errors]) + "\n")
-        sys.stdout.flush()
-    if folder:
-        with _drawing("combined"):
-            finish_report_folder(folder, head, combined, rows, errors, class_names, args)
-        if not args.quiet:
-            if picture_notes:
-                print(f"note: {len(picture_notes)} overlay{'s are' if len(picture_notes) > 1 else ' is'} "
-                      f"drawn on the label's class colours, for want of a camera picture (first: "
-                      f"{picture_notes[0]})", file=sys.stderr)
-            print(f"wrote {shown(folder)}/: index.html, report.json, summary.csv, classes.csv, "
-                  f"confusion_matrix.png, matrices/ ({len(rows) + 1}), reports/ ({len(rows)})"
-                  + (f", overlays/ and thumbnails/ ({len(rows)})" if not args.merge else "")
-                  + (f", plots/ ({len(rows)})" if args.plots_per_image else ""), file=sys.stderr)
-    if text:
-        for _, _, message in errors:
-            print(f"error: {message}", file=sys.stderr)
-    return 1 if errors else 0
-
-
-def write_image_files(folder, report, head, class_names, args):
-    """An image's matrix CSV and page (and, when merging, its heat map: no worker drew it)."""
-    write_csv(folder / "matrices" / f"{report['id']}.csv", matrix_rows(report))
-    write_text(folder / "reports" / f"{report['id']}.html",
-               image_page(report, head, class_names, args.digits, has_overlay=not args.merge))
-    if args.merge and args.plots_per_image:
-        draw_image_plot(report, class_names, folder)
-
-
-def finish_report_folder(folder, head, combined, rows, errors, class_names, args):
-    """What the report folder gets once every image is in: the combined files and the page."""
-    write_csv(folder / "matrices" / "combined.csv", matrix_rows(combined))
-    write_csv(folder / "summary.csv", [SUMMARY_COLUMNS] + [summary_csv_row(row) for row in rows]
-              + [summary_csv_row(summary_row({"id": "combined", **combined}))])
-    plot_confusion_matrix(combined, class_names, folder / "confusion_matrix.png",
-                          f"All {combined['images']} images: share of each label's pixels")
-    write_text(folder / "index.html", index_page(head, combined, rows, errors, class_names, args.digits,
-                                                 has_overlays=not args.merge))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader of stdout went away, e.g. `| head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as error:  # e.g. a full disk under a redirected stdout
+        return fail(f"cannot write the report: {error.strerror or error}")
+    except OutputError as error:
+        return fail(f"cannot write the report folder: {error}")
 
 
 if __name__ == "__main__":
