@@ -191,3 +191,34 @@ def test_readme_command_runs_on_the_samples_as_a_user_would():
                              "count as a class like any other\n")
     assert result.stdout.count("=== 0000") == 10
     assert "Per-image summary" in result.stdout and "=== combined: 10 images" in result.stdout
+
+
+def test_names_that_are_shown_alike_are_never_paired(tmp_path, monkeypatch, capsys):
+    # A label whose name holds a real tab, an inference whose name holds a backslash and a t:
+    # both are shown as pair\ttab, and they are different files.
+    monkeypatch.chdir(tmp_path)
+    mask = np.zeros((4, 4), np.uint8)
+    write_pairs(tmp_path, {"good": (mask, mask)})
+    Image.fromarray(mask).save(tmp_path / "labels" / "pair\ttab.png")
+    Image.fromarray(mask).save(tmp_path / "inferences" / "pair\\ttab.png")
+    status, document = run_json(capsys, "--output-dir", "out")
+    assert status == 1
+    assert [image["id"] for image in document["images"]] == ["good"]
+    assert sorted(error["error"] for error in document["errors"]) == [
+        "inferences/pair\\ttab.png: no label of that name in labels",
+        "labels/pair\\ttab.png: no inference of that name in inferences"]
+
+
+def test_a_name_with_a_tab_finds_its_picture_and_names_safe_files(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    label = np.zeros((6, 8), np.uint8)
+    inference = label.copy()
+    inference[0, 0] = 1
+    write_pairs(tmp_path, {"a\tb": (label, inference)})
+    (tmp_path / "images").mkdir()
+    Image.fromarray(np.full((6, 8, 3), 200, np.uint8)).save(tmp_path / "images" / "a\tb.png")
+    assert tool.main(["--output-dir", "out"]) == 0
+    captured = capsys.readouterr()
+    assert "=== a\\tb:" in captured.out and "for want of a camera picture" not in captured.err
+    written = [path.name for path in (tmp_path / "out").rglob("*") if path.is_file()]
+    assert all(name.isprintable() for name in written)

@@ -1,5 +1,6 @@
 """The numbers: hand-worked cases, then scikit-learn as the oracle on generated arrays."""
 
+import contextlib
 import math
 
 import numpy as np
@@ -92,11 +93,41 @@ def mask_pairs(draw):
     return label, inference, ignore_index
 
 
+# MAX_RUNS_PER_PIXEL picks the way of counting: 0 always counts pixel by pixel (bincount), infinity
+# always counts runs; both are forced here rather than left to whichever the data happens to pick.
+COUNTING_PATHS = {"bincount": 0, "runs": math.inf}
+
+
+@contextlib.contextmanager
+def counting_path(name):
+    """Force one way of counting, and check that it is the one that ran."""
+    calls = {"bincount": 0, "runs": 0}
+    real_bincount, real_add_at = np.bincount, np.add.at
+
+    def bincount(*args, **kwargs):
+        calls["bincount"] += 1
+        return real_bincount(*args, **kwargs)
+
+    class CountingAdd:  # np.add is a ufunc whose attributes cannot be set: stand in for it
+        def at(self, *args):
+            calls["runs"] += 1
+            return real_add_at(*args)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tool, "MAX_RUNS_PER_PIXEL", COUNTING_PATHS[name])
+        patch.setattr(tool.np, "bincount", bincount)
+        patch.setattr(tool.np, "add", CountingAdd())
+        yield calls
+    assert calls[name] > 0 and calls["runs" if name == "bincount" else "bincount"] == 0
+
+
+@pytest.mark.parametrize("path", COUNTING_PATHS)
 @settings(max_examples=300, deadline=None)
 @given(mask_pairs(), st.sampled_from(ZERO_DIVISIONS))
-def test_every_number_equals_scikit_learn(pair, zero_division):
+def test_every_number_equals_scikit_learn(path, pair, zero_division):
     label, inference, ignore_index = pair
-    matrix = tool.count_matrix(label, inference, ignore_index)
+    with counting_path(path):
+        matrix = tool.count_matrix(label, inference, ignore_index)
     report = tool.compute_report(matrix, zero_division, ignore_index)
     assert_report_matches_sklearn(report, label, inference, ignore_index, zero_division)
 
@@ -155,3 +186,10 @@ def test_class_names_file_by_line_and_by_explicit_id(tmp_path):
 
 def test_natural_order_of_ids():
     assert sorted(["img10", "img2", "img1"], key=tool.natural_key) == ["img1", "img2", "img10"]
+
+
+def test_class_colours_are_the_pascal_voc_colour_map():
+    colours = tool.class_colours()
+    assert tuple(colours[0]) == (0, 0, 0) and tuple(colours[1]) == (128, 0, 0)
+    assert tuple(colours[15]) == (192, 128, 128) and tuple(colours[255]) == (224, 224, 192)
+    assert len({tuple(colour) for colour in colours}) == 256  # every id has its own colour

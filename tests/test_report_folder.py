@@ -2,10 +2,13 @@
 
 import contextlib
 import csv
+import html.parser
 import io
 import json
 import shutil
 import subprocess
+import urllib.parse
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -237,3 +240,91 @@ def test_the_page_renders_in_a_browser_with_every_thumbnail(report_folder, tmp_p
         assert screenshot.size == (1366, 900)
         colours = screenshot.convert("RGB").getcolors(maxcolors=1 << 20)
     assert len(colours) > 1000  # the heat map and the text were drawn, not a blank page
+
+
+class PageParser(html.parser.HTMLParser):
+    """The links, picture sources and text of a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.links, self.text = [], []
+
+    def handle_starttag(self, tag, attributes):
+        attributes = dict(attributes)
+        for name in ("href", "src"):
+            if attributes.get(name):
+                self.links.append(attributes[name])
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse_page(path):
+    parser = PageParser()
+    parser.feed(path.read_text(encoding="utf-8"))
+    parser.close()
+    return parser
+
+
+def assert_every_link_resolves(folder):
+    """Every href and src of every page names a file that was written."""
+    pages = [folder / "index.html", *sorted((folder / "reports").glob("*.html"))]
+    for page in pages:
+        for link in parse_page(page).links:
+            target = (page.parent / urllib.parse.unquote(link)).resolve()
+            assert target.is_file(), f"{page.name} links to {link}, which was not written"
+            assert folder.resolve() in target.parents
+    return pages
+
+
+@pytest.fixture
+def awkward_names(tmp_path, monkeypatch):
+    """Masks whose ids and class names hold the characters HTML must escape."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(5)
+    for folder in ("labels", "inferences", "images"):
+        (tmp_path / folder).mkdir()
+    ids = ['a<b&c"d', "plain", "x&amp;y"]
+    for image_id in ids:
+        label = rng.integers(0, 3, (12, 16), dtype=np.uint8)
+        inference = np.where(rng.random(label.shape) < 0.7, label, 2).astype(np.uint8)
+        Image.fromarray(label).save(tmp_path / "labels" / f"{image_id}.png")
+        Image.fromarray(inference).save(tmp_path / "inferences" / f"{image_id}.png")
+    (tmp_path / "names.txt").write_text('<road>\nside & walk\n"car"\n', encoding="utf-8")
+    return ids, ["<road>", "side & walk", '"car"']
+
+
+def test_pages_escape_ids_and_names_and_every_link_resolves(awkward_names, capsys):
+    ids, names = awkward_names
+    assert tool.main(["--class-names", "names.txt", "--output-dir", "out", "--quiet"]) == 0
+    folder = Path("out")
+    pages = assert_every_link_resolves(folder)
+    assert len(pages) == 1 + len(ids)
+    index_text = "".join(parse_page(folder / "index.html").text)
+    for image_id in ids:
+        assert image_id in index_text  # shown as it is, which only escaping allows
+    for name in names:
+        assert name in index_text
+    for page in pages:
+        raw = page.read_text(encoding="utf-8")
+        assert "<road>" not in raw and 'a<b' not in raw and "side & walk" not in raw
+    capsys.readouterr()
+
+
+def test_merge_writes_the_same_report_folder_without_pictures(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    shards = []
+    for k in (1, 2):
+        assert tool.main(["--ignore-index", "255", "--shard", f"{k}/2", "--format", "json"]) == 0
+        shards.append(tmp_path / f"shard{k}.json")
+        shards[-1].write_text(capsys.readouterr().out, encoding="utf-8")
+    assert tool.main(["--ignore-index", "255", "--output-dir", str(tmp_path / "whole"), "--quiet"]) == 0
+    assert tool.main(["--merge", *map(str, shards), "--output-dir", str(tmp_path / "merged")]) == 0
+    err = capsys.readouterr().err
+    assert "matrices/ (11), reports/ (10)" in err and "overlays/" not in err
+    whole, merged = tmp_path / "whole", tmp_path / "merged"
+    for name in ("report.json", "summary.csv", "classes.csv", "matrices/combined.csv",
+                 *(f"matrices/{image_id}.csv" for image_id in SAMPLE_IDS)):
+        assert (merged / name).read_bytes() == (whole / name).read_bytes(), name
+    assert not (merged / "overlays").exists() and not (merged / "thumbnails").exists()
+    assert_every_link_resolves(merged)
