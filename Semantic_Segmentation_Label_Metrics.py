@@ -1438,7 +1438,7 @@ def progress_bar(total, quiet):
     return tqdm(total=total, unit="pair", file=sys.stderr, delay=PROGRESS_DELAY_SECONDS, leave=False)
 
 
-def report(results, count, refused, settings, merged=False):
+def consume_results(results, count, refused, settings, merged=False):
     """Hand every result to every sink as it arrives, then the combined report; returns the exit status.
 
     Only the summed matrix and one summary row per image are kept, so memory
@@ -1498,7 +1498,7 @@ def score(settings):
         print(f"note: id 255 is named {names[255]!r}, but without --ignore-index 255 its pixels "
               "count as a class like any other", file=sys.stderr)
     jobs = settings.jobs or default_jobs(len(pairs))
-    return report(score_pairs(pairs, settings, jobs), len(pairs), refused, settings)
+    return consume_results(score_pairs(pairs, settings, jobs), len(pairs), refused, settings)
 
 
 def merge(settings):
@@ -1519,7 +1519,7 @@ def merge(settings):
         zero_division=ZERO_DIVISION_CHOICES[zero_division] if settings.zero_division is None
         else settings.zero_division,
         class_names=report_names if settings.class_names is None else settings.class_names)
-    return report(merged_results(images, settings), len(images), refused, settings, merged=True)
+    return consume_results(merged_results(images, settings), len(images), refused, settings, merged=True)
 
 
 # ---------------------------------------------------------------- CLI
