@@ -82,10 +82,75 @@ _CITYSCAPES = ("road", "sidewalk", "building", "wall", "fence", "pole", "traffic
 _PASCAL_VOC = ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car",
                "cat", "chair", "cow", "diningtable", "dog", "horse", "motorbike", "person",
                "pottedplant", "sheep", "sofa", "train", "tvmonitor")
-# Built-in --class-names presets; both datasets mark unlabelled pixels with 255.
+# ADE20K's 150 classes (SceneParsing), in the order of the ids after reduce-zero-label (mmsegmentation's).
+_ADE20K = (
+    "wall", "building", "sky", "floor", "tree", "ceiling", "road", "bed", "windowpane", "grass", "cabinet",
+    "sidewalk", "person", "earth", "door", "table", "mountain", "plant", "curtain", "chair", "car", "water",
+    "painting", "sofa", "shelf", "house", "sea", "mirror", "rug", "field", "armchair", "seat", "fence",
+    "desk", "rock", "wardrobe", "lamp", "bathtub", "railing", "cushion", "base", "box", "column",
+    "signboard", "chest of drawers", "counter", "sand", "sink", "skyscraper", "fireplace", "refrigerator",
+    "grandstand", "path", "stairs", "runway", "case", "pool table", "pillow", "screen door", "stairway",
+    "river", "bridge", "bookcase", "blind", "coffee table", "toilet", "flower", "book", "hill", "bench",
+    "countertop", "stove", "palm", "kitchen island", "computer", "swivel chair", "boat", "bar",
+    "arcade machine", "hovel", "bus", "towel", "light", "truck", "tower", "chandelier", "awning",
+    "streetlight", "booth", "television receiver", "airplane", "dirt track", "apparel", "pole", "land",
+    "bannister", "escalator", "ottoman", "bottle", "buffet", "poster", "stage", "van", "ship", "fountain",
+    "conveyer belt", "canopy", "washer", "plaything", "swimming pool", "stool", "barrel", "basket",
+    "waterfall", "tent", "bag", "minibike", "cradle", "oven", "ball", "food", "step", "tank", "trade name",
+    "microwave", "pot", "animal", "bicycle", "lake", "dishwasher", "screen", "blanket", "sculpture", "hood",
+    "sconce", "vase", "traffic light", "tray", "ashcan", "fan", "pier", "crt screen", "plate", "monitor",
+    "bulletin board", "shower", "radiator", "glass", "clock", "flag")
+# CamVid as SegNet ships it: 11 classes, and 11 marks unlabelled pixels.
+_CAMVID = ("sky", "building", "pole", "road", "pavement", "tree", "sign symbol", "fence", "car",
+           "pedestrian", "bicyclist")
+# Built-in --class-names presets, each with its dataset's id for unlabelled pixels named void.
 CLASS_NAME_PRESETS = {
     "cityscapes": {**dict(enumerate(_CITYSCAPES)), 255: "void"},  # the 19 train ids
+    "kitti": {**dict(enumerate(_CITYSCAPES)), 255: "void"},  # KITTI's benchmark uses Cityscapes' ids
     "pascal-voc": {**dict(enumerate(_PASCAL_VOC)), 255: "void"},
+    "ade20k": {**dict(enumerate(_ADE20K)), 255: "void"},  # after reduce-zero-label: 0 = wall
+    "camvid": {**dict(enumerate(_CAMVID)), 11: "void"},
+}
+# Cityscapes' label table (cityscapesScripts' labels.py): (labelId, trainId, colour) of the 34 labelIds;
+# trainId 255 marks the labels left out of the benchmark.
+CITYSCAPES_LABELS = (
+    (0, 255, (0, 0, 0)), (1, 255, (0, 0, 0)), (2, 255, (0, 0, 0)), (3, 255, (0, 0, 0)),
+    (4, 255, (0, 0, 0)), (5, 255, (111, 74, 0)), (6, 255, (81, 0, 81)), (7, 0, (128, 64, 128)),
+    (8, 1, (244, 35, 232)), (9, 255, (250, 170, 160)), (10, 255, (230, 150, 140)), (11, 2, (70, 70, 70)),
+    (12, 3, (102, 102, 156)), (13, 4, (190, 153, 153)), (14, 255, (180, 165, 180)),
+    (15, 255, (150, 100, 100)), (16, 255, (150, 120, 90)), (17, 5, (153, 153, 153)),
+    (18, 255, (153, 153, 153)), (19, 6, (250, 170, 30)), (20, 7, (220, 220, 0)), (21, 8, (107, 142, 35)),
+    (22, 9, (152, 251, 152)), (23, 10, (70, 130, 180)), (24, 11, (220, 20, 60)), (25, 12, (255, 0, 0)),
+    (26, 13, (0, 0, 142)), (27, 14, (0, 0, 70)), (28, 15, (0, 60, 100)), (29, 255, (0, 0, 90)),
+    (30, 255, (0, 0, 110)), (31, 16, (0, 80, 100)), (32, 17, (0, 0, 230)), (33, 18, (119, 11, 32)))
+# --label-map / --inference-map presets, as {from: to} with "*" for every id not listed.
+ID_MAP_PRESETS = {
+    "cityscapes-labelids": {**{label_id: train_id for label_id, train_id, _ in CITYSCAPES_LABELS}, "*": 255},
+    # ADE20K as mmsegmentation reads it: 0 (other) is left out, the 150 classes move down by one.
+    "reduce-zero-label": {0: 255, **{k: k - 1 for k in range(1, 255)}, 255: 255},
+}
+
+
+@functools.lru_cache(maxsize=None)
+def class_colours():
+    """256 distinct RGB colours, one per id: the Pascal VOC colour map, which any id can index."""
+    colours = np.zeros((LABEL_SPACE, 3), dtype=np.uint8)
+    for class_id in range(LABEL_SPACE):
+        bits = class_id
+        for shift in range(7, -1, -1):  # the id's bits, three at a time, fill the channels from the top
+            for channel in range(3):
+                colours[class_id, channel] |= ((bits >> channel) & 1) << shift
+            bits >>= 3
+    return colours
+
+
+# --palette presets, as {colour: id}. Cityscapes: the 19 train ids' colours; the colours of the labels
+# left out of the benchmark (black among them) are 255, and a train id wins where two labels share a colour.
+PALETTE_PRESETS = {
+    "cityscapes": lambda: {**{colour: 255 for _, _, colour in CITYSCAPES_LABELS},
+                           **{colour: train_id for _, train_id, colour in CITYSCAPES_LABELS if train_id != 255}},
+    "pascal-voc": lambda: {**{tuple(map(int, class_colours()[k])): k for k in range(len(_PASCAL_VOC))},
+                           tuple(map(int, class_colours()[255])): 255},
 }
 
 
@@ -95,6 +160,13 @@ class Settings:
     labels: Path = Path("labels")
     inferences: Path = Path("inferences")
     images: Path = Path("images")  # camera pictures the overlays are drawn on
+    recursive: bool = False  # masks in sub-folders too, paired by relative path
+    label_suffix: str = ""  # the end of a label's file name that is not part of the id
+    inference_suffix: str = ""
+    label_map: "IdMap | None" = None  # ids that become other ids after reading, before counting
+    inference_map: "IdMap | None" = None
+    palette: "Palette | None" = None  # colours of RGB masks that stand for ids
+    input: dict = dataclasses.field(default_factory=dict)  # how the masks were read, as the JSON head says
     ignore_index: int | None = None  # label id whose pixels are not counted
     zero_division: float | None = 0.0  # the value of 0/0; None: not given, so --merge takes the reports'
     class_names: dict | None = dataclasses.field(default_factory=dict)  # None: not given (--merge)
@@ -169,20 +241,21 @@ def _refuse_colours(image, path):
                              "are equal, so it is a greyscale mask saved as RGB: save "
                              "Image.open(path).convert('L') as the mask", path)
     hint = ("drop the alpha channel if the grey values are the ids" if image.mode in ("LA", "La", "PA")
-            else "save the class ids as an 8-bit greyscale or palette PNG, mapping each colour "
-                 "to its id (a colour-coded mask needs its dataset's colour-to-id map)")
+            else "for a colour-coded mask, give its dataset's colours with --palette (a preset: "
+                 + ", ".join(PALETTE_PRESETS) + "; or a file of colours)")
     return MaskError(f"{shown(path)}: mode {image.mode} holds colours, not class ids; {hint}", path)
 
 
-def read_mask(path):
+def read_mask(path, palette=None):
     """The class ids of a mask file and the bits of its greyscale samples: (2-D uint8 array, bits).
 
     Palette images give their palette indices, which are the class ids; converting
     them through their colours would silently give wrong numbers (bits is 8 for
     them). Greyscale samples of 1, 2 or 4 bits are read as stored (a 4-bit 3 is
     id 3), where Pillow scales them to 0..255 for display. 16- and 32-bit
-    greyscale is accepted when every value is within 0..255. Raises MaskError for
-    anything else.
+    greyscale is accepted when every value is within 0..255. RGB (and opaque RGBA)
+    masks are turned into ids by palette, a Palette, when there is one. Raises
+    MaskError for anything else.
     """
     name = shown(path)
     try:
@@ -190,7 +263,7 @@ def read_mask(path):
             # Above Pillow's decompression-bomb limit it only warns up to twice the limit: refuse all.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
-                return _decode_mask(image, path)
+                return _decode_mask(image, path, palette)
     except MaskError:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
@@ -208,7 +281,7 @@ def read_mask(path):
                         path) from None
 
 
-def _decode_mask(image, path):
+def _decode_mask(image, path, palette=None):
     name = shown(path)
     if image.format in LOSSY_FORMATS or image.info.get("compression") in ("jpeg", "tiff_jpeg"):
         raise MaskError(f"{name}: {image.format} compression is or can be lossy, and then the pixel "
@@ -243,34 +316,170 @@ def _decode_mask(image, path):
     if mode == "F":
         raise MaskError(f"{name}: mode F holds floating-point values, not class ids; "
                         "save the class ids as an 8-bit greyscale PNG", path)
+    if mode in ("RGB", "RGBA") and palette is not None:
+        return ids_from_colours(image, palette, path), 8
     raise _refuse_colours(image, path)
 
 
-def read_class_names(source):
-    """Class names from a preset name or a text file, as {id: name}; raises ValueError.
+def ids_from_colours(image, palette, path):
+    """The ids an RGB (or opaque RGBA) image's colours stand for in palette; raises MaskError.
 
-    In the file, line k (from 0) names id k; a blank line leaves that id unnamed;
-    a line 'N: name' names id N wherever it stands. An id named twice is an error.
+    Each pixel's colour is one 32-bit word (RGBA, alpha 255); masks are piecewise
+    constant, so each run of one colour is looked up once in the sorted palette.
     """
-    if source in CLASS_NAME_PRESETS:
-        return dict(CLASS_NAME_PRESETS[source])
+    if image.mode == "RGBA" and np.asarray(image.getchannel("A")).min(initial=255) < 255:
+        raise MaskError(f"{shown(path)}: RGBA with transparent pixels; a colour-coded mask must be "
+                        "opaque", path)
+    words = np.asarray(image.convert("RGBA")).view("<u4").ravel()  # the alpha byte is 255 everywhere
+    starts = np.concatenate(([0], np.flatnonzero(words[1:] != words[:-1]) + 1))
+    lengths = np.diff(starts, append=words.size)
+    colours = words[starts]
+    where = np.minimum(np.searchsorted(palette.words, colours), len(palette.words) - 1)
+    known = palette.words[where] == colours
+    if not known.all():
+        unknown, inverse = np.unique(colours[~known], return_inverse=True)
+        pixels = np.bincount(inverse, weights=lengths[~known]).astype(np.int64)
+        first = np.argsort(-pixels, kind="stable")[:3]
+        listed = ", ".join(f"({word & 255}, {word >> 8 & 255}, {word >> 16 & 255}) in {pixels[k]} pixels"
+                           for k in first for word in (int(unknown[k]),))
+        raise MaskError(f"{shown(path)}: {len(unknown)} colour{'s are' if len(unknown) > 1 else ' is'} not in "
+                        f"the palette {palette.name}: {listed}{', ...' if len(unknown) > 3 else ''} (lossy "
+                        "compression, or another dataset's colours?)", path)
+    return np.repeat(palette.ids[where], lengths).reshape(image.height, image.width)
+
+
+def _text_lines(source):
+    """The lines of a UTF-8 text file, numbered from 1; raises ValueError (or OSError)."""
     try:
         text = Path(source).read_text(encoding="utf-8-sig")  # -sig: files saved with a byte-order mark
     except UnicodeDecodeError as error:
         raise ValueError(f"{shown(source)}: not UTF-8 text ({error.reason} at byte {error.start})") from None
-    names, named_on = {}, {}
-    for line_number, line in enumerate(re.split(r"\r?\n", text.removesuffix("\n")), start=1):
+    return enumerate(re.split(r"\r?\n", text.removesuffix("\n")), start=1)
+
+
+def _values_by_id(source, lines, value_of=str):
+    """{id: value} of the lines of a file in which line k (from 0) gives id k's value, a line 'N: value'
+    gives id N's wherever it stands, and a blank line gives nothing; raises ValueError.
+
+    value_of turns a line's text into its value (raising ValueError); an id given twice is an error.
+    """
+    values, given_on = {}, {}
+    for line_number, line in lines:
         explicit = re.fullmatch(r"\s*(-?[0-9]+)\s*:\s*(.*?)\s*", line)
-        class_id, name = (int(explicit[1]), explicit[2]) if explicit else (line_number - 1, line.strip())
-        if not name:
+        class_id, text = (int(explicit[1]), explicit[2]) if explicit else (line_number - 1, line.strip())
+        if not text:
             continue
+        where = f"{shown(source)}, line {line_number}"
         if not 0 <= class_id < LABEL_SPACE:
-            raise ValueError(f"{shown(source)}, line {line_number}: id {class_id} is outside 0..255")
-        if class_id in names:
-            raise ValueError(f"{shown(source)}, line {line_number}: id {class_id} was already named "
-                             f"on line {named_on[class_id]}")
-        names[class_id], named_on[class_id] = name, line_number
-    return names
+            raise ValueError(f"{where}: id {class_id} is outside 0..255")
+        if class_id in values:
+            raise ValueError(f"{where}: id {class_id} was already given on line {given_on[class_id]}")
+        try:
+            values[class_id], given_on[class_id] = value_of(text), line_number
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+    return values
+
+
+def read_class_names(source):
+    """Class names from a preset name or a text file: ({id: name}, the ignore id it declares or None).
+
+    In the file, line k (from 0) names id k; a blank line leaves that id unnamed;
+    a line 'N: name' names id N wherever it stands; a line 'ignore: N' names no
+    class and says that label id N marks pixels to leave out. Raises ValueError.
+    """
+    if source in CLASS_NAME_PRESETS:
+        return dict(CLASS_NAME_PRESETS[source]), None
+    if not Path(source).exists() and not re.search(r"[/\\.]", str(source)):
+        raise ValueError(f"{shown(source)} is neither a preset (" + ", ".join(CLASS_NAME_PRESETS)
+                         + ") nor a file")
+    lines, ignore_index = [], None
+    for line_number, line in _text_lines(source):
+        directive = re.fullmatch(r"\s*ignore\s*:\s*(\S*)\s*", line)
+        if directive is None:
+            lines.append((line_number, line))
+        elif directive[1].isascii() and directive[1].isdigit() and int(directive[1]) < LABEL_SPACE:
+            ignore_index = int(directive[1])
+        else:
+            raise ValueError(f"{shown(source)}, line {line_number}: 'ignore:' takes an id within 0..255")
+    return _values_by_id(source, lines), ignore_index
+
+
+class IdMap(NamedTuple):
+    """An id map (--label-map, --inference-map): its name as given, and the id each of the 256 ids becomes."""
+    name: str
+    table: np.ndarray  # uint8[256]
+
+
+def read_id_map(source):
+    """An IdMap from a preset, an inline list ('255:1' or '0:0,255:1') or a text file; raises ValueError.
+
+    The file has a line 'from: to' per id; '*: to' sends every id not listed to
+    one id; without it, ids not listed stay as they are.
+    """
+    where = shown(source)
+    if source in ID_MAP_PRESETS:
+        entries = list(ID_MAP_PRESETS[source].items())
+    else:
+        inline = re.fullmatch(r"\s*(\*|[0-9]+)\s*:\s*[0-9]+\s*(,\s*(\*|[0-9]+)\s*:\s*[0-9]+\s*)*", source)
+        if inline and not Path(source).exists():
+            lines = enumerate(source.split(","), start=1)
+        elif not Path(source).exists() and not re.search(r"[/\\.]", source):
+            raise ValueError(f"{where} is neither a preset (" + ", ".join(ID_MAP_PRESETS)
+                             + "), a list such as 255:1, nor a file")
+        else:
+            lines = _text_lines(source)
+        entries = []
+        for line_number, line in lines:
+            if not line.strip():
+                continue
+            entry = re.fullmatch(r"\s*(\*|[0-9]+)\s*:\s*([0-9]+)\s*", line)
+            if not entry or (entry[1] != "*" and int(entry[1]) >= LABEL_SPACE) or int(entry[2]) >= LABEL_SPACE:
+                raise ValueError(f"{where}, entry {line_number}: {line.strip()!r} is not 'from: to' with ids "
+                                 "within 0..255 (or '*: to')")
+            entries.append((entry[1] if entry[1] == "*" else int(entry[1]), int(entry[2])))
+    table = np.arange(LABEL_SPACE, dtype=np.uint8)
+    for source_id, target in sorted(entries, key=lambda entry: entry[0] != "*"):  # '*' first, then the ids
+        table[slice(None) if source_id == "*" else source_id] = target
+    return IdMap(source, table)
+
+
+class Palette(NamedTuple):
+    """The colours of colour-coded masks (--palette): each colour as a 32-bit RGBA word (alpha 255), sorted,
+    and the id it stands for."""
+    name: str
+    words: np.ndarray  # uint32, ascending
+    ids: np.ndarray  # uint8
+
+
+def _colour(text):
+    """(r, g, b) from 'R G B' (or 'R, G, B') or '#rrggbb'; raises ValueError."""
+    match = re.fullmatch(r"#([0-9a-fA-F]{6})", text)
+    if match:
+        return tuple(bytes.fromhex(match[1]))
+    parts = re.split(r"[\s,]+", text)
+    if len(parts) != 3 or not all(part.isascii() and part.isdigit() and int(part) < 256 for part in parts):
+        raise ValueError(f"{text!r} is not a colour: 'R G B' with each within 0..255, or '#rrggbb'")
+    return tuple(map(int, parts))
+
+
+def read_palette(source):
+    """A Palette from a preset or a text file in which line k (or 'N: ...') gives id k's colour,
+    as 'R G B' or '#rrggbb'; raises ValueError. A colour given to two ids is an error."""
+    if source in PALETTE_PRESETS:
+        by_colour = PALETTE_PRESETS[source]()
+    else:
+        if not Path(source).exists() and not re.search(r"[/\\.]", source):
+            raise ValueError(f"{shown(source)} is neither a preset (" + ", ".join(PALETTE_PRESETS)
+                             + ") nor a file")
+        by_colour = {}
+        for class_id, colour in _values_by_id(source, _text_lines(source), _colour).items():
+            if by_colour.setdefault(colour, class_id) != class_id:
+                raise ValueError(f"{shown(source)}: colour {colour} is given to ids {by_colour[colour]} "
+                                 f"and {class_id}")
+    words = {r | g << 8 | b << 16 | 255 << 24: class_id for (r, g, b), class_id in by_colour.items()}
+    order = sorted(words)
+    return Palette(source, np.array(order, dtype=np.uint32), np.array([words[w] for w in order], np.uint8))
 
 
 def id_order(key):
@@ -293,65 +502,158 @@ class Refused(NamedTuple):
     message: str
 
 
-def list_masks(folder):
-    """Mask files of a folder by key (file name without suffix); returns (masks, refused, passed_over).
+class Listing(NamedTuple):
+    """The masks of one folder by key, and what was not taken."""
+    masks: dict  # key -> path; the key is the path below the folder, without suffix and name ending
+    refused: list  # Refused: two masks for one key, or a mask name on what is not a file
+    passed_over: list  # files that are not masks
+    without_suffix: list  # masks whose name does not end in the suffix that was asked for
+    subfolders: int  # sub-folders not searched (without recursive)
 
-    Hidden files, sub-folders and the class names file are passed over silently;
-    other files whose suffix is not an image's are returned in passed_over. Two
-    files with the same key, or a mask name on something that is not a file (a
-    named pipe), are refused.
+
+def _files(folder, recursive):
+    """(path, path below folder) of the files of a folder (and its sub-folders), hidden ones left out,
+    and the number of sub-folders not searched."""
+    if not recursive:
+        entries = [path for path in folder.iterdir() if not path.name.startswith(".")]
+        folders = [path for path in entries if path.is_dir()]
+        return [(path, Path(path.name)) for path in entries if not path.is_dir()], len(folders)
+    files = []
+    for root, folders, names in os.walk(folder):  # links to folders are not followed: no cycles
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        files += [(Path(root, name), Path(root, name).relative_to(folder)) for name in names
+                  if not name.startswith(".")]
+    return files, 0
+
+
+def list_masks(folder, recursive=False, suffix=""):
+    """The masks of a folder by key: the path below the folder without the file's suffix and without
+    the name's ending suffix (e.g. '_gtFine_labelTrainIds'). Returns a Listing.
+
+    The class names file is passed over silently; other files whose suffix is
+    not an image's go to passed_over. Two files with the same key, or a mask name
+    on something that is not a file (a named pipe), are refused.
     """
-    masks, refused, passed_over = {}, [], []
-    for path in sorted(folder.iterdir(), key=lambda path: id_order(path.name)):
-        if path.name.startswith(".") or path.name == CLASS_NAMES_FILE or path.is_dir():
+    masks, refused, passed_over, without_suffix = {}, [], [], []
+    files, subfolders = _files(folder, recursive)
+    for path, below in sorted(files, key=lambda item: id_order(str(item[1]))):
+        if str(below) == CLASS_NAMES_FILE:
             continue
-        key = path.stem
-        if path.suffix.lower() not in MASK_SUFFIXES:
+        stem = below.stem if below.suffix.lower() in MASK_SUFFIXES else None
+        if stem is None:
             passed_over.append(path)
-        elif not path.is_file() and path.exists():  # reading a pipe or a device would hang
+            continue
+        if suffix and (not stem.endswith(suffix) or stem == suffix):
+            without_suffix.append(path)
+            continue
+        key = (below.parent / stem[:len(stem) - len(suffix)]).as_posix()
+        if not path.is_file() and path.exists():  # reading a pipe or a device would hang
             refused.append(Refused(key, shown(path), f"{shown(path)}: not a regular file"))
         elif key in masks:
-            refused.append(Refused(key, shown(path),
-                                   f"{shown(masks[key])} and {shown(path)}: two masks for one id"))
+            refused.append(Refused(key, shown(path), f"{shown(masks[key])} and {shown(path)}: two masks for one id"))
         else:
             masks[key] = path
     for error in refused:
         masks.pop(error.key, None)
-    return masks, refused, passed_over
+    return Listing(masks, refused, passed_over, without_suffix, subfolders)
 
 
-def find_pairs(labels_dir, inferences_dir):
-    """Pair label and inference files by their real names; returns (pairs, refused, passed_over).
+def name_ending(names):
+    """The ending the names share from a separator on, after their last number: '_gtFine_labelTrainIds'
+    of Cityscapes' labels, '_mask' of 'x_mask' and 'y_mask'; '' when they share none."""
+    shared = os.path.commonprefix([name[::-1] for name in names])[::-1]
+    parts = re.split(r"([_\-. ])", shared)  # words at even places, separators at odd ones
+    start = next((index + 1 for index in range(len(parts) - 1, -1, -2) if parts[index].isdigit()), 1)
+    return "".join(parts[start:])
 
-    Pairs come in id order. Two names that are shown alike (a tab and a
-    backslash-t) are different names and are never paired with each other.
-    """
-    labels, refused, passed_over = list_masks(labels_dir)
-    inferences, inference_refused, inference_passed_over = list_masks(inferences_dir)
-    refused += inference_refused
+
+def _pair(labels, inferences, labels_dir, inferences_dir):
+    """Pairs of the keys found in both listings, and a Refused for each key found in one only."""
+    refused = labels.refused + inferences.refused
     refused_keys = {error.key for error in refused}
     pairs = []
-    for key in sorted((labels.keys() | inferences.keys()) - refused_keys, key=id_order):
-        if key not in inferences:
-            label = shown(labels[key])
+    for key in sorted((labels.masks.keys() | inferences.masks.keys()) - refused_keys, key=id_order):
+        if key not in inferences.masks:
+            label = shown(labels.masks[key])
             refused.append(Refused(key, label, f"{label}: no inference of that name in {shown(inferences_dir)}"))
-        elif key not in labels:
-            inference = shown(inferences[key])
-            refused.append(Refused(key, inference,
-                                   f"{inference}: no label of that name in {shown(labels_dir)}"))
+        elif key not in labels.masks:
+            inference = shown(inferences.masks[key])
+            refused.append(Refused(key, inference, f"{inference}: no label of that name in {shown(labels_dir)}"))
         else:
-            pairs.append(Pair(key, labels[key], inferences[key]))
-    return pairs, refused, passed_over + inference_passed_over
+            pairs.append(Pair(key, labels.masks[key], inferences.masks[key]))
+    return pairs, refused
 
 
-def read_pair(label_path, inference_path):
-    """The class ids of a label and its inference, checked to fit together; raises MaskError."""
-    (label, label_bits), (inference, inference_bits) = read_mask(label_path), read_mask(inference_path)
+def _endings_said(listing):
+    """How the names of a folder's masks end: 'in _x (3 files), in _y (2)'."""
+    endings = {}
+    for path in listing.masks.values():
+        ending = name_ending([Path(path).stem]) or "(no ending)"
+        endings[ending] = endings.get(ending, 0) + 1
+    return ", ".join(f"{ending} ({count} file{'s' if count > 1 else ''})" for ending, count in endings.items())
+
+
+def find_pairs(labels_dir, inferences_dir, recursive=False, label_suffix="", inference_suffix=""):
+    """Pair label and inference files by their real names; returns (pairs, refused, notes, hints).
+
+    Pairs come in id order. Two names that are shown alike (a tab and a
+    backslash-t) are different names and are never paired with each other. When
+    exact names pair nothing and no suffix was given, but removing each folder's
+    common name ending pairs files, they are paired that way (a note says so).
+    notes are for stderr; hints say why nothing paired, when nothing did.
+    """
+    labels = list_masks(labels_dir, recursive, label_suffix)
+    inferences = list_masks(inferences_dir, recursive, inference_suffix)
+    pairs, refused = _pair(labels, inferences, labels_dir, inferences_dir)
+    notes, hints = [], []
+    if not pairs and not (label_suffix or inference_suffix):
+        endings = name_ending([Path(p).stem for p in labels.masks.values()]), \
+            name_ending([Path(p).stem for p in inferences.masks.values()])
+        if any(endings) and endings[0] != endings[1]:
+            relisted = (list_masks(labels_dir, recursive, endings[0]),
+                        list_masks(inferences_dir, recursive, endings[1]))
+            retried = _pair(*relisted, labels_dir, inferences_dir)
+            if retried[0]:
+                (labels, inferences), (pairs, refused) = relisted, retried
+                notes.append(f"note: no file names match; pairing by their names without the endings "
+                             f"{endings[0] or '(none)'} of the labels and {endings[1] or '(none)'} of the "
+                             "inferences (--label-suffix and --inference-suffix say so and silence this note)")
+    for listing, folder, suffix in ((labels, labels_dir, label_suffix), (inferences, inferences_dir, inference_suffix)):
+        if listing.without_suffix:
+            count = len(listing.without_suffix)
+            notes.append(f"note: passed over {count} file{'s' if count > 1 else ''} in {shown(folder)} whose name "
+                         f"does not end in {suffix} (first: {shown(listing.without_suffix[0])})")
+    passed_over = labels.passed_over + inferences.passed_over
+    if passed_over:
+        notes.append(f"note: passed over {len(passed_over)} file{'s' if len(passed_over) > 1 else ''} "
+                     "that are not masks: " + ", ".join(map(shown, passed_over[:5]))
+                     + (", ..." if len(passed_over) > 5 else ""))
+    if not pairs:
+        if labels.subfolders or inferences.subfolders:
+            hints.append(f"{labels.subfolders} sub-folder{'s' if labels.subfolders != 1 else ''} of "
+                         f"{shown(labels_dir)} and {inferences.subfolders} of {shown(inferences_dir)} were not "
+                         "searched: use --recursive")
+        if labels.masks and inferences.masks:
+            hints.append(f"label names end in {_endings_said(labels)}; inference names in "
+                         f"{_endings_said(inferences)}: give the ending that is not part of the id with "
+                         "--label-suffix and --inference-suffix")
+    return pairs, refused, notes, hints
+
+
+def read_pair(label_path, inference_path, palette=None, label_map=None, inference_map=None):
+    """The class ids of a label and its inference, checked to fit together, each mapped by its IdMap
+    (after the check: the files' own ids are checked); raises MaskError."""
+    (label, label_bits), (inference, inference_bits) = (read_mask(label_path, palette),
+                                                        read_mask(inference_path, palette))
     if label.shape != inference.shape:
         raise MaskError(f"{shown(label_path)} is {label.shape[1]}x{label.shape[0]} but "
                         f"{shown(inference_path)} is {inference.shape[1]}x{inference.shape[0]}: "
                         "sizes differ")
     _check_bit_depths(label_path, label, label_bits, inference_path, inference, inference_bits)
+    if label_map is not None:
+        label = label_map.table[label]
+    if inference_map is not None:
+        inference = inference_map.table[inference]
     return label, inference
 
 
@@ -634,12 +936,68 @@ def undefined_note(report):
 
 
 def void_note(report, ignore_index):
-    """A hint when id 255 is labelled, never predicted and still counted: it is usually void."""
+    """A hint when id 255 is labelled, never predicted and still counted, in a task of several classes
+    besides it: then it is usually void. (Next to one other class it is more likely a foreground.)"""
     void = report["classes"].get("255")
-    if ignore_index is None and void and void["occurs_in"] == "label":
+    others = [class_id for class_id, entry in report["classes"].items() if class_id != "255" and entry["support"]]
+    if ignore_index is None and void and void["occurs_in"] == "label" and len(others) >= 2:
         return ("note: id 255 is in the labels but never predicted; if it marks pixels to leave out "
                 "(void), run again with --ignore-index 255")
     return None
+
+
+# Known ways in which two files can mean different things by the same id: the map from the labels' id
+# to the inferences' id that each stands for, and the option that undoes it.
+CITYSCAPES_TRAIN_IDS = {label_id: train_id for label_id, train_id, _ in CITYSCAPES_LABELS if train_id != 255}
+ID_SCHEMES = (
+    (CITYSCAPES_TRAIN_IDS.get, "Cityscapes labelIds in the labels against trainIds in the inferences",
+     "--label-map cityscapes-labelids"),
+    ({train_id: label_id for label_id, train_id in CITYSCAPES_TRAIN_IDS.items()}.get,
+     "Cityscapes trainIds in the labels against labelIds in the inferences", "--inference-map cityscapes-labelids"),
+    (lambda k: k - 1 if 0 < k < 255 else None, "ids before reduce-zero-label in the labels (ADE20K's 0 = other, "
+     "k = class k-1) against ids after it in the inferences", "--label-map reduce-zero-label"),
+    (lambda k: k + 1 if k < 254 else None, "ids after reduce-zero-label in the labels against ids before it in "
+     "the inferences", "--inference-map reduce-zero-label"),
+)
+MIN_SHARE_OF_PIXELS = 0.0005  # a label id with fewer of the counted pixels says too little about the ids
+
+
+def id_scheme_warnings(matrix, ignore_index=None):
+    """What the counts of a (combined) matrix say about the ids: warnings when labels and inferences seem
+    to use different id schemes, naming the option that fixes it; [] when nothing is amiss.
+
+    Where the label's id is mostly predicted as another id for most classes, and
+    those other ids are all different (a renaming, not a poor model that predicts
+    one class everywhere), the ids do not mean the same in both.
+    """
+    labelled, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
+    label_ids, inference_ids = set(np.flatnonzero(labelled).tolist()), set(np.flatnonzero(predicted).tolist())
+    for labels, inferences, option in (({0, 255}, {0, 1}, "--label-map 255:1"),
+                                       ({0, 1}, {0, 255}, "--inference-map 255:1")):
+        if 255 in label_ids | inference_ids and label_ids <= labels and inference_ids <= inferences \
+                and 1 in label_ids | inference_ids:
+            return [f"the labels hold ids {sorted(label_ids)} and the inferences {sorted(inference_ids)}: "
+                    f"one class in two encodings (0/255 and 0/1)? Map it with {option}; leaving 255 out as "
+                    "void would drop that class instead of scoring it"]
+    if ignore_index == 255 and label_ids == {0} and 1 in inference_ids:
+        return ["every counted label pixel is 0 and the inferences hold 1: if 255 is the labels' foreground "
+                "(0/255 against 0/1), ignoring it drops the whole class; map it with --label-map 255:1 instead"]
+    sizeable = [k for k in sorted(label_ids) if k != ignore_index and labelled[k] >= MIN_SHARE_OF_PIXELS * labelled.sum()]
+    dominant = {k: int(np.argmax(matrix[k])) for k in sizeable}
+    moved = {k: p for k, p in dominant.items() if p != k and matrix[k, p] * 2 > labelled[k]}
+    if len(moved) < max(2, len(sizeable) / 2):
+        return []
+    mapping = ", ".join(f"{k}→{p}" for k, p in list(moved.items())[:8]) + (", ..." if len(moved) > 8 else "")
+    said = (f"most pixels of {len(moved)} of the {len(sizeable)} label ids are predicted as another id "
+            f"(label→inference: {mapping})")
+    for scheme, reading, option in ID_SCHEMES:
+        expected = {k: scheme(k) for k in moved if scheme(k) is not None}
+        if len(expected) >= 2 and sum(moved[k] == target for k, target in expected.items()) >= 0.8 * len(expected):
+            return [f"{said}: this looks like {reading}: use {option}"]
+    if len(set(moved.values())) == len(moved):
+        return [f"{said}, each to a different id: the two seem to number the classes differently; "
+                "map one onto the other with --label-map or --inference-map"]
+    return []
 
 
 # ---------------------------------------------------------------- tables
@@ -1008,13 +1366,14 @@ def image_page(report, file, settings, has_overlay):
     return _page(f"{image_id}: segmentation report", body)
 
 
-def index_page(combined, rows, refused, settings, has_overlays):
+def index_page(combined, rows, refused, warnings, settings, has_overlays):
     """index.html: the combined report and heat map, then every image, worst mean IoU first."""
     digits, ignore_index = settings.digits, settings.ignore_index
     worst_first = sorted(rows, key=lambda row: (row["mean_iou"] is None, row["mean_iou"] or 0.0,
                                                 natural_key(row["id"])))
     table = SUMMARY_TABLE if has_overlays else [c for c in SUMMARY_TABLE if c.kind != "thumbnail"]
-    notes = [note for note in (void_note(combined, ignore_index),) if note]
+    notes = [f"warning: {warning}" for warning in warnings] + [
+        note for note in (void_note(combined, ignore_index),) if note]
     error_list = ("<h2>Refused files</h2><ul class=\"errors\">"
                   + "".join(f"<li>{html.escape(error.message)}</li>" for error in refused) + "</ul>"
                   if refused else "")
@@ -1070,19 +1429,6 @@ def file_link(file, what):
     """file_path as a link relative to the report folder's top."""
     subfolder, suffix = IMAGE_FILES[what]
     return f"{subfolder}/{urllib.parse.quote(file)}{suffix}"
-
-
-@functools.lru_cache(maxsize=None)
-def class_colours():
-    """256 distinct RGB colours, one per id: the Pascal VOC colour map, which any id can index."""
-    colours = np.zeros((LABEL_SPACE, 3), dtype=np.uint8)
-    for class_id in range(LABEL_SPACE):
-        bits = class_id
-        for shift in range(7, -1, -1):  # the id's bits, three at a time, fill the channels from the top
-            for channel in range(3):
-                colours[class_id, channel] |= ((bits >> channel) & 1) << shift
-            bits >>= 3
-    return colours
 
 
 def draw_overlay(label, inference, picture=None, ignore_index=None):
@@ -1223,9 +1569,9 @@ def drawing(image_id):
 
 
 # ---------------------------------------------------------------- sinks
-# Each output is a sink: begin(head) before the first image, add(result) for each scored image, in id
-# order, and finish(combined, rows, refused) at the end; rows are the images' summary rows and refused
-# the files that were not scored. A sink is a context manager, so that an interrupted run leaves no
+# Each output is a sink: begin() before the first image, add(result) for each scored image, in id
+# order, and finish(combined, rows, refused, warnings) at the end; rows are the images' summary rows,
+# refused the files that were not scored, warnings what the counts say about the ids. A sink is a context manager, so that an interrupted run leaves no
 # half-written file.
 
 class Result(NamedTuple):
@@ -1241,7 +1587,8 @@ def json_head(settings):
     """The JSON document's first keys: how the numbers were made."""
     return {"label_space": LABEL_SPACE, "ignore_index": settings.ignore_index,
             "zero_division": settings.zero_division_name,
-            "class_names": {str(class_id): name for class_id, name in sorted(settings.class_names.items())}}
+            "class_names": {str(class_id): name for class_id, name in sorted(settings.class_names.items())},
+            "input": settings.input}
 
 
 class JsonSink(contextlib.AbstractContextManager):
@@ -1257,9 +1604,10 @@ class JsonSink(contextlib.AbstractContextManager):
         self.stream.write(("" if self.first else ", ") + json.dumps(result.report))
         self.first = False
 
-    def finish(self, combined, rows, refused):
+    def finish(self, combined, rows, refused, warnings):
         errors = [{"id": shown(error.key), "path": error.path, "error": error.message} for error in refused]
-        self.stream.write('], "combined": ' + json.dumps(combined) + ', "errors": ' + json.dumps(errors) + "}\n")
+        self.stream.write('], "combined": ' + json.dumps(combined) + ', "errors": ' + json.dumps(errors)
+                          + ', "warnings": ' + json.dumps(warnings) + "}\n")
 
     def __exit__(self, *exception):
         return None
@@ -1283,7 +1631,7 @@ class TextSink(contextlib.AbstractContextManager):
         self._write(format_image_section(result.report, s.class_names, s.digits, s.zero_division,
                                          s.ignore_index) + "\n\n\n")
 
-    def finish(self, combined, rows, refused):
+    def finish(self, combined, rows, refused, warnings):
         s = self.settings
         if rows:
             sys.stdout.write(format_summary(rows, s.digits) + "\n\n\n")
@@ -1329,9 +1677,9 @@ class FolderSink(contextlib.AbstractContextManager):
         if result.picture_note:
             self.picture_notes.append(result.picture_note)
 
-    def finish(self, combined, rows, refused):
+    def finish(self, combined, rows, refused, warnings):
         s = self.settings
-        self.json.finish(combined, rows, refused)
+        self.json.finish(combined, rows, refused, warnings)
         self.classes.writerows(csv_rows(CLASS_TABLE, class_table_rows(combined, s.zero_division)[0],
                                         first=["combined"]))
         self.files.close()  # report.json and classes.csv are whole: put them in place
@@ -1341,7 +1689,7 @@ class FolderSink(contextlib.AbstractContextManager):
                 SUMMARY_TABLE, rows + [summary_row({"id": "combined", **combined})]))
             plot_confusion_matrix(combined, s.class_names, self.folder / "confusion_matrix.png",
                                   f"All {combined['images']} images: share of each label's pixels")
-            write_text(self.folder / "index.html", index_page(combined, rows, refused, s,
+            write_text(self.folder / "index.html", index_page(combined, rows, refused, warnings, s,
                                                               has_overlays=not self.merged))
         if s.quiet:
             return
@@ -1367,7 +1715,8 @@ def score_pair(pair, settings):
     here, where the masks are at hand (in a worker process).
     """
     try:
-        label, inference = read_pair(pair.label, pair.inference)
+        label, inference = read_pair(pair.label, pair.inference, settings.palette, settings.label_map,
+                                     settings.inference_map)
         report = image_report(shown(pair.key), pair.label, pair.inference,
                               count_matrix(label, inference, settings.ignore_index), settings.zero_division,
                               settings.ignore_index, settings.class_names)
@@ -1467,8 +1816,11 @@ def consume_results(results, count, refused, settings, merged=False):
             rows.append(summary_row(result.report, output_name(result.key)))
         combined = combined_report(total, rows, settings.zero_division, settings.ignore_index, settings.class_names)
         refused.sort(key=lambda error: id_order(error.key))
+        warnings = id_scheme_warnings(total, settings.ignore_index)
+        for warning in warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         for sink in sinks:
-            sink.finish(combined, rows, refused)
+            sink.finish(combined, rows, refused, warnings)
     return 1 if refused else 0
 
 
@@ -1478,7 +1830,8 @@ def score(settings):
         if not folder.is_dir():
             raise RunError(f"{option} {shown(folder)}: no such folder")
     try:
-        pairs, refused, passed_over = find_pairs(settings.labels, settings.inferences)
+        pairs, refused, notes, hints = find_pairs(settings.labels, settings.inferences, settings.recursive,
+                                                  settings.label_suffix, settings.inference_suffix)
     except OSError as error:
         raise RunError(f"cannot list the masks: {error}") from None
     if settings.shard:
@@ -1487,12 +1840,11 @@ def score(settings):
         raise RunError(f"no pair of masks with the same name in {shown(settings.labels)} and "
                        f"{shown(settings.inferences)}"
                        + (f" (shard {settings.shard[0]}/{settings.shard[1]})" if settings.shard else "")
+                       + "".join(f"\n  {hint}" for hint in hints)
                        + "".join(f"\n  {error.message}" for error in refused))
-    if passed_over and not settings.quiet:
-        print(f"note: passed over {len(passed_over)} file{'s' if len(passed_over) > 1 else ''} "
-              "that are not masks: "
-              + ", ".join(map(str, passed_over[:5])) + (", ..." if len(passed_over) > 5 else ""),
-              file=sys.stderr)
+    if not settings.quiet:
+        for note in notes:
+            print(note, file=sys.stderr)
     names = settings.class_names
     if 255 in names and settings.ignore_index is None and not settings.quiet:
         print(f"note: id 255 is named {names[255]!r}, but without --ignore-index 255 its pixels "
@@ -1524,6 +1876,15 @@ def merge(settings):
 
 # ---------------------------------------------------------------- CLI
 
+def parse_ignore_index(text):
+    """An id, or 'none'."""
+    if text == "none":
+        return text
+    if not (text.isascii() and text.lstrip("-").isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an id or none")
+    return int(text)
+
+
 def parse_shard(text):
     """'K/N' -> (K, N), with 1 <= K <= N."""
     match = re.fullmatch(r"(\d+)/(\d+)", text)
@@ -1544,9 +1905,11 @@ def build_parser():
                         help="folder of ground-truth masks (default: labels)")
     parser.add_argument("--inferences", default="inferences", type=Path, metavar="DIR",
                         help="folder of model outputs with the same file names (default: inferences)")
-    parser.add_argument("--ignore-index", type=int, metavar="N",
+    parser.add_argument("--ignore-index", type=parse_ignore_index, metavar="N",
                         help="label id whose pixels are not counted at all, e.g. 255 (void); "
-                             "a prediction of N on a counted pixel is still an error")
+                             "a prediction of N on a counted pixel is still an error; 'none' counts "
+                             "every id, also when the class names file declares one (default: the "
+                             "class names file's 'ignore: N', else none)")
     parser.add_argument("--zero-division", choices=ZERO_DIVISION_CHOICES,
                         help="value of an undefined ratio (0/0), as scikit-learn's zero_division; "
                              "nan leaves it undefined and out of the averages (default: 0, or "
@@ -1557,6 +1920,23 @@ def build_parser():
                         help="class names: a preset (" + ", ".join(CLASS_NAME_PRESETS)
                              + ") or a text file, line k naming id k, 'N: name' for any id "
                              f"(default: <labels>/{CLASS_NAMES_FILE} when it exists)")
+    parser.add_argument("--recursive", action="store_true",
+                        help="also find masks in sub-folders, paired by their path below the folder; "
+                             "the id is that path without the suffix (e.g. frankfurt/frankfurt_000000_000294)")
+    parser.add_argument("--label-suffix", default="", metavar="S",
+                        help="the end of the labels' file names (before the extension) that is not part of "
+                             "the id, e.g. _gtFine_labelTrainIds; other files are passed over")
+    parser.add_argument("--inference-suffix", default="", metavar="S",
+                        help="the same for the inferences, e.g. _leftImg8bit")
+    parser.add_argument("--label-map", metavar="MAP",
+                        help="turn the labels' ids into others before counting: a preset ("
+                             + ", ".join(ID_MAP_PRESETS) + "), a list such as 255:1, or a text "
+                             "file with a line 'from: to' per id ('*: to' for every id not listed)")
+    parser.add_argument("--inference-map", metavar="MAP", help="the same for the inferences")
+    parser.add_argument("--palette", metavar="PALETTE",
+                        help="read colour-coded (RGB) masks: each colour becomes the id it stands for; "
+                             "a preset (" + ", ".join(PALETTE_PRESETS) + ") or a text file in which line "
+                             "k (or 'N: ...') gives id k's colour as 'R G B' or '#rrggbb'")
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="text for people, json for other programs (default: text)")
     parser.add_argument("--jobs", type=int, metavar="N",
@@ -1587,10 +1967,11 @@ def build_parser():
     return parser
 
 
-def make_settings(*, labels, inferences, images, ignore_index, zero_division, digits, class_names,
-                  format, jobs, quiet, shard, merge, output_dir, plots_per_image, max_image_pixels):
+def make_settings(*, labels, inferences, images, ignore_index, zero_division, digits, class_names, recursive,
+                  label_suffix, inference_suffix, label_map, inference_map, palette, format, jobs, quiet,
+                  shard, merge, output_dir, plots_per_image, max_image_pixels):
     """The run's Settings from the options' values (as parsed); raises UsageError for a bad value."""
-    if ignore_index is not None and not 0 <= ignore_index < LABEL_SPACE:
+    if isinstance(ignore_index, int) and not 0 <= ignore_index < LABEL_SPACE:
         raise UsageError(f"--ignore-index {ignore_index} is outside 0..255")
     if not 0 <= digits <= MAX_DIGITS:
         raise UsageError(f"--digits must be within 0..{MAX_DIGITS}")
@@ -1604,15 +1985,27 @@ def make_settings(*, labels, inferences, images, ignore_index, zero_division, di
             raise UsageError(f"--output-dir {shown(output_dir)}: {problem}")
     elif plots_per_image:
         raise UsageError("--plots-per-image needs --output-dir")
-    names_source = class_names
+    names_source, names_option = class_names, "--class-names"
     if names_source is None and not merge and _is_file(labels / CLASS_NAMES_FILE):
-        names_source = labels / CLASS_NAMES_FILE
-    try:
-        names = read_class_names(names_source) if names_source is not None else None
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise UsageError(f"--class-names: {error}") from None
+        names_source, names_option = labels / CLASS_NAMES_FILE, shown(labels / CLASS_NAMES_FILE)
+    readers = ((names_option, read_class_names, names_source), ("--label-map", read_id_map, label_map),
+               ("--inference-map", read_id_map, inference_map), ("--palette", read_palette, palette))
+    read = {}
+    for option, reader, source in readers:
+        try:
+            read[option] = reader(source) if source is not None else None
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            raise UsageError(f"{option}: {error}") from None
+    names, declared_ignore_index = read[names_option] or (None, None)
+    if ignore_index is None:  # not given: the class names file's declaration, if any
+        ignore_index = declared_ignore_index
     return Settings(
-        labels=labels, inferences=inferences, images=images, ignore_index=ignore_index,
+        labels=labels, inferences=inferences, images=images, recursive=recursive, label_suffix=label_suffix,
+        inference_suffix=inference_suffix, label_map=read["--label-map"], inference_map=read["--inference-map"],
+        palette=read["--palette"], ignore_index=None if ignore_index == "none" else ignore_index,
+        input={"recursive": recursive, "label_suffix": label_suffix or None,
+               "inference_suffix": inference_suffix or None, "label_map": label_map,
+               "inference_map": inference_map, "palette": palette},
         # Merged reports keep their own zero division and names unless the options say otherwise.
         zero_division=ZERO_DIVISION_CHOICES[zero_division] if zero_division else None if merge else 0.0,
         class_names=names if merge else names or {}, digits=digits, format=format, jobs=jobs, quiet=quiet,

@@ -6,7 +6,7 @@ model output that makes the mistakes real models make:
 
     images/<id>.png        RGB picture
     labels/<id>.png        8-bit mask, train ids 0..18 and 255 (void)
-    labels/class_names.txt the 19 class names (line k = id k) and "255: void"
+    labels/class_names.txt the 19 class names (line k = id k), "255: void" and "ignore: 255"
     inferences/<id>.png    8-bit mask, train ids 0..18 only
 
 Usage:
@@ -850,7 +850,7 @@ def make_sample_data(out_dir) -> list[str]:
     out = Path(out_dir)
     for sub in ("images", "labels", "inferences"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    (out / "labels" / "class_names.txt").write_text("\n".join(CLASS_NAMES + ["255: void"]) + "\n")
+    (out / "labels" / "class_names.txt").write_text("\n".join(CLASS_NAMES + ["255: void", "ignore: 255"]) + "\n")
     for sample_id in SAMPLE_IDS:
         picture, label, inference = make_sample(sample_id)
         Image.fromarray(picture).save(out / "images" / f"{sample_id}.png")

@@ -43,8 +43,11 @@ def run_json(capsys, *args):
 def test_json_has_the_documented_shape_and_types(three_pairs, capsys):
     status, document = run_json(capsys, "--class-names", "cityscapes")
     assert status == 0
-    assert set(document) == {"label_space", "ignore_index", "zero_division", "class_names", "images",
-                             "combined", "errors"}
+    assert set(document) == {"label_space", "ignore_index", "zero_division", "class_names", "input",
+                             "images", "combined", "errors", "warnings"}
+    assert document["input"] == {"recursive": False, "label_suffix": None, "inference_suffix": None,
+                                 "label_map": None, "inference_map": None, "palette": None}
+    assert document["warnings"] == []
     assert (document["label_space"], document["ignore_index"], document["zero_division"]) == (256, None, 0)
     assert document["class_names"] == {str(class_id): name for class_id, name
                                        in sorted(tool.CLASS_NAME_PRESETS["cityscapes"].items())}
@@ -187,8 +190,8 @@ def test_readme_command_runs_on_the_samples_as_a_user_would():
     result = subprocess.run([sys.executable, "Semantic_Segmentation_Label_Metrics.py"], cwd=ROOT,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stderr == ("note: id 255 is named 'void', but without --ignore-index 255 its pixels "
-                             "count as a class like any other\n")
+    assert result.stderr == ""  # labels/class_names.txt says 'ignore: 255': nothing to warn about
+    assert "=== combined: 10 images, 4337601 pixels counted ===" in result.stdout
     assert result.stdout.count("=== 0000") == 10
     assert "Per-image summary" in result.stdout and "=== combined: 10 images" in result.stdout
 

@@ -168,7 +168,7 @@ def test_colour_masks_are_refused_with_how_to_convert(folders, capsys, tmp_path,
     Image.fromarray(ids(rng, 3)).save(tmp_path / "labels" / "colour.png")
     error = assert_refused(capsys, folders, "inferences/colour.png", f"mode {mode}",
                            "colours, not class ids")
-    assert "save" in error or "drop the alpha" in error
+    assert "--palette" in error or "drop the alpha" in error
 
 
 def test_greyscale_saved_as_rgb_gets_a_precise_hint(folders, capsys, tmp_path):
@@ -421,7 +421,7 @@ def test_an_unwritable_stdout_is_an_error_not_a_traceback(tmp_path):
 
 
 @pytest.mark.parametrize("content, words", [
-    ("road\n0: street\n", "line 2: id 0 was already named on line 1"),
+    ("road\n0: street\n", "line 2: id 0 was already given on line 1"),
     ("-1: minus\n", "line 1: id -1 is outside 0..255"),
     ("\n" * 300 + "300: far\n", "line 301: id 300 is outside 0..255"),
 ])
@@ -434,7 +434,7 @@ def test_class_names_files_that_are_wrong_are_usage_errors(folders, capsys, tmp_
 
 def test_class_names_with_a_byte_order_mark_and_binary_ones(folders, capsys, tmp_path):
     (tmp_path / "bom.txt").write_bytes("255: void\n".encode("utf-8-sig"))
-    assert tool.read_class_names("bom.txt") == {255: "void"}
+    assert tool.read_class_names("bom.txt") == ({255: "void"}, None)
     (tmp_path / "binary.txt").write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ValueError, match="binary.txt: not UTF-8 text"):
         tool.read_class_names("binary.txt")

@@ -178,10 +178,12 @@ def test_worst_class_is_one_in_the_label_before_a_hallucinated_one():
 def test_class_names_file_by_line_and_by_explicit_id(tmp_path):
     path = tmp_path / "names.txt"
     path.write_text("road\n\nbuilding\n255: void\n", encoding="utf-8")
-    assert tool.read_class_names(str(path)) == {0: "road", 2: "building", 255: "void"}
-    assert tool.read_class_names("cityscapes")[18] == "bicycle"
-    assert tool.read_class_names("pascal-voc")[20] == "tvmonitor"
-    assert tool.read_class_names("pascal-voc")[255] == "void"
+    assert tool.read_class_names(str(path)) == ({0: "road", 2: "building", 255: "void"}, None)
+    path.write_text("road\nignore: 255\nbuilding\n", encoding="utf-8")  # the directive names no class
+    assert tool.read_class_names(str(path)) == ({0: "road", 2: "building"}, 255)
+    assert tool.read_class_names("cityscapes")[0][18] == "bicycle"
+    assert tool.read_class_names("pascal-voc")[0][20] == "tvmonitor"
+    assert tool.read_class_names("pascal-voc")[0][255] == "void"
 
 
 def test_natural_order_of_ids():
