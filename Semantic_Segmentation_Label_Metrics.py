@@ -677,11 +677,12 @@ def _check_bit_depths(label_path, label, label_bits, inference_path, inference, 
 def read_reports(paths):
     """Image reports and refused files of JSON reports (from --format json), for --merge; raises RunError.
 
-    Returns (images, refused, ignore_index, zero_division, class_names);
+    Returns (images, refused, ignore_index, zero_division, class_names, input);
     zero_division is the reports' as an option value, or None when they differ.
-    An image id in two reports, or an id named differently, is an error.
+    An image id in two reports, an id named differently, or reports whose masks
+    were read differently (maps, palette, suffixes) are errors.
     """
-    images, refused, ignore_indexes, zero_divisions, source, names = [], [], set(), set(), {}, {}
+    images, refused, ignore_indexes, zero_divisions, source, names, inputs = [], [], set(), set(), {}, {}, {}
     if len(set(paths)) < len(paths):
         raise RunError("a report is given twice")
     for path in paths:
@@ -691,6 +692,8 @@ def read_reports(paths):
             zero_divisions.add(str(document["zero_division"]))
             if not zero_divisions <= ZERO_DIVISION_CHOICES.keys():
                 raise ValueError(f"zero_division is {document['zero_division']!r}")
+            read_as = document.get("input", {})  # older reports have none
+            inputs.setdefault(json.dumps(read_as, sort_keys=True), read_as)
             if document["label_space"] != LABEL_SPACE:
                 raise ValueError(f"label_space is {document['label_space']}, not {LABEL_SPACE}")
             shard_refused = [Refused(e["id"], e["path"], e["error"]) for e in document["errors"]]
@@ -715,8 +718,11 @@ def read_reports(paths):
     if len(ignore_indexes) > 1:
         raise RunError("the reports were made with different --ignore-index values: "
                        + ", ".join(map(str, sorted(ignore_indexes, key=str))))
-    return (images, refused, ignore_indexes.pop(),
-            zero_divisions.pop() if len(zero_divisions) == 1 else None, names)
+    if len(inputs) > 1:
+        raise RunError("the reports read their masks differently (id maps, palette or name suffixes): "
+                       + " against ".join(sorted(inputs)))
+    return (images, refused, ignore_indexes.pop(), zero_divisions.pop() if len(zero_divisions) == 1 else None,
+            names, next(iter(inputs.values())))
 
 
 def _check_image_report(image):
@@ -1858,7 +1864,7 @@ def merge(settings):
 
     What the options leave open (zero division, class names) is taken from the reports.
     """
-    images, refused, ignore_index, zero_division, report_names = read_reports(settings.merge)
+    images, refused, ignore_index, zero_division, report_names, report_input = read_reports(settings.merge)
     if not images and not refused:
         raise RunError("the reports hold no image")
     if settings.zero_division is None and zero_division is None:
@@ -1870,7 +1876,7 @@ def merge(settings):
         settings, ignore_index=ignore_index,
         zero_division=ZERO_DIVISION_CHOICES[zero_division] if settings.zero_division is None
         else settings.zero_division,
-        class_names=report_names if settings.class_names is None else settings.class_names)
+        class_names=report_names if settings.class_names is None else settings.class_names, input=report_input)
     return consume_results(merged_results(images, settings), len(images), refused, settings, merged=True)
 
 

@@ -6,6 +6,7 @@ arrays after the mapping the options ask for (done here with numpy, from the lit
 """
 
 import json
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -462,3 +463,81 @@ def test_json_input_records_the_options_as_given(capsys):
     assert status == 0, err
     assert {key: document["input"][key] for key in INPUT_KEYS} == given
     assert "sub/a" in [image["id"] for image in document["images"]]
+
+
+# ---------------------------------------------------------------- the README's "Your dataset" commands
+
+TRAIN_TO_LABELID = {train: label for label, train in LABELID_TO_TRAINID.items() if train != 255}
+VOC_PALETTE = [v for colour in VOC_COLOURS for v in colour] + [0, 0, 0] * (255 - len(VOC_COLOURS)) + [224, 224, 192]
+
+
+def readme_dataset_commands():
+    """The commands of the README's "Your dataset" section, with the comment line above each."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("## Your dataset", 1)[1].split("```", 2)[1]
+    lines = block.strip().splitlines()
+    return [(lines[k - 1], line) for k, line in enumerate(lines) if line.startswith("python ")]
+
+
+def write_dataset(labels_dir, inferences_dir, rng):
+    """A layout for one README command, from its folders; returns (expected {id: (label, inference)} as
+    the command should read them, the ignore id). The ground truth is drawn in the dataset's own ids."""
+    expected, count = {}, 3
+    for n in range(count):
+        truth = rng.choice(np.array(list(range(19)) + [255], np.uint8), size=SHAPE)
+        guess = predict(truth, range(19), 0.8, rng)
+        if labels_dir == "gtFine/val":  # both Cityscapes commands: labelIds and labelTrainIds files side by side
+            city = ("frankfurt", "lindau")[n % 2]
+            stem = f"{city}_000000_{n:06d}"
+            labelids = np.where(truth == 255, 0, lookup(TRAIN_TO_LABELID)[truth]).astype(np.uint8)
+            save_mask(f"gtFine/val/{city}/{stem}_gtFine_labelTrainIds.png", truth)
+            save_mask(f"gtFine/val/{city}/{stem}_gtFine_labelIds.png", labelids)
+            save_mask(f"gtFine/val/{city}/{stem}_gtFine_color.png", np.zeros((*SHAPE, 3), np.uint8))
+            save_mask(f"results/{city}/{stem}_leftImg8bit.png", guess)
+            expected[f"{city}/{stem}"] = (truth, guess)
+        elif labels_dir == "training/semantic":  # KITTI: labelIds
+            save_mask(f"training/semantic/{n:06d}_10.png",
+                      np.where(truth == 255, 0, lookup(TRAIN_TO_LABELID)[truth]).astype(np.uint8))
+            save_mask(f"predictions/{n:06d}_10.png", guess)
+            expected[f"{n:06d}_10"] = (truth, guess)
+        elif labels_dir == "VOC2012/SegmentationClass":  # palette PNGs against predictions in VOC colours
+            truth, guess = np.where(truth > 18, 255, truth % 21).astype(np.uint8), guess % 21
+            save_mask(f"VOC2012/SegmentationClass/2007_{n:06d}.png", truth, palette=VOC_PALETTE)
+            save_mask(f"results/2007_{n:06d}.png", paint(guess, {k: [c] for k, c in enumerate(VOC_COLOURS)}, rng))
+            expected[f"2007_{n:06d}"] = (truth, guess)
+        elif labels_dir.startswith("ADEChallengeData2016"):  # 0 = other, class k saved as k + 1
+            truth = np.where(truth == 255, 255, truth * 7).astype(np.uint8)  # ids spread over 0..149
+            guess = np.where(rng.random(SHAPE) < 0.8, np.where(truth == 255, 0, truth), 3).astype(np.uint8)
+            save_mask(f"{labels_dir}/ADE_val_{n:08d}.png", np.where(truth == 255, 0, truth + 1).astype(np.uint8))
+            save_mask(f"results/ADE_val_{n:08d}.png", guess)
+            expected[f"ADE_val_{n:08d}"] = (truth, guess)
+        elif labels_dir == "CamVid/testannot":  # 11 classes, 11 = void
+            truth, guess = np.where(truth == 255, 11, truth % 11).astype(np.uint8), guess % 11
+            save_mask(f"CamVid/testannot/0001TP_{n:06d}.png", truth)
+            save_mask(f"results/0001TP_{n:06d}.png", guess)
+            expected[f"0001TP_{n:06d}"] = (truth, guess)
+        else:  # a binary task: 0/255 masks against 0/1 predictions
+            truth, guess = (truth > 9).astype(np.uint8), (guess > 9).astype(np.uint8)
+            save_mask(f"masks/case{n}.png", truth * 255)
+            save_mask(f"predictions/case{n}.png", guess)
+            expected[f"case{n}"] = (truth, guess)
+    return expected
+
+
+@pytest.mark.parametrize("comment, command", readme_dataset_commands(), ids=lambda text: text[:40])
+def test_each_readme_dataset_command_scores_its_layout_exactly(comment, command, capsys):
+    args = shlex.split(command)[2:]
+    expected = write_dataset(args[args.index("--labels") + 1], args[args.index("--inferences") + 1],
+                             np.random.default_rng(len(command)))
+    status, document, err = run_json(capsys, *args)
+    assert status == 0, err
+    assert warnings_of(document, err) == []
+    ignore_index = int(args[args.index("--ignore-index") + 1]) if "--ignore-index" in args else None
+    assert document["ignore_index"] == ignore_index
+    assert_numbers_match_sklearn(document, expected, ignore_index)
+
+
+def test_the_readme_names_a_command_for_each_dataset():
+    comments = " ".join(comment for comment, _ in readme_dataset_commands())
+    for dataset in ("Cityscapes", "KITTI", "Pascal VOC", "ADE20K", "CamVid", "binary"):
+        assert dataset in comments
