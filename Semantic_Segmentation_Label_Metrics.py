@@ -31,7 +31,6 @@ import contextlib
 import csv
 import dataclasses
 import functools
-import hashlib
 import html
 import json
 import math
@@ -1420,6 +1419,7 @@ def output_name(key):
              and "/" not in key and "\\" not in key and len(key.encode()) <= MAX_NAME_BYTES)
     if plain:
         return key
+    import hashlib  # loads OpenSSL (3 MB): only a run with such names pays for it
     digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:10]
     safe = re.sub(r"[^\w .,+=@-]", "_", shown(key)).lstrip(".")[:100]
     return f"{safe}~{digest}"
@@ -1455,10 +1455,10 @@ def draw_overlay(label, inference, picture=None, ignore_index=None):
     return overlay
 
 
-def find_picture(images_dir, key, size):
-    """The camera picture of an image (found by its key) as an RGB Image, or (None, why not)."""
-    for suffix in PICTURE_SUFFIXES:
-        path = images_dir / f"{key}{suffix}"
+def find_picture(images_dir, key, size, endings=("",)):
+    """The camera picture of an image as an RGB Image, or (None, why not): found by its key, with one of
+    the name endings (Cityscapes' pictures end in _leftImg8bit, as the predictions named after them)."""
+    for path in (images_dir / f"{key}{ending}{suffix}" for ending in endings for suffix in PICTURE_SUFFIXES):
         if path.is_file():
             try:
                 with Image.open(path) as picture:
@@ -1508,7 +1508,8 @@ def save_image(image, path, **options):
 
 def draw_pictures(key, label, inference, settings):
     """Overlay and thumbnail of one image in the report folder; returns a note when the picture is missing."""
-    picture, missing = find_picture(settings.images, key, label.shape[::-1])
+    picture, missing = find_picture(settings.images, key, label.shape[::-1],
+                                    dict.fromkeys(("", settings.inference_suffix, settings.label_suffix)))
     overlay = Image.fromarray(draw_overlay(label, inference, picture, settings.ignore_index))
     file = output_name(key)
     save_image(overlay, file_path(settings.output_dir, file, "overlay"))

@@ -50,7 +50,7 @@ def make_pairs(folder, size, count):
                 mask.resize(size, Image.Resampling.NEAREST).save(folder / kind / f"{image_id}.png")
         for n in range(len(SAMPLE_IDS), count):  # copies, so each pair is a file of its own
             shutil.copyfile(folder / kind / f"{SAMPLE_IDS[n % 10]}.png", folder / kind / f"{n:06d}_10.png")
-    pairs, errors, _ = tool.find_pairs(folder / "labels", folder / "inferences")
+    pairs, errors, *_ = tool.find_pairs(folder / "labels", folder / "inferences")
     assert not errors and len(pairs) == count
     return pairs
 
@@ -69,16 +69,41 @@ def sklearn_pipeline(pairs):
     return total
 
 
-def tool_pipeline(pairs, jobs):
+def tool_pipeline(pairs, jobs, *options):
     """The command line's own pipeline, in this process, with its JSON output kept for the checks."""
     folder = pairs[0][1].parent.parent
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
         status = tool.main(["--labels", str(folder / "labels"), "--inferences", str(folder / "inferences"),
-                            "--format", "json", "--jobs", str(jobs), "--quiet"])
+                            "--format", "json", "--jobs", str(jobs), "--quiet", *options])
     assert status == 0
     document = json.loads(output.getvalue())
     return tool.matrix_from_report(document["combined"]), document["images"]
+
+
+# Masks as datasets also ship them: colour-coded (Cityscapes' trainId colours, void black), read with
+# --palette; and labels in Cityscapes labelIds (void 0) against trainId inferences, read with --label-map.
+VARIANTS = {"palette": ("colour-coded masks, `--palette cityscapes`", ["--palette", "cityscapes"]),
+            "map": ("labelIds labels, `--label-map cityscapes-labelids`", ["--label-map", "cityscapes-labelids"])}
+
+
+def make_variant(pairs, folder, kind):
+    """Copies of pairs in folder as the variant kind of VARIANTS; returns the new pair list."""
+    colours, labelids = np.zeros((256, 3), np.uint8), np.zeros(256, np.uint8)
+    for label_id, train_id, colour in tool.CITYSCAPES_LABELS:
+        if train_id != 255:
+            colours[train_id], labelids[train_id] = colour, label_id
+    for sub in ("labels", "inferences"):
+        (folder / sub).mkdir(parents=True)
+    for _, label_path, inference_path in pairs:
+        label, inference = np.asarray(Image.open(label_path)), np.asarray(Image.open(inference_path))
+        if kind == "palette":
+            label, inference = colours[label], colours[inference]
+        else:
+            label = labelids[label]
+        Image.fromarray(label).save(folder / "labels" / label_path.name)
+        Image.fromarray(inference).save(folder / "inferences" / inference_path.name)
+    return tool.find_pairs(folder / "labels", folder / "inferences")[0]
 
 
 def per_pair_ms(function, pairs, rounds_out, *args):
@@ -117,6 +142,8 @@ def main(argv=None):
                         help="pairs for the slow scikit-learn pipeline (default 20)")
     parser.add_argument("--cli-pairs", type=int, default=500,
                         help="pairs of 2048x1024 for the large command-line run (default 500)")
+    parser.add_argument("--variant-pairs", type=int, default=50,
+                        help="pairs per size for colour-coded and mapped masks (default 50)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; medians are reported (default 3)")
     args = parser.parse_args(argv)
     cores = tool.default_jobs(10**9)
@@ -126,12 +153,20 @@ def main(argv=None):
         for width, height in SIZES:
             pairs = make_pairs(temporary / f"{width}x{height}", (width, height), args.pairs)
             few = pairs[: args.sklearn_pairs]
-            times = {name: [] for name in ("floor", "sklearn", "tool", "cores")}
+            variants = {kind: make_variant(pairs[: args.variant_pairs], temporary / f"{kind}{width}", kind)
+                        for kind in VARIANTS}
+            times = {name: [] for name in ("floor", "sklearn", "tool", "cores",
+                                           *(f"{kind} {what}" for kind in VARIANTS for what in ("floor", "tool")))}
             for _ in range(args.rounds):  # interleaved, so that a busy moment hits every pipeline
                 per_pair_ms(decode_floor, pairs, times["floor"])
                 sklearn_total = per_pair_ms(sklearn_pipeline, few, times["sklearn"])
                 one_total, images = per_pair_ms(tool_pipeline, pairs, times["tool"], 1)
                 cores_total, _ = per_pair_ms(tool_pipeline, pairs, times["cores"], cores)
+                for kind, (_, options) in VARIANTS.items():
+                    per_pair_ms(decode_floor, variants[kind], times[f"{kind} floor"])
+                    variant_total, _ = per_pair_ms(tool_pipeline, variants[kind], times[f"{kind} tool"], 1, *options)
+                    np.testing.assert_array_equal(  # the same ids, read from colours or mapped
+                        variant_total, sum(tool.matrix_from_report(image) for image in images[: args.variant_pairs]))
             np.testing.assert_array_equal(one_total, cores_total)
             np.testing.assert_array_equal(
                 sklearn_total, sum(tool.matrix_from_report(image) for image in images[: len(few)]))
@@ -169,6 +204,13 @@ def main(argv=None):
     speedups = [rows[size]["sklearn"] / rows[size]["tool"] for size in SIZES]
     print("| scikit-learn pipeline / this tool (one process) | "
           + " | ".join(f"{speedup:.1f}x faster" for speedup in speedups) + " |")
+    print(f"\n| per pair, {args.variant_pairs} pairs, one process (`--jobs 1`), against the decode floor of the "
+          "same files | " + " | ".join(f"{w}x{h}" for w, h in SIZES) + " |")
+    print("|---|" + "---|" * len(SIZES))
+    for kind, (title, _) in VARIANTS.items():
+        cells = [f"{rows[size][f'{kind} tool']:.1f} ms = {rows[size][f'{kind} tool'] / rows[size][f'{kind} floor']:.2f}x "
+                 f"its floor ({rows[size][f'{kind} floor']:.1f} ms)" for size in SIZES]
+        print(f"| {title} | " + " | ".join(cells) + " |")
 
     many_wall, many_rss = median(cli["many"], 0), median(cli["many"], 1)
     ten_wall, ten_rss = median(cli["ten"], 0), median(cli["ten"], 1)

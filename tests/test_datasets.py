@@ -541,3 +541,18 @@ def test_the_readme_names_a_command_for_each_dataset():
     comments = " ".join(comment for comment, _ in readme_dataset_commands())
     for dataset in ("Cityscapes", "KITTI", "Pascal VOC", "ADE20K", "CamVid", "binary"):
         assert dataset in comments
+
+
+def test_recursive_ids_write_only_inside_the_report_folder_and_find_their_pictures(cityscapes_tree, capsys):
+    for (city, stem) in (("frankfurt", "frankfurt_000000_000001"), ("lindau", "lindau_000000_000002")):
+        save_mask(f"leftImg8bit/{city}/{stem}_leftImg8bit.png", np.full((*SHAPE, 3), 90, np.uint8))
+    before = {path for path in Path(".").rglob("*")}
+    status = tool.main(["--labels", "gtFine", "--inferences", "pred", "--recursive", "--images", "leftImg8bit",
+                        "--label-suffix", "_gtFine_labelTrainIds", "--inference-suffix", "_leftImg8bit",
+                        "--output-dir", "out"])
+    err = capsys.readouterr().err
+    assert status == 0, err
+    written = {path for path in Path(".").rglob("*")} - before
+    assert written and all(path == Path("out") or Path("out") in path.parents for path in written)
+    assert len(list(Path("out/reports").glob("*.html"))) == len(list(Path("gtFine").rglob("*_labelTrainIds.png")))
+    assert "note: 2 overlays are drawn on the label's class colours" in err  # two of the four have pictures
