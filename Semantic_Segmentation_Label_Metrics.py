@@ -69,6 +69,7 @@ THUMBNAIL_WIDTH = 480  # pixels; the page shows them at half that, sharp on high
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")  # camera pictures
 PAIRS_PER_WORKER = 8  # starting a worker process costs about as much as scoring a few pairs
 PROGRESS_DELAY_SECONDS = 1.0  # a run shorter than this never shows a progress bar
+MAX_LISTED = 10  # files listed when nothing pairs: enough to see the pattern in thousands
 # Pillow's raw modes for greyscale samples of fewer than 8 bits, which it scales to 0..255.
 LOW_BIT_RAWMODES = {"1": 1, "L;2": 2, "L;4": 4}
 # What Pillow raises, besides OSError, while decoding a damaged file.
@@ -1848,7 +1849,8 @@ def score(settings):
                        f"{shown(settings.inferences)}"
                        + (f" (shard {settings.shard[0]}/{settings.shard[1]})" if settings.shard else "")
                        + "".join(f"\n  {hint}" for hint in hints)
-                       + "".join(f"\n  {error.message}" for error in refused))
+                       + "".join(f"\n  {error.message}" for error in refused[:MAX_LISTED])
+                       + (f"\n  ... and {len(refused) - MAX_LISTED} more" if len(refused) > MAX_LISTED else ""))
     if not settings.quiet:
         for note in notes:
             print(note, file=sys.stderr)
