@@ -45,8 +45,15 @@ import zlib
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
-from PIL import Image, UnidentifiedImageError
+try:
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+except ImportError as missing:  # run before installing the requirements: say so in one line
+    if __name__ != "__main__":
+        raise
+    print(f"error: the Python package {'Pillow' if missing.name == 'PIL' else missing.name} is not installed; "
+          "install what the tool needs with: pip install -r requirements.txt", file=sys.stderr)
+    raise SystemExit(2)
 
 # ---------------------------------------------------------------- constants
 
@@ -340,8 +347,8 @@ def ids_from_colours(image, palette, path):
         unknown, inverse = np.unique(colours[~known], return_inverse=True)
         pixels = np.bincount(inverse, weights=lengths[~known]).astype(np.int64)
         first = np.argsort(-pixels, kind="stable")[:3]
-        listed = ", ".join(f"({word & 255}, {word >> 8 & 255}, {word >> 16 & 255}) in {pixels[k]} pixels"
-                           for k in first for word in (int(unknown[k]),))
+        listed = ", ".join(f"({int(unknown[k]) & 255}, {int(unknown[k]) >> 8 & 255}, {int(unknown[k]) >> 16 & 255})"
+                           f" in {pixels[k]} pixels" for k in first)
         raise MaskError(f"{shown(path)}: {len(unknown)} colour{'s are' if len(unknown) > 1 else ' is'} not in "
                         f"the palette {palette.name}: {listed}{', ...' if len(unknown) > 3 else ''} (lossy "
                         "compression, or another dataset's colours?)", path)
@@ -1599,7 +1606,23 @@ def json_head(settings):
             "input": settings.input}
 
 
-class JsonSink(contextlib.AbstractContextManager):
+class Sink:
+    """An output: begin(), add(result) per scored image, finish(combined, rows, refused, warnings).
+
+    A context manager, so that one holding files can remove them when the run fails.
+    """
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception):
+        return None
+
+    def begin(self):
+        pass
+
+
+class JsonSink(Sink):
     """One JSON document on a stream, written image by image: memory does not grow with the images."""
 
     def __init__(self, stream, settings):
@@ -1617,19 +1640,13 @@ class JsonSink(contextlib.AbstractContextManager):
         self.stream.write('], "combined": ' + json.dumps(combined) + ', "errors": ' + json.dumps(errors)
                           + ', "warnings": ' + json.dumps(warnings) + "}\n")
 
-    def __exit__(self, *exception):
-        return None
 
-
-class TextSink(contextlib.AbstractContextManager):
+class TextSink(Sink):
     """The console report: each image's section as it comes, then the summary, the combined section,
     and the refused files on stderr."""
 
     def __init__(self, settings, bar=None):
         self.settings, self.bar = settings, bar
-
-    def begin(self):
-        pass
 
     def _write(self, text):
         self.bar.write(text, file=sys.stdout, end="") if self.bar is not None else sys.stdout.write(text)
@@ -1649,11 +1666,8 @@ class TextSink(contextlib.AbstractContextManager):
         for error in refused:
             print(f"error: {error.message}", file=sys.stderr)
 
-    def __exit__(self, *exception):
-        return None
 
-
-class FolderSink(contextlib.AbstractContextManager):
+class FolderSink(Sink):
     """The report folder: report.json and classes.csv streamed, each image's matrix and page as it
     comes; the summary, the combined files, the heat map and index.html at the end.
 

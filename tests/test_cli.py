@@ -225,3 +225,14 @@ def test_a_name_with_a_tab_finds_its_picture_and_names_safe_files(tmp_path, monk
     assert "=== a\\tb:" in captured.out and "for want of a camera picture" not in captured.err
     written = [path.name for path in (tmp_path / "out").rglob("*") if path.is_file()]
     assert all(name.isprintable() for name in written)
+
+
+def test_a_run_before_installing_the_requirements_says_so_in_one_line():
+    # Pillow made unimportable, as on a fresh machine before `pip install -r requirements.txt`.
+    hide_pillow = ("import runpy, sys; sys.modules['PIL'] = None; "
+                   "runpy.run_path('Semantic_Segmentation_Label_Metrics.py', run_name='__main__')")
+    result = subprocess.run([sys.executable, "-c", hide_pillow], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == ("error: the Python package Pillow is not installed; install what the tool needs "
+                             "with: pip install -r requirements.txt\n")
