@@ -46,8 +46,12 @@ from pathlib import Path
 from typing import NamedTuple
 
 try:
+    import fcntl
+except ImportError:  # not on Windows: there, two runs writing one report folder are not kept apart
+    fcntl = None
+try:
     import numpy as np
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, PngImagePlugin, UnidentifiedImageError
 except ImportError as missing:  # run before installing the requirements: say so in one line
     if __name__ != "__main__":
         raise
@@ -79,6 +83,9 @@ PROGRESS_DELAY_SECONDS = 1.0  # a run shorter than this never shows a progress b
 MAX_LISTED = 10  # files listed when nothing pairs: enough to see the pattern in thousands
 # Pillow's raw modes for greyscale samples of fewer than 8 bits, which it scales to 0..255.
 LOW_BIT_RAWMODES = {"1": 1, "L;2": 2, "L;4": 4}
+# A PNG's text or colour-profile chunk may decompress to this much. Pillow's own limit, 1 MiB, refuses
+# genuine masks that carry a large ICC profile or metadata; 64 MiB still stops a zip bomb.
+PNG_METADATA_LIMIT = 64 << 20
 # What Pillow raises, besides OSError, while decoding a damaged file.
 PILLOW_DECODING_ERRORS = (SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError,
                           struct.error, zlib.error, MemoryError)
@@ -182,6 +189,7 @@ class Settings:
     jobs: int | None = None  # None: decided by the number of pairs
     quiet: bool = False
     shard: tuple | None = None  # (k, n)
+    shards: dict | None = None  # the JSON head's record of a sharded run: {"of", "included", "run_ids"}
     merge: tuple = ()  # JSON reports to merge instead of reading masks
     output_dir: Path | None = None
     plots_per_image: bool = False
@@ -213,7 +221,13 @@ class RunError(Exception):
     """Nothing can be scored (no folder, no pair, unusable reports): the run stops with this message."""
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the run is, to stop it as Ctrl-C does (no handler of errors catches it)."""
+
+
 # ---------------------------------------------------------------- reading
+
+PngImagePlugin.MAX_TEXT_CHUNK = PNG_METADATA_LIMIT
 
 def shown(path):
     """A file name as one line of printable text: undecodable bytes as \\xNN, control characters escaped."""
@@ -223,9 +237,11 @@ def shown(path):
 
 
 def natural_key(text):
-    """Sort key that orders 'img2' before 'img10'."""
-    return [int(part) if part.isascii() and part.isdigit() else part
-            for part in re.split(r"([0-9]+)", text)]
+    """Sort key that orders 'img2' before 'img10'. A run of digits compares as its number does (by
+    length, then digits, leading zeros aside) without becoming an int, so any length of digits sorts."""
+    parts = re.split(r"([0-9]+)", text)  # text at even places, runs of ASCII digits at odd ones
+    return [(len(part.lstrip("0")), part.lstrip("0")) if place % 2 else part
+            for place, part in enumerate(parts)]
 
 
 def _greyscale_bits(image):
@@ -282,8 +298,15 @@ def read_mask(path, palette=None):
     except OSError as error:
         if error.filename is not None or isinstance(error, PermissionError):
             raise MaskError(f"{name}: cannot read the file ({error.strerror or error})", path) from None
+        if str(error).startswith("Unsupported"):  # e.g. a 2-bit BMP, which Pillow does not read
+            raise MaskError(f"{name}: a kind of file Pillow cannot read ({error}); save masks as PNG",
+                            path) from None
         raise MaskError(f"{name}: truncated or corrupt image ({error})", path) from None
     except PILLOW_DECODING_ERRORS as error:
+        if "Decompressed data too large" in str(error):
+            raise MaskError(f"{name}: a text or colour-profile chunk decompresses to more than "
+                            f"{PNG_METADATA_LIMIT >> 20} MiB, the most the tool reads; save the mask without "
+                            "that metadata", path) from None
         raise MaskError(f"{name}: truncated or corrupt image ({type(error).__name__}: {error})",
                         path) from None
 
@@ -302,6 +325,8 @@ def _decode_mask(image, path, palette=None):
     if image.format == "TIFF" and image.tag_v2.get(262) == 0:  # PhotometricInterpretation
         raise MaskError(f"{name}: min-is-white TIFF, whose values Pillow inverts; save masks as "
                         "PNG", path)
+    if image.format == "BMP" and image.mode == "L":
+        _read_bmp_samples_as_stored(image, path)
     mode, bits = image.mode, _greyscale_bits(image)
     if mode == "1":  # Pillow keeps 1-bit pixels as 0/255 bytes
         return np.asarray(image.convert("L")) // 255, 1
@@ -326,6 +351,18 @@ def _decode_mask(image, path, palette=None):
     if mode in ("RGB", "RGBA") and palette is not None:
         return ids_from_colours(image, palette, path), 8
     raise _refuse_colours(image, path)
+
+
+def _read_bmp_samples_as_stored(image, path):
+    """Pillow takes a 4-bit BMP whose palette is the grey levels 0..15 for 8-bit greyscale, and its decoder
+    fails; have it decode the 4-bit samples (as it does a 4-bit greyscale PNG's)."""
+    with open(path, "rb") as file:
+        header = file.read(30)
+    header_size = struct.unpack_from("<I", header, 14)[0]
+    bits = struct.unpack_from("<H", header, 24 if header_size == 12 else 28)[0]
+    tile = image.tile[0]
+    if bits == 4 and len(image.tile) == 1 and tile[0] == "raw" and tile[3][0] == "L":
+        image.tile = [tuple(tile[:3]) + (("L;4", *tile[3][1:]),)]
 
 
 def ids_from_colours(image, palette, path):
@@ -357,6 +394,8 @@ def ids_from_colours(image, palette, path):
 
 def _text_lines(source):
     """The lines of a UTF-8 text file, numbered from 1; raises ValueError (or OSError)."""
+    if Path(source).exists() and not Path(source).is_file():  # reading a pipe or a device would hang
+        raise ValueError(f"{shown(source)}: not a regular file")
     try:
         text = Path(source).read_text(encoding="utf-8-sig")  # -sig: files saved with a byte-order mark
     except UnicodeDecodeError as error:
@@ -681,68 +720,192 @@ def _check_bit_depths(label_path, label, label_bits, inference_path, inference, 
                         "bit depth; save both masks with the same ids and bit depth")
 
 
-def read_reports(paths):
-    """Image reports and refused files of JSON reports (from --format json), for --merge; raises RunError.
+class Reports(NamedTuple):
+    """What --merge takes from JSON reports: the images and refused files, and how they were made."""
+    images: list  # image reports, checked: ids, files and matrices well formed
+    refused: list  # Refused
+    ignore_index: int | None
+    zero_division: str | None  # as the option's value; None when the reports differ
+    class_names: dict
+    input: dict
+    shards: dict | None  # the merged JSON head's record of the shards, or None
+    incomplete: list  # warnings that shards or ids of the run are missing
 
-    Returns (images, refused, ignore_index, zero_division, class_names, input);
-    zero_division is the reports' as an option value, or None when they differ.
-    An image id in two reports, an id named differently, or reports whose masks
-    were read differently (maps, palette, suffixes) are errors.
+
+MAX_ID_CHARACTERS = 4096  # an image id is a path below the masks' folder: no system has longer paths
+INT64_MAX = 2**63 - 1  # the summed matrix is int64: the reports' pixels must fit, added up
+INPUT_KEYS = ("recursive", "label_suffix", "inference_suffix", "label_map", "inference_map", "palette")
+
+
+def _problem(what, value, wanted):
+    """ValueError saying what is wrong with a field of a report, its value shown short and escaped."""
+    text = shown(json.dumps(value) if isinstance(value, (str, int, float, bool, type(None))) else type(value).__name__)
+    return ValueError(f"{what} is {text[:60] + '...' if len(text) > 60 else text}, not {wanted}")
+
+
+def _check_id(value, what="an image's id"):
+    """The id, unless it is not one the tool writes: printable text, a relative path with no hidden part."""
+    if not isinstance(value, str) or not value or len(value) > MAX_ID_CHARACTERS or value != shown(value):
+        raise _problem(what, value, f"printable text of at most {MAX_ID_CHARACTERS} characters, as ids are")
+    if any(part in ("", ".", "..") or part.startswith(".") for part in value.split("/")):
+        raise _problem(what, value, "a path below the masks' folder, as ids are")
+    return value
+
+
+def _check_image_report(image):
+    """Raise ValueError unless an image of a JSON report has what --merge needs, well formed."""
+    if not isinstance(image, dict):
+        raise _problem("an entry of images", image, "an image report")
+    image_id = _check_id(image.get("id"))
+    for key in ("label", "inference"):
+        if not isinstance(image.get(key), str):
+            raise _problem(f"image {image_id}: {key}", image.get(key), "a file name")
+    matrix = image.get("confusion_matrix")
+    labels, rows = (matrix.get("labels"), matrix.get("matrix")) if isinstance(matrix, dict) else (None, None)
+    if not (isinstance(labels, list) and all(type(value) is int and 0 <= value < LABEL_SPACE for value in labels)
+            and labels == sorted(set(labels))):
+        raise ValueError(f"image {image_id}: the matrix labels are not ascending ids within 0..255")
+    if not (isinstance(rows, list) and len(rows) == len(labels)
+            and all(isinstance(row, list) and len(row) == len(labels) for row in rows)
+            and all(type(count) is int and 0 <= count <= INT64_MAX for row in rows for count in row)):
+        raise ValueError(f"image {image_id}: the matrix is not a square of pixel counts")
+
+
+def _check_report(document):
+    """Raise ValueError, naming the field, unless a JSON document is a report that --merge can use."""
+    if not isinstance(document, dict):
+        raise ValueError("not a JSON object")
+    checks = {
+        "label_space": (lambda v: type(v) is int and v == LABEL_SPACE, str(LABEL_SPACE)),
+        "ignore_index": (lambda v: v is None or (type(v) is int and 0 <= v < LABEL_SPACE), "null or an id within 0..255"),
+        "zero_division": (lambda v: v == "nan" or (type(v) is int and v in (0, 1)), "0, 1 or \"nan\""),
+        "class_names": (lambda v: isinstance(v, dict) and all(
+            k.isascii() and k.isdigit() and str(int(k)) == k and int(k) < LABEL_SPACE and isinstance(name, str)
+            for k, name in v.items()), "names of ids within 0..255"),
+        "input": (lambda v: isinstance(v, dict) and set(v) <= set(INPUT_KEYS)
+                  and all(isinstance(x, (str, bool, type(None))) for x in v.values()), "how the masks were read"),
+        "shards": (lambda v: v is None or (
+            isinstance(v, dict) and set(v) == {"of", "included", "run_ids"}
+            and type(v["of"]) is int and v["of"] >= 1 and type(v["run_ids"]) is int and v["run_ids"] >= 0
+            and isinstance(v["included"], list) and v["included"]
+            and all(type(k) is int and 1 <= k <= v["of"] for k in v["included"])
+            and len(set(v["included"])) == len(v["included"])), "null or the shards of a run"),
+        "images": (lambda v: isinstance(v, list), "a list of image reports"),
+        "errors": (lambda v: isinstance(v, list) and all(
+            isinstance(e, dict) and isinstance(e.get("path"), str) and isinstance(e.get("error"), str)
+            for e in v), "a list of refused files"),
+    }
+    optional = {"input": {}, "shards": None}  # older reports have neither
+    for key, (valid, wanted) in checks.items():
+        if key not in document and key not in optional:
+            raise ValueError(f"it has no {key}")
+        if not valid(document.get(key, optional.get(key))):
+            raise _problem(key, document[key], wanted)
+    for image in document["images"]:
+        _check_image_report(image)
+    for error in document["errors"]:
+        _check_id(error.get("id"), "an error's id")
+
+
+def _merged_shards(records):
+    """The merged JSON head's shards record, and warnings for shards missing; raises RunError.
+
+    records: (path, the report's shards record, the ids it holds). When every shard
+    is there, the merged report is the whole run's, and its record is None.
+    """
+    sharded = [(path, shards) for path, shards, _ in records if shards is not None]
+    if not sharded:
+        return None, []
+    if len(sharded) < len(records):
+        raise RunError(f"{shown(sharded[0][0])} is a shard (--shard) and "
+                       f"{shown(next(path for path, shards, _ in records if shards is None))} is not: "
+                       "merge the shards of one run")
+    runs = {(shards["of"], shards["run_ids"]) for _, shards in sharded}
+    if len(runs) > 1:
+        raise RunError("the reports are shards of different runs: " + ", ".join(
+            f"{shown(path)} is of {shards['of']} shards of {shards['run_ids']} ids" for path, shards in sharded))
+    (count, run_ids), included = runs.pop(), {}
+    for path, shards in sharded:
+        for k in shards["included"]:
+            if k in included:
+                raise RunError(f"shard {k}/{count} is in both {shown(included[k])} and {shown(path)}")
+            included[k] = path
+    missing = [k for k in range(1, count + 1) if k not in included]
+    ids = sum(len(held) for _, _, held in records)
+    incomplete = []
+    if missing:
+        incomplete.append(f"shard{'s' if len(missing) > 1 else ''} "
+                          + ", ".join(f"{k}/{count}" for k in missing)
+                          + f" {'are' if len(missing) > 1 else 'is'} missing: the merged report covers "
+                          f"{ids} of the run's {run_ids} image ids")
+    elif ids != run_ids:
+        incomplete.append(f"the shards cover {ids} image ids but the run had {run_ids}: were masks added or "
+                          "removed between the shard runs?")
+    return ({"of": count, "included": sorted(included), "run_ids": run_ids} if incomplete else None), incomplete
+
+
+def read_reports(paths):
+    """The images and refused files of JSON reports (from --format json), for --merge; raises RunError.
+
+    Every field is checked by type and range, and what will be shown is escaped.
+    An image id in two reports, an id named differently, reports whose masks were
+    read differently (maps, palette, suffixes), shards of different runs, or
+    pixel counts whose sum a 64-bit count cannot hold are errors. Returns Reports.
     """
     images, refused, ignore_indexes, zero_divisions, source, names, inputs = [], [], set(), set(), {}, {}, {}
+    records, pixels, overlap = [], 0, None
     if len(set(paths)) < len(paths):
         raise RunError("a report is given twice")
     for path in paths:
         try:
-            document = json.loads(Path(path).read_text(encoding="utf-8"))
-            ignore_indexes.add(document["ignore_index"])
-            zero_divisions.add(str(document["zero_division"]))
-            if not zero_divisions <= ZERO_DIVISION_CHOICES.keys():
-                raise ValueError(f"zero_division is {document['zero_division']!r}")
-            read_as = document.get("input", {})  # older reports have none
-            inputs.setdefault(json.dumps(read_as, sort_keys=True), read_as)
-            if document["label_space"] != LABEL_SPACE:
-                raise ValueError(f"label_space is {document['label_space']}, not {LABEL_SPACE}")
-            shard_refused = [Refused(e["id"], e["path"], e["error"]) for e in document["errors"]]
+            if Path(path).exists() and not Path(path).is_file():
+                raise OSError("not a regular file")
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise RunError(f"{shown(path)}: cannot read the report ({getattr(error, 'strerror', None) or error})") from None
+        try:
+            document = json.loads(text)
+        except RecursionError:
+            raise RunError(f"{shown(path)}: not a report written by --format json (nested too deeply)") from None
+        except ValueError as error:  # JSONDecodeError, or a number too long to convert
+            raise RunError(f"{shown(path)}: not JSON ({shown(str(error))[:200]})") from None
+        try:
+            _check_report(document)
             for class_id, name in document["class_names"].items():
-                if not (class_id.isdigit() and int(class_id) < LABEL_SPACE and isinstance(name, str)):
-                    raise ValueError(f"class name {class_id!r}: {name!r}")
                 if names.setdefault(int(class_id), name) != name:
-                    raise ValueError(f"id {class_id} is named {name!r} here, {names[int(class_id)]!r} before")
-            for image in document["images"]:
-                _check_image_report(image)
-            for image_id in [image["id"] for image in document["images"]] + [e.key for e in shard_refused]:
-                if image_id in source:
-                    raise ValueError(f"image {image_id} is also in {source[image_id]}; "
-                                     "shards must not overlap")
-                source[image_id] = path
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise RunError(f"{shown(path)}: cannot read the report ({error})") from None
-        except (KeyError, TypeError, IndexError, ValueError) as error:
+                    raise ValueError(f"id {class_id} is named {shown(name)!r} here, {shown(names[int(class_id)])!r} before")
+        except ValueError as error:
             raise RunError(f"{shown(path)}: not a report written by --format json ({error})") from None
-        images += document["images"]
-        refused += shard_refused
+        ignore_indexes.add(document["ignore_index"])
+        zero_divisions.add(str(document["zero_division"]))
+        inputs.setdefault(json.dumps(document.get("input", {}), sort_keys=True), document.get("input", {}))
+        held = {image["id"] for image in document["images"]}
+        if len(held) < len(document["images"]):
+            raise RunError(f"{shown(path)}: not a report written by --format json (an image id is in it twice)")
+        held |= {error["id"] for error in document["errors"]}  # one id may have several errors
+        if overlap is None and held & source.keys():  # said after the shards' check, which says more
+            image_id = min(held & source.keys(), key=id_order)
+            overlap = RunError(f"image {image_id} is in both {shown(source[image_id])} and {shown(path)}: "
+                               "shards must not overlap (were both made with the same --shard?)")
+        source.update(dict.fromkeys(held, path))
+        records.append((path, document.get("shards"), held))
+        for image in document["images"]:
+            pixels += sum(map(sum, image["confusion_matrix"]["matrix"]))
+            images.append({**image, "label": shown(image["label"]), "inference": shown(image["inference"])})
+        refused += [Refused(e["id"], shown(e["path"]), shown(e["error"])) for e in document["errors"]]
+    if pixels > INT64_MAX:
+        raise RunError(f"the reports count {pixels} pixels in all, more than a 64-bit count holds (2^63 - 1)")
     if len(ignore_indexes) > 1:
         raise RunError("the reports were made with different --ignore-index values: "
                        + ", ".join(map(str, sorted(ignore_indexes, key=str))))
     if len(inputs) > 1:
         raise RunError("the reports read their masks differently (id maps, palette or name suffixes): "
                        + " against ".join(sorted(inputs)))
-    return (images, refused, ignore_indexes.pop(), zero_divisions.pop() if len(zero_divisions) == 1 else None,
-            names, next(iter(inputs.values())))
-
-
-def _check_image_report(image):
-    """Raise ValueError unless an image of a JSON report has what --merge needs, well formed."""
-    if not all(isinstance(image.get(key), str) for key in ("id", "label", "inference")):
-        raise ValueError("an image without a text id, label or inference")
-    labels, rows = image["confusion_matrix"]["labels"], image["confusion_matrix"]["matrix"]
-    if not (all(type(value) is int and 0 <= value < LABEL_SPACE for value in labels)
-            and labels == sorted(set(labels))):
-        raise ValueError(f"image {image['id']}: the matrix labels are not ascending ids within 0..255")
-    if not (len(rows) == len(labels) and all(len(row) == len(labels) for row in rows)
-            and all(type(count) is int and 0 <= count < 2**62 for row in rows for count in row)):
-        raise ValueError(f"image {image['id']}: the matrix is not a square of pixel counts")
+    shards, incomplete = _merged_shards(records)
+    if overlap is not None:
+        raise overlap
+    return Reports(images, refused, ignore_indexes.pop(), zero_divisions.pop() if len(zero_divisions) == 1 else None,
+                   names, next(iter(inputs.values())), shards, incomplete)
 
 
 # ---------------------------------------------------------------- counting
@@ -1088,7 +1251,8 @@ def _value(value, digits, width):
 
 
 def _class_title(class_id, name):
-    return f"{class_id:>3} {name}" if name else f"{class_id:>3}"
+    """An id and its name as one line of printable text (a name may hold anything a file can)."""
+    return f"{class_id:>3} {shown(name)}" if name else f"{class_id:>3}"
 
 
 def _text(column, value, digits):
@@ -1390,11 +1554,12 @@ def index_page(combined, rows, refused, warnings, settings, has_overlays):
     error_list = ("<h2>Refused files</h2><ul class=\"errors\">"
                   + "".join(f"<li>{html.escape(error.message)}</li>" for error in refused) + "</ul>"
                   if refused else "")
-    body = (f'<h1>Segmentation report</h1><p class="meta">{combined["images"]} images, {combined["pixels"]} '
-            f'pixels counted &middot; ignore index {"none" if ignore_index is None else ignore_index} &middot; '
-            f'zero division {settings.zero_division_name} &middot; <a href="report.json">report.json</a>, '
-            '<a href="summary.csv">summary.csv</a>, <a href="classes.csv">classes.csv</a>, '
-            '<a href="matrices/combined.csv">matrices/combined.csv</a></p>'
+    meta = (f'{combined["images"]} images, {combined["pixels"]} pixels counted · ignore index '
+            f'{"none" if ignore_index is None else ignore_index} · zero division {settings.zero_division_name}')
+    body = (f'<h1>Segmentation report</h1><p class="meta">{html.escape(meta)} &middot; '
+            '<a href="report.json">report.json</a>, '
+            '<a href="summary.csv">summary.csv</a>, <a href="classes.csv">classes.csv</a> (per image), '
+            '<a href="combined.csv">combined.csv</a>, <a href="confusion_matrix.csv">confusion_matrix.csv</a></p>'
             + "".join(f'<p class="note">{html.escape(note)}</p>' for note in notes)
             + '<div class="headline">'
             + _figure(combined["mean_iou"], "mean IoU, pooled over all pixels", digits)
@@ -1429,7 +1594,8 @@ def output_name(key):
         return key
     import hashlib  # loads OpenSSL (3 MB): only a run with such names pays for it
     digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:10]
-    safe = re.sub(r"[^\w .,+=@-]", "_", shown(key)).lstrip(".")[:100]
+    safe = re.sub(r"[^\w .,+=@-]", "_", shown(key)).lstrip(".")
+    safe = safe.encode()[:100].decode(errors="ignore")  # 100 bytes: letters of other scripts take 2 to 4
     return f"{safe}~{digest}"
 
 
@@ -1469,26 +1635,94 @@ def find_picture(images_dir, key, size, endings=("",)):
     for path in (images_dir / f"{key}{ending}{suffix}" for ending in endings for suffix in PICTURE_SUFFIXES):
         if path.is_file():
             try:
-                with Image.open(path) as picture:
-                    if picture.size != size:
-                        return None, f"{shown(path)} is {picture.size[0]}x{picture.size[1]}, not {size[0]}x{size[1]}"
-                    return picture.convert("RGB"), None
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error", Image.DecompressionBombWarning)
+                    with Image.open(path) as picture:
+                        if picture.size != size:
+                            return None, (f"{shown(path)} is {picture.size[0]}x{picture.size[1]}, "
+                                          f"not {size[0]}x{size[1]}")
+                        return picture.convert("RGB"), None
+            except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+                return None, (f"{shown(path)}: more pixels than the decompression-bomb limit of "
+                              f"{Image.MAX_IMAGE_PIXELS} (--max-image-pixels)")
             except (OSError, *PILLOW_DECODING_ERRORS) as error:
                 return None, f"{shown(path)}: cannot read ({error})"
     return None, f"no {shown(key)}.* in {shown(images_dir)}"
 
 
+TEMPORARY_NAME = re.compile(r"\..+\.[0-9]+\.part")  # what _replacing writes: .<name>.<pid>.part
+
+
 @contextlib.contextmanager
 def _replacing(path):
-    """A temporary path beside path, renamed to path when the block ends without an error,
-    so that an interrupted run never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """A temporary path beside path, renamed to path when the block ends without an error, so that an
+    interrupted run never leaves half a file; raises OutputError naming path when it cannot be written.
+
+    The temporary name is the file's own with a dot before it and .<pid>.part after: never longer than
+    the name plus 18 bytes, which output_name leaves room for.
+    """
     temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         yield temporary
         os.replace(temporary, path)
+    except OSError as error:  # name what the system refused: a folder on the way, else the file
+        culprit = error.filename if error.filename not in (None, str(temporary)) else path
+        raise OutputError(f"{shown(culprit)}: {error.strerror or error}") from None
     finally:
-        temporary.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+
+
+LOCK_NAME = ".lock"  # in the report folder while a run writes it; holds the run's process id
+
+
+@contextlib.contextmanager
+def folder_lock(folder):
+    """Hold the report folder for this run: a second run writing it at the same time is refused
+    (RunError); temporary files of a killed run are removed, now and when this run ends."""
+    path = folder / LOCK_NAME
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = open(path, "a+", encoding="utf-8")
+    except OSError as error:
+        raise OutputError(f"{shown(error.filename or folder)}: {error.strerror or error}") from None
+    with lock:
+        if fcntl is not None:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                # The lock file of a run that just ended is gone: then the lock taken is on nothing.
+                held = os.path.samestat(os.fstat(lock.fileno()), os.stat(path))
+            except BlockingIOError:
+                held = False
+            except OSError:  # a file system without locks: go on, as on Windows
+                held = True
+            if not held:
+                lock.seek(0)
+                holder = lock.read().strip()
+                raise RunError(f"--output-dir {shown(folder)}: another run"
+                               + (f" (process {holder})" if holder.isdigit() else "")
+                               + " is writing this report folder; wait for it to end, or choose another "
+                               "folder")
+            lock.truncate(0)
+            lock.write(str(os.getpid()))
+            lock.flush()
+        remove_leftovers(folder)
+        try:
+            yield
+        finally:
+            remove_leftovers(folder)
+            with contextlib.suppress(OSError):
+                path.unlink()  # while still held: a run waiting for it then finds it gone
+
+
+def remove_leftovers(folder):
+    """Remove the temporary files that a killed run left in a report folder (nothing else)."""
+    for subfolder in (folder, *(folder / name for name, _ in IMAGE_FILES.values())):
+        with contextlib.suppress(OSError):
+            for path in subfolder.iterdir():
+                if TEMPORARY_NAME.fullmatch(path.name) and path.is_file():
+                    path.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -1577,8 +1811,10 @@ def drawing(image_id):
     """Turn any failure to draw or write an image's files into an OutputError naming it."""
     try:
         yield
+    except OutputError:
+        raise
     except OSError as error:
-        raise OutputError(str(error)) from None
+        raise OutputError(f"{image_id}: {error}") from None
     except Exception as error:
         raise OutputError(f"{image_id}: drawing its pictures failed ({type(error).__name__}: {error})") from None
 
@@ -1603,7 +1839,40 @@ def json_head(settings):
     return {"label_space": LABEL_SPACE, "ignore_index": settings.ignore_index,
             "zero_division": settings.zero_division_name,
             "class_names": {str(class_id): name for class_id, name in sorted(settings.class_names.items())},
-            "input": settings.input}
+            "input": settings.input, "shards": settings.shards}
+
+
+class Console:
+    """Standard output that a closed pipe or a full disk cannot stop: the first failure is kept and later
+    writes are dropped, so that the run still finishes its report folder and says what went wrong."""
+
+    def __init__(self, stream):
+        self.stream, self.error = stream, None
+
+    def write(self, text):
+        self._do(self.stream.write, text)
+
+    def flush(self):
+        self._do(self.stream.flush)
+
+    def _do(self, action, *args):
+        if self.error is not None:
+            return
+        try:
+            action(*args)
+        except OSError as error:
+            self.error = error
+            # Python flushes stdout once more at exit: send what is left to /dev/null, without a word.
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), self.stream.fileno())
+
+    def failure(self):
+        """The one-line error and exit status when writing failed, else None."""
+        if self.error is None:
+            return None
+        if isinstance(self.error, BrokenPipeError):  # the reader went away, e.g. `| head`
+            return "standard output was closed before the whole report was written", 1
+        return f"cannot write the report to standard output ({self.error.strerror or self.error})", 2
 
 
 class Sink:
@@ -1639,17 +1908,18 @@ class JsonSink(Sink):
         errors = [{"id": shown(error.key), "path": error.path, "error": error.message} for error in refused]
         self.stream.write('], "combined": ' + json.dumps(combined) + ', "errors": ' + json.dumps(errors)
                           + ', "warnings": ' + json.dumps(warnings) + "}\n")
+        self.stream.flush()
 
 
 class TextSink(Sink):
     """The console report: each image's section as it comes, then the summary, the combined section,
     and the refused files on stderr."""
 
-    def __init__(self, settings, bar=None):
-        self.settings, self.bar = settings, bar
+    def __init__(self, stream, settings, bar=None):
+        self.stream, self.settings, self.bar = stream, settings, bar
 
     def _write(self, text):
-        self.bar.write(text, file=sys.stdout, end="") if self.bar is not None else sys.stdout.write(text)
+        self.bar.write(text, file=self.stream, end="") if self.bar is not None else self.stream.write(text)
 
     def add(self, result):
         s = self.settings
@@ -1659,10 +1929,10 @@ class TextSink(Sink):
     def finish(self, combined, rows, refused, warnings):
         s = self.settings
         if rows:
-            sys.stdout.write(format_summary(rows, s.digits) + "\n\n\n")
-        sys.stdout.write(format_combined_section(combined, s.class_names, s.digits, s.zero_division,
-                                                 s.ignore_index, [shown(error.key) for error in refused]) + "\n")
-        sys.stdout.flush()
+            self.stream.write(format_summary(rows, s.digits) + "\n\n\n")
+        self.stream.write(format_combined_section(combined, s.class_names, s.digits, s.zero_division,
+                                                  s.ignore_index, [shown(error.key) for error in refused]) + "\n")
+        self.stream.flush()
         for error in refused:
             print(f"error: {error.message}", file=sys.stderr)
 
@@ -1677,7 +1947,12 @@ class FolderSink(Sink):
 
     def __init__(self, settings, merged):
         self.settings, self.folder, self.merged = settings, settings.output_dir, merged
-        self.files, self.picture_notes = contextlib.ExitStack(), []
+        self.held, self.files, self.picture_notes = contextlib.ExitStack(), contextlib.ExitStack(), []
+
+    def __enter__(self):
+        self.held.enter_context(folder_lock(self.folder))  # released last, after the files are closed
+        self.held.enter_context(self.files)
+        return self
 
     def begin(self):
         self.json = JsonSink(self.files.enter_context(atomic_open(self.folder / "report.json")), self.settings)
@@ -1702,13 +1977,14 @@ class FolderSink(Sink):
     def finish(self, combined, rows, refused, warnings):
         s = self.settings
         self.json.finish(combined, rows, refused, warnings)
-        self.classes.writerows(csv_rows(CLASS_TABLE, class_table_rows(combined, s.zero_division)[0],
-                                        first=["combined"]))
         self.files.close()  # report.json and classes.csv are whole: put them in place
+        # The combined set's files stand at the top, apart from the images' (an image may be named combined).
+        class_rows, averages = class_table_rows(combined, s.zero_division)
         with drawing("combined"):
-            write_csv(self.folder / "matrices" / "combined.csv", matrix_csv_rows(combined))
-            write_csv(self.folder / "summary.csv", [SUMMARY_CSV_HEADER] + csv_rows(
-                SUMMARY_TABLE, rows + [summary_row({"id": "combined", **combined})]))
+            write_csv(self.folder / "confusion_matrix.csv", matrix_csv_rows(combined))
+            write_csv(self.folder / "combined.csv", [CLASS_CSV_HEADER[1:]] + csv_rows(
+                CLASS_TABLE, class_rows + [{**row, "class": (None, row["class"])} for row in averages]))
+            write_csv(self.folder / "summary.csv", [SUMMARY_CSV_HEADER] + csv_rows(SUMMARY_TABLE, rows))
             plot_confusion_matrix(combined, s.class_names, self.folder / "confusion_matrix.png",
                                   f"All {combined['images']} images: share of each label's pixels")
             write_text(self.folder / "index.html", index_page(combined, rows, refused, warnings, s,
@@ -1719,13 +1995,13 @@ class FolderSink(Sink):
         if notes:
             print(f"note: {len(notes)} overlay{'s are' if len(notes) > 1 else ' is'} drawn on the label's "
                   f"class colours, for want of a camera picture (first: {notes[0]})", file=sys.stderr)
-        print(f"wrote {shown(self.folder)}/: index.html, report.json, summary.csv, classes.csv, "
-              f"confusion_matrix.png, matrices/ ({len(rows) + 1}), reports/ ({len(rows)})"
+        print(f"wrote {shown(self.folder)}/: index.html, report.json, summary.csv, classes.csv, combined.csv, "
+              f"confusion_matrix.csv, confusion_matrix.png, matrices/ and reports/ ({len(rows)})"
               + (f", overlays/ and thumbnails/ ({len(rows)})" if not self.merged else "")
               + (f", plots/ ({len(rows)})" if s.plots_per_image else ""), file=sys.stderr)
 
     def __exit__(self, *exception):
-        return self.files.__exit__(*exception)
+        return self.held.__exit__(*exception)
 
 
 # ---------------------------------------------------------------- pipeline
@@ -1761,6 +2037,7 @@ def score_pair(pair, settings):
 
 def _start_worker(max_image_pixels):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle, once
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent ends its workers with SIGTERM: no word
     Image.MAX_IMAGE_PIXELS = max_image_pixels
 
 
@@ -1809,21 +2086,24 @@ def progress_bar(total, quiet):
     return tqdm(total=total, unit="pair", file=sys.stderr, delay=PROGRESS_DELAY_SECONDS, leave=False)
 
 
-def consume_results(results, count, refused, settings, merged=False):
+def consume_results(results, count, refused, settings, merged=False, incomplete=()):
     """Hand every result to every sink as it arrives, then the combined report; returns the exit status.
 
-    Only the summed matrix and one summary row per image are kept, so memory
-    does not grow with the number of images.
+    Only the summed matrix and one small summary row per image are kept. incomplete
+    are warnings that the merged reports miss images: with them, the status is 1.
+    Standard output failing (a closed pipe, a full disk) does not stop the report folder.
     """
     total = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
-    rows, bar = [], progress_bar(count, settings.quiet)
+    rows, bar, console = [], progress_bar(count, settings.quiet), Console(sys.stdout)
     with contextlib.ExitStack() as stack:
         if bar is not None:
             stack.callback(bar.close)
         sinks = [FolderSink(settings, merged)] if settings.output_dir else []  # first: its notes precede errors
-        sinks.append(TextSink(settings, bar) if settings.format == "text" else JsonSink(sys.stdout, settings))
+        sinks.append(TextSink(console, settings, bar) if settings.format == "text" else JsonSink(console, settings))
         for sink in sinks:
             stack.enter_context(sink).begin()
+        # Closed first when the run stops: the worker processes end before the sinks clean up after them.
+        results = stack.enter_context(contextlib.closing(results))
         for result in results:
             if bar is not None:
                 bar.update()
@@ -1838,12 +2118,18 @@ def consume_results(results, count, refused, settings, merged=False):
             rows.append(summary_row(result.report, output_name(result.key)))
         combined = combined_report(total, rows, settings.zero_division, settings.ignore_index, settings.class_names)
         refused.sort(key=lambda error: id_order(error.key))
-        warnings = id_scheme_warnings(total, settings.ignore_index)
+        warnings = [*incomplete, *id_scheme_warnings(total, settings.ignore_index)]
         for warning in warnings:
             print(f"warning: {warning}", file=sys.stderr)
         for sink in sinks:
             sink.finish(combined, rows, refused, warnings)
-    return 1 if refused else 0
+    failure = console.failure()
+    if failure:
+        message, status = failure
+        print(f"error: {message}" + (f"; the report folder {shown(settings.output_dir)}/ is complete"
+                                     if settings.output_dir else ""), file=sys.stderr)
+        return status
+    return 1 if refused or incomplete else 0
 
 
 def score(settings):
@@ -1857,7 +2143,10 @@ def score(settings):
     except OSError as error:
         raise RunError(f"cannot list the masks: {error}") from None
     if settings.shard:
+        run_ids = len({item.key for item in pairs + refused})
         pairs, refused = shard_of(pairs, refused, settings.shard)
+        settings = dataclasses.replace(settings, shards={"of": settings.shard[1], "included": [settings.shard[0]],
+                                                         "run_ids": run_ids})
     if not pairs:
         raise RunError(f"no pair of masks with the same name in {shown(settings.labels)} and "
                        f"{shown(settings.inferences)}"
@@ -1881,20 +2170,22 @@ def merge(settings):
 
     What the options leave open (zero division, class names) is taken from the reports.
     """
-    images, refused, ignore_index, zero_division, report_names, report_input = read_reports(settings.merge)
-    if not images and not refused:
+    reports = read_reports(settings.merge)
+    if not reports.images and not reports.refused:
         raise RunError("the reports hold no image")
-    if settings.zero_division is None and zero_division is None:
+    if settings.zero_division is None and reports.zero_division is None:
         raise RunError("the reports were made with different --zero-division values: give one")
-    if settings.ignore_index is not None and settings.ignore_index != ignore_index:
-        raise RunError(f"--ignore-index {settings.ignore_index} differs from the reports' {ignore_index}: "
+    if settings.ignore_index is not None and settings.ignore_index != reports.ignore_index:
+        raise RunError(f"--ignore-index {settings.ignore_index} differs from the reports' {reports.ignore_index}: "
                        "ignored pixels cannot be counted again without the masks")
     settings = dataclasses.replace(
-        settings, ignore_index=ignore_index,
-        zero_division=ZERO_DIVISION_CHOICES[zero_division] if settings.zero_division is None
+        settings, ignore_index=reports.ignore_index,
+        zero_division=ZERO_DIVISION_CHOICES[reports.zero_division] if settings.zero_division is None
         else settings.zero_division,
-        class_names=report_names if settings.class_names is None else settings.class_names, input=report_input)
-    return consume_results(merged_results(images, settings), len(images), refused, settings, merged=True)
+        class_names=reports.class_names if settings.class_names is None else settings.class_names,
+        input=reports.input, shards=reports.shards)
+    return consume_results(merged_results(reports.images, settings), len(reports.images), reports.refused,
+                           settings, merged=True, incomplete=reports.incomplete)
 
 
 # ---------------------------------------------------------------- CLI
@@ -2009,7 +2300,7 @@ def make_settings(*, labels, inferences, images, ignore_index, zero_division, di
     elif plots_per_image:
         raise UsageError("--plots-per-image needs --output-dir")
     names_source, names_option = class_names, "--class-names"
-    if names_source is None and not merge and _is_file(labels / CLASS_NAMES_FILE):
+    if names_source is None and not merge and _exists(labels / CLASS_NAMES_FILE):
         names_source, names_option = labels / CLASS_NAMES_FILE, shown(labels / CLASS_NAMES_FILE)
     readers = ((names_option, read_class_names, names_source), ("--label-map", read_id_map, label_map),
                ("--inference-map", read_id_map, inference_map), ("--palette", read_palette, palette))
@@ -2048,9 +2339,9 @@ def output_dir_problem(folder, input_folders):
     return None
 
 
-def _is_file(path):
+def _exists(path):
     try:
-        return path.is_file()
+        return path.exists()
     except OSError:  # a folder that cannot be searched: the listing will say so
         return False
 
@@ -2060,7 +2351,35 @@ def fail(message):
     return 2
 
 
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """SIGTERM raises Terminated while the block runs (in the main thread; elsewhere it is left alone)."""
+    def terminate(signal_number, frame):
+        raise Terminated
+    try:
+        previous = signal.signal(signal.SIGTERM, terminate)
+    except ValueError:  # not the main thread
+        previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv=None):
+    with sigterm_as_interrupt():
+        try:
+            return run(argv)
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        except Terminated:
+            print("terminated", file=sys.stderr)
+            return 143
+
+
+def run(argv):
     parser = build_parser()
     try:
         settings = make_settings(**vars(parser.parse_args(argv)))
@@ -2073,16 +2392,8 @@ def main(argv=None):
         return merge(settings) if settings.merge else score(settings)
     except RunError as error:
         return fail(str(error))
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # the reader of stdout went away, e.g. `| head`
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
-    except OSError as error:  # e.g. a full disk under a redirected stdout
-        return fail(f"cannot write the report: {error.strerror or error}")
     except OutputError as error:
-        return fail(f"cannot write the report folder: {error}")
+        return fail(f"cannot write the report folder {shown(settings.output_dir)}/: {error}")
 
 
 if __name__ == "__main__":

@@ -47,8 +47,8 @@ def number(text):
 
 def test_every_file_is_written_and_the_console_output_is_unchanged(report_folder):
     folder, outputs = report_folder
-    expected = ["report.json", "summary.csv", "classes.csv", "confusion_matrix.png", "index.html",
-                "matrices/combined.csv"]
+    expected = ["report.json", "summary.csv", "classes.csv", "combined.csv", "confusion_matrix.csv",
+                "confusion_matrix.png", "index.html"]
     for image_id in SAMPLE_IDS:
         expected += [f"matrices/{image_id}.csv", f"overlays/{image_id}.png", f"thumbnails/{image_id}.jpg",
                      f"reports/{image_id}.html", f"plots/{image_id}.png"]
@@ -68,7 +68,7 @@ def test_csv_numbers_equal_the_json(report_folder):
     summary = read_csv(folder / "summary.csv")
     assert summary[0] == ["id", "pixels", "accuracy", "mean_iou", "macro_f1", "worst_class_id",
                           "worst_class_name", "worst_class_iou"]
-    reports = document["images"] + [{"id": "combined", **document["combined"]}]
+    reports = document["images"]  # the per-image tables hold images only; the combined set has its files
     assert [row[0] for row in summary[1:]] == [report["id"] for report in reports]
     for row, report in zip(summary[1:], reports):
         assert int(row[1]) == report["pixels"]
@@ -91,8 +91,21 @@ def test_csv_numbers_equal_the_json(report_folder):
         assert [number(value) for value in row[3:7]] == [entry[m] for m in tool.METRICS]
         assert (int(row[7]), row[8]) == (entry["support"], entry["occurs_in"])
 
-    for report in reports:
-        rows = read_csv(folder / "matrices" / f"{report['id']}.csv")
+    combined = document["combined"]
+    rows = read_csv(folder / "combined.csv")
+    assert rows[0] == classes[0][1:]
+    assert [row[0] for row in rows[1:]] == [*combined["classes"], "", ""]
+    for row, (class_id, entry) in zip(rows[1:], combined["classes"].items()):
+        assert row[1] == (entry["name"] or "")
+        assert [number(value) for value in row[2:6]] == [entry[m] for m in tool.METRICS]
+        assert (int(row[6]), row[7]) == (entry["support"], entry["occurs_in"])
+    for row, key in zip(rows[-2:], ("macro_avg", "weighted_avg")):
+        assert row[1] == key.replace("_", " ")
+        assert [number(value) for value in row[2:6]] == [combined[key][m] for m in tool.METRICS]
+
+    matrices = [(folder / "matrices" / f"{report['id']}.csv", report) for report in reports]
+    for path, report in matrices + [(folder / "confusion_matrix.csv", combined)]:
+        rows = read_csv(path)
         labels = report["confusion_matrix"]["labels"]
         assert rows[0] == ["label \\ inference", *map(str, labels)]
         assert [int(row[0]) for row in rows[1:]] == labels
@@ -173,7 +186,8 @@ def test_a_folder_that_cannot_be_written_stops_the_run_and_drops_no_pair(tmp_pat
     (tmp_path / "out" / "overlays").write_text("a file where a folder should be")
     assert tool.main(["--output-dir", str(tmp_path / "out")]) == 2
     captured = capsys.readouterr()
-    assert "error: cannot write the report folder:" in captured.err and "overlays" in captured.err
+    assert f"error: cannot write the report folder {tmp_path / 'out'}/: " in captured.err
+    assert f"{tmp_path / 'out' / 'overlays'}: File exists" in captured.err
     assert "Traceback" not in captured.err and "skipped because of errors" not in captured.out
 
 
@@ -321,9 +335,9 @@ def test_merge_writes_the_same_report_folder_without_pictures(tmp_path, capsys, 
     assert tool.main(["--ignore-index", "255", "--output-dir", str(tmp_path / "whole"), "--quiet"]) == 0
     assert tool.main(["--merge", *map(str, shards), "--output-dir", str(tmp_path / "merged")]) == 0
     err = capsys.readouterr().err
-    assert "matrices/ (11), reports/ (10)" in err and "overlays/" not in err
+    assert "matrices/ and reports/ (10)" in err and "overlays/" not in err
     whole, merged = tmp_path / "whole", tmp_path / "merged"
-    for name in ("report.json", "summary.csv", "classes.csv", "matrices/combined.csv",
+    for name in ("report.json", "summary.csv", "classes.csv", "confusion_matrix.csv", "combined.csv",
                  *(f"matrices/{image_id}.csv" for image_id in SAMPLE_IDS)):
         assert (merged / name).read_bytes() == (whole / name).read_bytes(), name
     assert not (merged / "overlays").exists() and not (merged / "thumbnails").exists()

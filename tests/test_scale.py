@@ -93,7 +93,7 @@ def test_merge_refuses_overlapping_and_mismatched_reports(many_pairs, capsys, tm
     (tmp_path / "a.json").write_text(first)
     (tmp_path / "b.json").write_text(first)
     status, captured = run(capsys, "--merge", "a.json", "b.json")
-    assert status == 2 and "also in a.json" in captured.err
+    assert status == 2 and "is in both a.json and b.json" in captured.err
     (tmp_path / "c.json").write_text(run(capsys, "--format", "json", "--shard", "2/2",
                                          "--ignore-index", "255")[1].out)
     status, captured = run(capsys, "--merge", "a.json", "c.json")
@@ -119,7 +119,7 @@ def test_merge_refuses_overlapping_and_mismatched_reports(many_pairs, capsys, tm
                            "not a square of pixel counts"),
                           (lambda image: image["confusion_matrix"]["labels"].__setitem__(0, -1),
                            "not ascending ids"),
-                          (lambda image: image.__setitem__("id", 7), "without a text id")):
+                          (lambda image: image.__setitem__("id", 7), "an image's id is 7, not printable text")):
         broken = json.loads(first)
         damage(broken["images"][0])
         (tmp_path / "f.json").write_text(json.dumps(broken))
