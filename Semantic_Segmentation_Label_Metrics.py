@@ -535,10 +535,11 @@ def id_order(key):
 
 
 class Pair(NamedTuple):
-    """A label and its inference; key is the file name's stem as the file system has it."""
+    """A label and its inference; key is the file name's stem as the file system has it. The paths are
+    kept as text: a run holds every pair, and a Path object weighs several times its text."""
     key: str
-    label: Path
-    inference: Path
+    label: str
+    inference: str
 
 
 class Refused(NamedTuple):
@@ -558,16 +559,18 @@ class Listing(NamedTuple):
 
 
 def _files(folder, recursive):
-    """(path, path below folder) of the files of a folder (and its sub-folders), hidden ones left out,
-    and the number of sub-folders not searched."""
+    """(path, path below folder, in posix form) of the files of a folder (and its sub-folders), hidden ones
+    left out, and the number of sub-folders not searched. Text, not Path objects: thousands are held."""
     if not recursive:
-        entries = [path for path in folder.iterdir() if not path.name.startswith(".")]
-        folders = [path for path in entries if path.is_dir()]
-        return [(path, Path(path.name)) for path in entries if not path.is_dir()], len(folders)
+        with os.scandir(folder) as entries:
+            entries = [entry for entry in entries if not entry.name.startswith(".")]
+        folders = sum(entry.is_dir() for entry in entries)
+        return [(entry.path, entry.name) for entry in entries if not entry.is_dir()], folders
     files = []
     for root, folders, names in os.walk(folder):  # links to folders are not followed: no cycles
         folders[:] = [name for name in folders if not name.startswith(".")]
-        files += [(Path(root, name), Path(root, name).relative_to(folder)) for name in names
+        below = Path(root).relative_to(folder).as_posix()
+        files += [(os.path.join(root, name), name if below == "." else f"{below}/{name}") for name in names
                   if not name.startswith(".")]
     return files, 0
 
@@ -582,18 +585,19 @@ def list_masks(folder, recursive=False, suffix=""):
     """
     masks, refused, passed_over, without_suffix = {}, [], [], []
     files, subfolders = _files(folder, recursive)
-    for path, below in sorted(files, key=lambda item: id_order(str(item[1]))):
-        if str(below) == CLASS_NAMES_FILE:
+    for path, below in sorted(files, key=lambda item: id_order(item[1])):
+        if below == CLASS_NAMES_FILE:
             continue
-        stem = below.stem if below.suffix.lower() in MASK_SUFFIXES else None
-        if stem is None:
+        below_stem, extension = os.path.splitext(below)
+        stem = os.path.basename(below_stem)
+        if extension.lower() not in MASK_SUFFIXES or not stem:
             passed_over.append(path)
             continue
         if suffix and (not stem.endswith(suffix) or stem == suffix):
             without_suffix.append(path)
             continue
-        key = (below.parent / stem[:len(stem) - len(suffix)]).as_posix()
-        if not path.is_file() and path.exists():  # reading a pipe or a device would hang
+        key = below_stem[:len(below_stem) - len(suffix)]
+        if not os.path.isfile(path) and os.path.exists(path):  # reading a pipe or a device would hang
             refused.append(Refused(key, shown(path), f"{shown(path)}: not a regular file"))
         elif key in masks:
             refused.append(Refused(key, shown(path), f"{shown(masks[key])} and {shown(path)}: two masks for one id"))
@@ -626,7 +630,7 @@ def _pair(labels, inferences, labels_dir, inferences_dir):
             inference = shown(inferences.masks[key])
             refused.append(Refused(key, inference, f"{inference}: no label of that name in {shown(labels_dir)}"))
         else:
-            pairs.append(Pair(key, labels.masks[key], inferences.masks[key]))
+            pairs.append(Pair(key, str(labels.masks[key]), str(inferences.masks[key])))
     return pairs, refused
 
 
@@ -2212,9 +2216,10 @@ def build_parser():
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Exit status: 0 when every pair was scored; 1 when some files were refused (the rest "
-               "are scored and reported, the errors listed on stderr or under \"errors\" in JSON); "
-               "2 on a usage error, when there is nothing to score, or when the report cannot be "
-               "written; 130 when interrupted.")
+               "are scored and reported, the errors listed on stderr or under \"errors\" in JSON), when "
+               "--merge finds shards missing, or when stdout was closed early (the report folder is still "
+               "finished); 2 on a usage error, when there is nothing to score, or when the report cannot be "
+               "written; 130 when interrupted (Ctrl-C), 143 when stopped (SIGTERM).")
     parser.add_argument("--labels", default="labels", type=Path, metavar="DIR",
                         help="folder of ground-truth masks (default: labels)")
     parser.add_argument("--inferences", default="inferences", type=Path, metavar="DIR",

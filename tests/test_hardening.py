@@ -8,6 +8,7 @@ and answers with one line and an exit status, never a traceback.
 import copy
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -665,3 +666,15 @@ def test_merge_of_any_mutated_report_is_a_report_or_one_line(real_report, tmp_pa
         assert merged["images"] == json.loads((folder / "report" / "report.json").read_text())["images"]
     written = {path.relative_to(folder) for path in folder.rglob("*")}
     assert all(str(path).split("/")[0] in ("in.json", "stdout", "stderr", "report") for path in written)
+
+
+def test_every_reliability_promise_of_the_readme_names_tests_that_exist():
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split("## Reliability")[1].split("\n## ")[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "`" in line]
+    assert len(rows) >= 15
+    for row in rows:
+        names = re.findall(r"`(\w+\.py)?::(\w+)`", row)  # `file.py::test`, or `::test` of the same file
+        assert names and names[0][0], row
+        for file, test in names:
+            current = file or current
+            assert f"def {test}(" in (ROOT / "tests" / current).read_text(encoding="utf-8"), (current, test)
