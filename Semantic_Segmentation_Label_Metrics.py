@@ -37,6 +37,7 @@ import math
 import os
 import re
 import signal
+import stat
 import struct
 import sys
 import urllib.parse
@@ -219,6 +220,13 @@ class UsageError(ValueError):
 
 class RunError(Exception):
     """Nothing can be scored (no folder, no pair, unusable reports): the run stops with this message."""
+
+
+def say(message):
+    """A line on stderr; a closed or full stderr loses the line, never the run (nor stdout's report)."""
+    if sys.stderr is not None:
+        with contextlib.suppress(OSError, ValueError):
+            print(message, file=sys.stderr, flush=True)
 
 
 class Terminated(BaseException):
@@ -631,6 +639,15 @@ def _pair(labels, inferences, labels_dir, inferences_dir):
             refused.append(Refused(key, inference, f"{inference}: no label of that name in {shown(labels_dir)}"))
         else:
             pairs.append(Pair(key, str(labels.masks[key]), str(inferences.masks[key])))
+    # Two names shown alike (a newline, and a backslash and n) are two images with one id in every report:
+    # the first keeps it, the others are refused.
+    first_of_id = {}
+    for pair in list(pairs):
+        first = first_of_id.setdefault(shown(pair.key), pair)
+        if first is not pair:
+            pairs.remove(pair)
+            refused.append(Refused(pair.key, shown(pair.label), f"{shown(pair.label)}: its id {shown(pair.key)} "
+                                   f"is shown as {shown(first.label)}'s is; rename one of them"))
     return pairs, refused
 
 
@@ -737,7 +754,8 @@ class Reports(NamedTuple):
 
 
 MAX_ID_CHARACTERS = 4096  # an image id is a path below the masks' folder: no system has longer paths
-INT64_MAX = 2**63 - 1  # the summed matrix is int64: the reports' pixels must fit, added up
+INT64_MAX = 2**63 - 1  # the largest count of one cell
+MAX_PIXELS = 2**62 - 1  # int64 sums of the summed matrix, doubled for F1 (2 tp + fp + fn), stay exact
 INPUT_KEYS = ("recursive", "label_suffix", "inference_suffix", "label_map", "inference_map", "palette")
 
 
@@ -787,7 +805,8 @@ def _check_report(document):
             k.isascii() and k.isdigit() and str(int(k)) == k and int(k) < LABEL_SPACE and isinstance(name, str)
             for k, name in v.items()), "names of ids within 0..255"),
         "input": (lambda v: isinstance(v, dict) and set(v) <= set(INPUT_KEYS)
-                  and all(isinstance(x, (str, bool, type(None))) for x in v.values()), "how the masks were read"),
+                  and all(type(x) is bool if k == "recursive" else isinstance(x, (str, type(None)))
+                          for k, x in v.items()), "how the masks were read"),
         "shards": (lambda v: v is None or (
             isinstance(v, dict) and set(v) == {"of", "included", "run_ids"}
             and type(v["of"]) is int and v["of"] >= 1 and type(v["run_ids"]) is int and v["run_ids"] >= 0
@@ -805,9 +824,13 @@ def _check_report(document):
             raise ValueError(f"it has no {key}")
         if not valid(document.get(key, optional.get(key))):
             raise _problem(key, document[key], wanted)
+    ignore_index = document["ignore_index"]
     for image in document["images"]:
         _check_image_report(image)
-    for error in document["errors"]:
+        labels, rows = image["confusion_matrix"]["labels"], image["confusion_matrix"]["matrix"]
+        if ignore_index in labels and any(rows[labels.index(ignore_index)]):
+            raise ValueError(f"image {image['id']}: pixels labelled the ignore index {ignore_index} are counted")
+    for error in document["errors"]:  # an id may be refused twice, and refused as another is scored
         _check_id(error.get("id"), "an error's id")
 
 
@@ -834,13 +857,17 @@ def _merged_shards(records):
             if k in included:
                 raise RunError(f"shard {k}/{count} is in both {shown(included[k])} and {shown(path)}")
             included[k] = path
-    missing = [k for k in range(1, count + 1) if k not in included]
+    # Shard k holds ids only when k <= run_ids (a shard beyond them has nothing to score, and no report).
+    holding = min(count, run_ids)
+    missing_count = holding - sum(k <= holding for k in included)
+    missing = [k for k in range(1, min(holding, len(included) + MAX_LISTED) + 1) if k not in included][:MAX_LISTED]
     ids = sum(len(held) for _, _, held in records)
     incomplete = []
-    if missing:
-        incomplete.append(f"shard{'s' if len(missing) > 1 else ''} "
+    if missing_count:
+        incomplete.append(f"shard{'s' if missing_count > 1 else ''} "
                           + ", ".join(f"{k}/{count}" for k in missing)
-                          + f" {'are' if len(missing) > 1 else 'is'} missing: the merged report covers "
+                          + (f" and {missing_count - len(missing)} more" if missing_count > len(missing) else "")
+                          + f" {'are' if missing_count > 1 else 'is'} missing: the merged report covers "
                           f"{ids} of the run's {run_ids} image ids")
     elif ids != run_ids:
         incomplete.append(f"the shards cover {ids} image ids but the run had {run_ids}: were masks added or "
@@ -897,8 +924,8 @@ def read_reports(paths):
             pixels += sum(map(sum, image["confusion_matrix"]["matrix"]))
             images.append({**image, "label": shown(image["label"]), "inference": shown(image["inference"])})
         refused += [Refused(e["id"], shown(e["path"]), shown(e["error"])) for e in document["errors"]]
-    if pixels > INT64_MAX:
-        raise RunError(f"the reports count {pixels} pixels in all, more than a 64-bit count holds (2^63 - 1)")
+    if pixels > MAX_PIXELS:
+        raise RunError(f"the reports count {pixels} pixels in all, more than the tool adds up exactly (2^62 - 1)")
     if len(ignore_indexes) > 1:
         raise RunError("the reports were made with different --ignore-index values: "
                        + ", ".join(map(str, sorted(ignore_indexes, key=str))))
@@ -1589,11 +1616,15 @@ IMAGE_FILES = {"page": ("reports", ".html"), "matrix": ("matrices", ".csv"), "ov
 MAX_NAME_BYTES = 200  # a file name's limit is 255 bytes; room for the suffix and a temporary name's parts
 
 
+HASHED_NAME = re.compile(r"~[0-9a-f]{10}$")
+
+
 def output_name(key):
     """The name an image's output files get: its key where that is a plain file name, else a safe
     form of it with a short hash of the key, so that two keys never share a file."""
     plain = (key == shown(key) and key not in ("", ".", "..") and not key.startswith(".")
-             and "/" not in key and "\\" not in key and len(key.encode()) <= MAX_NAME_BYTES)
+             and "/" not in key and "\\" not in key and len(key.encode()) <= MAX_NAME_BYTES
+             and not HASHED_NAME.search(key))  # else a plain key could be another key's hashed name
     if plain:
         return key
     import hashlib  # loads OpenSSL (3 MB): only a run with such names pays for it
@@ -1654,7 +1685,8 @@ def find_picture(images_dir, key, size, endings=("",)):
     return None, f"no {shown(key)}.* in {shown(images_dir)}"
 
 
-TEMPORARY_NAME = re.compile(r"\..+\.[0-9]+\.part")  # what _replacing writes: .<name>.<pid>.part
+# What _replacing writes, .<name>.<pid>.part, for the files a report folder holds: nothing else matches.
+TEMPORARY_NAME = re.compile(r"\..+\.(html|csv|json|png|jpg)\.[0-9]+\.part")
 
 
 @contextlib.contextmanager
@@ -1662,8 +1694,8 @@ def _replacing(path):
     """A temporary path beside path, renamed to path when the block ends without an error, so that an
     interrupted run never leaves half a file; raises OutputError naming path when it cannot be written.
 
-    The temporary name is the file's own with a dot before it and .<pid>.part after: never longer than
-    the name plus 18 bytes, which output_name leaves room for.
+    The temporary name is the file's own with a dot before it and .<pid>.part after: at most 14 bytes
+    longer than the name (a pid has at most 7 digits), which output_name leaves room for.
     """
     temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
@@ -1688,9 +1720,17 @@ def folder_lock(folder):
     path = folder / LOCK_NAME
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        lock = open(path, "a+", encoding="utf-8")
+        for subfolder in (folder / name for name, _ in IMAGE_FILES.values()):
+            if subfolder.is_symlink() or (subfolder.exists() and not subfolder.is_dir()):
+                raise OutputError(f"{shown(subfolder)}: a link or a file where the report folder's own "
+                                  "sub-folder belongs; files are never written or removed through it")
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            os.close(descriptor)
+            raise OutputError(f"{shown(path)}: not a regular file")
+        lock = open(descriptor, "r+", encoding="utf-8")
     except OSError as error:
-        raise OutputError(f"{shown(error.filename or folder)}: {error.strerror or error}") from None
+        raise OutputError(f"{shown(error.filename or path)}: {error.strerror or error}") from None
     with lock:
         if fcntl is not None:
             try:
@@ -1723,10 +1763,10 @@ def folder_lock(folder):
 def remove_leftovers(folder):
     """Remove the temporary files that a killed run left in a report folder (nothing else)."""
     for subfolder in (folder, *(folder / name for name, _ in IMAGE_FILES.values())):
-        with contextlib.suppress(OSError):
-            for path in subfolder.iterdir():
-                if TEMPORARY_NAME.fullmatch(path.name) and path.is_file():
-                    path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError), os.scandir(subfolder) as entries:
+            for entry in entries:
+                if TEMPORARY_NAME.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                    os.unlink(entry.path)
 
 
 @contextlib.contextmanager
@@ -1769,6 +1809,7 @@ def plot_confusion_matrix(report, class_names, path, title):
     """Heat map of a report's matrix, each row normalised to the label's pixels (so the diagonal is recall)."""
     import matplotlib  # only a run that draws pays for matplotlib and scikit-learn's display
     matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False  # a '$' in a name or an id is a '$', not mathtext
     import matplotlib.pyplot as plt
     import matplotlib.ticker
     from sklearn.metrics import ConfusionMatrixDisplay
@@ -1938,7 +1979,7 @@ class TextSink(Sink):
                                                   s.ignore_index, [shown(error.key) for error in refused]) + "\n")
         self.stream.flush()
         for error in refused:
-            print(f"error: {error.message}", file=sys.stderr)
+            say(f"error: {error.message}")
 
 
 class FolderSink(Sink):
@@ -1997,12 +2038,12 @@ class FolderSink(Sink):
             return
         notes = self.picture_notes
         if notes:
-            print(f"note: {len(notes)} overlay{'s are' if len(notes) > 1 else ' is'} drawn on the label's "
-                  f"class colours, for want of a camera picture (first: {notes[0]})", file=sys.stderr)
-        print(f"wrote {shown(self.folder)}/: index.html, report.json, summary.csv, classes.csv, combined.csv, "
-              f"confusion_matrix.csv, confusion_matrix.png, matrices/ and reports/ ({len(rows)})"
-              + (f", overlays/ and thumbnails/ ({len(rows)})" if not self.merged else "")
-              + (f", plots/ ({len(rows)})" if s.plots_per_image else ""), file=sys.stderr)
+            say(f"note: {len(notes)} overlay{'s are' if len(notes) > 1 else ' is'} drawn on the label's "
+                f"class colours, for want of a camera picture (first: {notes[0]})")
+        say(f"wrote {shown(self.folder)}/: index.html, report.json, summary.csv, classes.csv, combined.csv, "
+            f"confusion_matrix.csv, confusion_matrix.png, matrices/ and reports/ ({len(rows)})"
+            + (f", overlays/ and thumbnails/ ({len(rows)})" if not self.merged else "")
+            + (f", plots/ ({len(rows)})" if s.plots_per_image else ""))
 
     def __exit__(self, *exception):
         return self.held.__exit__(*exception)
@@ -2083,7 +2124,7 @@ def shard_of(pairs, refused, shard):
 
 def progress_bar(total, quiet):
     """A tqdm bar on stderr when it is a terminal (and the run lasts), else None."""
-    if quiet or not sys.stderr.isatty():
+    if quiet or sys.stderr is None or not sys.stderr.isatty():
         return None
     from tqdm import tqdm  # only a terminal session pays for the import
     tqdm.monitor_interval = 0  # no monitor thread, so worker processes fork a single-threaded parent
@@ -2124,14 +2165,14 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
         refused.sort(key=lambda error: id_order(error.key))
         warnings = [*incomplete, *id_scheme_warnings(total, settings.ignore_index)]
         for warning in warnings:
-            print(f"warning: {warning}", file=sys.stderr)
+            say(f"warning: {warning}")
         for sink in sinks:
             sink.finish(combined, rows, refused, warnings)
     failure = console.failure()
     if failure:
         message, status = failure
-        print(f"error: {message}" + (f"; the report folder {shown(settings.output_dir)}/ is complete"
-                                     if settings.output_dir else ""), file=sys.stderr)
+        say(f"error: {message}" + (f"; the report folder {shown(settings.output_dir)}/ is complete"
+                                   if settings.output_dir else ""))
         return status
     return 1 if refused or incomplete else 0
 
@@ -2160,11 +2201,11 @@ def score(settings):
                        + (f"\n  ... and {len(refused) - MAX_LISTED} more" if len(refused) > MAX_LISTED else ""))
     if not settings.quiet:
         for note in notes:
-            print(note, file=sys.stderr)
+            say(note)
     names = settings.class_names
     if 255 in names and settings.ignore_index is None and not settings.quiet:
-        print(f"note: id 255 is named {names[255]!r}, but without --ignore-index 255 its pixels "
-              "count as a class like any other", file=sys.stderr)
+        say(f"note: id 255 is named {names[255]!r}, but without --ignore-index 255 its pixels "
+            "count as a class like any other")
     jobs = settings.jobs or default_jobs(len(pairs))
     return consume_results(score_pairs(pairs, settings, jobs), len(pairs), refused, settings)
 
@@ -2351,8 +2392,13 @@ def _exists(path):
         return False
 
 
+def system_problem(error):
+    """An OSError as one line: the file it names, and what the system said."""
+    return f"{shown(error.filename)}: {error.strerror}" if error.filename else shown(str(error))
+
+
 def fail(message):
-    print(f"error: {message}", file=sys.stderr)
+    say(f"error: {message}")
     return 2
 
 
@@ -2373,14 +2419,17 @@ def sigterm_as_interrupt():
 
 
 def main(argv=None):
+    for stream in (sys.stdout, sys.stderr):  # a console that cannot show a name shows it escaped
+        with contextlib.suppress(AttributeError, ValueError, OSError):
+            stream.reconfigure(errors="backslashreplace")
     with sigterm_as_interrupt():
         try:
             return run(argv)
         except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
+            say("interrupted")
             return 130
         except Terminated:
-            print("terminated", file=sys.stderr)
+            say("terminated")
             return 143
 
 
@@ -2390,6 +2439,8 @@ def run(argv):
         settings = make_settings(**vars(parser.parse_args(argv)))
     except UsageError as error:
         parser.error(str(error))
+    except OSError as error:  # a path the system refuses outright: too long, a folder that cannot be searched
+        return fail(system_problem(error))
     Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
     if sys.stdout is None:
         return fail("there is no standard output to write the report to")
@@ -2399,6 +2450,8 @@ def run(argv):
         return fail(str(error))
     except OutputError as error:
         return fail(f"cannot write the report folder {shown(settings.output_dir)}/: {error}")
+    except OSError as error:
+        return fail(system_problem(error))
 
 
 if __name__ == "__main__":

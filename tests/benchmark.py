@@ -71,7 +71,7 @@ def sklearn_pipeline(pairs):
 
 def tool_pipeline(pairs, jobs, *options):
     """The command line's own pipeline, in this process, with its JSON output kept for the checks."""
-    folder = pairs[0][1].parent.parent
+    folder = Path(pairs[0][1]).parent.parent
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
         status = tool.main(["--labels", str(folder / "labels"), "--inferences", str(folder / "inferences"),
@@ -101,8 +101,8 @@ def make_variant(pairs, folder, kind):
             label, inference = colours[label], colours[inference]
         else:
             label = labelids[label]
-        Image.fromarray(label).save(folder / "labels" / label_path.name)
-        Image.fromarray(inference).save(folder / "inferences" / inference_path.name)
+        Image.fromarray(label).save(folder / "labels" / Path(label_path).name)
+        Image.fromarray(inference).save(folder / "inferences" / Path(inference_path).name)
     return tool.find_pairs(folder / "labels", folder / "inferences")[0]
 
 

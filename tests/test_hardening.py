@@ -171,19 +171,24 @@ def test_ids_of_thousands_of_digits_sort_without_converting_them():
 
 def test_merged_counts_whose_sum_would_overflow_are_refused_and_those_that_fit_are_exact(
         report, tmp_path, capsys):
-    """Item 4: the summed matrix is int64; sums beyond it are refused, not wrapped to negative pixels."""
-    for image in report["images"][:2]:
-        image["confusion_matrix"] = {"labels": [0, 1], "matrix": [[2**62, 0], [0, 0]]}
+    """Item 4: the summed matrix is int64 and F1 doubles a count: totals from 2^62 on are refused,
+    not wrapped to negative pixels or scores above 1."""
     report["images"] = report["images"][:2]
+    for image in report["images"]:
+        image["confusion_matrix"] = {"labels": [0, 1], "matrix": [[2**61, 0], [0, 0]]}
     status, captured = merge(tmp_path, capsys, report, "--format", "json")
     assert status == 2
-    one_line_error(captured, "more than a 64-bit count holds")
-    report["images"][1]["confusion_matrix"] = {"labels": [0, 1], "matrix": [[2**62 - 2, 1], [0, 0]]}
+    one_line_error(captured, "4611686018427387904 pixels in all, more than the tool adds up exactly")
+    report["images"][1]["confusion_matrix"] = {"labels": [0, 1], "matrix": [[2**60, 2**60 - 1], [0, 0]]}
     status, captured = merge(tmp_path, capsys, report, "--format", "json")
     assert status == 0
     combined = json.loads(captured.out)["combined"]
-    assert combined["pixels"] == 2**63 - 1 and combined["confusion_matrix"]["matrix"] == [[2**63 - 2, 1], [0, 0]]
-    assert 0 <= combined["accuracy"] <= 1 and combined["classes"]["0"]["support"] == 2**63 - 1
+    assert combined["pixels"] == 2**62 - 1
+    assert combined["confusion_matrix"]["matrix"] == [[2**61 + 2**60, 2**60 - 1], [0, 0]]
+    tp, fn = 2**61 + 2**60, 2**60 - 1
+    assert combined["classes"]["0"]["f1_score"] == 2 * tp / (2 * tp + fn)  # exact: Python's integers
+    assert all(0 <= entry[metric] <= 1 for entry in combined["classes"].values() for metric in tool.METRICS
+               if entry[metric] is not None)
 
 
 def test_an_image_named_combined_keeps_its_files_apart_from_the_combined_set(tmp_path, monkeypatch, capsys):
@@ -678,3 +683,104 @@ def test_every_reliability_promise_of_the_readme_names_tests_that_exist():
         for file, test in names:
             current = file or current
             assert f"def {test}(" in (ROOT / "tests" / current).read_text(encoding="utf-8"), (current, test)
+
+
+# ---------------------------------------------------------------- what a second review found
+
+@pytest.mark.parametrize("planted", ["reports", "matrices", "overlays", ".lock"])
+def test_links_planted_in_the_report_folder_are_never_written_through(tmp_path, monkeypatch, capsys, planted):
+    """A sub-folder or the lock file that is a link (or a file) stops the run before anything is written."""
+    write_pair(tmp_path, "a", *masks(0))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    victim = elsewhere / "victim"
+    victim.write_text("precious")
+    (elsewhere / ".x.html.1.part").write_text("not ours")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / planted).symlink_to(victim if planted == ".lock" else elsewhere)
+    monkeypatch.chdir(tmp_path)
+    assert tool.main(["--output-dir", "out"]) == 2
+    one_line_error(capsys.readouterr(), f"out/{planted}")
+    assert sorted(path.name for path in elsewhere.iterdir()) == [".x.html.1.part", "victim"]
+    assert victim.read_text() == "precious"
+
+
+def test_a_plain_name_never_takes_the_hashed_name_of_another(tmp_path, monkeypatch, capsys):
+    write_pair(tmp_path, "x/y", *masks(0))
+    write_pair(tmp_path, tool.output_name("x/y"), *masks(1))  # a file named as x/y's files are
+    monkeypatch.chdir(tmp_path)
+    assert tool.main(["--recursive", "--output-dir", "out", "--quiet"]) == 0
+    assert len(list((tmp_path / "out" / "reports").iterdir())) == 2
+
+
+def test_names_shown_alike_are_not_two_images_with_one_id(tmp_path, monkeypatch, capsys):
+    for name in ("a\nb", "a\\nb"):
+        write_pair(tmp_path, name, *masks(0))
+    monkeypatch.chdir(tmp_path)
+    assert tool.main(["--format", "json"]) == 1
+    document = json.loads(capsys.readouterr().out)
+    assert [image["id"] for image in document["images"]] == ["a\\nb"]
+    assert "is shown as" in document["errors"][0]["error"]
+    (tmp_path / "own.json").write_text(json.dumps(document))
+    assert tool.main(["--format", "json", "--merge", "own.json"]) == 1  # and it merges
+
+
+def test_dollar_signs_in_names_are_drawn_as_they_are(tmp_path, monkeypatch, capsys):
+    write_pair(tmp_path, "a$x^$", *masks(0))
+    (tmp_path / "names.txt").write_text("road\n$x^$\n")
+    monkeypatch.chdir(tmp_path)
+    assert tool.main(["--class-names", "names.txt", "--output-dir", "out", "--plots-per-image", "--quiet"]) == 0
+    assert (tmp_path / "out" / "confusion_matrix.png").exists() and (tmp_path / "out" / "index.html").exists()
+
+
+def test_shards_beyond_the_ids_and_huge_shard_counts_merge_cleanly(tmp_path, monkeypatch, capsys):
+    for index in range(3):
+        write_pair(tmp_path, f"f{index}", *masks(index))
+    monkeypatch.chdir(tmp_path)
+    assert tool.main(["--format", "json"]) == 0
+    whole = capsys.readouterr().out
+    for k in (1, 2, 3):  # shards 4/5 and 5/5 hold no id, and have no report
+        assert tool.main(["--format", "json", "--shard", f"{k}/5"]) == 0
+        (tmp_path / f"s{k}.json").write_text(capsys.readouterr().out)
+    assert tool.main(["--format", "json", "--merge", "s1.json", "s2.json", "s3.json"]) == 0
+    assert capsys.readouterr().out == whole
+    assert tool.main(["--format", "json", "--shard", "1/1000000000"]) == 0
+    (tmp_path / "g.json").write_text(capsys.readouterr().out)
+    assert tool.main(["--format", "json", "--merge", "g.json"]) == 1
+    assert capsys.readouterr().err == ("warning: shards 2/1000000000, 3/1000000000 are missing: the merged "
+                                       "report covers 1 of the run's 3 image ids\n")
+
+
+def test_a_merged_matrix_that_counts_ignored_pixels_is_refused(report, tmp_path, capsys):
+    report["ignore_index"] = 255
+    report["images"][0]["confusion_matrix"] = {"labels": [0, 255], "matrix": [[10, 0], [0, 1000]]}
+    status, captured = merge(tmp_path, capsys, report)
+    assert status == 2
+    one_line_error(captured, "pixels labelled the ignore index 255 are counted")
+
+
+@pytest.mark.parametrize("redirect", ["2>&-", "2>/dev/full"])
+def test_a_closed_or_full_stderr_costs_only_stderr(tmp_path, redirect):
+    result = subprocess.run(f"'{sys.executable}' '{SCRIPT}' --output-dir '{tmp_path / 'out'}' --format json "
+                            f"--merge /dev/null {redirect}; echo status $?", shell=True, cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert result.stdout.endswith("status 2\n")  # /dev/null is no report: said where it can be
+    result = subprocess.run(f"'{sys.executable}' '{SCRIPT}' --output-dir '{tmp_path / 'out'}' --format json "
+                            f"{redirect}", shell=True, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and len(json.loads(result.stdout)["images"]) == 10
+    assert (tmp_path / "out" / "index.html").exists()
+
+
+def test_paths_the_system_refuses_are_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert tool.main(["--labels", "a" * 300]) == 2
+    one_line_error(capsys.readouterr(), "a" * 20)
+    write_pair(tmp_path, "a", *masks(0))
+    assert tool.main(["--output-dir", "b" * 300]) == 2
+    one_line_error(capsys.readouterr(), "File name too long")
+
+
+def test_names_a_console_cannot_encode_are_shown_escaped(tmp_path):
+    write_pair(tmp_path, "日本", *masks(0))
+    result = run_process([], tmp_path, env={**os.environ, "PYTHONIOENCODING": "ascii"})
+    assert result.returncode == 0 and "\\u65e5\\u672c" in result.stdout and "Traceback" not in result.stderr

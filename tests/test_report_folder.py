@@ -182,12 +182,11 @@ def test_a_run_without_counted_pixels_still_gets_its_folder(tmp_path, capsys, mo
 
 def test_a_folder_that_cannot_be_written_stops_the_run_and_drops_no_pair(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
-    (tmp_path / "out").mkdir()
-    (tmp_path / "out" / "overlays").write_text("a file where a folder should be")
+    (tmp_path / "out" / "reports" / "000003_10.html").mkdir(parents=True)  # a folder where a page goes
     assert tool.main(["--output-dir", str(tmp_path / "out")]) == 2
     captured = capsys.readouterr()
     assert f"error: cannot write the report folder {tmp_path / 'out'}/: " in captured.err
-    assert f"{tmp_path / 'out' / 'overlays'}: File exists" in captured.err
+    assert f"{tmp_path / 'out' / 'reports' / '000003_10.html'}: Is a directory" in captured.err
     assert "Traceback" not in captured.err and "skipped because of errors" not in captured.out
 
 
