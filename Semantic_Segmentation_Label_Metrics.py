@@ -277,6 +277,16 @@ def _refuse_colours(image, path):
     return MaskError(f"{shown(path)}: mode {image.mode} holds colours, not class ids; {hint}", path)
 
 
+@contextlib.contextmanager
+def open_image(path):
+    """Image.open, refusing every image above the decompression-bomb limit: Pillow only warns up to
+    twice the limit, and raises DecompressionBombWarning here as it does DecompressionBombError above."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(path) as image:
+            yield image
+
+
 def read_mask(path, palette=None):
     """The class ids of a mask file and the bits of its greyscale samples: (2-D uint8 array, bits).
 
@@ -290,11 +300,8 @@ def read_mask(path, palette=None):
     """
     name = shown(path)
     try:
-        with warnings.catch_warnings():
-            # Above Pillow's decompression-bomb limit it only warns up to twice the limit: refuse all.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                return _decode_mask(image, path, palette)
+        with open_image(path) as image:
+            return _decode_mask(image, path, palette)
     except MaskError:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
@@ -1670,13 +1677,10 @@ def find_picture(images_dir, key, size, endings=("",)):
     for path in (images_dir / f"{key}{ending}{suffix}" for ending in endings for suffix in PICTURE_SUFFIXES):
         if path.is_file():
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("error", Image.DecompressionBombWarning)
-                    with Image.open(path) as picture:
-                        if picture.size != size:
-                            return None, (f"{shown(path)} is {picture.size[0]}x{picture.size[1]}, "
-                                          f"not {size[0]}x{size[1]}")
-                        return picture.convert("RGB"), None
+                with open_image(path) as picture:
+                    if picture.size != size:
+                        return None, f"{shown(path)} is {picture.size[0]}x{picture.size[1]}, not {size[0]}x{size[1]}"
+                    return picture.convert("RGB"), None
             except (Image.DecompressionBombWarning, Image.DecompressionBombError):
                 return None, (f"{shown(path)}: more pixels than the decompression-bomb limit of "
                               f"{Image.MAX_IMAGE_PIXELS} (--max-image-pixels)")
