@@ -2,17 +2,22 @@
 
 Reads every ground-truth mask in labels/ with the model output of the same file
 name in inferences/ (each pixel value 0..255 is a class id) and prints, for each
-image and for all images combined, the confusion matrix and a classification
-report (precision, recall, F1, IoU, support, accuracy, averages).
+image and for all images combined, the headline numbers (aAcc, mIoU, mAcc, mDice,
+fwIoU, Cohen's kappa, MCC), the confusion matrix and a classification report
+(precision, recall = sensitivity, F1 = Dice, IoU = Jaccard, specificity, support,
+macro and weighted averages), and what mmsegmentation, Hugging Face evaluate,
+torchmetrics, detectron2 and cityscapesScripts would print on the same masks.
 
     python Semantic_Segmentation_Label_Metrics.py
     python Semantic_Segmentation_Label_Metrics.py --ignore-index 255
     python Semantic_Segmentation_Label_Metrics.py --labels gt --inferences pred --format json > report.json
     python Semantic_Segmentation_Label_Metrics.py --ignore-index 255 --output-dir report
+    python Semantic_Segmentation_Label_Metrics.py --brief --num-classes 19
 
 Conventions: matrix[i][j] = pixels labelled i and predicted j (rows = label,
 columns = inference, as in scikit-learn). The numbers are identical to
-sklearn.metrics.confusion_matrix and precision_recall_fscore_support on the raw
+sklearn.metrics.confusion_matrix, precision_recall_fscore_support, jaccard_score,
+balanced_accuracy_score (mAcc), cohen_kappa_score and matthews_corrcoef on the raw
 pixel arrays (with pixels labelled --ignore-index removed).
 """
 # Contents, in file order; each section uses only the ones above it:
@@ -63,7 +68,7 @@ except ImportError as missing:  # run before installing the requirements: say so
 # ---------------------------------------------------------------- constants
 
 LABEL_SPACE = 256  # every 8-bit value is a possible class id; nothing is declared
-METRICS = ("precision", "recall", "f1_score", "iou")
+METRICS = ("precision", "recall", "f1_score", "iou", "specificity")  # per class, and their averages
 ZERO_DIVISION_CHOICES = {"0": 0.0, "1": 1.0, "nan": math.nan}  # scikit-learn's zero_division
 CLASS_NAMES_FILE = "class_names.txt"  # used when found in the labels folder and --class-names is absent
 # Formats that store pixel values losslessly, so they can hold class ids, and those that do not.
@@ -189,6 +194,8 @@ class Settings:
     format: str = "text"
     jobs: int | None = None  # None: decided by the number of pairs
     quiet: bool = False
+    num_classes: int | None = None  # N for the other tools' conventions; None: from the names or the ids
+    brief: bool = False  # text: only the per-image summary and the combined section
     shard: tuple | None = None  # (k, n)
     shards: dict | None = None  # the JSON head's record of a sharded run: {"of", "included", "run_ids"}
     merge: tuple = ()  # JSON reports to merge instead of reading masks
@@ -1040,15 +1047,18 @@ def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=Non
     occurring = np.flatnonzero((label_counts > 0) | (inference_counts > 0))
     classes = occurring[occurring != ignore_index] if ignore_index is not None else occurring
 
+    pixels = int(label_counts.sum())
     tp = np.diag(matrix)[classes]  # TP: pixels of the class predicted as the class
     fp = inference_counts[classes] - tp  # FP: pixels predicted as the class that are something else
     fn = label_counts[classes] - tp  # FN: pixels of the class predicted as something else
+    tn = pixels - tp - fp - fn  # TN: pixels neither labelled nor predicted as the class
     support = label_counts[classes]
     scores = {
         "precision": _divide(tp, tp + fp, zero_division),
-        "recall": _divide(tp, tp + fn, zero_division),
-        "f1_score": _divide(2 * tp, 2 * tp + fp + fn, zero_division),
-        "iou": _divide(tp, tp + fp + fn, zero_division),
+        "recall": _divide(tp, tp + fn, zero_division),  # = sensitivity
+        "f1_score": _divide(2 * tp, 2 * tp + fp + fn, zero_division),  # = Dice
+        "iou": _divide(tp, tp + fp + fn, zero_division),  # = Jaccard
+        "specificity": _divide(tn, tn + fp, zero_division),
     }
 
     report_classes = {}
@@ -1064,16 +1074,17 @@ def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=Non
     if class_names:
         for class_id in occurring.tolist():
             if class_id not in class_names:
-                pixels = label_counts[class_id] + inference_counts[class_id] - matrix[class_id, class_id]
-                unexpected_ids[str(class_id)] = int(pixels)
+                carrying = label_counts[class_id] + inference_counts[class_id] - matrix[class_id, class_id]
+                unexpected_ids[str(class_id)] = int(carrying)
 
-    pixels = int(label_counts.sum())
     macro = {metric: _number(_macro_average(scores[metric])) for metric in METRICS}
+    compact = matrix[np.ix_(occurring, occurring)]
+    labelled = support > 0
     return {
         "pixels": pixels,
         "confusion_matrix": {
             "labels": occurring.tolist(),
-            "matrix": matrix[np.ix_(occurring, occurring)].tolist(),
+            "matrix": compact.tolist(),
         },
         "classes": report_classes,
         "unexpected_ids": unexpected_ids,
@@ -1082,7 +1093,37 @@ def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=Non
         "weighted_avg": {metric: _number(_weighted_average(scores[metric], support))
                          for metric in METRICS},
         "mean_iou": macro["iou"],
+        # mAcc: the mean recall of the classes in the label (a class only predicted has no recall).
+        "mean_accuracy": float(np.mean(tp[labelled] / support[labelled])) if labelled.any() else None,
+        "cohen_kappa": _number(cohen_kappa(compact, zero_division)) if pixels else None,
+        "matthews_corrcoef": _number(matthews_corrcoef(compact, zero_division)) if pixels else None,
     }
+
+
+def cohen_kappa(matrix, zero_division):
+    """Cohen's kappa of a confusion matrix: 1 - observed disagreement / the disagreement expected by chance
+    (the counts label and inference would have if independent, with their own class frequencies).
+    0/0 (chance expects no disagreement: one class only) gives zero_division."""
+    observed = matrix.astype(np.float64)
+    by_chance = np.outer(observed.sum(axis=0), observed.sum(axis=1)) / observed.sum(axis=0).sum()
+    off_diagonal = 1 - np.eye(len(matrix))
+    expected_disagreement = (off_diagonal * by_chance).sum()
+    if expected_disagreement == 0:
+        return zero_division
+    return 1 - (off_diagonal * observed).sum() / expected_disagreement
+
+
+def matthews_corrcoef(matrix, zero_division):
+    """The Matthews correlation coefficient of a confusion matrix, in its multiclass form (Gorodkin's R_K):
+    (c s - t.p) / sqrt((s^2 - p.p)(s^2 - t.t)) with c correct pixels of s, t and p the label's and the
+    inference's pixels per class. 0/0 (one side holds a single class) gives zero_division."""
+    label_counts, inference_counts = matrix.sum(axis=1, dtype=np.float64), matrix.sum(axis=0, dtype=np.float64)
+    correct, pixels = np.trace(matrix, dtype=np.float64), inference_counts.sum()
+    covariance = correct * pixels - np.dot(label_counts, inference_counts)
+    spread = (pixels ** 2 - np.dot(inference_counts, inference_counts)) * (pixels ** 2 - np.dot(label_counts, label_counts))
+    if spread == 0:
+        return zero_division
+    return covariance / np.sqrt(spread)
 
 
 
@@ -1108,12 +1149,143 @@ def image_report(image_id, label_path, inference_path, matrix, zero_division=0.0
             **compute_report(matrix, zero_division, ignore_index, class_names)}
 
 
-def combined_report(total, summary_rows, zero_division=0.0, ignore_index=None, class_names=None):
-    """The report of the summed matrix, with the image count and the mean of per-image mean IoUs."""
-    return {"images": len(summary_rows),
-            **compute_report(total, zero_division, ignore_index, class_names),
-            "mean_image_mean_iou": _number(_macro_average(np.array(
-                [math.nan if row["mean_iou"] is None else row["mean_iou"] for row in summary_rows])))}
+def combined_report(total, summary_rows, zero_division=0.0, ignore_index=None, class_names=None,
+                    image_ious=None, num_classes=None):
+    """The report of the summed matrix, with the image count, the mean of per-image mean IoUs, and the
+    headline numbers as other tools would compute them (image_ious: an ImageIoUs of the same images)."""
+    report = {"images": len(summary_rows),
+              **compute_report(total, zero_division, ignore_index, class_names),
+              "mean_image_mean_iou": _number(_macro_average(np.array(
+                  [math.nan if row["mean_iou"] is None else row["mean_iou"] for row in summary_rows])))}
+    report["conventions"] = peer_conventions(report, total, image_ious or ImageIoUs(),
+                                             *number_of_classes(num_classes, class_names or {}, ignore_index, total),
+                                             ignore_index)
+    return report
+
+
+class ImageIoUs:
+    """Each id's IoU summed over the images it occurs in, and the number of those images: what an average
+    over images (torchmetrics' MeanIoU) needs, kept in 4 KB however many images there are."""
+
+    def __init__(self):
+        self.sums = np.zeros(LABEL_SPACE)
+        self.images = np.zeros(LABEL_SPACE, dtype=np.int64)
+
+    def add(self, labels, compact):
+        """Add one image, from its compact confusion matrix over the ids labels (as a report holds it)."""
+        if not labels:
+            return
+        tp = np.diag(compact)
+        union = compact.sum(axis=0) + compact.sum(axis=1) - tp
+        occurs = union > 0  # a predicted ignore id occurs too: a tool without an ignore index sees it
+        self.sums[np.asarray(labels)[occurs]] += tp[occurs] / union[occurs]
+        self.images[np.asarray(labels)[occurs]] += 1
+
+
+def number_of_classes(option, class_names, ignore_index, matrix):
+    """N, the class count other tools are given, and where it comes from: --num-classes; else the named
+    ids 0, 1, 2, ... up to the first unnamed id or the ignore index (Cityscapes' names give 19, not 256
+    for void); else 1 + the largest id that occurs, the ignore index aside."""
+    if option is not None:
+        return option, "--num-classes"
+    count = 0
+    while count in class_names and count != ignore_index:
+        count += 1
+    if count:
+        return count, "the class names"
+    occurring = np.flatnonzero((matrix.sum(axis=1) > 0) | (matrix.sum(axis=0) > 0))
+    occurring = occurring[occurring != ignore_index] if ignore_index is not None else occurring
+    return (int(occurring[-1]) + 1 if occurring.size else 0), "the ids that occur"
+
+
+# Other evaluators: (short name, full name, how it computes the headline numbers, in our words, from its
+# code); N is the class count each is given.
+PEER_RULES = {
+    "mmsegmentation": ("mmsegmentation, HF evaluate", "mmsegmentation IoUMetric and Hugging Face evaluate mean_iou",
+                       "classes 0..N-1 whose union is not 0, pooled over all pixels; pixels labelled an id >= N "
+                       "are not counted, but a prediction of class c on them still counts against c; mFscore "
+                       "leaves out a class with TP = 0 (its F is 0/0 there); mmsegmentation prints x100, "
+                       "rounded to 2 decimals"),
+    "torchmetrics_jaccard": ("torchmetrics JaccardIndex", "torchmetrics MulticlassJaccardIndex(average='macro')",
+                             "classes 0..N-1 that occur, pooled over all pixels; stops on an id >= N"),
+    "torchmetrics_mean_iou": ("torchmetrics MeanIoU", "torchmetrics MeanIoU",
+                              "each image's IoU of each class 0..N-1 that occurs in it, averaged over all such "
+                              "(image, class) pairs: a small image or a rare class weighs as much as a large "
+                              "one; it has no ignore index (here ignored pixels are removed first) and stops on "
+                              "an id >= N"),
+    "detectron2": ("detectron2", "detectron2 SemSegEvaluator",
+                   "only the classes in the label: a class that is only predicted never lowers a mean; "
+                   "stops on an id >= N; it calls aAcc pACC and mAcc mACC, and prints x100"),
+    "cityscapes": ("cityscapesScripts", "cityscapesScripts evalPixelLevelSemanticLabeling",
+                   "classes 0..N-1 (the 19 of Cityscapes); pixels labelled an id >= N count against no class, "
+                   "as void does; a class with TP + FP + FN = 0 is left out"),
+}
+PEER_NUMBERS = ("aAcc", "mIoU", "mAcc", "mDice", "mFscore", "fwIoU")  # as the tools name them
+OUR_NUMBERS = {"aAcc": "accuracy", "mIoU": "mean_iou", "mAcc": "mean_accuracy", "mDice": ("macro_avg", "f1_score"),
+               "mFscore": ("macro_avg", "f1_score"), "fwIoU": ("weighted_avg", "iou")}
+
+
+def _ratio(numerator, denominator):
+    """numerator / denominator elementwise, nan where the denominator is 0 (as the tools' numpy gives)."""
+    numerator, denominator = np.asarray(numerator, np.float64), np.asarray(denominator, np.float64)
+    return np.divide(numerator, denominator, out=np.full(numerator.shape, math.nan), where=denominator != 0)
+
+
+def _nanmean(values):
+    return float(np.nanmean(values)) if (~np.isnan(values)).any() else math.nan
+
+
+def peer_conventions(report, matrix, image_ious, num_classes, num_classes_from, ignore_index):
+    """The headline numbers as each tool in PEER_RULES would compute them on the pixels of matrix (a
+    256x256 matrix whose ignore row is empty), with N = num_classes. A tool that stops on ids >= N gets
+    "refused" instead of numbers; "agree" says whether every tool gives this tool's own numbers."""
+    n = num_classes
+    labelled, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
+    beyond = [k for k in np.flatnonzero((labelled > 0) | (predicted > 0)).tolist() if k >= n]
+    refusal = (f"stops: the masks hold ids >= N ({', '.join(map(str, beyond[:8]))}{', ...' if len(beyond) > 8 else ''})"
+               if beyond else None)
+    tp, label, prediction = np.diag(matrix)[:n], labelled[:n], predicted[:n]
+    # mmsegmentation and HF evaluate: histograms of the ids 0..N-1 over the counted pixels.
+    union = prediction + label - tp
+    precision, recall = _ratio(tp, prediction), _ratio(tp, label)
+    with np.errstate(invalid="ignore"):
+        fscore = 2 * precision * recall / (precision + recall)
+    tools = {"mmsegmentation": {"aAcc": _ratio(tp.sum(), label.sum()).item(), "mIoU": _nanmean(_ratio(tp, union)),
+                                "mAcc": _nanmean(recall), "mDice": _nanmean(_ratio(2 * tp, prediction + label)),
+                                "mFscore": _nanmean(fscore)}}
+    # torchmetrics: the same classes, the ignore id's own column (when below N) left out of the mean.
+    iou = _ratio(tp, union)
+    if ignore_index is not None and ignore_index < n:
+        iou[ignore_index] = math.nan
+    tools["torchmetrics_jaccard"] = {"mIoU": _nanmean(iou)}
+    tools["torchmetrics_mean_iou"] = {"mIoU": _ratio(image_ious.sums[:n].sum(), image_ious.images[:n].sum()).item()}
+    # detectron2: the classes with pixels in the label.
+    in_label = label > 0
+    tools["detectron2"] = {"aAcc": _ratio(tp.sum(), label.sum()).item(),
+                           "mIoU": float(np.mean(iou[in_label])) if in_label.any() else math.nan,
+                           "mAcc": float(np.mean(recall[in_label])) if in_label.any() else math.nan,
+                           "fwIoU": float(np.sum(iou[in_label] * (label / label.sum())[in_label])) if in_label.any()
+                           else math.nan}
+    # cityscapesScripts: false positives only from pixels labelled a class 0..N-1.
+    false_positives = matrix[:n, :n].sum(axis=0) - tp
+    city = _ratio(tp, tp + false_positives + (label - tp))
+    if ignore_index is not None and ignore_index < n:
+        city[ignore_index] = math.nan
+    tools["cityscapes"] = {"mIoU": _nanmean(city)}
+
+    ours = {name: report[key] if isinstance(key, str) else report[key[0]][key[1]] for name, key in OUR_NUMBERS.items()}
+    conventions = {"num_classes": n, "num_classes_from": num_classes_from, "agree": True, "tools": {}}
+    for tool, numbers in tools.items():
+        stops = refusal if tool in ("torchmetrics_jaccard", "torchmetrics_mean_iou", "detectron2") else None
+        short, name, rule = PEER_RULES[tool]
+        entry = {"short": short, "name": name, "rule": rule, "refused": stops}
+        entry.update({name: None if stops else _number(value) for name, value in numbers.items()})
+        conventions["tools"][tool] = entry
+        conventions["agree"] &= stops is None and all(
+            entry[name] is None and ours[name] is None
+            or None not in (entry[name], ours[name]) and math.isclose(entry[name], ours[name], rel_tol=1e-12, abs_tol=1e-15)
+            for name in numbers)
+    return conventions
 
 
 def summary_row(report, file=None):
@@ -1230,13 +1402,18 @@ class Column(NamedTuple):
     kind: str
     csv: tuple = ()  # CSV headers, when the value spreads over several cells; else the key
     formats: str = "text html csv"  # where the column appears
+    also: str = ""  # another field's name for the same number, shown under the title
 
     def csv_headers(self):
         return self.csv or (self.key,)
 
 
-METRIC_COLUMNS = tuple(Column(title, metric, "score") for metric, title in
-                       zip(METRICS, ("precision", "recall", "f1_score", "IoU")))
+METRIC_COLUMNS = (Column("precision", "precision", "score"),
+                  Column("recall", "recall", "score", also="sensitivity"),
+                  Column("f1_score", "f1_score", "score", also="Dice"),
+                  Column("IoU", "iou", "score", also="Jaccard"),
+                  Column("specificity", "specificity", "score"))
+assert tuple(column.key for column in METRIC_COLUMNS) == METRICS
 # The classification report: a row per class, then the macro and weighted averages.
 CLASS_TABLE = (Column("class", "class", "class", csv=("class_id", "name")),
                *METRIC_COLUMNS,
@@ -1253,6 +1430,14 @@ SUMMARY_TABLE = (Column("#", "rank", "rank", formats="html"),
                  Column("worst class (IoU)", "worst_class", "class score",
                         csv=("worst_class_id", "worst_class_name", "worst_class_iou")),
                  Column("errors on the picture", "file", "thumbnail", formats="html"))
+# The headline numbers, named as the field names them: a row per number (see headline_rows).
+HEADLINE_TABLE = (Column("headline", "name", "class"),
+                  Column("value", "value", "score"),
+                  Column("", "meaning", "note"))
+# What other tools would print: a row per tool (see convention_rows).
+CONVENTIONS_TABLE = (Column("tool", "name", "class"),
+                     *(Column(name, name, "score") for name in PEER_NUMBERS),
+                     Column("", "refused", "note"))
 MATRIX_CORNER = "label \\ inference"  # the matrix's corner: rows are labels, columns inferences
 CLASS_CSV_HEADER = ["id", *(header for column in CLASS_TABLE if "csv" in column.formats
                             for header in column.csv_headers())]  # classes.csv: the image id, then the class table
@@ -1272,6 +1457,44 @@ def class_table_rows(report, zero_division):
     averages = [{"class": title, **report[key], "support": report["pixels"]}
                 for title, key in (("macro avg", "macro_avg"), ("weighted avg", "weighted_avg"))]
     return rows, averages
+
+
+def headline_rows(report):
+    """The rows of HEADLINE_TABLE for a report: each headline number with the field's name for it, what it
+    is, and (short) what a figure on a page says."""
+    classes = report["classes"].values()
+    in_label = sum(entry["support"] > 0 for entry in classes)
+    matrix = report["confusion_matrix"]["matrix"]
+    correct = sum(matrix[k][k] for k in range(len(matrix)))
+    pooled = ", pooled over all pixels" if "images" in report else ""
+    rows = [("aAcc", report["accuracy"], "pixel accuracy", f"pixel accuracy: {correct} of {report['pixels']} "
+             "pixels correct"),
+            ("mIoU", report["mean_iou"], "mean IoU", f"mean IoU (Jaccard) of the {len(classes)} classes{pooled}")]
+    if "mean_image_mean_iou" in report:
+        rows.append(("mIoU/image", report["mean_image_mean_iou"], "mean over images of each image's mean IoU",
+                     f"mean over images of each image's mean IoU (each of the {report['images']} images weighs alike)"))
+    rows += [("mAcc", report["mean_accuracy"], "mean accuracy", f"mean recall (sensitivity) of the {in_label} "
+              "classes in the label, = balanced accuracy"),
+             ("mDice", report["macro_avg"]["f1_score"], "mean Dice", f"mean F1 (Dice) of the {len(classes)} classes"),
+             ("fwIoU", report["weighted_avg"]["iou"], "frequency-weighted IoU",
+              "IoU weighted by each class's pixels in the label"),
+             ("kappa", report["cohen_kappa"], "Cohen's kappa", "Cohen's kappa: agreement beyond chance"),
+             ("MCC", report["matthews_corrcoef"], "Matthews correlation", "Matthews correlation coefficient")]
+    return [{"name": name, "value": value, "figure": figure, "meaning": meaning}
+            for name, value, figure, meaning in rows]
+
+
+def convention_rows(report):
+    """The rows of CONVENTIONS_TABLE: this tool's numbers, then each other tool's, and their rules."""
+    ours = {name: report[key] if isinstance(key, str) else report[key[0]][key[1]]
+            for name, key in OUR_NUMBERS.items() if name != "mFscore"}
+    rows = [{"name": "this tool", **ours}]
+    rules = ["this tool: every id that occurs (0..255) but the ignore index, pooled over all pixels"]
+    for entry in report["conventions"]["tools"].values():
+        rows.append({"name": entry["short"], "refused": entry["refused"],
+                     **{name: entry[name] for name in PEER_NUMBERS if name in entry and not entry["refused"]}})
+        rules.append(f"{entry['name']}: {entry['rule']}")
+    return rows, rules
 
 
 def matrix_table(report, class_names):
@@ -1315,7 +1538,7 @@ def text_table(table, rows, averages=(), digits=4):
     """
     columns = columns_for(table, "text")
     every_row = [*rows, *averages]
-    score_width = max([digits + 3] + [len(c.title) for c in columns if c.kind == "score"])
+    score_width = max([digits + 3] + [len(title) for c in columns if c.kind == "score" for title in (c.title, c.also)])
 
     def width(column):
         if column.kind == "score":
@@ -1339,8 +1562,12 @@ def text_table(table, rows, averages=(), digits=4):
     def cells(row):
         return [_text(column, row.get(column.key), digits) if column.key in row else "" for column in columns]
 
-    lines = [line([column.title for column in columns])] + [line(cells(row)) for row in rows]
-    return lines + ([""] + [line(cells(row)) for row in averages] if averages else [])
+    header = [line([column.title for column in columns])]
+    if any(column.also for column in columns):  # the other names of a number, under its title
+        header.append(line([column.also for column in columns]))
+    lines = header + [line(cells(row)) for row in rows]
+    lines += [""] + [line(cells(row)) for row in averages] if averages else []
+    return [text.rstrip() for text in lines]
 
 
 def format_matrix(report, class_names):
@@ -1366,16 +1593,29 @@ def format_report(report, digits=4, zero_division=0.0):
     lines = ["Classification report", *text_table(CLASS_TABLE, rows, averages, digits)]
     if undefined_note(report):
         lines.append(undefined_note(report))
-    lines.append("")
-    correct = sum(report["confusion_matrix"]["matrix"][k][k]
-                  for k in range(len(report["confusion_matrix"]["labels"])))
-    lines.append(f"pixel accuracy: {_value(report['accuracy'], digits, 0)}"
-                 f" ({correct} of {report['pixels']} pixels correct)")
-    lines.append(f"mean IoU: {_value(report['mean_iou'], digits, 0)}"
-                 f" (macro avg of IoU over {len(report['classes'])} classes)")
     if report["unexpected_ids"]:
         lines.append(unexpected_note(report))
     return "\n".join(lines)
+
+
+def format_headline(report, digits=4):
+    """The headline numbers, one line each, named as the field names them."""
+    if not report["pixels"]:
+        return "Headline numbers: no pixels counted, every number is undefined."
+    return "\n".join(["Headline numbers", *text_table(HEADLINE_TABLE, headline_rows(report), digits=digits)])
+
+
+def format_conventions(report, digits=4):
+    """What other tools would print on the same pixels: one line when they all agree, else a table and
+    each tool's rule."""
+    conventions = report["conventions"]
+    n = f"N = {conventions['num_classes']} classes, from {conventions['num_classes_from']}"
+    if conventions["agree"]:
+        return (f"Other tools (" + ", ".join(entry["short"] for entry in conventions["tools"].values())
+                + f") would print these same numbers on these masks ({n}).")
+    rows, rules = convention_rows(report)
+    return "\n".join([f"What other tools would print on these masks ({n}; --num-classes sets it)",
+                      *text_table(CONVENTIONS_TABLE, rows, digits=digits), *(f"- {rule}" for rule in rules)])
 
 
 def format_summary(rows, digits=4):
@@ -1394,7 +1634,7 @@ def format_image_section(image, class_names, digits=4, zero_division=0.0, ignore
                f"{image['pixels']} pixels counted ===")
     if image["pixels"] == 0:
         heading += f"\nevery label pixel is the ignore index {ignore_index}: nothing to score"
-    return "\n\n".join([heading, format_matrix(image, class_names),
+    return "\n\n".join([heading, format_headline(image, digits), format_matrix(image, class_names),
                          format_report(image, digits, zero_division)])
 
 
@@ -1406,17 +1646,12 @@ def format_combined_section(combined, class_names, digits=4, zero_division=0.0, 
     if skipped_ids:
         heading += (f"\n{len(skipped_ids)} skipped because of errors (listed at the end): "
                     + ", ".join(skipped_ids))
-    lines = [
-        heading,
-        format_matrix(combined, class_names),
-        format_report(combined, digits, zero_division),
-        f"mean IoU, pooled over all pixels (from the combined matrix; what benchmarks such as "
-        f"Cityscapes report): {_value(combined['mean_iou'], digits, 0)}\n"
-        f"mean over images of each image's mean IoU: "
-        f"{_value(combined['mean_image_mean_iou'], digits, 0)}",
-    ]
+    lines = [heading, format_headline(combined, digits), format_matrix(combined, class_names),
+             format_report(combined, digits, zero_division)]
     if void_note(combined, ignore_index):
         lines.append(void_note(combined, ignore_index))
+    if combined["pixels"]:
+        lines.append(format_conventions(combined, digits))
     return "\n\n".join(lines)
 
 
@@ -1479,6 +1714,8 @@ img.heatmap { width: 100%; height: auto; }
 img.thumb { width: 240px; height: auto; display: block; border-radius: 4px; background: #ddd; }
 .legend span { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin: 0 4px -1px 12px; }
 .errors li { font-family: ui-monospace, monospace; font-size: 12px; }
+th .also { font-weight: 400; color: #5b6876; font-size: 12px; }
+.rules li { color: #5b6876; font-size: 12px; margin: 3px 0; }
 a { color: #1f5fa8; }
 """
 NUMBER_KINDS = ("score", "count", "rank")  # right-aligned in both text and HTML
@@ -1500,7 +1737,7 @@ def _html_cell(column, row, digits, page_folder):
     if column.kind in NUMBER_KINDS:
         return f"<td>{value}</td>"
     if column.kind == "note":
-        return f'<td class="text note">{html.escape(value)}</td>'
+        return f'<td class="text note">{html.escape(value or "")}</td>'
     if column.kind == "image":
         return (f'<td class="text"><a href="{page_folder}{file_link(row["file"], "page")}">'
                 f"{html.escape(value)}</a></td>")
@@ -1517,8 +1754,9 @@ def _html_cell(column, row, digits, page_folder):
 def html_table(table, rows, averages=(), digits=4, attributes="", page_folder=""):
     """A table as HTML: a header row, the rows, and the average rows in bold."""
     columns = columns_for(table, "html")
-    header = "".join(f"<th>{html.escape(column.title)}</th>" if column.kind in NUMBER_KINDS
-                     else f'<th class="text">{html.escape(column.title)}</th>' for column in columns)
+    header = "".join((f"<th>" if column.kind in NUMBER_KINDS else '<th class="text">') + html.escape(column.title)
+                     + (f'<br><span class="also">{html.escape(column.also)}</span>' if column.also else "") + "</th>"
+                     for column in columns)
     lines = ([f"<tr>{''.join(_html_cell(c, row, digits, page_folder) for c in columns)}</tr>" for row in rows]
              + [f'<tr class="total">{"".join(_html_cell(c, row, digits, page_folder) for c in columns)}</tr>'
                 for row in averages])
@@ -1542,9 +1780,29 @@ def html_matrix_table(report, class_names):
     return "\n".join(lines) + "</table>"
 
 
-def _figure(value, caption, digits):
+def _figure(value, caption, digits, title=""):
     shown_value = "undefined" if value is None else f"{value:.{digits}f}"
-    return f'<div class="figure"><b>{shown_value}</b><span>{html.escape(caption)}</span></div>'
+    return (f'<div class="figure" title="{html.escape(title)}"><b>{shown_value}</b>'
+            f'<span>{html.escape(caption)}</span></div>')
+
+
+def html_headline(report, digits):
+    """The headline numbers as figures: the field's name and what it is, the meaning on hover."""
+    return ('<div class="headline">' + "".join(
+        _figure(row["value"], f"{row['name']}: {row['figure']}", digits, row["meaning"])
+        for row in headline_rows(report)) + "</div>")
+
+
+def html_conventions(report, digits):
+    """What other tools would print: one line when they all agree, else their table and rules."""
+    conventions = report["conventions"]
+    n = f"N = {conventions['num_classes']} classes, from {conventions['num_classes_from']}"
+    if conventions["agree"]:
+        return f'<p class="meta">Other tools would print these same numbers on these masks ({html.escape(n)}).</p>'
+    rows, rules = convention_rows(report)
+    return (f'<h2>What other tools would print on these masks</h2><p class="meta">{html.escape(n)} '
+            f'(--num-classes sets it)</p><div class="card">' + html_table(CONVENTIONS_TABLE, rows, digits=digits)
+            + '<ul class="rules">' + "".join(f"<li>{html.escape(rule)}</li>" for rule in rules) + "</ul></div>")
 
 
 def _page(title, body):
@@ -1571,9 +1829,7 @@ def image_page(report, file, settings, has_overlay):
             f'<p class="meta">{html.escape(report["label"])} vs {html.escape(report["inference"])}, '
             f'{report["pixels"]} pixels counted &middot; <a href="../{file_link(file, "matrix")}">'
             'matrix as CSV</a></p>'
-            + '<div class="headline">' + _figure(report["accuracy"], "pixel accuracy", digits)
-            + _figure(report["mean_iou"], "mean IoU", digits)
-            + _figure(report["macro_avg"]["f1_score"], "macro F1", digits) + "</div>" + overlay
+            + (html_headline(report, digits) if report["pixels"] else "") + overlay
             + '<h2>Classification report</h2><div class="card">'
             + html_class_table(report, digits, settings.zero_division)
             + '</div><h2>Confusion matrix (rows = label, columns = inference, pixels)</h2>'
@@ -1599,16 +1855,13 @@ def index_page(combined, rows, refused, warnings, settings, has_overlays):
             '<a href="summary.csv">summary.csv</a>, <a href="classes.csv">classes.csv</a> (per image), '
             '<a href="combined.csv">combined.csv</a>, <a href="confusion_matrix.csv">confusion_matrix.csv</a></p>'
             + "".join(f'<p class="note">{html.escape(note)}</p>' for note in notes)
-            + '<div class="headline">'
-            + _figure(combined["mean_iou"], "mean IoU, pooled over all pixels", digits)
-            + _figure(combined["mean_image_mean_iou"], "mean over images of each image's mean IoU", digits)
-            + _figure(combined["accuracy"], "pixel accuracy", digits)
-            + _figure(combined["macro_avg"]["f1_score"], "macro F1", digits) + "</div>"
+            + (html_headline(combined, digits) if combined["pixels"] else "")
             + '<div class="card heatmap-card"><a href="confusion_matrix.png"><img class="heatmap" '
             'src="confusion_matrix.png" alt="confusion matrix of all images, normalised per label row">'
             '</a></div><h2>Classification report, all images</h2>'
             f'<div class="card">{html_class_table(combined, digits, settings.zero_division)}</div>'
-            f'<h2>Images, worst mean IoU first</h2>{LEGEND if has_overlays else ""}<div class="card">'
+            + (html_conventions(combined, digits) if combined["pixels"] else "")
+            + f'<h2>Images, worst mean IoU first</h2>{LEGEND if has_overlays else ""}<div class="card">'
             + html_table(table, [{**row, "rank": rank} for rank, row in enumerate(worst_first, start=1)],
                          digits=digits, attributes=' class="images"')
             + "</div>" + error_list)
@@ -1972,8 +2225,9 @@ class TextSink(Sink):
 
     def add(self, result):
         s = self.settings
-        self._write(format_image_section(result.report, s.class_names, s.digits, s.zero_division,
-                                         s.ignore_index) + "\n\n\n")
+        if not s.brief:
+            self._write(format_image_section(result.report, s.class_names, s.digits, s.zero_division,
+                                             s.ignore_index) + "\n\n\n")
 
     def finish(self, combined, rows, refused, warnings):
         s = self.settings
@@ -2143,6 +2397,7 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
     Standard output failing (a closed pipe, a full disk) does not stop the report folder.
     """
     total = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
+    image_ious = ImageIoUs()
     rows, bar, console = [], progress_bar(count, settings.quiet), Console(sys.stdout)
     with contextlib.ExitStack() as stack:
         if bar is not None:
@@ -2161,11 +2416,14 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
                 continue
             labels = result.report["confusion_matrix"]["labels"]
             if labels:  # add the compact form: cheaper than rebuilding the 256x256 matrix
-                total[np.ix_(labels, labels)] += np.array(result.report["confusion_matrix"]["matrix"], np.int64)
+                compact = np.array(result.report["confusion_matrix"]["matrix"], np.int64)
+                total[np.ix_(labels, labels)] += compact
+                image_ious.add(labels, compact)
             for sink in sinks:
                 sink.add(result)
             rows.append(summary_row(result.report, output_name(result.key)))
-        combined = combined_report(total, rows, settings.zero_division, settings.ignore_index, settings.class_names)
+        combined = combined_report(total, rows, settings.zero_division, settings.ignore_index, settings.class_names,
+                                   image_ious, settings.num_classes)
         refused.sort(key=lambda error: id_order(error.key))
         warnings = [*incomplete, *id_scheme_warnings(total, settings.ignore_index)]
         for warning in warnings:
@@ -2303,6 +2561,13 @@ def build_parser():
                              "k (or 'N: ...') gives id k's colour as 'R G B' or '#rrggbb'")
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="text for people, json for other programs (default: text)")
+    parser.add_argument("--brief", action="store_true",
+                        help="text: only the per-image summary and the combined section, headline first")
+    parser.add_argument("--num-classes", type=int, metavar="N",
+                        help="the class count other tools are given (mmsegmentation, torchmetrics, "
+                             "detectron2, ...), for the table of what they would print (default: the named "
+                             "ids 0, 1, 2, ... up to the first unnamed one or the ignore index, else 1 + the "
+                             "largest id that occurs)")
     parser.add_argument("--jobs", type=int, metavar="N",
                         help="processes that decode and count masks (default: all cores when "
                              f"there are at least {PAIRS_PER_WORKER} pairs per core, else 1)")
@@ -2332,13 +2597,17 @@ def build_parser():
 
 
 def make_settings(*, labels, inferences, images, ignore_index, zero_division, digits, class_names, recursive,
-                  label_suffix, inference_suffix, label_map, inference_map, palette, format, jobs, quiet,
-                  shard, merge, output_dir, plots_per_image, max_image_pixels):
+                  label_suffix, inference_suffix, label_map, inference_map, palette, format, brief, num_classes,
+                  jobs, quiet, shard, merge, output_dir, plots_per_image, max_image_pixels):
     """The run's Settings from the options' values (as parsed); raises UsageError for a bad value."""
     if isinstance(ignore_index, int) and not 0 <= ignore_index < LABEL_SPACE:
         raise UsageError(f"--ignore-index {ignore_index} is outside 0..255")
     if not 0 <= digits <= MAX_DIGITS:
         raise UsageError(f"--digits must be within 0..{MAX_DIGITS}")
+    if num_classes is not None and not 1 <= num_classes <= LABEL_SPACE:
+        raise UsageError(f"--num-classes must be within 1..{LABEL_SPACE}")
+    if brief and format != "text":
+        raise UsageError("--brief shortens the text report; the JSON document is always whole")
     if jobs is not None and jobs < 1:
         raise UsageError("--jobs must be 1 or more")
     if max_image_pixels is not None and max_image_pixels < 1:
@@ -2372,7 +2641,8 @@ def make_settings(*, labels, inferences, images, ignore_index, zero_division, di
                "inference_map": inference_map, "palette": palette},
         # Merged reports keep their own zero division and names unless the options say otherwise.
         zero_division=ZERO_DIVISION_CHOICES[zero_division] if zero_division else None if merge else 0.0,
-        class_names=names if merge else names or {}, digits=digits, format=format, jobs=jobs, quiet=quiet,
+        class_names=names if merge else names or {}, digits=digits, format=format, brief=brief,
+        num_classes=num_classes, jobs=jobs, quiet=quiet,
         shard=shard, merge=tuple(merge or ()), output_dir=output_dir, plots_per_image=plots_per_image,
         max_image_pixels=max_image_pixels or Image.MAX_IMAGE_PIXELS)
 

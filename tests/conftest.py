@@ -2,11 +2,13 @@
 
 import math
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.metrics import (accuracy_score, confusion_matrix, jaccard_score,
+from sklearn.metrics import (accuracy_score, balanced_accuracy_score, cohen_kappa_score, confusion_matrix,
+                             jaccard_score, matthews_corrcoef, multilabel_confusion_matrix,
                              precision_recall_fscore_support)
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,6 +57,7 @@ def assert_report_matches_sklearn(report, label, inference, ignore_index, zero_d
     assert list(report["classes"]) == [str(c) for c in classes]
     if not classes:
         assert report["accuracy"] is None and report["mean_iou"] is None
+        assert report["mean_accuracy"] is report["cohen_kappa"] is report["matthews_corrcoef"] is None
         return
 
     rows = [report["classes"][str(c)] for c in classes]
@@ -81,6 +84,33 @@ def assert_report_matches_sklearn(report, label, inference, ignore_index, zero_d
             y_true, y_pred, labels=classes, average=average, zero_division=jaccard_zero_division))
     assert report["mean_iou"] == report["macro_avg"]["iou"]
     assert_same_number(report["accuracy"], accuracy_score(y_true, y_pred))
+
+    # Specificity, one class against the rest: tn / (tn + fp) of multilabel_confusion_matrix; 0/0 (every
+    # counted pixel labelled the class) follows zero_division, and it averages like the others.
+    one_against_rest = multilabel_confusion_matrix(y_true, y_pred, labels=classes)
+    tn, fp = one_against_rest[:, 0, 0], one_against_rest[:, 0, 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        specificity = np.where(tn + fp > 0, tn / (tn + fp), zero_division)
+    np.testing.assert_array_equal(none_to_nan([r["specificity"] for r in rows]), specificity)
+    defined = ~np.isnan(specificity)
+    assert_same_number(report["macro_avg"]["specificity"],
+                       np.mean(specificity[defined]) if defined.any() else math.nan)
+    weights = support[defined] if support[defined].sum() else None
+    assert_same_number(report["weighted_avg"]["specificity"],
+                       np.average(specificity[defined], weights=weights) if defined.any() else math.nan)
+    # mAcc is balanced accuracy; kappa and MCC as scikit-learn computes them. An undefined kappa or MCC
+    # (0/0) follows zero_division; scikit-learn's matthews_corrcoef gives 0 there.
+    with warnings.catch_warnings():  # of classes only predicted (left out of mAcc), and of an undefined kappa
+        warnings.simplefilter("ignore")
+        assert report["mean_accuracy"] == balanced_accuracy_score(y_true, y_pred)
+        kappa = cohen_kappa_score(y_true, y_pred, replace_undefined_by=zero_division)
+    assert_same_number(report["cohen_kappa"], kappa)
+    mcc = matthews_corrcoef(y_true, y_pred)
+    if len(np.unique(y_true)) == 1 or len(np.unique(y_pred)) == 1:  # undefined: one side holds one class
+        assert mcc == 0.0
+        assert_same_number(report["matthews_corrcoef"], zero_division)
+    else:
+        assert report["matthews_corrcoef"] == mcc
     for c, row in zip(classes, rows):
         in_label, in_inference = c in set(y_true.tolist()), c in set(y_pred.tolist())
         assert row["occurs_in"] == ("both" if in_label and in_inference

@@ -1,6 +1,7 @@
 """The command line: main([...]) in-process on masks built in tmp_path, and the README's command."""
 
 import json
+import re
 import math
 import subprocess
 import sys
@@ -54,16 +55,18 @@ def test_json_has_the_documented_shape_and_types(three_pairs, capsys):
                                        in sorted(tool.CLASS_NAME_PRESETS["cityscapes"].items())}
     assert [image["id"] for image in document["images"]] == ["img1", "img2", "img10"]
     assert document["errors"] == []
-    average_keys = {"precision", "recall", "f1_score", "iou"}
+    average_keys = {"precision", "recall", "f1_score", "iou", "specificity"}
+    headline_keys = {"accuracy", "mean_iou", "mean_accuracy", "cohen_kappa", "matthews_corrcoef"}
     for image in document["images"]:
         assert set(image) == {"id", "label", "inference", "pixels", "confusion_matrix", "classes",
-                              "unexpected_ids", "accuracy", "macro_avg", "weighted_avg", "mean_iou"}
+                              "unexpected_ids", "macro_avg", "weighted_avg", *headline_keys}
+        assert all(type(image[key]) is float for key in headline_keys)
         assert image["label"] == f"labels/{image['id']}.png"
         assert image["inference"] == f"inferences/{image['id']}.png"
         assert type(image["pixels"]) is int
         assert all(type(value) is int for row in image["confusion_matrix"]["matrix"] for value in row)
         for class_id, entry in image["classes"].items():
-            assert set(entry) == {"name", "precision", "recall", "f1_score", "iou", "support",
+            assert set(entry) == {"name", "precision", "recall", "f1_score", "iou", "specificity", "support",
                                   "occurs_in"}
             assert type(entry["support"]) is int and class_id.isdigit()
             assert entry["occurs_in"] in ("both", "label", "inference")
@@ -72,9 +75,16 @@ def test_json_has_the_documented_shape_and_types(three_pairs, capsys):
         assert image["mean_iou"] == image["macro_avg"]["iou"]
     combined = document["combined"]
     assert set(combined) == {"images", "pixels", "confusion_matrix", "classes", "unexpected_ids",
-                             "accuracy", "macro_avg", "weighted_avg", "mean_iou",
-                             "mean_image_mean_iou"}
+                             "macro_avg", "weighted_avg", *headline_keys, "mean_image_mean_iou", "conventions"}
     assert combined["images"] == 3
+    conventions = combined["conventions"]
+    assert set(conventions) == {"num_classes", "num_classes_from", "agree", "tools"}
+    assert (conventions["num_classes"], conventions["num_classes_from"]) == (19, "the class names")
+    assert set(conventions["tools"]) == {"mmsegmentation", "torchmetrics_jaccard", "torchmetrics_mean_iou",
+                                         "detectron2", "cityscapes"}
+    for entry in conventions["tools"].values():
+        described = {"short", "name", "rule", "refused"}
+        assert described < set(entry) and set(entry) - described <= set(tool.PEER_NUMBERS)
 
 
 @pytest.mark.parametrize("zero_division", ["0", "1", "nan"])
@@ -121,9 +131,28 @@ def test_text_report_has_every_section(three_pairs, capsys):
     assert out.count("Confusion matrix (rows = label, columns = inference") == 4
     assert out.count("Classification report") == 4
     assert "label only: never predicted" in out  # 255 is in the labels and never predicted
-    assert "mean IoU, pooled over all pixels" in out
-    assert "mean over images of each image's mean IoU" in out
+    assert out.count("Headline numbers") == 4
+    assert "recall (sensitivity)" in out and "F1 (Dice)" in out and "IoU (Jaccard)" in out
+    combined = out[out.index("=== combined: 3 images"):]
+    # The headline comes first in the combined section, and says the pooled mean IoU once.
+    assert combined.index("Headline numbers") < combined.index("Confusion matrix") < combined.index(
+        "What other tools would print")
+    assert len(re.findall(r"^mIoU .*pooled over all pixels", combined, re.MULTILINE)) == 1
+    assert "macro avg of IoU" not in combined
+    assert "mean over images of each image's mean IoU" in combined
     assert " 0 road" in out and "255 void" in out
+
+
+def test_brief_shows_the_summary_and_the_combined_section_only(three_pairs, capsys):
+    assert tool.main(["--brief"]) == 0
+    brief = capsys.readouterr().out
+    assert "=== img" not in brief and brief.index("Per-image summary") < brief.index("=== combined: 3 images")
+    assert tool.main([]) == 0
+    whole = capsys.readouterr().out
+    assert whole.endswith(brief)  # the same summary and combined section
+    with pytest.raises(SystemExit) as stop:
+        tool.main(["--brief", "--format", "json"])
+    assert stop.value.code == 2
 
 
 def test_text_numbers_are_the_json_numbers(three_pairs, capsys):
@@ -131,8 +160,12 @@ def test_text_numbers_are_the_json_numbers(three_pairs, capsys):
     assert tool.main(["--ignore-index", "255", "--digits", "6"]) == 0
     out = capsys.readouterr().out
     combined = document["combined"]
-    assert f"pixel accuracy: {combined['accuracy']:.6f}" in out
-    assert f"mean IoU: {combined['mean_iou']:.6f}" in out
+    words = " ".join(out.split())
+    for name, value in (("aAcc", combined["accuracy"]), ("mIoU", combined["mean_iou"]),
+                        ("mIoU/image", combined["mean_image_mean_iou"]), ("mAcc", combined["mean_accuracy"]),
+                        ("mDice", combined["macro_avg"]["f1_score"]), ("fwIoU", combined["weighted_avg"]["iou"]),
+                        ("kappa", combined["cohen_kappa"]), ("MCC", combined["matthews_corrcoef"])):
+        assert f" {name} {value:.6f} " in words
     for row in combined["confusion_matrix"]["matrix"]:
         assert " ".join(str(value) for value in row) in " ".join(out.split())
 

@@ -81,15 +81,16 @@ def test_csv_numbers_equal_the_json(report_folder):
         assert row[6] == report["classes"][str(worst[1])]["name"]
 
     classes = read_csv(folder / "classes.csv")
-    assert classes[0] == ["id", "class_id", "name", "precision", "recall", "f1_score", "iou", "support",
-                          "occurs_in"]
+    assert classes[0] == ["id", "class_id", "name", "precision", "recall", "f1_score", "iou", "specificity",
+                          "support", "occurs_in"]
+    m = len(tool.METRICS)
     expected = [(report["id"], class_id, entry) for report in reports
                 for class_id, entry in report["classes"].items()]
     assert len(classes) - 1 == len(expected)
     for row, (image_id, class_id, entry) in zip(classes[1:], expected):
         assert row[:3] == [image_id, class_id, entry["name"] or ""]
-        assert [number(value) for value in row[3:7]] == [entry[m] for m in tool.METRICS]
-        assert (int(row[7]), row[8]) == (entry["support"], entry["occurs_in"])
+        assert [number(value) for value in row[3:3 + m]] == [entry[metric] for metric in tool.METRICS]
+        assert (int(row[3 + m]), row[4 + m]) == (entry["support"], entry["occurs_in"])
 
     combined = document["combined"]
     rows = read_csv(folder / "combined.csv")
@@ -97,11 +98,11 @@ def test_csv_numbers_equal_the_json(report_folder):
     assert [row[0] for row in rows[1:]] == [*combined["classes"], "", ""]
     for row, (class_id, entry) in zip(rows[1:], combined["classes"].items()):
         assert row[1] == (entry["name"] or "")
-        assert [number(value) for value in row[2:6]] == [entry[m] for m in tool.METRICS]
-        assert (int(row[6]), row[7]) == (entry["support"], entry["occurs_in"])
+        assert [number(value) for value in row[2:2 + m]] == [entry[metric] for metric in tool.METRICS]
+        assert (int(row[2 + m]), row[3 + m]) == (entry["support"], entry["occurs_in"])
     for row, key in zip(rows[-2:], ("macro_avg", "weighted_avg")):
         assert row[1] == key.replace("_", " ")
-        assert [number(value) for value in row[2:6]] == [combined[key][m] for m in tool.METRICS]
+        assert [number(value) for value in row[2:2 + m]] == [combined[key][metric] for metric in tool.METRICS]
 
     matrices = [(folder / "matrices" / f"{report['id']}.csv", report) for report in reports]
     for path, report in matrices + [(folder / "confusion_matrix.csv", combined)]:
