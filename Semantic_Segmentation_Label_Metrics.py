@@ -24,7 +24,7 @@ pixel arrays (with pixels labelled --ignore-index removed).
 #   constants   label space, formats, colours, presets, and Settings (what a run is asked to do)
 #   reading     mask files to class ids, class names, pairing files, JSON reports for --merge
 #   counting    the 256x256 confusion matrix of a pair
-#   reports     a matrix's classification report (a dict), summary rows, notes
+#   reports     a matrix's classification report (a dict), other tools' conventions, summary rows, notes
 #   tables      each table described once: its columns (title, key, kind, formats)
 #   renderers   text, HTML, CSV and pictures, drawn from those descriptions
 #   sinks       console text, JSON document, report folder: begin / add / finish
@@ -68,7 +68,16 @@ except ImportError as missing:  # run before installing the requirements: say so
 # ---------------------------------------------------------------- constants
 
 LABEL_SPACE = 256  # every 8-bit value is a possible class id; nothing is declared
-METRICS = ("precision", "recall", "f1_score", "iou", "specificity")  # per class, and their averages
+# The per-class metrics (and their averages), each described once: JSON key, column title, the field's
+# other name for it, and its ratio (numerator, denominator) of the class's counts; 0/0 is --zero-division.
+CLASS_METRICS = {
+    "precision": ("precision", "", lambda tp, fp, fn, tn: (tp, tp + fp)),
+    "recall": ("recall", "sensitivity", lambda tp, fp, fn, tn: (tp, tp + fn)),
+    "f1_score": ("f1_score", "Dice", lambda tp, fp, fn, tn: (2 * tp, 2 * tp + fp + fn)),
+    "iou": ("IoU", "Jaccard", lambda tp, fp, fn, tn: (tp, tp + fp + fn)),
+    "specificity": ("specificity", "", lambda tp, fp, fn, tn: (tn, tn + fp)),
+}
+METRICS = tuple(CLASS_METRICS)
 ZERO_DIVISION_CHOICES = {"0": 0.0, "1": 1.0, "nan": math.nan}  # scikit-learn's zero_division
 CLASS_NAMES_FILE = "class_names.txt"  # used when found in the labels folder and --class-names is absent
 # Formats that store pixel values losslessly, so they can hold class ids, and those that do not.
@@ -1035,6 +1044,17 @@ def _number(value):
     return None if math.isnan(value) else float(value)
 
 
+def _averages(table, weights):
+    """The macro and weighted averages of each row of table (a metric per row, a class per column), as
+    lists with None where a row has no defined value. Rows are summed as np.nanmean and np.average sum
+    them, so the averages are scikit-learn's to the last bit; without undefined values (the usual case)
+    all rows are done at once."""
+    if table.shape[1] and not np.isnan(table).any() and weights.sum():
+        return ((table.sum(axis=1) / table.shape[1]).tolist(),
+                ((table * weights).sum(axis=1) / weights.sum(dtype=np.float64)).tolist())
+    return ([_number(_macro_average(row)) for row in table], [_number(_weighted_average(row, weights)) for row in table])
+
+
 def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=None):
     """Classification report of a 256x256 confusion matrix, as a JSON-ready dict.
 
@@ -1053,22 +1073,17 @@ def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=Non
     fn = label_counts[classes] - tp  # FN: pixels of the class predicted as something else
     tn = pixels - tp - fp - fn  # TN: pixels neither labelled nor predicted as the class
     support = label_counts[classes]
-    scores = {
-        "precision": _divide(tp, tp + fp, zero_division),
-        "recall": _divide(tp, tp + fn, zero_division),  # = sensitivity
-        "f1_score": _divide(2 * tp, 2 * tp + fp + fn, zero_division),  # = Dice
-        "iou": _divide(tp, tp + fp + fn, zero_division),  # = Jaccard
-        "specificity": _divide(tn, tn + fp, zero_division),
-    }
+    # A metric per row, a class per column.
+    table = np.vstack([_divide(*ratio(tp, fp, fn, tn), zero_division) for _, _, ratio in CLASS_METRICS.values()])
 
     report_classes = {}
-    for index, class_id in enumerate(classes.tolist()):
-        in_label, in_inference = support[index] > 0, inference_counts[class_id] > 0
+    for class_id, values, count, predicted in zip(classes.tolist(), table.T.tolist(), support.tolist(),
+                                                  inference_counts[classes].tolist()):
         report_classes[str(class_id)] = {
             "name": class_names.get(class_id),
-            **{metric: _number(scores[metric][index]) for metric in METRICS},
-            "support": int(support[index]),
-            "occurs_in": "both" if in_label and in_inference else "label" if in_label else "inference",
+            **{metric: None if value != value else value for metric, value in zip(METRICS, values)},  # nan: None
+            "support": count,
+            "occurs_in": "both" if count and predicted else "label" if count else "inference",
         }
     unexpected_ids = {}
     if class_names:
@@ -1077,7 +1092,7 @@ def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=Non
                 carrying = label_counts[class_id] + inference_counts[class_id] - matrix[class_id, class_id]
                 unexpected_ids[str(class_id)] = int(carrying)
 
-    macro = {metric: _number(_macro_average(scores[metric])) for metric in METRICS}
+    macro, weighted = (dict(zip(METRICS, averages)) for averages in _averages(table, support))
     compact = matrix[np.ix_(occurring, occurring)]
     labelled = support > 0
     return {
@@ -1090,8 +1105,7 @@ def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=Non
         "unexpected_ids": unexpected_ids,
         "accuracy": _number(np.trace(matrix) / pixels) if pixels else None,
         "macro_avg": macro,
-        "weighted_avg": {metric: _number(_weighted_average(scores[metric], support))
-                         for metric in METRICS},
+        "weighted_avg": weighted,
         "mean_iou": macro["iou"],
         # mAcc: the mean recall of the classes in the label (a class only predicted has no recall).
         "mean_accuracy": float(np.mean(tp[labelled] / support[labelled])) if labelled.any() else None,
@@ -1408,12 +1422,7 @@ class Column(NamedTuple):
         return self.csv or (self.key,)
 
 
-METRIC_COLUMNS = (Column("precision", "precision", "score"),
-                  Column("recall", "recall", "score", also="sensitivity"),
-                  Column("f1_score", "f1_score", "score", also="Dice"),
-                  Column("IoU", "iou", "score", also="Jaccard"),
-                  Column("specificity", "specificity", "score"))
-assert tuple(column.key for column in METRIC_COLUMNS) == METRICS
+METRIC_COLUMNS = tuple(Column(title, key, "score", also=also) for key, (title, also, _) in CLASS_METRICS.items())
 # The classification report: a row per class, then the macro and weighted averages.
 CLASS_TABLE = (Column("class", "class", "class", csv=("class_id", "name")),
                *METRIC_COLUMNS,

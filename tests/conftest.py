@@ -92,20 +92,24 @@ def assert_report_matches_sklearn(report, label, inference, ignore_index, zero_d
     with np.errstate(invalid="ignore", divide="ignore"):
         specificity = np.where(tn + fp > 0, tn / (tn + fp), zero_division)
     np.testing.assert_array_equal(none_to_nan([r["specificity"] for r in rows]), specificity)
+    # scikit-learn has no average of specificity: the definition's (the mean of the defined values, plain and
+    # weighted by support), to the last bits of summation order.
     defined = ~np.isnan(specificity)
-    assert_same_number(report["macro_avg"]["specificity"],
-                       np.mean(specificity[defined]) if defined.any() else math.nan)
-    weights = support[defined] if support[defined].sum() else None
-    assert_same_number(report["weighted_avg"]["specificity"],
-                       np.average(specificity[defined], weights=weights) if defined.any() else math.nan)
+    if defined.any():
+        weights = support[defined] if support[defined].sum() else None
+        assert report["macro_avg"]["specificity"] == pytest.approx(np.mean(specificity[defined]), rel=1e-14)
+        assert report["weighted_avg"]["specificity"] == pytest.approx(
+            np.average(specificity[defined], weights=weights), rel=1e-14)
+    else:
+        assert report["macro_avg"]["specificity"] is report["weighted_avg"]["specificity"] is None
     # mAcc is balanced accuracy; kappa and MCC as scikit-learn computes them. An undefined kappa or MCC
     # (0/0) follows zero_division; scikit-learn's matthews_corrcoef gives 0 there.
-    with warnings.catch_warnings():  # of classes only predicted (left out of mAcc), and of an undefined kappa
+    with warnings.catch_warnings():  # of classes only predicted (left out of mAcc), of 0/0, of one class
         warnings.simplefilter("ignore")
         assert report["mean_accuracy"] == balanced_accuracy_score(y_true, y_pred)
         kappa = cohen_kappa_score(y_true, y_pred, replace_undefined_by=zero_division)
+        mcc = matthews_corrcoef(y_true, y_pred)
     assert_same_number(report["cohen_kappa"], kappa)
-    mcc = matthews_corrcoef(y_true, y_pred)
     if len(np.unique(y_true)) == 1 or len(np.unique(y_pred)) == 1:  # undefined: one side holds one class
         assert mcc == 0.0
         assert_same_number(report["matthews_corrcoef"], zero_division)
