@@ -78,6 +78,18 @@ CLASS_METRICS = {
     "specificity": ("specificity", "", lambda tp, fp, fn, tn: (tn, tn + fp)),
 }
 METRICS = tuple(CLASS_METRICS)
+# The headline numbers, as the field names them: the key of each in intervals and differences, where a
+# report holds its value, and what a page's figure calls it.
+HEADLINE = {
+    "aAcc": ("accuracy", ("accuracy",), "pixel accuracy"),
+    "mIoU": ("mean_iou", ("mean_iou",), "mean IoU"),
+    "mAcc": ("mean_accuracy", ("mean_accuracy",), "mean accuracy"),
+    "mDice": ("mean_dice", ("macro_avg", "f1_score"), "mean Dice"),
+    "fwIoU": ("frequency_weighted_iou", ("weighted_avg", "iou"), "frequency-weighted IoU"),
+    "kappa": ("cohen_kappa", ("cohen_kappa",), "Cohen's kappa"),
+    "MCC": ("matthews_corrcoef", ("matthews_corrcoef",), "Matthews correlation"),
+}
+BOOTSTRAP_NUMBERS = tuple(key for key, _, _ in HEADLINE.values())
 ZERO_DIVISION_CHOICES = {"0": 0.0, "1": 1.0, "nan": math.nan}  # scikit-learn's zero_division
 CLASS_NAMES_FILE = "class_names.txt"  # used when found in the labels folder and --class-names is absent
 # Formats that store pixel values losslessly, so they can hold class ids, and those that do not.
@@ -96,6 +108,10 @@ PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")  
 PAIRS_PER_WORKER = 8  # starting a worker process costs about as much as scoring a few pairs
 PROGRESS_DELAY_SECONDS = 1.0  # a run shorter than this never shows a progress bar
 MAX_LISTED = 10  # files listed when nothing pairs: enough to see the pattern in thousands
+MAX_RESAMPLES = 1_000_000  # --bootstrap: more adds nothing a percentile can show
+RESAMPLES_PER_BATCH = 100  # bootstrap resamples drawn at once: a batch's weights take 100 x images x 8 bytes
+FEW_IMAGES = 20  # a bootstrap over fewer images says little about the images that were not drawn
+FEW_IMAGES_OF_CLASS = 5  # a class in fewer images has an interval that rests on those few
 # Pillow's raw modes for greyscale samples of fewer than 8 bits, which it scales to 0..255.
 LOW_BIT_RAWMODES = {"1": 1, "L;2": 2, "L;4": 4}
 # A PNG's text or colour-profile chunk may decompress to this much. Pillow's own limit, 1 MiB, refuses
@@ -205,6 +221,10 @@ class Settings:
     quiet: bool = False
     num_classes: int | None = None  # N for the other tools' conventions; None: from the names or the ids
     brief: bool = False  # text: only the per-image summary and the combined section
+    bootstrap: int = 0  # resamples of the images for confidence intervals; 0: none
+    confidence: float = 0.95  # the intervals' level
+    seed: int = 0  # of the resampling: a fixed default, so that two runs print the same intervals
+    compare: tuple = ()  # JSON reports to compare: the baseline first
     shard: tuple | None = None  # (k, n)
     shards: dict | None = None  # the JSON head's record of a sharded run: {"of", "included", "run_ids"}
     merge: tuple = ()  # JSON reports to merge instead of reading masks
@@ -1141,6 +1161,129 @@ def matthews_corrcoef(matrix, zero_division):
 
 
 
+class ImageCounts:
+    """Each image's TP, label pixels and predicted pixels per id that occurs in it, kept small (about
+    0.5 KB per image) for resampling the images (--bootstrap)."""
+
+    def __init__(self):
+        self.images = []  # (ids, counts (3, ids) int64), in the order the images were added
+
+    def add(self, labels, compact):
+        """Add one image, from its compact confusion matrix over the ids labels (as a report holds it)."""
+        self.images.append((np.asarray(labels, dtype=np.uint8),
+                            np.array([np.diag(compact), compact.sum(axis=1), compact.sum(axis=0)], np.int64)))
+
+    def dense(self):
+        """(ids, counts): the ids that occur in any image, ascending, and an (images, 3, ids) int64 array of
+        TP, label pixels and predicted pixels: memory proportional to images x occurring ids."""
+        ids = np.unique(np.concatenate([image_ids for image_ids, _ in self.images] or [np.zeros(0, np.uint8)]))
+        counts = np.zeros((len(self.images), 3, len(ids)), dtype=np.int64)
+        for row, (image_ids, image_counts) in enumerate(self.images):
+            counts[row][:, np.searchsorted(ids, image_ids)] = image_counts
+        return ids, counts
+
+
+def bootstrap_draws(images, resamples, seed):
+    """The images each bootstrap resample draws (with replacement, as many as there are), in batches of
+    RESAMPLES_PER_BATCH rows: numpy's default_rng(seed), so that a seed gives the same draws everywhere."""
+    rng = np.random.default_rng(seed)
+    for start in range(0, resamples, RESAMPLES_PER_BATCH):
+        yield rng.integers(0, images, size=(min(RESAMPLES_PER_BATCH, resamples - start), images))
+
+
+def resampled_counts(models, resamples, seed):
+    """The summed counts of each bootstrap resample, for each model: models is a list of (images, 3, ids)
+    arrays over the same images (paired: every model sees the same draws). Returns one (resamples, 3, ids)
+    float64 array per model, each sum an exact integer.
+
+    A resample's sum is its draw counts times the images' counts: one matrix product per batch, not a
+    loop over images. float64 holds every sum exactly below 2^53; beyond, int64 is used (slower)."""
+    images = models[0].shape[0]
+    exact_in_float = all(int(counts.max(initial=0)) * images < 2**53 for counts in models)
+    flats = [counts.reshape(images, -1).astype(np.float64 if exact_in_float else np.int64) for counts in models]
+    batches = [[] for _ in models]
+    for draws in bootstrap_draws(images, resamples, seed):
+        rows = len(draws)
+        weights = np.bincount((draws + images * np.arange(rows)[:, None]).ravel(), minlength=rows * images)
+        weights = weights.reshape(rows, images).astype(flats[0].dtype)
+        for flat, batch in zip(flats, batches):
+            batch.append(weights @ flat)
+    return [np.concatenate(batch).reshape(resamples, 3, -1).astype(np.float64) for batch in batches]
+
+
+def numbers_of_counts(sums, is_class, zero_division=0.0):
+    """The headline numbers of summed counts, one set per row: sums is (rows, 3, ids) of TP, label and
+    predicted pixels; is_class marks the ids that are classes (the ignore index is not). Returns
+    {name: (rows,) array} for BOOTSTRAP_NUMBERS and "class_iou": (rows, classes), nan where a class does
+    not occur. Means add the same numbers in the same order as compute_report, so each row's numbers are
+    compute_report's of the same matrix (kappa and MCC to rounding: compute_report takes them from the
+    whole matrix)."""
+    tp, label, predicted = sums[:, 0], sums[:, 1], sums[:, 2]
+    union = label + predicted - tp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou = np.where(union > 0, tp / union, math.nan)
+        pixels = label.sum(axis=1)
+        numbers = {name: np.full(len(sums), math.nan) for name in BOOTSTRAP_NUMBERS}
+        numbers["accuracy"] = np.where(pixels > 0, tp.sum(axis=1) / pixels, math.nan)
+        correct = tp.sum(axis=1)
+        agreement_by_chance = (label * predicted).sum(axis=1)
+        disagreement_by_chance = pixels - agreement_by_chance / pixels
+        numbers["cohen_kappa"] = np.where(disagreement_by_chance > 0,
+                                          1 - (pixels - correct) / disagreement_by_chance, zero_division)
+        spread = (pixels ** 2 - (predicted * predicted).sum(axis=1)) * (pixels ** 2 - (label * label).sum(axis=1))
+        numbers["matthews_corrcoef"] = np.where(spread > 0, (correct * pixels - agreement_by_chance) / np.sqrt(spread),
+                                                zero_division)
+    for row in range(len(sums)):
+        occurs = is_class & (union[row] > 0)
+        if not occurs.any():
+            numbers["cohen_kappa"][row] = numbers["matthews_corrcoef"][row] = math.nan
+            continue
+        labelled = is_class & (label[row] > 0)
+        numbers["mean_iou"][row] = np.mean(iou[row][occurs])
+        numbers["mean_dice"][row] = np.mean(2 * tp[row][occurs] / (label[row][occurs] + predicted[row][occurs]))
+        if labelled.any():
+            numbers["mean_accuracy"][row] = np.mean(tp[row][labelled] / label[row][labelled])
+            numbers["frequency_weighted_iou"][row] = ((iou[row][occurs] * label[row][occurs]).sum()
+                                                      / label[row][occurs].sum())
+    numbers["class_iou"] = iou[:, is_class]
+    return numbers
+
+
+def percentile_interval(values, level):
+    """The central `level` share of the defined values: [lo, hi], or None when none is defined."""
+    defined = values[~np.isnan(values)]
+    if not defined.size:
+        return None
+    return [float(bound) for bound in np.percentile(defined, [50 * (1 - level), 50 * (1 + level)])]
+
+
+def confidence_intervals(image_counts, ignore_index, resamples, level, seed, zero_division=0.0):
+    """Percentile bootstrap intervals of the combined (pooled) headline numbers and of each class's IoU:
+    the images are resampled with replacement, and each resample's numbers come from its summed counts."""
+    ids, counts = image_counts.dense()
+    is_class = ids != ignore_index if ignore_index is not None else np.ones(len(ids), bool)
+    numbers = numbers_of_counts(resampled_counts([counts], resamples, seed)[0], is_class, zero_division)
+    images_of_class = ((counts[:, 1] > 0).sum(axis=0))[is_class]  # images whose label holds the class
+    intervals = {"level": level, "resamples": resamples, "seed": seed, "images": len(counts),
+                 "method": "percentile bootstrap over images (the pooled numbers of each resample)",
+                 **{name: percentile_interval(numbers[name], level) for name in BOOTSTRAP_NUMBERS},
+                 "classes": {str(class_id): {"iou": percentile_interval(numbers["class_iou"][:, column], level),
+                                             "images": int(images_of_class[column])}
+                             for column, class_id in enumerate(ids[is_class].tolist())}}
+    return intervals
+
+
+def headline_numbers(report):
+    """A report's headline numbers by their keys in BOOTSTRAP_NUMBERS."""
+    numbers = {}
+    for key, path, _ in HEADLINE.values():
+        value = report
+        for step in path:
+            value = value[step]
+        numbers[key] = value
+    return numbers
+
+
 def worst_class(report):
     """(id, entry) of the class in the label with the lowest IoU, or None when there is none.
 
@@ -1235,8 +1378,13 @@ PEER_RULES = {
                    "as void does; a class with TP + FP + FN = 0 is left out"),
 }
 PEER_NUMBERS = ("aAcc", "mIoU", "mAcc", "mDice", "mFscore", "fwIoU")  # as the tools name them
-OUR_NUMBERS = {"aAcc": "accuracy", "mIoU": "mean_iou", "mAcc": "mean_accuracy", "mDice": ("macro_avg", "f1_score"),
-               "mFscore": ("macro_avg", "f1_score"), "fwIoU": ("weighted_avg", "iou")}
+
+
+def our_conventional_numbers(report):
+    """This tool's numbers under the names of PEER_NUMBERS (mFscore is our mDice: F1 is never 0/0 here)."""
+    numbers = headline_numbers(report)
+    ours = {name: numbers[HEADLINE[name][0]] for name in PEER_NUMBERS if name in HEADLINE}
+    return {**ours, "mFscore": ours["mDice"]}
 
 
 def _ratio(numerator, denominator):
@@ -1287,7 +1435,7 @@ def peer_conventions(report, matrix, image_ious, num_classes, num_classes_from, 
         city[ignore_index] = math.nan
     tools["cityscapes"] = {"mIoU": _nanmean(city)}
 
-    ours = {name: report[key] if isinstance(key, str) else report[key[0]][key[1]] for name, key in OUR_NUMBERS.items()}
+    ours = our_conventional_numbers(report)
     conventions = {"num_classes": n, "num_classes_from": num_classes_from, "agree": True, "tools": {}}
     for tool, numbers in tools.items():
         stops = refusal if tool in ("torchmetrics_jaccard", "torchmetrics_mean_iou", "detectron2") else None
@@ -1406,10 +1554,11 @@ class Column(NamedTuple):
     """One column of a table, for every format that shows it.
 
     kind says how a value is shown: "score" (a ratio with --digits decimals,
-    None as undefined), "count", "class" (an id and its name, or a row title),
-    "image" (an image id, linked to its page in HTML), "class score" (a class
-    and its IoU), "note" (trailing text), "rank", "thumbnail". A value a row
-    does not have leaves its cell empty.
+    None as undefined), "change" (a signed score), "interval" and "change
+    interval" ([lo, hi] of scores or changes), "count", "class" (an id and its
+    name, or a row title), "image" (an image id, linked to its page in HTML),
+    "class score" (a class and its IoU), "note" (trailing text), "rank",
+    "thumbnail". A value a row does not have leaves its cell empty.
     """
     title: str  # the header in the text and HTML tables
     key: str  # the row's key for the value
@@ -1417,6 +1566,7 @@ class Column(NamedTuple):
     csv: tuple = ()  # CSV headers, when the value spreads over several cells; else the key
     formats: str = "text html csv"  # where the column appears
     also: str = ""  # another field's name for the same number, shown under the title
+    optional: bool = False  # shown only when a row has a value for it (e.g. bootstrap intervals)
 
     def csv_headers(self):
         return self.csv or (self.key,)
@@ -1427,6 +1577,8 @@ METRIC_COLUMNS = tuple(Column(title, key, "score", also=also) for key, (title, a
 CLASS_TABLE = (Column("class", "class", "class", csv=("class_id", "name")),
                *METRIC_COLUMNS,
                Column("support", "support", "count"),
+               Column("IoU interval", "iou_interval", "interval", formats="text html", optional=True),
+               Column("images", "images", "count", formats="text html", optional=True),
                Column("", "note", "note", formats="text html"),
                Column("occurs in", "occurs_in", "note", formats="csv"))
 # The per-image summary: a row per image (the index page orders them worst first).
@@ -1442,6 +1594,7 @@ SUMMARY_TABLE = (Column("#", "rank", "rank", formats="html"),
 # The headline numbers, named as the field names them: a row per number (see headline_rows).
 HEADLINE_TABLE = (Column("headline", "name", "class"),
                   Column("value", "value", "score"),
+                  Column("interval", "interval", "interval", optional=True),
                   Column("", "meaning", "note"))
 # What other tools would print: a row per tool (see convention_rows).
 CONVENTIONS_TABLE = (Column("tool", "name", "class"),
@@ -1454,18 +1607,35 @@ SUMMARY_CSV_HEADER = [header for column in SUMMARY_TABLE if "csv" in column.form
                       for header in column.csv_headers()]
 
 
-def columns_for(table, output):
-    """The columns of a table that output ("text", "html" or "csv") shows."""
-    return [column for column in table if output in column.formats.split()]
+def columns_for(table, output, rows=()):
+    """The columns of a table that output ("text", "html" or "csv") shows: an optional column only when
+    one of rows has a value for it."""
+    return [column for column in table if output in column.formats.split()
+            and not (column.optional and all(row.get(column.key) is None for row in rows))]
 
 
 def class_table_rows(report, zero_division):
     """The rows of CLASS_TABLE for a report: (class rows, average rows)."""
-    rows = [{**entry, "class": (int(class_id), entry["name"]),
-             "note": occurrence_note(entry, zero_division)} for class_id, entry in report["classes"].items()]
+    intervals = report.get("confidence_intervals", {}).get("classes", {})
+    rows = [{**entry, "class": (int(class_id), entry["name"]), **class_interval(intervals.get(class_id)),
+             "note": "; ".join(note for note in (occurrence_note(entry, zero_division),
+                                                  rarity_note(intervals.get(class_id))) if note)}
+            for class_id, entry in report["classes"].items()]
     averages = [{"class": title, **report[key], "support": report["pixels"]}
                 for title, key in (("macro avg", "macro_avg"), ("weighted avg", "weighted_avg"))]
     return rows, averages
+
+
+def class_interval(interval):
+    """A class row's bootstrap columns: its IoU interval and the images that hold it, when there are."""
+    return {"iou_interval": interval["iou"], "images": interval["images"]} if interval else {}
+
+
+def rarity_note(interval):
+    """Why a class's interval is worth little: it rests on the few images whose label holds the class."""
+    if interval is None or interval["images"] >= FEW_IMAGES_OF_CLASS:
+        return ""
+    return f"in {interval['images']} image{'' if interval['images'] == 1 else 's'}: the interval rests on few"
 
 
 def headline_rows(report):
@@ -1475,28 +1645,44 @@ def headline_rows(report):
     in_label = sum(entry["support"] > 0 for entry in classes)
     matrix = report["confusion_matrix"]["matrix"]
     correct = sum(matrix[k][k] for k in range(len(matrix)))
-    pooled = ", pooled over all pixels" if "images" in report else ""
-    rows = [("aAcc", report["accuracy"], "pixel accuracy", f"pixel accuracy: {correct} of {report['pixels']} "
-             "pixels correct"),
-            ("mIoU", report["mean_iou"], "mean IoU", f"mean IoU (Jaccard) of the {len(classes)} classes{pooled}")]
-    if "mean_image_mean_iou" in report:
-        rows.append(("mIoU/image", report["mean_image_mean_iou"], "mean over images of each image's mean IoU",
-                     f"mean over images of each image's mean IoU (each of the {report['images']} images weighs alike)"))
-    rows += [("mAcc", report["mean_accuracy"], "mean accuracy", f"mean recall (sensitivity) of the {in_label} "
-              "classes in the label, = balanced accuracy"),
-             ("mDice", report["macro_avg"]["f1_score"], "mean Dice", f"mean F1 (Dice) of the {len(classes)} classes"),
-             ("fwIoU", report["weighted_avg"]["iou"], "frequency-weighted IoU",
-              "IoU weighted by each class's pixels in the label"),
-             ("kappa", report["cohen_kappa"], "Cohen's kappa", "Cohen's kappa: agreement beyond chance"),
-             ("MCC", report["matthews_corrcoef"], "Matthews correlation", "Matthews correlation coefficient")]
-    return [{"name": name, "value": value, "figure": figure, "meaning": meaning}
-            for name, value, figure, meaning in rows]
+    meanings = {
+        "aAcc": f"pixel accuracy: {correct} of {report['pixels']} pixels correct",
+        "mIoU": f"mean IoU (Jaccard) of the {len(classes)} classes" + (", pooled over all pixels" if "images" in report else ""),
+        "mAcc": f"mean recall (sensitivity) of the {in_label} classes in the label, = balanced accuracy",
+        "mDice": f"mean F1 (Dice) of the {len(classes)} classes",
+        "fwIoU": "IoU weighted by each class's pixels in the label",
+        "kappa": "Cohen's kappa: agreement beyond chance",
+        "MCC": "Matthews correlation coefficient",
+    }
+    numbers, intervals = headline_numbers(report), report.get("confidence_intervals", {})
+    rows = [{"name": name, "value": numbers[key], "figure": figure, "meaning": meanings[name],
+             "interval": intervals.get(key)} for name, (key, _, figure) in HEADLINE.items()]
+    if "mean_image_mean_iou" in report:  # after the pooled mIoU, so that the two are told apart
+        rows.insert(2, {"name": "mIoU/image", "value": report["mean_image_mean_iou"],
+                        "figure": "mean over images of each image's mean IoU",
+                        "meaning": "mean over images of each image's mean IoU "
+                                   f"(each of the {report['images']} images weighs alike)"})
+    return rows
+
+
+def interval_notes(report):
+    """The bootstrap's summary line, and a note when there are too few images for it to say much."""
+    intervals = report.get("confidence_intervals")
+    if not intervals:
+        return []
+    level, images = f"{intervals['level'] * 100:g}%", intervals["images"]
+    lines = [f"intervals: {level} percentile bootstrap over the {images} image{'' if images == 1 else 's'} "
+             f"({intervals['resamples']} resamples of the images, seed {intervals['seed']}): each resample's "
+             "pooled numbers"]
+    if images < FEW_IMAGES:
+        lines.append(f"note: only {images} image{'' if images == 1 else 's'}: an interval from fewer than about "
+                     f"{FEW_IMAGES} images is rough, and narrower than it should be")
+    return lines
 
 
 def convention_rows(report):
     """The rows of CONVENTIONS_TABLE: this tool's numbers, then each other tool's, and their rules."""
-    ours = {name: report[key] if isinstance(key, str) else report[key[0]][key[1]]
-            for name, key in OUR_NUMBERS.items() if name != "mFscore"}
+    ours = {name: value for name, value in our_conventional_numbers(report).items() if name != "mFscore"}
     rows = [{"name": "this tool", **ours}]
     rules = ["this tool: every id that occurs (0..255) but the ignore index, pooled over all pixels"]
     for entry in report["conventions"]["tools"].values():
@@ -1534,9 +1720,17 @@ def _text(column, value, digits):
     if column.kind == "class score":
         class_id, name, iou = value
         return f"{_class_title(class_id, name)} ({iou:.{digits}f})"
-    if column.kind == "score":
-        return _value(value, digits, 0)
+    if column.kind in ("score", "change", "interval", "change interval"):
+        return _score_text(value, digits, column.kind)
     return str(value)
+
+
+def _score_text(value, digits, kind="score"):
+    """A score, a signed change, or an interval of either, with digits decimals; '' for a missing interval."""
+    signed = "+" if kind.startswith("change") else ""
+    if kind.endswith("interval"):
+        return "" if value is None else f"[{value[0]:{signed}.{digits}f}, {value[1]:{signed}.{digits}f}]"
+    return "undefined" if value is None else f"{value:{signed}.{digits}f}"
 
 
 def text_table(table, rows, averages=(), digits=4):
@@ -1545,8 +1739,8 @@ def text_table(table, rows, averages=(), digits=4):
     Text columns are left-aligned, numbers right-aligned; every score column has
     one width. Trailing text (notes, the worst class) is not padded.
     """
-    columns = columns_for(table, "text")
     every_row = [*rows, *averages]
+    columns = columns_for(table, "text", every_row)
     score_width = max([digits + 3] + [len(title) for c in columns if c.kind == "score" for title in (c.title, c.also)])
 
     def width(column):
@@ -1611,7 +1805,13 @@ def format_headline(report, digits=4):
     """The headline numbers, one line each, named as the field names them."""
     if not report["pixels"]:
         return "Headline numbers: no pixels counted, every number is undefined."
-    return "\n".join(["Headline numbers", *text_table(HEADLINE_TABLE, headline_rows(report), digits=digits)])
+    lines = ["Headline numbers", *text_table(HEADLINE_TABLE, headline_rows(report), digits=digits)]
+    intervals = report.get("confidence_intervals")
+    if intervals and intervals["mean_iou"]:
+        lines.append(f"mean IoU {_score_text(report['mean_iou'], digits)} "
+                     f"{_score_text(intervals['mean_iou'], digits, 'interval')} "
+                     f"({intervals['level'] * 100:g}% bootstrap over {intervals['images']} images)")
+    return "\n".join(lines + interval_notes(report))
 
 
 def format_conventions(report, digits=4):
@@ -1727,7 +1927,7 @@ th .also { font-weight: 400; color: #5b6876; font-size: 12px; }
 .rules li { color: #5b6876; font-size: 12px; margin: 3px 0; }
 a { color: #1f5fa8; }
 """
-NUMBER_KINDS = ("score", "count", "rank")  # right-aligned in both text and HTML
+NUMBER_KINDS = ("score", "change", "interval", "change interval", "count", "rank")  # right-aligned
 
 
 def _cell(value, digits):
@@ -1743,6 +1943,8 @@ def _html_cell(column, row, digits, page_folder):
     value = row[column.key]
     if column.kind == "score":
         return _cell(value, digits)
+    if column.kind in ("change", "interval", "change interval"):
+        return f"<td>{_score_text(value, digits, column.kind)}</td>"
     if column.kind in NUMBER_KINDS:
         return f"<td>{value}</td>"
     if column.kind == "note":
@@ -1762,7 +1964,7 @@ def _html_cell(column, row, digits, page_folder):
 
 def html_table(table, rows, averages=(), digits=4, attributes="", page_folder=""):
     """A table as HTML: a header row, the rows, and the average rows in bold."""
-    columns = columns_for(table, "html")
+    columns = columns_for(table, "html", [*rows, *averages])
     header = "".join((f"<th>" if column.kind in NUMBER_KINDS else '<th class="text">') + html.escape(column.title)
                      + (f'<br><span class="also">{html.escape(column.also)}</span>' if column.also else "") + "</th>"
                      for column in columns)
@@ -2406,7 +2608,7 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
     Standard output failing (a closed pipe, a full disk) does not stop the report folder.
     """
     total = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
-    image_ious = ImageIoUs()
+    image_ious, image_counts = ImageIoUs(), ImageCounts() if settings.bootstrap else None
     rows, bar, console = [], progress_bar(count, settings.quiet), Console(sys.stdout)
     with contextlib.ExitStack() as stack:
         if bar is not None:
@@ -2428,11 +2630,17 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
                 compact = np.array(result.report["confusion_matrix"]["matrix"], np.int64)
                 total[np.ix_(labels, labels)] += compact
                 image_ious.add(labels, compact)
+                if image_counts is not None:
+                    image_counts.add(labels, compact)
             for sink in sinks:
                 sink.add(result)
             rows.append(summary_row(result.report, output_name(result.key)))
         combined = combined_report(total, rows, settings.zero_division, settings.ignore_index, settings.class_names,
                                    image_ious, settings.num_classes)
+        if image_counts is not None and image_counts.images:
+            combined["confidence_intervals"] = confidence_intervals(
+                image_counts, settings.ignore_index, settings.bootstrap, settings.confidence, settings.seed,
+                settings.zero_division)
         refused.sort(key=lambda error: id_order(error.key))
         warnings = [*incomplete, *id_scheme_warnings(total, settings.ignore_index)]
         for warning in warnings:
@@ -2577,6 +2785,17 @@ def build_parser():
                              "detectron2, ...), for the table of what they would print (default: the named "
                              "ids 0, 1, 2, ... up to the first unnamed one or the ignore index, else 1 + the "
                              "largest id that occurs)")
+    parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                        help="confidence intervals of the combined numbers and of each class's IoU: resample "
+                             "the images N times (1000 is a good value; default: off)")
+    parser.add_argument("--confidence", type=float, default=0.95, metavar="LEVEL",
+                        help="the level of the intervals (default: 0.95)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S",
+                        help="the seed of the resampling, so that runs print the same intervals (default: 0)")
+    parser.add_argument("--compare", nargs="+", type=Path, metavar="REPORT.json",
+                        help="compare models: BASELINE.json MODEL.json [MORE.json ...], JSON reports (--format "
+                             "json, or a report folder's report.json) on the same labels; paired bootstrap "
+                             "intervals of the differences (--bootstrap resamples, default 1000)")
     parser.add_argument("--jobs", type=int, metavar="N",
                         help="processes that decode and count masks (default: all cores when "
                              f"there are at least {PAIRS_PER_WORKER} pairs per core, else 1)")
@@ -2607,7 +2826,8 @@ def build_parser():
 
 def make_settings(*, labels, inferences, images, ignore_index, zero_division, digits, class_names, recursive,
                   label_suffix, inference_suffix, label_map, inference_map, palette, format, brief, num_classes,
-                  jobs, quiet, shard, merge, output_dir, plots_per_image, max_image_pixels):
+                  bootstrap, confidence, seed, compare, jobs, quiet, shard, merge, output_dir, plots_per_image,
+                  max_image_pixels):
     """The run's Settings from the options' values (as parsed); raises UsageError for a bad value."""
     if isinstance(ignore_index, int) and not 0 <= ignore_index < LABEL_SPACE:
         raise UsageError(f"--ignore-index {ignore_index} is outside 0..255")
@@ -2615,6 +2835,16 @@ def make_settings(*, labels, inferences, images, ignore_index, zero_division, di
         raise UsageError(f"--digits must be within 0..{MAX_DIGITS}")
     if num_classes is not None and not 1 <= num_classes <= LABEL_SPACE:
         raise UsageError(f"--num-classes must be within 1..{LABEL_SPACE}")
+    if not 0 <= bootstrap <= MAX_RESAMPLES:
+        raise UsageError(f"--bootstrap must be within 0..{MAX_RESAMPLES}")
+    if not 0 < confidence < 1:
+        raise UsageError("--confidence must be between 0 and 1, e.g. 0.95")
+    if seed < 0:
+        raise UsageError("--seed must be 0 or more")
+    if compare is not None and len(compare) < 2:
+        raise UsageError("--compare takes a baseline report and at least one model's report")
+    if compare and merge:
+        raise UsageError("--compare and --merge are two different runs: merge the shards first")
     if brief and format != "text":
         raise UsageError("--brief shortens the text report; the JSON document is always whole")
     if jobs is not None and jobs < 1:
@@ -2651,7 +2881,8 @@ def make_settings(*, labels, inferences, images, ignore_index, zero_division, di
         # Merged reports keep their own zero division and names unless the options say otherwise.
         zero_division=ZERO_DIVISION_CHOICES[zero_division] if zero_division else None if merge else 0.0,
         class_names=names if merge else names or {}, digits=digits, format=format, brief=brief,
-        num_classes=num_classes, jobs=jobs, quiet=quiet,
+        num_classes=num_classes, bootstrap=bootstrap, confidence=confidence, seed=seed,
+        compare=tuple(compare or ()), jobs=jobs, quiet=quiet,
         shard=shard, merge=tuple(merge or ()), output_dir=output_dir, plots_per_image=plots_per_image,
         max_image_pixels=max_image_pixels or Image.MAX_IMAGE_PIXELS)
 
