@@ -108,6 +108,7 @@ PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")  
 PAIRS_PER_WORKER = 8  # starting a worker process costs about as much as scoring a few pairs
 PROGRESS_DELAY_SECONDS = 1.0  # a run shorter than this never shows a progress bar
 MAX_LISTED = 10  # files listed when nothing pairs: enough to see the pattern in thousands
+DEFAULT_RESAMPLES = 1000  # --compare without --bootstrap: enough for the 2.5th and 97.5th percentiles
 MAX_RESAMPLES = 1_000_000  # --bootstrap: more adds nothing a percentile can show
 RESAMPLES_PER_BATCH = 100  # bootstrap resamples drawn at once: a batch's weights take 100 x images x 8 bytes
 FEW_IMAGES = 20  # a bootstrap over fewer images says little about the images that were not drawn
@@ -1173,10 +1174,14 @@ class ImageCounts:
         self.images.append((np.asarray(labels, dtype=np.uint8),
                             np.array([np.diag(compact), compact.sum(axis=1), compact.sum(axis=0)], np.int64)))
 
-    def dense(self):
-        """(ids, counts): the ids that occur in any image, ascending, and an (images, 3, ids) int64 array of
-        TP, label pixels and predicted pixels: memory proportional to images x occurring ids."""
-        ids = np.unique(np.concatenate([image_ids for image_ids, _ in self.images] or [np.zeros(0, np.uint8)]))
+    def ids(self):
+        """The ids that occur in any image, ascending."""
+        return np.unique(np.concatenate([image_ids for image_ids, _ in self.images] or [np.zeros(0, np.uint8)]))
+
+    def dense(self, ids=None):
+        """(ids, counts): ids (by default those that occur in any image), and an (images, 3, ids) int64 array
+        of TP, label pixels and predicted pixels: memory proportional to images x ids."""
+        ids = self.ids() if ids is None else ids
         counts = np.zeros((len(self.images), 3, len(ids)), dtype=np.int64)
         for row, (image_ids, image_counts) in enumerate(self.images):
             counts[row][:, np.searchsorted(ids, image_ids)] = image_counts
@@ -1271,6 +1276,92 @@ def confidence_intervals(image_counts, ignore_index, resamples, level, seed, zer
                                              "images": int(images_of_class[column])}
                              for column, class_id in enumerate(ids[is_class].tolist())}}
     return intervals
+
+
+LARGEST_CHANGES = 5  # images listed with the largest losses, and with the largest gains
+
+
+def _sum_matrices(reports):
+    """The summed 256x256 matrix of image reports, and their ImageCounts."""
+    total, counts = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64), ImageCounts()
+    for report in reports:
+        labels = report["confusion_matrix"]["labels"]
+        if labels:
+            compact = np.array(report["confusion_matrix"]["matrix"], np.int64)
+            total[np.ix_(labels, labels)] += compact
+            counts.add(labels, compact)
+    return total, counts
+
+
+def compare_models(models, names, ignore_index=None, zero_division=0.0, class_names=None, resamples=1000,
+                   level=0.95, seed=0):
+    """Each model against the first (the baseline), on the same images: models holds one list of image
+    reports per model, in the same image order; names are what the models are called (their reports).
+
+    Every difference comes with a paired bootstrap interval: one set of draws of the images, applied to
+    every model, so that each resample's difference is between the models on the same images. Returns
+    the comparison as a JSON-ready dict."""
+    summed = [_sum_matrices(reports) for reports in models]
+    pooled = [compute_report(total, zero_division, ignore_index, class_names) for total, _ in summed]
+    ids = np.unique(np.concatenate([counts.ids() for _, counts in summed]))
+    is_class = ids != ignore_index if ignore_index is not None else np.ones(len(ids), bool)
+    dense = [counts.dense(ids)[1] for _, counts in summed]
+    images = len(dense[0])  # those with counted pixels: the same in every model, as the labels are
+    resampled = resampled_counts(dense, resamples, seed) if images else []
+    numbers = [numbers_of_counts(sums, is_class, zero_division) for sums in resampled]
+    images_of_class = (dense[0][:, 1] > 0).sum(axis=0)[is_class]
+    comparison = {"baseline": {"report": names[0], "images": images, **headline_numbers(pooled[0])},
+                  "bootstrap": {"level": level, "resamples": resamples, "seed": seed,
+                                "method": "paired percentile bootstrap over images: the same resampled images "
+                                          "for every model"},
+                  "comparisons": []}
+    for model in range(1, len(models)):
+        base, this = headline_numbers(pooled[0]), headline_numbers(pooled[model])
+        delta = {key: None if None in (base[key], this[key]) else this[key] - base[key] for key in base}
+        intervals = {key: percentile_interval(numbers[model][key] - numbers[0][key], level) if numbers else None
+                     for key in BOOTSTRAP_NUMBERS}
+        classes = {}
+        for column, class_id in enumerate(ids[is_class].tolist()):
+            before, after = (pooled[index]["classes"].get(str(class_id), {}).get("iou") for index in (0, model))
+            change = numbers[model]["class_iou"][:, column] - numbers[0]["class_iou"][:, column] if numbers else None
+            classes[str(class_id)] = {"name": (class_names or {}).get(class_id), "baseline": before, "model": after,
+                                      "delta": None if None in (before, after) else after - before,
+                                      "interval": percentile_interval(change, level) if numbers else None,
+                                      "images": int(images_of_class[column])}
+        order = sorted(classes, key=lambda class_id: (classes[class_id]["delta"] is None,
+                                                      -(classes[class_id]["delta"] or 0), int(class_id)))
+        comparison["comparisons"].append({
+            "model": names[model], **this, "delta": delta, "confidence_intervals": intervals,
+            "verdict": verdict(names[model], names[0], delta["mean_iou"], intervals["mean_iou"], level, images),
+            "classes": {class_id: classes[class_id] for class_id in order},
+            "images": image_changes(models[0], models[model])})
+    return comparison
+
+
+def image_changes(baseline, model):
+    """How many images got better, worse or stayed the same by their mean IoU, and those that changed most."""
+    changes = [{"id": before["id"], "baseline": before["mean_iou"], "model": after["mean_iou"],
+                "delta": after["mean_iou"] - before["mean_iou"]}
+               for before, after in zip(baseline, model) if None not in (before["mean_iou"], after["mean_iou"])]
+    by_change = sorted(changes, key=lambda change: (change["delta"], id_order(change["id"])))
+    return {"better": sum(change["delta"] > 0 for change in changes),
+            "worse": sum(change["delta"] < 0 for change in changes),
+            "same": sum(change["delta"] == 0 for change in changes),
+            "largest_losses": [change for change in by_change[:LARGEST_CHANGES] if change["delta"] < 0],
+            "largest_gains": [change for change in reversed(by_change[-LARGEST_CHANGES:]) if change["delta"] > 0]}
+
+
+def verdict(model, baseline, delta, interval, level, images):
+    """One plain sentence: is the model better than the baseline, by mIoU, and how sure is that."""
+    if delta is None or interval is None:
+        return f"{shown(model)} and {shown(baseline)} have no mean IoU to compare"
+    said = (f"mIoU {delta * 100:+.1f} points [{interval[0] * 100:+.1f}, {interval[1] * 100:+.1f}] "
+            f"({level * 100:g}%, paired bootstrap over {images} image{'' if images == 1 else 's'})")
+    if interval[0] > 0:
+        return f"{shown(model)} is better than {shown(baseline)}: {said}"
+    if interval[1] < 0:
+        return f"{shown(model)} is worse than {shown(baseline)}: {said}"
+    return f"no clear difference between {shown(model)} and {shown(baseline)}: {said}"
 
 
 def headline_numbers(report):
@@ -1600,6 +1691,15 @@ HEADLINE_TABLE = (Column("headline", "name", "class"),
 CONVENTIONS_TABLE = (Column("tool", "name", "class"),
                      *(Column(name, name, "score") for name in PEER_NUMBERS),
                      Column("", "refused", "note"))
+# A model against the baseline (see comparison_rows): its headline numbers, each class's IoU, the images.
+CHANGE_COLUMNS = (Column("change", "delta", "change"), Column("interval", "interval", "change interval", optional=True))
+COMPARISON_TABLE = (Column("headline", "name", "class"), Column("baseline", "baseline", "score"),
+                    Column("model", "model", "score"), *CHANGE_COLUMNS)
+COMPARISON_CLASS_TABLE = (Column("class", "class", "class"), Column("baseline IoU", "baseline", "score"),
+                          Column("model IoU", "model", "score"), *CHANGE_COLUMNS,
+                          Column("images", "images", "count"), Column("", "note", "note"))
+COMPARISON_IMAGE_TABLE = (Column("image", "id", "class"), Column("baseline mIoU", "baseline", "score"),
+                          Column("model mIoU", "model", "score"), Column("change", "delta", "change"))
 MATRIX_CORNER = "label \\ inference"  # the matrix's corner: rows are labels, columns inferences
 CLASS_CSV_HEADER = ["id", *(header for column in CLASS_TABLE if "csv" in column.formats
                             for header in column.csv_headers())]  # classes.csv: the image id, then the class table
@@ -1690,6 +1790,16 @@ def convention_rows(report):
                      **{name: entry[name] for name in PEER_NUMBERS if name in entry and not entry["refused"]}})
         rules.append(f"{entry['name']}: {entry['rule']}")
     return rows, rules
+
+
+def comparison_rows(comparison, entry):
+    """The rows of COMPARISON_TABLE and COMPARISON_CLASS_TABLE for one model of a comparison."""
+    baseline = comparison["baseline"]
+    headline = [{"name": name, "baseline": baseline[key], "model": entry[key], "delta": entry["delta"][key],
+                 "interval": entry["confidence_intervals"][key]} for name, (key, _, _) in HEADLINE.items()]
+    classes = [{**change, "class": (int(class_id), change["name"]), "note": rarity_note(change)}
+               for class_id, change in entry["classes"].items()]
+    return headline, classes
 
 
 def matrix_table(report, class_names):
@@ -1864,6 +1974,32 @@ def format_combined_section(combined, class_names, digits=4, zero_division=0.0, 
     return "\n\n".join(lines)
 
 
+def format_comparison(comparison, digits=4):
+    """Each model against the baseline: the verdict, the headline numbers, each class's IoU (largest gains
+    first) and the images that changed most."""
+    baseline, bootstrap = comparison["baseline"], comparison["bootstrap"]
+    images = baseline["images"]
+    sections = [f"Baseline {baseline['report']}: {images} image{'' if images == 1 else 's'} with counted pixels; "
+                f"intervals: {bootstrap['level'] * 100:g}% paired percentile bootstrap over the images "
+                f"({bootstrap['resamples']} resamples, seed {bootstrap['seed']}), the same resamples for every model"]
+    if images < FEW_IMAGES:
+        sections[0] += (f"\nnote: only {images} image{'' if images == 1 else 's'}: an interval from fewer than about "
+                        f"{FEW_IMAGES} images is rough, and narrower than it should be")
+    for entry in comparison["comparisons"]:
+        headline, classes = comparison_rows(comparison, entry)
+        changes = entry["images"]
+        lines = [f"=== {entry['model']} against {baseline['report']} ===", "", entry["verdict"], "",
+                 *text_table(COMPARISON_TABLE, headline, digits=digits), "", "IoU per class, largest gains first",
+                 *text_table(COMPARISON_CLASS_TABLE, classes, digits=digits), "",
+                 f"Images by their mean IoU: {changes['better']} better, {changes['worse']} worse, "
+                 f"{changes['same']} the same"]
+        for title, key in (("Largest losses", "largest_losses"), ("Largest gains", "largest_gains")):
+            if changes[key]:
+                lines += ["", title, *text_table(COMPARISON_IMAGE_TABLE, changes[key], digits=digits)]
+        sections.append("\n".join(lines))
+    return "\n\n\n".join(sections)
+
+
 # ---------------------------------------------------------------- renderers: CSV
 
 def _csv_value(value):
@@ -1921,6 +2057,9 @@ tr.total td { font-weight: 600; background: #f8fafc; }
 .undefined { color: #98a2ad; }
 img.heatmap { width: 100%; height: auto; }
 img.thumb { width: 240px; height: auto; display: block; border-radius: 4px; background: #ddd; }
+img.chart { max-width: 760px; width: 100%; height: auto; }
+.pair { margin: 10px 0; } .pair figure { display: inline-block; margin: 0 14px 0 0; }
+.pair h3 { font-size: 14px; margin: 0 0 8px; }
 .legend span { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin: 0 4px -1px 12px; }
 .errors li { font-family: ui-monospace, monospace; font-size: 12px; }
 th .also { font-weight: 400; color: #5b6876; font-size: 12px; }
@@ -2046,6 +2185,43 @@ def image_page(report, file, settings, has_overlay):
             + '</div><h2>Confusion matrix (rows = label, columns = inference, pixels)</h2>'
             + f'<div class="card" style="overflow-x:auto">{html_matrix_table(report, settings.class_names)}</div>')
     return _page(f"{image_id}: segmentation report", body)
+
+
+def comparison_page(comparison, overlays, digits):
+    """compare.html: for each model, the verdict, the headline with intervals, the chart of class changes,
+    the class table, and the images that changed most with both models' overlays side by side.
+    overlays: {(model index, image id): link} of the overlays copied into the folder."""
+    baseline, bootstrap = comparison["baseline"], comparison["bootstrap"]
+    body = [f"<h1>Models against {html.escape(baseline['report'])}</h1>"
+            f'<p class="meta">{baseline["images"]} images; intervals: {bootstrap["level"] * 100:g}% paired '
+            f'percentile bootstrap over the images ({bootstrap["resamples"]} resamples, seed {bootstrap["seed"]}) '
+            '&middot; <a href="comparison.json">comparison.json</a></p>']
+    if baseline["images"] < FEW_IMAGES:
+        body.append(f'<p class="note">only {baseline["images"]} images: an interval from fewer than about '
+                    f"{FEW_IMAGES} images is rough, and narrower than it should be</p>")
+    for index, entry in enumerate(comparison["comparisons"], start=1):
+        headline, classes = comparison_rows(comparison, entry)
+        changes = entry["images"]
+        body += [f"<h2>{html.escape(entry['model'])}</h2><p><b>{html.escape(entry['verdict'])}</b></p>",
+                 f'<div class="card">{html_table(COMPARISON_TABLE, headline, digits=digits)}</div>',
+                 f'<h2>IoU per class, largest gains first</h2><div class="card heatmap-card">'
+                 f'<img class="chart" src="class_changes_{index}.png" alt="IoU change per class"></div>',
+                 f'<div class="card">{html_table(COMPARISON_CLASS_TABLE, classes, digits=digits)}</div>',
+                 f"<h2>Images by their mean IoU: {changes['better']} better, {changes['worse']} worse, "
+                 f"{changes['same']} the same</h2>"]
+        for title, key in (("Largest losses", "largest_losses"), ("Largest gains", "largest_gains")):
+            for change in changes[key]:
+                pictures = "".join(
+                    f'<figure><a href="{overlays[(side, change["id"])]}"><img class="thumb" loading="lazy" '
+                    f'src="{overlays[(side, change["id"])]}" alt="{label} errors"></a><figcaption>{label}: '
+                    f'{_score_text(change[key_], digits)}</figcaption></figure>'
+                    for side, label, key_ in ((0, "baseline", "baseline"), (index, "model", "model"))
+                    if (side, change["id"]) in overlays)
+                body.append(f'<div class="card pair"><h3>{title[:-1].lower()}: {html.escape(change["id"])} '
+                            f'({_score_text(change["delta"], digits, "change")})</h3>'
+                            + (pictures or '<p class="meta">no overlays: compare the report.json of report folders '
+                                           "(--output-dir) to see them here</p>") + "</div>")
+    return _page("Model comparison", "".join(body))
 
 
 def index_page(combined, rows, refused, warnings, settings, has_overlays):
@@ -2308,6 +2484,35 @@ def plot_confusion_matrix(report, class_names, path, title):
             text.set_color("#8a96a3")  # present, but not worth the eye's attention
     axes.set_xlabel("inference (predicted class)")
     axes.set_ylabel("label (true class)")
+    axes.set_title(title, fontsize=10)
+    figure.tight_layout()
+    write_atomically(path, lambda temporary: figure.savefig(temporary, format="png"))
+    plt.close(figure)
+
+
+def plot_class_changes(classes, path, title, level):
+    """A horizontal bar per class: its IoU change against the baseline, with its paired interval."""
+    import matplotlib  # only a run that draws pays for matplotlib
+    matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False
+    import matplotlib.pyplot as plt
+
+    shown_classes = [row for row in classes if row["delta"] is not None]
+    height = 1.2 + 0.28 * max(len(shown_classes), 3)
+    figure, axes = plt.subplots(figsize=(7.5, height), dpi=100)
+    names = [_class_title(*row["class"]).strip() for row in shown_classes]
+    deltas = np.array([row["delta"] for row in shown_classes])
+    positions = np.arange(len(shown_classes))[::-1]
+    axes.barh(positions, deltas, color=["#2e7d32" if delta >= 0 else "#c62828" for delta in deltas], height=0.6)
+    with_interval = [(position, row) for position, row in zip(positions, shown_classes) if row["interval"]]
+    if with_interval:
+        errors = np.array([[row["delta"] - row["interval"][0], row["interval"][1] - row["delta"]]
+                           for _, row in with_interval]).T
+        axes.errorbar([row["delta"] for _, row in with_interval], [position for position, _ in with_interval],
+                      xerr=np.maximum(errors, 0), fmt="none", ecolor="#1d2733", capsize=2, linewidth=0.8)
+    axes.axvline(0, color="#5b6876", linewidth=0.8)
+    axes.set_yticks(positions, names, fontsize=8)
+    axes.set_xlabel(f"IoU change against the baseline, with its {level * 100:g}% paired interval")
     axes.set_title(title, fontsize=10)
     figure.tight_layout()
     write_atomically(path, lambda temporary: figure.savefig(temporary, format="png"))
@@ -2712,6 +2917,98 @@ def merge(settings):
                            settings, merged=True, incomplete=reports.incomplete)
 
 
+def read_comparison(paths):
+    """The JSON reports of --compare (a report folder stands for its report.json), each read as --merge
+    reads one, checked to be on the same labels; raises RunError naming the first difference.
+    Returns (paths, [Reports])."""
+    paths = [path / "report.json" if path.is_dir() else path for path in paths]
+    reports = [read_reports([path]) for path in paths]
+    baseline, base_path = reports[0], paths[0]
+    base_ids = {image["id"]: image for image in baseline.images}
+    for path, other in zip(paths[1:], reports[1:]):
+        if other.ignore_index != baseline.ignore_index:
+            raise RunError(f"{shown(path)} was made with --ignore-index {other.ignore_index}, {shown(base_path)} with "
+                           f"{baseline.ignore_index}: the reports must count the same label pixels")
+        ids = {image["id"]: image for image in other.images}
+        for image_id in sorted(base_ids.keys() ^ ids.keys(), key=id_order)[:1]:
+            holder, missing = (base_path, path) if image_id in base_ids else (path, base_path)
+            raise RunError(f"image {image_id} is in {shown(holder)} but not in {shown(missing)}: compare reports "
+                           "on the same images")
+        for image_id in sorted(base_ids, key=id_order):
+            before, after = (label_pixels(images[image_id]) for images in (base_ids, ids))
+            if before != after:
+                class_id = min(before.keys() ^ after.keys() | {k for k in before.keys() & after.keys()
+                                                               if before[k] != after[k]})
+                raise RunError(f"image {image_id}: {shown(base_path)} has {before.get(class_id, 0)} label pixels of "
+                               f"class {class_id}, {shown(path)} {after.get(class_id, 0)}: the reports are not on "
+                               "the same labels")
+    return paths, reports
+
+
+def label_pixels(image):
+    """{id: pixels} of an image report's label side (its matrix's row sums), the ids with pixels only."""
+    rows = image["confusion_matrix"]["matrix"]
+    return {class_id: sum(row) for class_id, row in zip(image["confusion_matrix"]["labels"], rows) if sum(row)}
+
+
+def write_comparison_folder(comparison, paths, settings):
+    """--compare with --output-dir: comparison.json, a chart of class changes per model, the overlays of
+    the images that changed most (copied from the reports' folders, where they have them), compare.html."""
+    folder = settings.output_dir
+    write_text(folder / "comparison.json", json.dumps(comparison))
+    overlays = {}
+    for index, entry in enumerate(comparison["comparisons"], start=1):
+        with drawing(entry["model"]):
+            plot_class_changes(comparison_rows(comparison, entry)[1], folder / f"class_changes_{index}.png",
+                               f"{entry['model']} against {comparison['baseline']['report']}",
+                               comparison["bootstrap"]["level"])
+        for change in entry["images"]["largest_losses"] + entry["images"]["largest_gains"]:
+            for side in (0, index):
+                source = paths[side].parent / file_link(output_name(change["id"]), "overlay")
+                if (side, change["id"]) not in overlays and paths[side].name == "report.json" and source.is_file():
+                    # A copy is named by the model's place and the image's file: '~' never stands in a place.
+                    copy = f"{side}~{output_name(change['id'])}"
+                    write_atomically(file_path(folder, copy, "overlay"),
+                                     lambda temporary: Path(temporary).write_bytes(source.read_bytes()))
+                    overlays[(side, change["id"])] = file_link(copy, "overlay")
+    write_text(folder / "compare.html", comparison_page(comparison, overlays, settings.digits))
+    if not settings.quiet:
+        say(f"wrote {shown(folder)}/: compare.html, comparison.json, class_changes_*.png, overlays/ ({len(overlays)})")
+
+
+def compare(settings):
+    """Compare models' JSON reports with the first one's, with paired bootstrap intervals; print the
+    comparison (text or JSON) and, with --output-dir, write its page. Returns the exit status."""
+    paths, reports = read_comparison(settings.compare)
+    baseline = reports[0]
+    zero_division = (settings.zero_division if settings.zero_division is not None
+                     else ZERO_DIVISION_CHOICES[baseline.zero_division or "0"])
+    names = settings.class_names if settings.class_names is not None else baseline.class_names
+    order = sorted((image["id"] for image in baseline.images), key=id_order)
+    models = []
+    for other in reports:
+        by_id = {image["id"]: image for image in other.images}
+        models.append([image_report(image_id, by_id[image_id]["label"], by_id[image_id]["inference"],
+                                    matrix_from_report(by_id[image_id]), zero_division, baseline.ignore_index, names)
+                       for image_id in order])
+    document = compare_models(models, [shown(path) for path in paths], baseline.ignore_index, zero_division, names,
+                              settings.bootstrap or DEFAULT_RESAMPLES, settings.confidence, settings.seed)
+    console = Console(sys.stdout)
+    if settings.output_dir is not None:
+        with folder_lock(settings.output_dir):
+            write_comparison_folder(document, paths, settings)
+    if settings.format == "json":
+        console.write(json.dumps(document) + "\n")
+    else:
+        console.write(format_comparison(document, settings.digits) + "\n")
+    console.flush()
+    failure = console.failure()
+    if failure:
+        say(f"error: {failure[0]}")
+        return failure[1]
+    return 0
+
+
 # ---------------------------------------------------------------- CLI
 
 def parse_ignore_index(text):
@@ -2829,6 +3126,7 @@ def make_settings(*, labels, inferences, images, ignore_index, zero_division, di
                   bootstrap, confidence, seed, compare, jobs, quiet, shard, merge, output_dir, plots_per_image,
                   max_image_pixels):
     """The run's Settings from the options' values (as parsed); raises UsageError for a bad value."""
+    reading_reports = bool(merge or compare)  # no mask is read: names and zero division are the reports'
     if isinstance(ignore_index, int) and not 0 <= ignore_index < LABEL_SPACE:
         raise UsageError(f"--ignore-index {ignore_index} is outside 0..255")
     if not 0 <= digits <= MAX_DIGITS:
@@ -2852,13 +3150,13 @@ def make_settings(*, labels, inferences, images, ignore_index, zero_division, di
     if max_image_pixels is not None and max_image_pixels < 1:
         raise UsageError("--max-image-pixels must be 1 or more")
     if output_dir is not None:
-        problem = output_dir_problem(output_dir, [] if merge else [labels, inferences, images])
+        problem = output_dir_problem(output_dir, [] if reading_reports else [labels, inferences, images])
         if problem:
             raise UsageError(f"--output-dir {shown(output_dir)}: {problem}")
     elif plots_per_image:
         raise UsageError("--plots-per-image needs --output-dir")
     names_source, names_option = class_names, "--class-names"
-    if names_source is None and not merge and _exists(labels / CLASS_NAMES_FILE):
+    if names_source is None and not reading_reports and _exists(labels / CLASS_NAMES_FILE):
         names_source, names_option = labels / CLASS_NAMES_FILE, shown(labels / CLASS_NAMES_FILE)
     readers = ((names_option, read_class_names, names_source), ("--label-map", read_id_map, label_map),
                ("--inference-map", read_id_map, inference_map), ("--palette", read_palette, palette))
@@ -2879,8 +3177,8 @@ def make_settings(*, labels, inferences, images, ignore_index, zero_division, di
                "inference_suffix": inference_suffix or None, "label_map": label_map,
                "inference_map": inference_map, "palette": palette},
         # Merged reports keep their own zero division and names unless the options say otherwise.
-        zero_division=ZERO_DIVISION_CHOICES[zero_division] if zero_division else None if merge else 0.0,
-        class_names=names if merge else names or {}, digits=digits, format=format, brief=brief,
+        zero_division=ZERO_DIVISION_CHOICES[zero_division] if zero_division else None if reading_reports else 0.0,
+        class_names=names if reading_reports else names or {}, digits=digits, format=format, brief=brief,
         num_classes=num_classes, bootstrap=bootstrap, confidence=confidence, seed=seed,
         compare=tuple(compare or ()), jobs=jobs, quiet=quiet,
         shard=shard, merge=tuple(merge or ()), output_dir=output_dir, plots_per_image=plots_per_image,
@@ -2959,6 +3257,8 @@ def run(argv):
     if sys.stdout is None:
         return fail("there is no standard output to write the report to")
     try:
+        if settings.compare:
+            return compare(settings)
         return merge(settings) if settings.merge else score(settings)
     except RunError as error:
         return fail(str(error))

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +107,29 @@ def make_variant(pairs, folder, kind):
     return tool.find_pairs(folder / "labels", folder / "inferences")[0]
 
 
+def bootstrap_costs(images, count, resamples, rounds):
+    """Seconds (median of rounds) and peak traced memory of --bootstrap's intervals and of --compare's paired
+    comparison of two models, over count images made by cycling the given image reports."""
+    reports = [images[n % len(images)] for n in range(count)]
+    counts = tool.ImageCounts()
+    for report in reports:
+        counts.add(report["confusion_matrix"]["labels"], np.array(report["confusion_matrix"]["matrix"]))
+    costs = {}
+    for name, run in (("intervals", lambda: tool.confidence_intervals(counts, 255, resamples, 0.95, 0)),
+                      ("comparison", lambda: tool.compare_models([reports, reports], ["a", "b"], 255,
+                                                                 resamples=resamples))):
+        seconds = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            run()
+            seconds.append(time.perf_counter() - start)
+        tracemalloc.start()
+        run()
+        costs[name] = (statistics.median(seconds), tracemalloc.get_traced_memory()[1] / 2**20)
+        tracemalloc.stop()
+    return costs, len(counts.ids())
+
+
 def per_pair_ms(function, pairs, rounds_out, *args):
     start = time.perf_counter()
     result = function(pairs, *args)
@@ -145,6 +169,9 @@ def main(argv=None):
     parser.add_argument("--variant-pairs", type=int, default=50,
                         help="pairs per size for colour-coded and mapped masks (default 50)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; medians are reported (default 3)")
+    parser.add_argument("--bootstrap-images", type=int, default=5000,
+                        help="images for the cost of --bootstrap and --compare (default 5000)")
+    parser.add_argument("--resamples", type=int, default=1000, help="their resamples (default 1000)")
     args = parser.parse_args(argv)
     cores = tool.default_jobs(10**9)
     rows = {}
@@ -171,6 +198,8 @@ def main(argv=None):
             np.testing.assert_array_equal(
                 sklearn_total, sum(tool.matrix_from_report(image) for image in images[: len(few)]))
             rows[width, height] = {name: statistics.median(values) for name, values in times.items()}
+            if (width, height) == SIZES[0]:
+                bootstrap, bootstrap_ids = bootstrap_costs(images, args.bootstrap_images, args.resamples, args.rounds)
 
         many = temporary / "many"
         make_pairs(many, SIZES[1], args.cli_pairs)
@@ -223,6 +252,12 @@ def main(argv=None):
           f"= {many_wall * 1000 / args.cli_pairs:.1f} ms per pair "
           f"= {many_wall * 1000 / args.cli_pairs / floor[SIZES[1]]:.2f}x decode | {many_rss:.0f} MB |")
     print(f"\nPeak RSS, {args.cli_pairs} pairs minus 10 pairs: {many_rss - ten_rss:+.1f} MB")
+    print(f"\n| {args.resamples} bootstrap resamples of {args.bootstrap_images} images ({bootstrap_ids} ids) "
+          "| time | peak memory (traced) |")
+    print("|---|---|---|")
+    for name, title in (("intervals", "`--bootstrap`: intervals of the headline numbers and each class's IoU"),
+                        ("comparison", "`--compare`: two models, paired, every difference and its interval")):
+        print(f"| {title} | {bootstrap[name][0]:.2f} s | {bootstrap[name][1]:.1f} MB |")
     return 0
 
 

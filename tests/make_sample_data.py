@@ -818,6 +818,9 @@ def resize_objects(pred: np.ndarray, rng: np.random.Generator, severity: float) 
             pred[mask & ~erode(mask, k)] = VOID
 
 
+BETTER_MODEL_SEVERITY = 0.6  # --better-inferences: its errors are this much milder
+
+
 def simulate_inference(canvas: Canvas, cam: Camera, rng: np.random.Generator, severity: float) -> np.ndarray:
     label = np.asarray(canvas.label)
     instances = np.asarray(canvas.instances)
@@ -845,6 +848,15 @@ def make_sample(sample_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return picture, np.asarray(canvas.label), inference
 
 
+def make_better_inference(sample_id: str) -> np.ndarray:
+    """A second model's inference of one frame: the same kinds of errors, milder (for comparing models)."""
+    index = int(sample_id.split("_")[0])
+    canvas, cam = draw_scene(np.random.default_rng([index, 0]), tram=sample_id in TRAM_FRAMES)
+    inf_rng = np.random.default_rng([index, 3])
+    severity = inf_rng.uniform(0.8, 1.2) * (2.3 if sample_id in POOR_FRAMES else 1.0) * BETTER_MODEL_SEVERITY
+    return simulate_inference(canvas, cam, inf_rng, severity)
+
+
 def make_sample_data(out_dir) -> list[str]:
     """Write images/, labels/ (with class_names.txt) and inferences/ into out_dir; return the ids."""
     out = Path(out_dir)
@@ -864,7 +876,15 @@ def main(argv: list[str] | None = None) -> int:
     default = Path(__file__).resolve().parent.parent
     parser.add_argument("--out", type=Path, default=default, metavar="DIR",
                         help="folder to write images/, labels/, inferences/ into (default: repository root)")
+    parser.add_argument("--better-inferences", type=Path, metavar="DIR",
+                        help="instead, write a second, better model's inferences of the samples into DIR")
     args = parser.parse_args(argv)
+    if args.better_inferences:
+        args.better_inferences.mkdir(parents=True, exist_ok=True)
+        for sample_id in SAMPLE_IDS:
+            Image.fromarray(make_better_inference(sample_id)).save(args.better_inferences / f"{sample_id}.png")
+        print(f"wrote {len(SAMPLE_IDS)} inferences of a better model into {args.better_inferences}")
+        return 0
     ids = make_sample_data(args.out)
     print(f"wrote {len(ids)} samples into {args.out}")
     return 0
