@@ -88,6 +88,7 @@ HEADLINE = {
     "fwIoU": ("frequency_weighted_iou", ("weighted_avg", "iou"), "frequency-weighted IoU"),
     "kappa": ("cohen_kappa", ("cohen_kappa",), "Cohen's kappa"),
     "MCC": ("matthews_corrcoef", ("matthews_corrcoef",), "Matthews correlation"),
+    "mBIoU": ("mean_boundary_iou", ("mean_boundary_iou",), "mean boundary IoU"),  # with --boundary only
 }
 BOOTSTRAP_NUMBERS = tuple(key for key, _, _ in HEADLINE.values())
 ZERO_DIVISION_CHOICES = {"0": 0.0, "1": 1.0, "nan": math.nan}  # scikit-learn's zero_division
@@ -108,6 +109,7 @@ PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")  
 PAIRS_PER_WORKER = 8  # starting a worker process costs about as much as scoring a few pairs
 PROGRESS_DELAY_SECONDS = 1.0  # a run shorter than this never shows a progress bar
 MAX_LISTED = 10  # files listed when nothing pairs: enough to see the pattern in thousands
+BOUNDARY_RATIO = 0.02  # --boundary-ratio: the Boundary IoU paper's and detectron2's band width, of the diagonal
 DEFAULT_RESAMPLES = 1000  # --compare without --bootstrap: enough for the 2.5th and 97.5th percentiles
 MAX_RESAMPLES = 1_000_000  # --bootstrap: more adds nothing a percentile can show
 RESAMPLES_PER_BATCH = 100  # bootstrap resamples drawn at once: a batch's weights take 100 x images x 8 bytes
@@ -222,6 +224,8 @@ class Settings:
     quiet: bool = False
     num_classes: int | None = None  # N for the other tools' conventions; None: from the names or the ids
     brief: bool = False  # text: only the per-image summary and the combined section
+    boundary: bool = False  # Boundary IoU per class too
+    boundary_ratio: float = 0.02  # the band's width, as a share of the image's diagonal
     bootstrap: int = 0  # resamples of the images for confidence intervals; 0: none
     confidence: float = 0.95  # the intervals' level
     seed: int = 0  # of the resampling: a fixed default, so that two runs print the same intervals
@@ -795,6 +799,7 @@ class Reports(NamedTuple):
     input: dict
     shards: dict | None  # the merged JSON head's record of the shards, or None
     incomplete: list  # warnings that shards or ids of the run are missing
+    boundary_ratio: float | None  # the reports' --boundary-ratio, None without --boundary
 
 
 MAX_ID_CHARACTERS = 4096  # an image id is a path below the masks' folder: no system has longer paths
@@ -837,6 +842,18 @@ def _check_image_report(image):
         raise ValueError(f"image {image_id}: the matrix is not a square of pixel counts")
 
 
+def _check_boundary_counts(image):
+    """Raise ValueError unless every class of an image report has boundary counts that can be merged."""
+    classes = image.get("classes")
+    if not isinstance(classes, dict) or not all(
+            isinstance(class_id, str) and class_id.isascii() and class_id.isdigit() and int(class_id) < LABEL_SPACE
+            and isinstance(entry, dict) and type(entry.get("boundary_intersection")) is int
+            and type(entry.get("boundary_union")) is int
+            and 0 <= entry["boundary_intersection"] <= entry["boundary_union"] <= INT64_MAX
+            for class_id, entry in classes.items()):
+        raise ValueError(f"image {image['id']}: the classes' boundary counts are not 0 <= intersection <= union")
+
+
 def _check_report(document):
     """Raise ValueError, naming the field, unless a JSON document is a report that --merge can use."""
     if not isinstance(document, dict):
@@ -857,20 +874,23 @@ def _check_report(document):
             and isinstance(v["included"], list) and v["included"]
             and all(type(k) is int and 1 <= k <= v["of"] for k in v["included"])
             and len(set(v["included"])) == len(v["included"])), "null or the shards of a run"),
+        "boundary_ratio": (lambda v: v is None or (type(v) is float and 0 < v <= 1), "null or a ratio within (0, 1]"),
         "images": (lambda v: isinstance(v, list), "a list of image reports"),
         "errors": (lambda v: isinstance(v, list) and all(
             isinstance(e, dict) and isinstance(e.get("path"), str) and isinstance(e.get("error"), str)
             for e in v), "a list of refused files"),
     }
-    optional = {"input": {}, "shards": None}  # older reports have neither
+    optional = {"input": {}, "shards": None, "boundary_ratio": None}  # older reports have none of them
     for key, (valid, wanted) in checks.items():
         if key not in document and key not in optional:
             raise ValueError(f"it has no {key}")
         if not valid(document.get(key, optional.get(key))):
             raise _problem(key, document[key], wanted)
-    ignore_index = document["ignore_index"]
+    ignore_index, with_boundary = document["ignore_index"], document.get("boundary_ratio") is not None
     for image in document["images"]:
         _check_image_report(image)
+        if with_boundary:
+            _check_boundary_counts(image)
         labels, rows = image["confusion_matrix"]["labels"], image["confusion_matrix"]["matrix"]
         if ignore_index in labels and any(rows[labels.index(ignore_index)]):
             raise ValueError(f"image {image['id']}: pixels labelled the ignore index {ignore_index} are counted")
@@ -928,6 +948,7 @@ def read_reports(paths):
     pixel counts whose sum a 64-bit count cannot hold are errors. Returns Reports.
     """
     images, refused, ignore_indexes, zero_divisions, source, names, inputs = [], [], set(), set(), {}, {}, {}
+    boundary_ratios = set()
     records, pixels, overlap = [], 0, None
     if len(set(paths)) < len(paths):
         raise RunError("a report is given twice")
@@ -952,6 +973,7 @@ def read_reports(paths):
         except ValueError as error:
             raise RunError(f"{shown(path)}: not a report written by --format json ({error})") from None
         ignore_indexes.add(document["ignore_index"])
+        boundary_ratios.add(document.get("boundary_ratio"))
         zero_divisions.add(str(document["zero_division"]))
         inputs.setdefault(json.dumps(document.get("input", {}), sort_keys=True), document.get("input", {}))
         held = {image["id"] for image in document["images"]}
@@ -970,6 +992,9 @@ def read_reports(paths):
         refused += [Refused(e["id"], shown(e["path"]), shown(e["error"])) for e in document["errors"]]
     if pixels > MAX_PIXELS:
         raise RunError(f"the reports count {pixels} pixels in all, more than the tool adds up exactly (2^62 - 1)")
+    if len(boundary_ratios) > 1:
+        raise RunError("the reports were made with different --boundary-ratio values, or some without --boundary: "
+                       + ", ".join(map(str, sorted(boundary_ratios, key=str))))
     if len(ignore_indexes) > 1:
         raise RunError("the reports were made with different --ignore-index values: "
                        + ", ".join(map(str, sorted(ignore_indexes, key=str))))
@@ -980,45 +1005,114 @@ def read_reports(paths):
     if overlap is not None:
         raise overlap
     return Reports(images, refused, ignore_indexes.pop(), zero_divisions.pop() if len(zero_divisions) == 1 else None,
-                   names, next(iter(inputs.values())), shards, incomplete)
+                   names, next(iter(inputs.values())), shards, incomplete, boundary_ratios.pop())
 
 
 # ---------------------------------------------------------------- counting
 
 def count_matrix(label, inference, ignore_index=None):
-    """256x256 int64 confusion matrix: [i, j] = pixels labelled i and predicted j.
+    """256x256 int64 confusion matrix: [i, j] = pixels labelled i and predicted j (see count_pair)."""
+    return count_pair(label, inference, ignore_index)[0]
 
-    Pixels whose label is ignore_index are not counted at all. A pixel's cell is
-    its code (label << 8) | inference; the codes are counted run by run where
-    the masks are piecewise constant, else pixel by pixel with np.bincount.
+
+def count_pair(label, inference, ignore_index=None, band_width=0):
+    """(matrix, boundary) of a pair: the 256x256 int64 confusion matrix, [i, j] = pixels labelled i and
+    predicted j, and with band_width d > 0 a (2, 256) int64 array of each id's boundary intersection
+    |G & P| and union |G | P|, where G and P are the id's boundary bands of width d in the label and in the
+    inference (boundary_band); else None. Pixels whose label is ignore_index are not counted at all.
+
+    A pixel's cell is its code (label << 8) | inference, with a bit for each band it is in; the codes are
+    counted run by run where the masks are piecewise constant, else pixel by pixel with np.bincount.
     """
     if label.shape != inference.shape:
         raise ValueError(f"label is {label.shape[1]}x{label.shape[0]}, "
                          f"inference is {inference.shape[1]}x{inference.shape[0]}")
+    bands = (boundary_band(label, band_width).ravel(), boundary_band(inference, band_width).ravel()) \
+        if band_width else ()
     label, inference = label.ravel(), inference.ravel()
+    planes = 4 if bands else 1  # cells of pixels in neither band, the label's, the inference's, both
     # Masks are piecewise constant: where the pixels form few runs of one (label,
     # inference) pair, count each run's code weighted by its length, which is
     # several times faster than a code per pixel and gives the same counts.
     change = label[1:] != label[:-1]
-    change |= inference[1:] != inference[:-1]
+    for plane in (inference, *bands):
+        change |= plane[1:] != plane[:-1]
     run_starts = np.flatnonzero(change)
     if label.size and run_starts.size < MAX_RUNS_PER_PIXEL * label.size:
         run_starts += 1
         run_starts = np.concatenate(([0], run_starts))
         lengths = np.diff(run_starts, append=label.size)
         codes = label[run_starts].astype(np.intp) << 8 | inference[run_starts]
-        counts = np.zeros(LABEL_SPACE * LABEL_SPACE, dtype=np.int64)
+        for bit, band in enumerate(bands, start=16):
+            codes |= band[run_starts].astype(np.intp) << bit
+        counts = np.zeros(planes * LABEL_SPACE * LABEL_SPACE, dtype=np.int64)
         np.add.at(counts, codes, lengths)  # integer sums: exact, and no 64K-bin float histogram
     else:
-        codes = label.astype(np.uint16)
+        codes = label.astype(np.uint32 if bands else np.uint16)
         codes <<= 8
         codes |= inference
-        counts = np.bincount(codes, minlength=LABEL_SPACE * LABEL_SPACE).astype(np.int64, copy=False)
-    matrix = counts.reshape(LABEL_SPACE, LABEL_SPACE)
+        for bit, band in enumerate(bands, start=16):
+            codes |= band.astype(np.uint32) << bit
+        counts = np.bincount(codes, minlength=planes * LABEL_SPACE * LABEL_SPACE).astype(np.int64, copy=False)
+    counts = counts.reshape(planes, LABEL_SPACE, LABEL_SPACE)
     if ignore_index is not None:
-        matrix[ignore_index, :] = 0  # same as removing those pixels before counting
-    return matrix
+        counts[:, ignore_index, :] = 0  # same as removing those pixels before counting
+    if not bands:
+        return counts[0], None
+    in_label_band, in_inference_band = counts[1] + counts[3], counts[2] + counts[3]
+    intersection = np.diag(counts[3])
+    return counts.sum(axis=0), np.array([intersection, in_label_band.sum(axis=1) + in_inference_band.sum(axis=0)
+                                         - intersection])
 
+
+def boundary_width(shape, ratio):
+    """The boundary band's width d for an image of shape (height, width): ratio x its diagonal, rounded,
+    at least 1 (as the Boundary IoU reference's mask_to_boundary)."""
+    return max(1, round(ratio * math.sqrt(shape[0] ** 2 + shape[1] ** 2)))
+
+
+def boundary_band(ids, d):
+    """The boundary bands of width d of every id at once, as a bool array: each pixel is in its own id's band
+    when a pixel of another id, or the image's edge, is within chessboard distance d of it.
+
+    For each id c this is (ids == c) minus its erosion: the mask padded by one pixel of background, eroded
+    d times with a 3x3 square, and unpadded (Cheng et al.'s mask_to_boundary). A pixel's square of radius d
+    holds another id exactly when one of its rows holds a change within d across, or its column holds a
+    change within d down; so two window passes over the changes between neighbours replace d erosions per id.
+    """
+    height, width = ids.shape
+    # Changes across: the pair (x - 1, x) at column x + d - 1, the first and last against the edge.
+    across_pairs = np.zeros((height, width + d), bool)
+    across_pairs[:, d - 1] = across_pairs[:, width + d - 1] = True
+    np.not_equal(ids[:, 1:], ids[:, :-1], out=across_pairs[:, d:width + d - 1])
+    across = _window_any(across_pairs, 2 * d, axis=1)[:, :width]  # a change in the row within d
+    # Changes down: the pair (y - 1, y) at row y + d - 1; a row with a change across counts as one.
+    down = np.zeros((height + d, width), bool)
+    down[d - 1] = down[height + d - 1] = True
+    np.not_equal(ids[1:], ids[:-1], out=down[d:height + d - 1])
+    down[d:height + d] |= across  # rows y - d .. y + d - 1 of across
+    band = _window_any(down, 2 * d, axis=0)[:height]
+    if d < height:
+        band[:height - d] |= across[d:]  # row y + d of across
+    return band
+
+
+def _window_any(flags, size, axis):
+    """out[i] = any(flags[i : i + size]) along axis 0 or 1 (windows cut at the end): log2(size) ORs of
+    the array with itself shifted, each window twice as long as the last."""
+    result, n = flags.copy(), flags.shape[axis]
+
+    def part(start, stop):
+        return result[start:stop] if axis == 0 else result[:, start:stop]
+
+    span = 1
+    while span * 2 <= size and span < n:
+        part(0, n - span)[...] |= part(span, n)
+        span *= 2
+    rest = min(size, n) - span
+    if rest > 0:  # the last windows overlap the ones before: harmless for an or
+        part(0, n - rest)[...] |= part(rest, n)
+    return result
 
 
 def matrix_from_report(report):
@@ -1076,11 +1170,13 @@ def _averages(table, weights):
     return ([_number(_macro_average(row)) for row in table], [_number(_weighted_average(row, weights)) for row in table])
 
 
-def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=None):
+def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=None, boundary=None):
     """Classification report of a 256x256 confusion matrix, as a JSON-ready dict.
 
     Undefined values are None. Only classes that occur (in the label or the
     inference) get a row and enter the averages; ignore_index never gets a row.
+    boundary, when given, is each id's boundary intersection and union (count_pair):
+    then each class gets its boundary IoU, and the report the mean boundary IoU.
     """
     class_names = class_names or {}
     label_counts = matrix.sum(axis=1)  # support: pixels of the class in the label
@@ -1106,6 +1202,7 @@ def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=Non
             "support": count,
             "occurs_in": "both" if count and predicted else "label" if count else "inference",
         }
+    boundary_numbers = _boundary_numbers(boundary, classes, report_classes, zero_division)
     unexpected_ids = {}
     if class_names:
         for class_id in occurring.tolist():
@@ -1132,7 +1229,38 @@ def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=Non
         "mean_accuracy": float(np.mean(tp[labelled] / support[labelled])) if labelled.any() else None,
         "cohen_kappa": _number(cohen_kappa(compact, zero_division)) if pixels else None,
         "matthews_corrcoef": _number(matthews_corrcoef(compact, zero_division)) if pixels else None,
+        **boundary_numbers,
     }
+
+
+def _boundary_numbers(boundary, classes, report_classes, zero_division):
+    """Add each class's boundary IoU (and the counts it comes from, which merge exactly) to its entry;
+    returns the report's mean boundary IoU, over the classes whose boundary union is not 0 ({} without
+    boundary counts)."""
+    if boundary is None:
+        return {}
+    if not len(classes):
+        return {"mean_boundary_iou": None}
+    intersection, union = boundary[0][classes], boundary[1][classes]
+    boundary_iou = _divide(intersection, union, zero_division)
+    for class_id, value, common, either in zip(classes.tolist(), boundary_iou.tolist(), intersection.tolist(),
+                                               union.tolist()):
+        report_classes[str(class_id)].update(boundary_iou=None if value != value else value,
+                                             boundary_intersection=common, boundary_union=either)
+    measured = union > 0
+    mean = float(np.mean(boundary_iou[measured])) if measured.any() else zero_division
+    return {"mean_boundary_iou": _number(mean)}
+
+
+def boundary_counts(report):
+    """The (2, 256) boundary intersections and unions back from a report's classes, or None without them."""
+    entries = report["classes"]
+    if not entries or "boundary_union" not in next(iter(entries.values())):
+        return None
+    counts = np.zeros((2, LABEL_SPACE), dtype=np.int64)
+    for class_id, entry in entries.items():
+        counts[:, int(class_id)] = entry["boundary_intersection"], entry["boundary_union"]
+    return counts
 
 
 def cohen_kappa(matrix, zero_division):
@@ -1163,16 +1291,19 @@ def matthews_corrcoef(matrix, zero_division):
 
 
 class ImageCounts:
-    """Each image's TP, label pixels and predicted pixels per id that occurs in it, kept small (about
-    0.5 KB per image) for resampling the images (--bootstrap)."""
+    """Each image's TP, label pixels and predicted pixels per id that occurs in it (and with --boundary its
+    boundary intersection and union), kept small (about 0.5 KB per image) for resampling the images."""
 
     def __init__(self):
-        self.images = []  # (ids, counts (3, ids) int64), in the order the images were added
+        self.images = []  # (ids, counts (3 or 5, ids) int64), in the order the images were added
 
-    def add(self, labels, compact):
-        """Add one image, from its compact confusion matrix over the ids labels (as a report holds it)."""
-        self.images.append((np.asarray(labels, dtype=np.uint8),
-                            np.array([np.diag(compact), compact.sum(axis=1), compact.sum(axis=0)], np.int64)))
+    def add(self, labels, compact, boundary=None):
+        """Add one image, from its compact confusion matrix over the ids labels (as a report holds it) and
+        its (2, 256) boundary counts, if any."""
+        rows = [np.diag(compact), compact.sum(axis=1), compact.sum(axis=0)]
+        if boundary is not None:
+            rows += [boundary[0][labels], boundary[1][labels]]
+        self.images.append((np.asarray(labels, dtype=np.uint8), np.array(rows, np.int64)))
 
     def ids(self):
         """The ids that occur in any image, ascending."""
@@ -1182,7 +1313,8 @@ class ImageCounts:
         """(ids, counts): ids (by default those that occur in any image), and an (images, 3, ids) int64 array
         of TP, label pixels and predicted pixels: memory proportional to images x ids."""
         ids = self.ids() if ids is None else ids
-        counts = np.zeros((len(self.images), 3, len(ids)), dtype=np.int64)
+        rows = len(self.images[0][1]) if self.images else 3
+        counts = np.zeros((len(self.images), rows, len(ids)), dtype=np.int64)
         for row, (image_ids, image_counts) in enumerate(self.images):
             counts[row][:, np.searchsorted(ids, image_ids)] = image_counts
         return ids, counts
@@ -1213,7 +1345,7 @@ def resampled_counts(models, resamples, seed):
         weights = weights.reshape(rows, images).astype(flats[0].dtype)
         for flat, batch in zip(flats, batches):
             batch.append(weights @ flat)
-    return [np.concatenate(batch).reshape(resamples, 3, -1).astype(np.float64) for batch in batches]
+    return [np.concatenate(batch).reshape(resamples, models[0].shape[1], -1).astype(np.float64) for batch in batches]
 
 
 def numbers_of_counts(sums, is_class, zero_division=0.0):
@@ -1238,10 +1370,19 @@ def numbers_of_counts(sums, is_class, zero_division=0.0):
         spread = (pixels ** 2 - (predicted * predicted).sum(axis=1)) * (pixels ** 2 - (label * label).sum(axis=1))
         numbers["matthews_corrcoef"] = np.where(spread > 0, (correct * pixels - agreement_by_chance) / np.sqrt(spread),
                                                 zero_division)
+    if sums.shape[1] == 5:  # boundary intersection and union
+        with np.errstate(invalid="ignore", divide="ignore"):
+            boundary_iou = sums[:, 3] / sums[:, 4]
+        for row in range(len(sums)):
+            measured = is_class & (sums[row, 4] > 0)
+            numbers["mean_boundary_iou"][row] = np.mean(boundary_iou[row][measured]) if measured.any() else zero_division
+    else:
+        del numbers["mean_boundary_iou"]
     for row in range(len(sums)):
         occurs = is_class & (union[row] > 0)
         if not occurs.any():
-            numbers["cohen_kappa"][row] = numbers["matthews_corrcoef"][row] = math.nan
+            for name in numbers:
+                numbers[name][row] = math.nan
             continue
         labelled = is_class & (label[row] > 0)
         numbers["mean_iou"][row] = np.mean(iou[row][occurs])
@@ -1271,7 +1412,7 @@ def confidence_intervals(image_counts, ignore_index, resamples, level, seed, zer
     images_of_class = ((counts[:, 1] > 0).sum(axis=0))[is_class]  # images whose label holds the class
     intervals = {"level": level, "resamples": resamples, "seed": seed, "images": len(counts),
                  "method": "percentile bootstrap over images (the pooled numbers of each resample)",
-                 **{name: percentile_interval(numbers[name], level) for name in BOOTSTRAP_NUMBERS},
+                 **{name: percentile_interval(numbers[name], level) for name in BOOTSTRAP_NUMBERS if name in numbers},
                  "classes": {str(class_id): {"iou": percentile_interval(numbers["class_iou"][:, column], level),
                                              "images": int(images_of_class[column])}
                              for column, class_id in enumerate(ids[is_class].tolist())}}
@@ -1282,15 +1423,20 @@ LARGEST_CHANGES = 5  # images listed with the largest losses, and with the large
 
 
 def _sum_matrices(reports):
-    """The summed 256x256 matrix of image reports, and their ImageCounts."""
+    """The summed 256x256 matrix of image reports, their summed boundary counts (or None), and their
+    ImageCounts."""
     total, counts = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64), ImageCounts()
+    boundary = np.zeros((2, LABEL_SPACE), dtype=np.int64) if reports and "mean_boundary_iou" in reports[0] else None
     for report in reports:
         labels = report["confusion_matrix"]["labels"]
         if labels:
             compact = np.array(report["confusion_matrix"]["matrix"], np.int64)
             total[np.ix_(labels, labels)] += compact
-            counts.add(labels, compact)
-    return total, counts
+            image_boundary = boundary_counts(report) if boundary is not None else None
+            if image_boundary is not None:
+                boundary += image_boundary
+            counts.add(labels, compact, image_boundary)
+    return total, boundary, counts
 
 
 def compare_models(models, names, ignore_index=None, zero_division=0.0, class_names=None, resamples=1000,
@@ -1302,10 +1448,10 @@ def compare_models(models, names, ignore_index=None, zero_division=0.0, class_na
     every model, so that each resample's difference is between the models on the same images. Returns
     the comparison as a JSON-ready dict."""
     summed = [_sum_matrices(reports) for reports in models]
-    pooled = [compute_report(total, zero_division, ignore_index, class_names) for total, _ in summed]
-    ids = np.unique(np.concatenate([counts.ids() for _, counts in summed]))
+    pooled = [compute_report(total, zero_division, ignore_index, class_names, boundary) for total, boundary, _ in summed]
+    ids = np.unique(np.concatenate([counts.ids() for _, _, counts in summed]))
     is_class = ids != ignore_index if ignore_index is not None else np.ones(len(ids), bool)
-    dense = [counts.dense(ids)[1] for _, counts in summed]
+    dense = [counts.dense(ids)[1] for _, _, counts in summed]
     images = len(dense[0])  # those with counted pixels: the same in every model, as the labels are
     resampled = resampled_counts(dense, resamples, seed) if images else []
     numbers = [numbers_of_counts(sums, is_class, zero_division) for sums in resampled]
@@ -1319,7 +1465,7 @@ def compare_models(models, names, ignore_index=None, zero_division=0.0, class_na
         base, this = headline_numbers(pooled[0]), headline_numbers(pooled[model])
         delta = {key: None if None in (base[key], this[key]) else this[key] - base[key] for key in base}
         intervals = {key: percentile_interval(numbers[model][key] - numbers[0][key], level) if numbers else None
-                     for key in BOOTSTRAP_NUMBERS}
+                     for key in base}
         classes = {}
         for column, class_id in enumerate(ids[is_class].tolist()):
             before, after = (pooled[index]["classes"].get(str(class_id), {}).get("iou") for index in (0, model))
@@ -1365,13 +1511,14 @@ def verdict(model, baseline, delta, interval, level, images):
 
 
 def headline_numbers(report):
-    """A report's headline numbers by their keys in BOOTSTRAP_NUMBERS."""
+    """A report's headline numbers by their keys in BOOTSTRAP_NUMBERS (those the report has)."""
     numbers = {}
     for key, path, _ in HEADLINE.values():
         value = report
         for step in path:
-            value = value[step]
-        numbers[key] = value
+            value = value.get(step, KeyError) if isinstance(value, dict) else KeyError
+        if value is not KeyError:
+            numbers[key] = value
     return numbers
 
 
@@ -1391,18 +1538,18 @@ def worst_class(report):
 
 
 def image_report(image_id, label_path, inference_path, matrix, zero_division=0.0,
-                 ignore_index=None, class_names=None):
+                 ignore_index=None, class_names=None, boundary=None):
     """The report of one image, with its id and files first."""
     return {"id": image_id, "label": shown(label_path), "inference": shown(inference_path),
-            **compute_report(matrix, zero_division, ignore_index, class_names)}
+            **compute_report(matrix, zero_division, ignore_index, class_names, boundary)}
 
 
 def combined_report(total, summary_rows, zero_division=0.0, ignore_index=None, class_names=None,
-                    image_ious=None, num_classes=None):
+                    image_ious=None, num_classes=None, boundary=None):
     """The report of the summed matrix, with the image count, the mean of per-image mean IoUs, and the
     headline numbers as other tools would compute them (image_ious: an ImageIoUs of the same images)."""
     report = {"images": len(summary_rows),
-              **compute_report(total, zero_division, ignore_index, class_names),
+              **compute_report(total, zero_division, ignore_index, class_names, boundary),
               "mean_image_mean_iou": _number(_macro_average(np.array(
                   [math.nan if row["mean_iou"] is None else row["mean_iou"] for row in summary_rows])))}
     report["conventions"] = peer_conventions(report, total, image_ious or ImageIoUs(),
@@ -1547,9 +1694,12 @@ def summary_row(report, file=None):
     file is the name of the image's output files (see output_name).
     """
     worst = worst_class(report)
-    return {"id": report["id"], "file": file, "pixels": report["pixels"], "accuracy": report["accuracy"],
-            "mean_iou": report["mean_iou"], "macro_f1": report["macro_avg"]["f1_score"],
-            "worst_class": worst and (worst[0], worst[1]["name"], worst[1]["iou"])}
+    row = {"id": report["id"], "file": file, "pixels": report["pixels"], "accuracy": report["accuracy"],
+           "mean_iou": report["mean_iou"], "macro_f1": report["macro_avg"]["f1_score"],
+           "worst_class": worst and (worst[0], worst[1]["name"], worst[1]["iou"])}
+    if "mean_boundary_iou" in report:
+        row["mean_boundary_iou"] = report["mean_boundary_iou"]
+    return row
 
 
 def occurrence_note(entry, zero_division):
@@ -1667,6 +1817,7 @@ METRIC_COLUMNS = tuple(Column(title, key, "score", also=also) for key, (title, a
 # The classification report: a row per class, then the macro and weighted averages.
 CLASS_TABLE = (Column("class", "class", "class", csv=("class_id", "name")),
                *METRIC_COLUMNS,
+               Column("boundary IoU", "boundary_iou", "score", optional=True),
                Column("support", "support", "count"),
                Column("IoU interval", "iou_interval", "interval", formats="text html", optional=True),
                Column("images", "images", "count", formats="text html", optional=True),
@@ -1678,6 +1829,7 @@ SUMMARY_TABLE = (Column("#", "rank", "rank", formats="html"),
                  Column("pixels", "pixels", "count"),
                  Column("accuracy", "accuracy", "score"),
                  Column("mean IoU", "mean_iou", "score"),
+                 Column("mean boundary IoU", "mean_boundary_iou", "score", optional=True),
                  Column("macro F1", "macro_f1", "score", formats="html csv"),
                  Column("worst class (IoU)", "worst_class", "class score",
                         csv=("worst_class_id", "worst_class_name", "worst_class_iou")),
@@ -1701,17 +1853,21 @@ COMPARISON_CLASS_TABLE = (Column("class", "class", "class"), Column("baseline Io
 COMPARISON_IMAGE_TABLE = (Column("image", "id", "class"), Column("baseline mIoU", "baseline", "score"),
                           Column("model mIoU", "model", "score"), Column("change", "delta", "change"))
 MATRIX_CORNER = "label \\ inference"  # the matrix's corner: rows are labels, columns inferences
-CLASS_CSV_HEADER = ["id", *(header for column in CLASS_TABLE if "csv" in column.formats
-                            for header in column.csv_headers())]  # classes.csv: the image id, then the class table
-SUMMARY_CSV_HEADER = [header for column in SUMMARY_TABLE if "csv" in column.formats
-                      for header in column.csv_headers()]
+BOUNDARY_KEYS = {"boundary_iou", "mean_boundary_iou"}  # the optional columns a run with --boundary fills
 
 
-def columns_for(table, output, rows=()):
-    """The columns of a table that output ("text", "html" or "csv") shows: an optional column only when
-    one of rows has a value for it."""
+def columns_for(table, output, rows=(), present=None):
+    """The columns of a table that output ("text", "html" or "csv") shows: an optional column only when its
+    key is in present (by default, when one of rows has a value for it)."""
+    if present is None:
+        present = {column.key for column in table for row in rows if row.get(column.key) is not None}
     return [column for column in table if output in column.formats.split()
-            and not (column.optional and all(row.get(column.key) is None for row in rows))]
+            and (not column.optional or column.key in present)]
+
+
+def csv_header(table, present=()):
+    """A table's CSV header: the headers of its CSV columns (optional ones when their key is in present)."""
+    return [header for column in columns_for(table, "csv", present=set(present)) for header in column.csv_headers()]
 
 
 def class_table_rows(report, zero_division):
@@ -1723,6 +1879,8 @@ def class_table_rows(report, zero_division):
             for class_id, entry in report["classes"].items()]
     averages = [{"class": title, **report[key], "support": report["pixels"]}
                 for title, key in (("macro avg", "macro_avg"), ("weighted avg", "weighted_avg"))]
+    if "mean_boundary_iou" in report:  # the mean over the classes with a boundary: a macro average
+        averages[0]["boundary_iou"] = report["mean_boundary_iou"]
     return rows, averages
 
 
@@ -1753,10 +1911,11 @@ def headline_rows(report):
         "fwIoU": "IoU weighted by each class's pixels in the label",
         "kappa": "Cohen's kappa: agreement beyond chance",
         "MCC": "Matthews correlation coefficient",
+        "mBIoU": "mean boundary IoU (Cheng et al. 2021) of the classes with a boundary band",
     }
     numbers, intervals = headline_numbers(report), report.get("confidence_intervals", {})
     rows = [{"name": name, "value": numbers[key], "figure": figure, "meaning": meanings[name],
-             "interval": intervals.get(key)} for name, (key, _, figure) in HEADLINE.items()]
+             "interval": intervals.get(key)} for name, (key, _, figure) in HEADLINE.items() if key in numbers]
     if "mean_image_mean_iou" in report:  # after the pooled mIoU, so that the two are told apart
         rows.insert(2, {"name": "mIoU/image", "value": report["mean_image_mean_iou"],
                         "figure": "mean over images of each image's mean IoU",
@@ -1796,7 +1955,8 @@ def comparison_rows(comparison, entry):
     """The rows of COMPARISON_TABLE and COMPARISON_CLASS_TABLE for one model of a comparison."""
     baseline = comparison["baseline"]
     headline = [{"name": name, "baseline": baseline[key], "model": entry[key], "delta": entry["delta"][key],
-                 "interval": entry["confidence_intervals"][key]} for name, (key, _, _) in HEADLINE.items()]
+                 "interval": entry["confidence_intervals"][key]} for name, (key, _, _) in HEADLINE.items()
+                if key in entry["delta"]]
     classes = [{**change, "class": (int(class_id), change["name"]), "note": rarity_note(change)}
                for class_id, change in entry["classes"].items()]
     return headline, classes
@@ -1846,16 +2006,14 @@ def _score_text(value, digits, kind="score"):
 def text_table(table, rows, averages=(), digits=4):
     """The lines of a table: header, rows, and the average rows after a blank line.
 
-    Text columns are left-aligned, numbers right-aligned; every score column has
-    one width. Trailing text (notes, the worst class) is not padded.
+    Text columns are left-aligned, numbers right-aligned; a score column is as
+    wide as its title or its numbers. Trailing text (notes, the worst class) is not padded.
     """
     every_row = [*rows, *averages]
     columns = columns_for(table, "text", every_row)
-    score_width = max([digits + 3] + [len(title) for c in columns if c.kind == "score" for title in (c.title, c.also)])
-
     def width(column):
         if column.kind == "score":
-            return score_width + 2
+            return max(digits + 3, len(column.title), len(column.also)) + 2
         return max([len(column.title)] + [len(_text(column, row.get(column.key), digits))
                                           for row in every_row]) + (0 if column.kind in ("class", "image") else 2)
 
@@ -2008,9 +2166,9 @@ def _csv_value(value):
     return repr(value) if isinstance(value, float) else value
 
 
-def csv_rows(table, rows, first=()):
-    """CSV rows of a table (no header), each starting with the cells of first."""
-    columns = columns_for(table, "csv")
+def csv_rows(table, rows, first=(), present=()):
+    """CSV rows of a table (no header), each starting with the cells of first; present as csv_header's."""
+    columns = columns_for(table, "csv", present=set(present))
     lines = []
     for row in rows:
         cells = list(first)
@@ -2557,7 +2715,8 @@ def json_head(settings):
     return {"label_space": LABEL_SPACE, "ignore_index": settings.ignore_index,
             "zero_division": settings.zero_division_name,
             "class_names": {str(class_id): name for class_id, name in sorted(settings.class_names.items())},
-            "input": settings.input, "shards": settings.shards}
+            "input": settings.input, "shards": settings.shards,
+            "boundary_ratio": settings.boundary_ratio if settings.boundary else None}
 
 
 class Console:
@@ -2666,6 +2825,7 @@ class FolderSink(Sink):
 
     def __init__(self, settings, merged):
         self.settings, self.folder, self.merged = settings, settings.output_dir, merged
+        self.present = BOUNDARY_KEYS if settings.boundary else set()  # the optional CSV columns
         self.held, self.files, self.picture_notes = contextlib.ExitStack(), contextlib.ExitStack(), []
 
     def __enter__(self):
@@ -2677,13 +2837,13 @@ class FolderSink(Sink):
         self.json = JsonSink(self.files.enter_context(atomic_open(self.folder / "report.json")), self.settings)
         self.json.begin()
         self.classes = csv.writer(self.files.enter_context(atomic_open(self.folder / "classes.csv", newline="")))
-        self.classes.writerow(CLASS_CSV_HEADER)
+        self.classes.writerow(["id", *csv_header(CLASS_TABLE, self.present)])
 
     def add(self, result):
         report, file = result.report, output_name(result.key)
         self.json.add(result)
         self.classes.writerows(csv_rows(CLASS_TABLE, class_table_rows(report, self.settings.zero_division)[0],
-                                        first=[report["id"]]))
+                                        first=[report["id"]], present=self.present))
         with drawing(report["id"]):
             write_csv(file_path(self.folder, file, "matrix"), matrix_csv_rows(report))
             write_text(file_path(self.folder, file, "page"),
@@ -2701,9 +2861,11 @@ class FolderSink(Sink):
         class_rows, averages = class_table_rows(combined, s.zero_division)
         with drawing("combined"):
             write_csv(self.folder / "confusion_matrix.csv", matrix_csv_rows(combined))
-            write_csv(self.folder / "combined.csv", [CLASS_CSV_HEADER[1:]] + csv_rows(
-                CLASS_TABLE, class_rows + [{**row, "class": (None, row["class"])} for row in averages]))
-            write_csv(self.folder / "summary.csv", [SUMMARY_CSV_HEADER] + csv_rows(SUMMARY_TABLE, rows))
+            write_csv(self.folder / "combined.csv", [csv_header(CLASS_TABLE, self.present)] + csv_rows(
+                CLASS_TABLE, class_rows + [{**row, "class": (None, row["class"])} for row in averages],
+                present=self.present))
+            write_csv(self.folder / "summary.csv", [csv_header(SUMMARY_TABLE, self.present)]
+                      + csv_rows(SUMMARY_TABLE, rows, present=self.present))
             plot_confusion_matrix(combined, s.class_names, self.folder / "confusion_matrix.png",
                                   f"All {combined['images']} images: share of each label's pixels")
             write_text(self.folder / "index.html", index_page(combined, rows, refused, warnings, s,
@@ -2734,9 +2896,10 @@ def score_pair(pair, settings):
     try:
         label, inference = read_pair(pair.label, pair.inference, settings.palette, settings.label_map,
                                      settings.inference_map)
-        report = image_report(shown(pair.key), pair.label, pair.inference,
-                              count_matrix(label, inference, settings.ignore_index), settings.zero_division,
-                              settings.ignore_index, settings.class_names)
+        band_width = boundary_width(label.shape, settings.boundary_ratio) if settings.boundary else 0
+        matrix, boundary = count_pair(label, inference, settings.ignore_index, band_width)
+        report = image_report(shown(pair.key), pair.label, pair.inference, matrix, settings.zero_division,
+                              settings.ignore_index, settings.class_names, boundary)
     except MaskError as error:
         return Result(pair.key, shown(error.path or pair.label), None, str(error))
     except Exception as error:  # a bug of ours must still name the file and spare the other pairs
@@ -2784,7 +2947,8 @@ def merged_results(images, settings):
     """Rescore the images of merged reports from their matrices, as score_pairs would yield them."""
     for image in sorted(images, key=lambda image: id_order(image["id"])):
         report = image_report(image["id"], image["label"], image["inference"], matrix_from_report(image),
-                              settings.zero_division, settings.ignore_index, settings.class_names)
+                              settings.zero_division, settings.ignore_index, settings.class_names,
+                              boundary_counts(image) if settings.boundary else None)
         yield Result(image["id"], image["label"], report, None)
 
 
@@ -2814,6 +2978,7 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
     """
     total = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
     image_ious, image_counts = ImageIoUs(), ImageCounts() if settings.bootstrap else None
+    boundary = np.zeros((2, LABEL_SPACE), dtype=np.int64) if settings.boundary else None
     rows, bar, console = [], progress_bar(count, settings.quiet), Console(sys.stdout)
     with contextlib.ExitStack() as stack:
         if bar is not None:
@@ -2835,13 +3000,16 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
                 compact = np.array(result.report["confusion_matrix"]["matrix"], np.int64)
                 total[np.ix_(labels, labels)] += compact
                 image_ious.add(labels, compact)
+                image_boundary = boundary_counts(result.report) if boundary is not None else None
+                if image_boundary is not None:
+                    boundary += image_boundary
                 if image_counts is not None:
-                    image_counts.add(labels, compact)
+                    image_counts.add(labels, compact, image_boundary)
             for sink in sinks:
                 sink.add(result)
             rows.append(summary_row(result.report, output_name(result.key)))
         combined = combined_report(total, rows, settings.zero_division, settings.ignore_index, settings.class_names,
-                                   image_ious, settings.num_classes)
+                                   image_ious, settings.num_classes, boundary)
         if image_counts is not None and image_counts.images:
             combined["confidence_intervals"] = confidence_intervals(
                 image_counts, settings.ignore_index, settings.bootstrap, settings.confidence, settings.seed,
@@ -2912,7 +3080,8 @@ def merge(settings):
         zero_division=ZERO_DIVISION_CHOICES[reports.zero_division] if settings.zero_division is None
         else settings.zero_division,
         class_names=reports.class_names if settings.class_names is None else settings.class_names,
-        input=reports.input, shards=reports.shards)
+        input=reports.input, shards=reports.shards, boundary=reports.boundary_ratio is not None,
+        boundary_ratio=reports.boundary_ratio or settings.boundary_ratio)
     return consume_results(merged_results(reports.images, settings), len(reports.images), reports.refused,
                            settings, merged=True, incomplete=reports.incomplete)
 
@@ -2985,11 +3154,17 @@ def compare(settings):
                      else ZERO_DIVISION_CHOICES[baseline.zero_division or "0"])
     names = settings.class_names if settings.class_names is not None else baseline.class_names
     order = sorted((image["id"] for image in baseline.images), key=id_order)
+    ratios = {other.boundary_ratio for other in reports}
+    with_boundary = len(ratios) == 1 and None not in ratios
+    if len(ratios) > 1 and not settings.quiet:
+        say("note: the reports were made with different --boundary-ratio values, or some without --boundary: "
+            "boundary IoU is left out of the comparison")
     models = []
     for other in reports:
         by_id = {image["id"]: image for image in other.images}
         models.append([image_report(image_id, by_id[image_id]["label"], by_id[image_id]["inference"],
-                                    matrix_from_report(by_id[image_id]), zero_division, baseline.ignore_index, names)
+                                    matrix_from_report(by_id[image_id]), zero_division, baseline.ignore_index, names,
+                                    boundary_counts(by_id[image_id]) if with_boundary else None)
                        for image_id in order])
     document = compare_models(models, [shown(path) for path in paths], baseline.ignore_index, zero_division, names,
                               settings.bootstrap or DEFAULT_RESAMPLES, settings.confidence, settings.seed)
@@ -3082,6 +3257,12 @@ def build_parser():
                              "detectron2, ...), for the table of what they would print (default: the named "
                              "ids 0, 1, 2, ... up to the first unnamed one or the ignore index, else 1 + the "
                              "largest id that occurs)")
+    parser.add_argument("--boundary", action="store_true",
+                        help="also Boundary IoU per class and its mean (Cheng et al., CVPR 2021): the IoU of "
+                             "the bands of each class's pixels within d of its edge in label and inference")
+    parser.add_argument("--boundary-ratio", type=float, default=BOUNDARY_RATIO, metavar="R",
+                        help=f"the band's width d = R x the image's diagonal, at least 1 pixel (default: "
+                             f"{BOUNDARY_RATIO}, the paper's)")
     parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
                         help="confidence intervals of the combined numbers and of each class's IoU: resample "
                              "the images N times (1000 is a good value; default: off)")
@@ -3123,8 +3304,8 @@ def build_parser():
 
 def make_settings(*, labels, inferences, images, ignore_index, zero_division, digits, class_names, recursive,
                   label_suffix, inference_suffix, label_map, inference_map, palette, format, brief, num_classes,
-                  bootstrap, confidence, seed, compare, jobs, quiet, shard, merge, output_dir, plots_per_image,
-                  max_image_pixels):
+                  boundary, boundary_ratio, bootstrap, confidence, seed, compare, jobs, quiet, shard, merge,
+                  output_dir, plots_per_image, max_image_pixels):
     """The run's Settings from the options' values (as parsed); raises UsageError for a bad value."""
     reading_reports = bool(merge or compare)  # no mask is read: names and zero division are the reports'
     if isinstance(ignore_index, int) and not 0 <= ignore_index < LABEL_SPACE:
@@ -3133,6 +3314,8 @@ def make_settings(*, labels, inferences, images, ignore_index, zero_division, di
         raise UsageError(f"--digits must be within 0..{MAX_DIGITS}")
     if num_classes is not None and not 1 <= num_classes <= LABEL_SPACE:
         raise UsageError(f"--num-classes must be within 1..{LABEL_SPACE}")
+    if not 0 < boundary_ratio <= 1:
+        raise UsageError("--boundary-ratio must be within (0, 1], e.g. 0.02")
     if not 0 <= bootstrap <= MAX_RESAMPLES:
         raise UsageError(f"--bootstrap must be within 0..{MAX_RESAMPLES}")
     if not 0 < confidence < 1:
@@ -3179,7 +3362,8 @@ def make_settings(*, labels, inferences, images, ignore_index, zero_division, di
         # Merged reports keep their own zero division and names unless the options say otherwise.
         zero_division=ZERO_DIVISION_CHOICES[zero_division] if zero_division else None if reading_reports else 0.0,
         class_names=names if reading_reports else names or {}, digits=digits, format=format, brief=brief,
-        num_classes=num_classes, bootstrap=bootstrap, confidence=confidence, seed=seed,
+        num_classes=num_classes, boundary=boundary, boundary_ratio=boundary_ratio, bootstrap=bootstrap,
+        confidence=confidence, seed=seed,
         compare=tuple(compare or ()), jobs=jobs, quiet=quiet,
         shard=shard, merge=tuple(merge or ()), output_dir=output_dir, plots_per_image=plots_per_image,
         max_image_pixels=max_image_pixels or Image.MAX_IMAGE_PIXELS)

@@ -182,19 +182,22 @@ def main(argv=None):
             few = pairs[: args.sklearn_pairs]
             variants = {kind: make_variant(pairs[: args.variant_pairs], temporary / f"{kind}{width}", kind)
                         for kind in VARIANTS}
-            times = {name: [] for name in ("floor", "sklearn", "tool", "cores",
+            times = {name: [] for name in ("floor", "sklearn", "tool", "cores", "boundary", "boundary cores",
                                            *(f"{kind} {what}" for kind in VARIANTS for what in ("floor", "tool")))}
             for _ in range(args.rounds):  # interleaved, so that a busy moment hits every pipeline
                 per_pair_ms(decode_floor, pairs, times["floor"])
                 sklearn_total = per_pair_ms(sklearn_pipeline, few, times["sklearn"])
                 one_total, images = per_pair_ms(tool_pipeline, pairs, times["tool"], 1)
                 cores_total, _ = per_pair_ms(tool_pipeline, pairs, times["cores"], cores)
+                boundary_total, _ = per_pair_ms(tool_pipeline, pairs, times["boundary"], 1, "--boundary")
+                per_pair_ms(tool_pipeline, pairs, times["boundary cores"], cores, "--boundary")
                 for kind, (_, options) in VARIANTS.items():
                     per_pair_ms(decode_floor, variants[kind], times[f"{kind} floor"])
                     variant_total, _ = per_pair_ms(tool_pipeline, variants[kind], times[f"{kind} tool"], 1, *options)
                     np.testing.assert_array_equal(  # the same ids, read from colours or mapped
                         variant_total, sum(tool.matrix_from_report(image) for image in images[: args.variant_pairs]))
             np.testing.assert_array_equal(one_total, cores_total)
+            np.testing.assert_array_equal(one_total, boundary_total)
             np.testing.assert_array_equal(
                 sklearn_total, sum(tool.matrix_from_report(image) for image in images[: len(few)]))
             rows[width, height] = {name: statistics.median(values) for name, values in times.items()}
@@ -226,7 +229,9 @@ def main(argv=None):
     names = (("floor", "decode floor: `np.asarray(Image.open(p))` for label and inference"),
              ("sklearn", "scikit-learn pipeline: decode + `confusion_matrix(labels=range(256))` + sum"),
              ("tool", "this tool, one process (`--jobs 1`)"),
-             ("cores", f"this tool, all cores (`--jobs {cores}`)"))
+             ("cores", f"this tool, all cores (`--jobs {cores}`)"),
+             ("boundary", "this tool with `--boundary` (Boundary IoU), one process"),
+             ("boundary cores", f"this tool with `--boundary`, all cores (`--jobs {cores}`)"))
     for key, title in names:
         cells = [f"{rows[size][key]:.1f} ms = {rows[size][key] / floor[size]:.2f}x decode" for size in SIZES]
         print(f"| {title} | " + " | ".join(cells) + " |")

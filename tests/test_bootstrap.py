@@ -15,13 +15,13 @@ from conftest import ROOT, tool
 SAMPLE_IDS = [f"{n:06d}_10" for n in range(10)]
 
 
-def sample_matrices(ignore_index=255):
-    """The ten samples' 256x256 matrices."""
+def sample_matrices(ignore_index=255, band_width=0):
+    """The ten samples' 256x256 matrices, and their boundary counts (None with band_width 0)."""
     matrices = []
     for image_id in SAMPLE_IDS:
         label, _ = tool.read_mask(ROOT / "labels" / f"{image_id}.png")
         inference, _ = tool.read_mask(ROOT / "inferences" / f"{image_id}.png")
-        matrices.append(tool.count_matrix(label, inference, ignore_index))
+        matrices.append(tool.count_pair(label, inference, ignore_index, band_width))
     return matrices
 
 
@@ -32,45 +32,53 @@ def random_matrices(rng, images, ignore_index):
         ids = rng.choice([0, 1, 2, 5, 9, 255], size=rng.integers(1, 5), replace=False).astype(np.uint8)
         label = rng.choice(ids, size=(6, 7)).astype(np.uint8)
         inference = np.where(rng.random(label.shape) < 0.6, label, rng.choice(ids, size=label.shape)).astype(np.uint8)
-        matrices.append(tool.count_matrix(label, inference, ignore_index))
+        matrices.append(tool.count_pair(label, inference, ignore_index, 2))
     return matrices
 
 
 def image_counts(matrices, ignore_index):
     counts = tool.ImageCounts()
-    for matrix in matrices:
+    for matrix, boundary in matrices:
         report = tool.compute_report(matrix, 0.0, ignore_index)
         labels = report["confusion_matrix"]["labels"]
         if labels:
-            counts.add(labels, np.array(report["confusion_matrix"]["matrix"]))
+            counts.add(labels, np.array(report["confusion_matrix"]["matrix"]), boundary)
     return counts
 
 
 def plain_loop(matrices, resamples, seed, zero_division, ignore_index):
     """Each resample's numbers from compute_report on the sum of the drawn images' whole matrices."""
-    scored = [matrix for matrix in matrices if matrix.sum()]
+    scored = [(matrix, boundary) for matrix, boundary in matrices if matrix.sum()]
     reports = []
     for draws in tool.bootstrap_draws(len(scored), resamples, seed):
         for draw in draws:
-            total = np.zeros((256, 256), np.int64)
+            total, boundary_total = np.zeros((256, 256), np.int64), np.zeros((2, 256), np.int64)
             for image in draw:
-                total += scored[image]
-            reports.append(tool.compute_report(total, zero_division, ignore_index))
+                total += scored[image][0]
+                if scored[image][1] is not None:
+                    boundary_total += scored[image][1]
+            reports.append(tool.compute_report(total, zero_division, ignore_index,
+                                               boundary=None if scored[0][1] is None else boundary_total))
     return reports
 
 
 @pytest.mark.parametrize("source, ignore_index, zero_division", [
-    ("samples", 255, 0.0), ("random", 255, float("nan")), ("random", None, 1.0), ("random", 2, 0.0)])
+    ("samples", 255, 0.0), ("samples with boundary", 255, 0.0), ("random", 255, float("nan")),
+    ("random", None, 1.0), ("random", 2, 0.0)])
 def test_the_fast_path_equals_a_plain_loop_over_the_same_draws(source, ignore_index, zero_division):
     rng = np.random.default_rng(5)
-    matrices = sample_matrices(ignore_index) if source == "samples" else random_matrices(rng, 30, ignore_index)
+    matrices = (sample_matrices(ignore_index, 26 if "boundary" in source else 0) if source.startswith("samples")
+                else random_matrices(rng, 30, ignore_index))
     resamples, seed = 120, 11  # more than one batch of draws
     counts = image_counts(matrices, ignore_index)
     ids, dense = counts.dense()
     is_class = ids != ignore_index if ignore_index is not None else np.ones(len(ids), bool)
     fast = tool.numbers_of_counts(tool.resampled_counts([dense], resamples, seed)[0], is_class, zero_division)
     slow = plain_loop(matrices, resamples, seed, zero_division, ignore_index)
+    assert ("mean_boundary_iou" in fast) == (matrices[0][1] is not None)
     for key in tool.BOOTSTRAP_NUMBERS:
+        if key not in fast:
+            continue
         expected = np.array([np.nan if value is None else value for value in
                              (tool.headline_numbers(report)[key] for report in slow)])
         if key in ("cohen_kappa", "matthews_corrcoef"):  # from class totals here, from the matrix there
@@ -99,7 +107,8 @@ def test_seeded_runs_print_the_same_intervals_and_another_seed_others(capsys, mo
     again = run_json(capsys, "--bootstrap", "200", "--seed", "0")[1]["combined"]["confidence_intervals"]
     other = run_json(capsys, "--bootstrap", "200", "--seed", "1")[1]["combined"]["confidence_intervals"]
     assert first == again and first["mean_iou"] != other["mean_iou"]
-    assert set(first) == {"level", "resamples", "seed", "images", "method", *tool.BOOTSTRAP_NUMBERS, "classes"}
+    assert set(first) == {"level", "resamples", "seed", "images", "method", "classes",
+                          *(key for key in tool.BOOTSTRAP_NUMBERS if key != "mean_boundary_iou")}
     assert (first["level"], first["resamples"], first["seed"], first["images"]) == (0.95, 200, 0, 10)
     assert first["classes"]["16"]["images"] == 2  # train is in two samples' labels
     assert tool.main(["--bootstrap", "200", "--brief"]) == 0
