@@ -41,6 +41,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import stat
 import struct
@@ -261,6 +262,11 @@ class UsageError(ValueError):
 
 class RunError(Exception):
     """Nothing can be scored (no folder, no pair, unusable reports): the run stops with this message."""
+
+
+def plural(count, word, words=None):
+    """'1 image', '2 images': a count with its noun."""
+    return f"{count} {word if count == 1 else words or word + 's'}"
 
 
 def say(message):
@@ -1522,6 +1528,26 @@ def headline_numbers(report):
     return numbers
 
 
+def confused_pairs(report, count, class_names):
+    """The count largest off-diagonal cells of a report's matrix: rows of CONFUSED_TABLE, largest first."""
+    labels = report["confusion_matrix"]["labels"]
+    if not labels:
+        return []
+    matrix = np.array(report["confusion_matrix"]["matrix"], dtype=np.int64)
+    errors = matrix.copy()
+    np.fill_diagonal(errors, 0)
+    label_pixels, all_errors = matrix.sum(axis=1), errors.sum()
+    largest = np.argsort(-errors, axis=None, kind="stable")[:count]
+    pairs = []
+    for row, column in zip(*np.unravel_index(largest, errors.shape)):
+        if errors[row, column]:
+            pairs.append({"label": (labels[row], class_names.get(labels[row])),
+                          "predicted": (labels[column], class_names.get(labels[column])),
+                          "pixels": int(errors[row, column]), "of_label": errors[row, column] / label_pixels[row],
+                          "of_errors": errors[row, column] / all_errors})
+    return pairs
+
+
 def worst_class(report):
     """(id, entry) of the class in the label with the lowest IoU, or None when there is none.
 
@@ -1852,6 +1878,10 @@ COMPARISON_CLASS_TABLE = (Column("class", "class", "class"), Column("baseline Io
                           Column("images", "images", "count"), Column("", "note", "note"))
 COMPARISON_IMAGE_TABLE = (Column("image", "id", "class"), Column("baseline mIoU", "baseline", "score"),
                           Column("model mIoU", "model", "score"), Column("change", "delta", "change"))
+# The most confused pairs (see confused_pairs): a row per off-diagonal cell of the matrix.
+CONFUSED_TABLE = (Column("label", "label", "class"), Column("predicted as", "predicted", "class"),
+                  Column("pixels", "pixels", "count"), Column("share of the label's pixels", "of_label", "score"),
+                  Column("share of all errors", "of_errors", "score"))
 MATRIX_CORNER = "label \\ inference"  # the matrix's corner: rows are labels, columns inferences
 BOUNDARY_KEYS = {"boundary_iou", "mean_boundary_iou"}  # the optional columns a run with --boundary fills
 
@@ -2193,6 +2223,17 @@ def write_csv(path, rows):
 
 # ---------------------------------------------------------------- renderers: HTML
 
+HEAT_MAP_COLOURS = ((247, 251, 255), (198, 219, 239), (107, 174, 214), (33, 113, 181), (8, 48, 107))  # 0..1
+CONFUSED_PAIRS = 20  # the most confused (label, predicted) pairs the index page lists
+
+
+def share_colours(shares):
+    """RGB colours of shares 0..1 along HEAT_MAP_COLOURS (white to dark blue), for heat maps and tables."""
+    stops = np.linspace(0, 1, len(HEAT_MAP_COLOURS))
+    return np.stack([np.interp(shares, stops, [colour[channel] for colour in HEAT_MAP_COLOURS])
+                     for channel in range(3)], axis=-1).round().astype(np.uint8)
+
+
 PAGE_STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d2733;
        margin: 0; background: #f4f6f8; }
@@ -2215,11 +2256,39 @@ tr.total td { font-weight: 600; background: #f8fafc; }
 .undefined { color: #98a2ad; }
 img.heatmap { width: 100%; height: auto; }
 img.thumb { width: 240px; height: auto; display: block; border-radius: 4px; background: #ddd; }
-img.chart { max-width: 760px; width: 100%; height: auto; }
 .pair { margin: 10px 0; } .pair figure { display: inline-block; margin: 0 14px 0 0; }
 .pair h3 { font-size: 14px; margin: 0 0 8px; }
 .legend span { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin: 0 4px -1px 12px; }
 .errors li { font-family: ui-monospace, monospace; font-size: 12px; }
+nav.pager { display: flex; flex-wrap: wrap; gap: 6px 18px; margin: 8px 0 4px; }
+.pictures { display: grid; gap: 10px; margin: 0 0 10px; }
+.pictures.three { grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); }
+.pictures.two { grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); }
+.pictures figure { margin: 0; background: #fff; border: 1px solid #dde3e9; border-radius: 8px; padding: 6px; }
+.pictures img { width: 100%; height: auto; display: block; border-radius: 4px; }
+.pictures figcaption { color: #5b6876; font-size: 12px; margin: 4px 2px 0; }
+img.pixelated { image-rendering: pixelated; }
+.stack { position: relative; display: block; }
+.stack img.layer { position: absolute; left: 0; top: 0; width: 100%; height: 100%; }
+img.dimmed { filter: grayscale(1) brightness(.7); } img.half { filter: brightness(.5); }
+.classes span.swatch { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin: 0 4px -1px 0;
+                       border: 1px solid rgba(0,0,0,.15); }
+.classes { display: flex; flex-wrap: wrap; gap: 4px 16px; margin: 6px 0; font-size: 13px; }
+.bars { display: grid; grid-template-columns: max-content 1fr max-content; gap: 3px 10px; align-items: center; }
+.bars .track { position: relative; height: 14px; background: #eef2f6; border-radius: 3px; }
+.bars .bar { position: absolute; left: 0; top: 0; bottom: 0; background: #4a7fc1; border-radius: 3px; }
+.bars .bbar { position: absolute; left: 0; top: 5px; height: 4px; background: #e0892b; }
+.bars .whisker { position: absolute; top: 6px; height: 2px; background: #1d2733; }
+.bars .whisker::before, .bars .whisker::after { content: ""; position: absolute; top: -3px; width: 1px;
+                                                height: 8px; background: #1d2733; }
+.bars .whisker::after { right: 0; }
+.bars .middle { position: absolute; left: 50%; top: -2px; bottom: -2px; width: 1px; background: #5b6876; }
+.bars .gain { background: #2e7d32; } .bars .loss { background: #c62828; }
+.bars .value { font-variant-numeric: tabular-nums; font-size: 12px; color: #5b6876; }
+th.vertical { vertical-align: bottom; } th.vertical span { writing-mode: vertical-rl; transform: rotate(180deg);
+                                                             white-space: nowrap; }
+td.shaded { text-align: right; }
+table.narrow { width: auto; min-width: 60%; }
 th .also { font-weight: 400; color: #5b6876; font-size: 12px; }
 .rules li { color: #5b6876; font-size: 12px; margin: 3px 0; }
 a { color: #1f5fa8; }
@@ -2250,7 +2319,7 @@ def _html_cell(column, row, digits, page_folder):
         return (f'<td class="text"><a href="{page_folder}{file_link(row["file"], "page")}">'
                 f"{html.escape(value)}</a></td>")
     if column.kind == "thumbnail":
-        return (f'<td><a href="{page_folder}{file_link(row["file"], "overlay")}"><img class="thumb" '
+        return (f'<td><a href="{page_folder}{file_link(row["file"], "page")}"><img class="thumb" '
                 f'loading="lazy" src="{page_folder}{file_link(row["file"], "thumbnail")}" '
                 f'alt="errors of {html.escape(row["id"])}"></a></td>')
     if column.kind == "class score" and value is not None:
@@ -2279,13 +2348,75 @@ def html_class_table(report, digits, zero_division):
 
 
 def html_matrix_table(report, class_names):
+    """The confusion matrix with class names on both axes, each cell shaded by its share of the row (the
+    label's pixels), as the heat map is."""
     labels, rows = matrix_table(report, class_names)
-    lines = [f'<table><tr><th class="text">{html.escape(MATRIX_CORNER)}</th>'
-             + "".join(f"<th>{class_id}</th>" for class_id in labels) + "</tr>"]
-    for class_id, name, counts in rows:
-        lines.append(f'<tr><td class="text">{html.escape(_class_title(class_id, name).strip())}</td>'
-                     + "".join(f"<td>{count}</td>" for count in counts) + "</tr>")
+    lines = [f'<table class="matrix"><tr><th class="text">{html.escape(MATRIX_CORNER)}</th>'
+             + "".join(f'<th class="vertical"><span>{html.escape(_class_title(class_id, name).strip())}</span></th>'
+                       for class_id, name, _ in rows) + "</tr>"]
+    counts = np.array([row for _, _, row in rows], dtype=np.int64).reshape(len(rows), len(rows))
+    totals = np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    colours, dark = share_colours(counts / totals).tolist(), (counts * 2 > totals).tolist()
+    for (class_id, name, row), row_colours, row_dark in zip(rows, colours, dark):
+        lines.append(f'<tr><td class="text">{html.escape(_class_title(class_id, name).strip())}</td>' + "".join(
+            f'<td class="shaded" style="background:rgb({r},{g},{b}){";color:#fff" if is_dark else ""}">{count}</td>'
+            for count, (r, g, b), is_dark in zip(row, row_colours, row_dark)) + "</tr>")
     return "\n".join(lines) + "</table>"
+
+
+def html_class_legend(class_ids, class_names):
+    """Each class's colour in the label and prediction pictures, and its name."""
+    colours = class_colours()
+    return '<div class="classes">' + "".join(
+        f'<span><span class="swatch" style="background:rgb({r},{g},{b})"></span>'
+        f"{html.escape(_class_title(class_id, class_names.get(class_id)).strip())}</span>"
+        for class_id in class_ids for r, g, b in [colours[class_id].tolist()]) + "</div>"
+
+
+def html_class_bars(report, digits):
+    """IoU per class as bars, worst first; with --bootstrap its interval as a whisker, with --boundary the
+    boundary IoU as a thin orange bar."""
+    intervals = report.get("confidence_intervals", {}).get("classes", {})
+    order = sorted(report["classes"].items(),
+                   key=lambda item: (item[1]["iou"] is None, item[1]["iou"] or 0.0, int(item[0])))
+    cells = []
+    for class_id, entry in order:
+        iou, interval, boundary = entry["iou"] or 0.0, intervals.get(class_id, {}).get("iou"), entry.get("boundary_iou")
+        track = f'<span class="bar" style="width:{iou * 100:.2f}%"></span>'
+        if boundary is not None:
+            track += f'<span class="bbar" style="width:{boundary * 100:.2f}%"></span>'
+        if interval:
+            track += (f'<span class="whisker" style="left:{interval[0] * 100:.2f}%;'
+                      f'width:{(interval[1] - interval[0]) * 100:.2f}%"></span>')
+        value = _score_text(entry["iou"], digits) + (f" [{_score_text(interval, digits, 'interval')[1:-1]}]"
+                                                       if interval else "")
+        if boundary is not None:
+            value += f" &middot; boundary {_score_text(boundary, digits)}"
+        cells.append(f'<span>{html.escape(_class_title(int(class_id), entry["name"]).strip())}</span>'
+                     f'<span class="track">{track}</span><span class="value">{value}</span>')
+    said = ["the bar is IoU"] + (["the whisker its interval"] if intervals else []) + (
+        ["the thin orange bar boundary IoU"] if "mean_boundary_iou" in report else [])
+    return (f'<p class="meta">{"; ".join(said)}.</p><div class="bars">' + "".join(cells) + "</div>")
+
+
+def html_change_bars(classes, digits):
+    """Each class's IoU change as a bar from the middle (gains right, losses left) with its interval."""
+    cells = []
+    for row in classes:
+        if row["delta"] is None:
+            continue
+        delta, interval = row["delta"], row["interval"]
+        start, width = (50, delta * 50) if delta >= 0 else (50 + delta * 50, -delta * 50)
+        track = (f'<span class="middle"></span><span class="bar {"gain" if delta >= 0 else "loss"}" '
+                 f'style="left:{start:.2f}%;width:{width:.2f}%"></span>')
+        if interval:
+            track += (f'<span class="whisker" style="left:{50 + interval[0] * 50:.2f}%;'
+                      f'width:{(interval[1] - interval[0]) * 50:.2f}%"></span>')
+        cells.append(f'<span>{html.escape(_class_title(*row["class"]).strip())}</span><span class="track">{track}'
+                     f'</span><span class="value">{_score_text(delta, digits, "change")}'
+                     + (f" [{_score_text(interval, digits, 'change interval')[1:-1]}]" if interval else "")
+                     + "</span>")
+    return '<div class="bars">' + "".join(cells) + "</div>"
 
 
 def _figure(value, caption, digits, title=""):
@@ -2297,7 +2428,9 @@ def _figure(value, caption, digits, title=""):
 def html_headline(report, digits):
     """The headline numbers as figures: the field's name and what it is, the meaning on hover."""
     return ('<div class="headline">' + "".join(
-        _figure(row["value"], f"{row['name']}: {row['figure']}", digits, row["meaning"])
+        _figure(row["value"], f"{row['name']}: {row['figure']}"
+                + (f" {_score_text(row['interval'], digits, 'interval')}" if row.get("interval") else ""),
+                digits, row["meaning"])
         for row in headline_rows(report)) + "</div>")
 
 
@@ -2320,29 +2453,114 @@ def _page(title, body):
             f"<body><main>\n{body}\n</main></body></html>\n")
 
 
-LEGEND = ('<p class="legend">Overlays:<span style="background:rgb(%d,%d,%d)"></span>wrong pixel'
-          '<span style="background:rgb(%d,%d,%d)"></span>ignored (the label is the ignore index)'
-          '<span style="background:#6f7780"></span>correct: the camera picture in dimmed grey, or '
-          "the label's class colours at half brightness where there is no picture</p>"
-          % (*WRONG_COLOUR, *IGNORED_COLOUR))
+OVERLAY_LEGEND = ('<p class="legend">Errors:<span style="background:rgb(%d,%d,%d)"></span>wrong pixel'
+                  '<span style="background:rgb(%d,%d,%d)"></span>ignored (the label is the ignore index)'
+                  '<span style="background:#6f7780"></span>correct: the camera picture in dimmed grey, or the '
+                  "label's class colours at half brightness where there is no picture. Errors by the class "
+                  "predicted: each wrong pixel in the colour of the class it was predicted as (the class colours "
+                  "above)</p>" % (*WRONG_COLOUR, *IGNORED_COLOUR))
+NAVIGATION = "<!--navigation-->"  # where an image page's previous / next go, once the order is known
+SMALL_PICTURE_WIDTH = 640  # pixels: narrower masks are shown enlarged, each pixel a sharp block
 
 
-def image_page(report, file, settings, has_overlay):
-    """reports/<file>.html: one image's overlay, numbers, report and matrix."""
-    image_id, digits = report["id"], settings.digits
-    overlay_link = "../" + file_link(file, "overlay")
-    overlay = (f'<p><a href="{overlay_link}"><img class="heatmap" src="{overlay_link}" '
-               f'alt="errors of {html.escape(image_id)}"></a></p>{LEGEND}' if has_overlay else "")
-    body = (f'<p><a href="../index.html">&larr; all images</a></p><h1>{html.escape(image_id)}</h1>'
+def image_page(report, file, settings, pictures):
+    """reports/<file>.html: one image's pictures (camera picture, label and prediction in class colours,
+    both overlays) with the legend of its classes, its numbers, report and matrix. pictures: None when
+    no picture was drawn (merged reports), else (width, the suffix of the camera picture's copy or None)."""
+    image_id, digits, names = report["id"], settings.digits, settings.class_names
+
+    shown_pictures = ""
+    if pictures is not None:
+        links = {what: "../" + file_link(file, what, pictures[1] if what == "picture" else None) for what in IMAGE_FILES}
+        base = ("picture", "dimmed") if pictures[1] else ("label", "half")  # what the layers lie on
+        shown_pictures = ('<div class="pictures three">'
+                          + (picture_figure(links, "picture", "camera picture", pictures[0]) if pictures[1] else "")
+                          + picture_figure(links, "label", "label, in class colours", pictures[0])
+                          + picture_figure(links, "prediction", "prediction, in class colours", pictures[0])
+                          + '</div><div class="pictures two">'
+                          + picture_figure(links, "overlay", "errors", pictures[0], base)
+                          + picture_figure(links, "predicted_as", "errors by the class predicted", pictures[0], base)
+                          + "</div>" + html_class_legend(report["confusion_matrix"]["labels"], names) + OVERLAY_LEGEND)
+    links = [f'<a href="../{file_link(file, "matrix")}">matrix as CSV</a>']
+    if settings.plots_per_image:
+        links.append(f'<a href="../{file_link(file, "plot")}">heat map</a>')
+    pairs = confused_pairs(report, 5, names)
+    body = (f'<nav class="pager"><a href="../index.html">&larr; all images</a>{NAVIGATION}</nav>'
+            f"<h1>{html.escape(image_id)}</h1>"
             f'<p class="meta">{html.escape(report["label"])} vs {html.escape(report["inference"])}, '
-            f'{report["pixels"]} pixels counted &middot; <a href="../{file_link(file, "matrix")}">'
-            'matrix as CSV</a></p>'
-            + (html_headline(report, digits) if report["pixels"] else "") + overlay
+            f'{plural(report["pixels"], "pixel")} counted &middot; {" &middot; ".join(links)}</p>'
+            + (html_headline(report, digits) if report["pixels"] else "") + shown_pictures
             + '<h2>Classification report</h2><div class="card">'
-            + html_class_table(report, digits, settings.zero_division)
-            + '</div><h2>Confusion matrix (rows = label, columns = inference, pixels)</h2>'
-            + f'<div class="card" style="overflow-x:auto">{html_matrix_table(report, settings.class_names)}</div>')
+            + html_class_table(report, digits, settings.zero_division) + "</div>"
+            + (f'<h2>Most confused</h2><div class="card">'
+               f'{html_table(CONFUSED_TABLE, pairs, digits=digits, attributes=" class=narrow")}</div>' if pairs else "")
+            + '<h2>Confusion matrix (rows = label, columns = inference, pixels; shaded by the share of the label)</h2>'
+            + f'<div class="card" style="overflow-x:auto">{html_matrix_table(report, names)}</div>')
     return _page(f"{image_id}: segmentation report", body)
+
+
+def picture_figure(links, what, caption, width, base=None):
+    """A picture of an image's page, linked to its file; with base (what, CSS class), a layer laid on that
+    picture (the camera picture in dimmed grey, or the label at half brightness)."""
+    small = " pixelated" if width < SMALL_PICTURE_WIDTH else ""
+    picture = f'<img class="{"layer" if base else ""}{small}" src="{links[what]}" alt="{html.escape(caption)}">'
+    if base:
+        picture = (f'<span class="stack"><img class="{base[1]}{small}" src="{links[base[0]]}" alt="">'
+                   f"{picture}</span>")
+    return f'<figure><a href="{links[what]}">{picture}</a><figcaption>{html.escape(caption)}</figcaption></figure>'
+
+
+def image_navigation(order, index):
+    """An image page's previous / next links, in the order of the index page (worst mean IoU first)."""
+    links = []
+    for step, arrow in ((-1, "&larr; previous"), (1, "next &rarr;")):
+        if 0 <= index + step < len(order):
+            row = order[index + step]
+            links.append(f'<a href="{urllib.parse.quote(row["file"])}.html">{arrow}: {html.escape(row["id"])}</a>')
+    return (f"<span>image {index + 1} of {len(order)}, worst mean IoU first</span>" + "".join(links))
+
+
+def worst_first(rows):
+    """The summary rows in the index page's order: lowest mean IoU first, images without one last."""
+    return sorted(rows, key=lambda row: (row["mean_iou"] is None, row["mean_iou"] or 0.0, natural_key(row["id"])))
+
+
+def index_page(combined, rows, refused, warnings, settings, has_overlays):
+    """index.html: the combined numbers, IoU per class, heat map, most confused pairs, report, other tools'
+    numbers, then every image, worst mean IoU first; the files that were skipped, counted at the top."""
+    digits, ignore_index = settings.digits, settings.ignore_index
+    table = SUMMARY_TABLE if has_overlays else [c for c in SUMMARY_TABLE if c.kind != "thumbnail"]
+    notes = [f"warning: {warning}" for warning in warnings] + [
+        note for note in (void_note(combined, ignore_index),) if note]
+    skipped = (f'<p class="note"><a href="#refused">{plural(len(refused), "file")} skipped because of errors</a>, '
+               "listed at the bottom; the numbers are of the other images</p>" if refused else "")
+    error_list = ('<h2 id="refused">Refused files</h2><ul class="errors">'
+                  + "".join(f"<li>{html.escape(error.message)}</li>" for error in refused) + "</ul>"
+                  if refused else "")
+    meta = (f'{plural(combined["images"], "image")}, {plural(combined["pixels"], "pixel")} counted · ignore index '
+            f'{"none" if ignore_index is None else ignore_index} · zero division {settings.zero_division_name}')
+    pairs = confused_pairs(combined, CONFUSED_PAIRS, settings.class_names)
+    body = (f'<h1>Segmentation report</h1><p class="meta">{html.escape(meta)} &middot; '
+            '<a href="report.json">report.json</a>, '
+            '<a href="summary.csv">summary.csv</a>, <a href="classes.csv">classes.csv</a> (per image), '
+            '<a href="combined.csv">combined.csv</a>, <a href="confusion_matrix.csv">confusion_matrix.csv</a></p>'
+            + skipped + "".join(f'<p class="note">{html.escape(note)}</p>' for note in notes)
+            + (html_headline(combined, digits) if combined["pixels"] else "")
+            + (f'<h2>IoU per class, worst first</h2><div class="card">{html_class_bars(combined, digits)}</div>'
+               if combined["classes"] else "")
+            + '<h2>Confusion matrix, all images</h2><div class="card heatmap-card"><a href="confusion_matrix.png">'
+            '<img class="heatmap" src="confusion_matrix.png" alt="confusion matrix of all images, normalised per '
+            'label row"></a></div>'
+            + (f'<h2>Most confused, all images</h2><div class="card">'
+               f'{html_table(CONFUSED_TABLE, pairs, digits=digits, attributes=" class=narrow")}</div>' if pairs else "")
+            + '<h2>Classification report, all images</h2>'
+            f'<div class="card">{html_class_table(combined, digits, settings.zero_division)}</div>'
+            + (html_conventions(combined, digits) if combined["pixels"] else "")
+            + f'<h2>Images, worst mean IoU first</h2>{OVERLAY_LEGEND if has_overlays else ""}<div class="card">'
+            + html_table(table, [{**row, "rank": rank} for rank, row in enumerate(worst_first(rows), start=1)],
+                         digits=digits, attributes=' class="images"')
+            + "</div>" + error_list)
+    return _page("Segmentation report", body)
 
 
 def comparison_page(comparison, overlays, digits):
@@ -2362,8 +2580,9 @@ def comparison_page(comparison, overlays, digits):
         changes = entry["images"]
         body += [f"<h2>{html.escape(entry['model'])}</h2><p><b>{html.escape(entry['verdict'])}</b></p>",
                  f'<div class="card">{html_table(COMPARISON_TABLE, headline, digits=digits)}</div>',
-                 f'<h2>IoU per class, largest gains first</h2><div class="card heatmap-card">'
-                 f'<img class="chart" src="class_changes_{index}.png" alt="IoU change per class"></div>',
+                 f'<h2>IoU per class, largest gains first</h2><div class="card"><p class="meta">the bar is the '
+                 "change of IoU (gains right, losses left), the whisker its paired interval</p>"
+                 f"{html_change_bars(classes, digits)}</div>",
                  f'<div class="card">{html_table(COMPARISON_CLASS_TABLE, classes, digits=digits)}</div>',
                  f"<h2>Images by their mean IoU: {changes['better']} better, {changes['worse']} worse, "
                  f"{changes['same']} the same</h2>"]
@@ -2382,41 +2601,12 @@ def comparison_page(comparison, overlays, digits):
     return _page("Model comparison", "".join(body))
 
 
-def index_page(combined, rows, refused, warnings, settings, has_overlays):
-    """index.html: the combined report and heat map, then every image, worst mean IoU first."""
-    digits, ignore_index = settings.digits, settings.ignore_index
-    worst_first = sorted(rows, key=lambda row: (row["mean_iou"] is None, row["mean_iou"] or 0.0,
-                                                natural_key(row["id"])))
-    table = SUMMARY_TABLE if has_overlays else [c for c in SUMMARY_TABLE if c.kind != "thumbnail"]
-    notes = [f"warning: {warning}" for warning in warnings] + [
-        note for note in (void_note(combined, ignore_index),) if note]
-    error_list = ("<h2>Refused files</h2><ul class=\"errors\">"
-                  + "".join(f"<li>{html.escape(error.message)}</li>" for error in refused) + "</ul>"
-                  if refused else "")
-    meta = (f'{combined["images"]} images, {combined["pixels"]} pixels counted · ignore index '
-            f'{"none" if ignore_index is None else ignore_index} · zero division {settings.zero_division_name}')
-    body = (f'<h1>Segmentation report</h1><p class="meta">{html.escape(meta)} &middot; '
-            '<a href="report.json">report.json</a>, '
-            '<a href="summary.csv">summary.csv</a>, <a href="classes.csv">classes.csv</a> (per image), '
-            '<a href="combined.csv">combined.csv</a>, <a href="confusion_matrix.csv">confusion_matrix.csv</a></p>'
-            + "".join(f'<p class="note">{html.escape(note)}</p>' for note in notes)
-            + (html_headline(combined, digits) if combined["pixels"] else "")
-            + '<div class="card heatmap-card"><a href="confusion_matrix.png"><img class="heatmap" '
-            'src="confusion_matrix.png" alt="confusion matrix of all images, normalised per label row">'
-            '</a></div><h2>Classification report, all images</h2>'
-            f'<div class="card">{html_class_table(combined, digits, settings.zero_division)}</div>'
-            + (html_conventions(combined, digits) if combined["pixels"] else "")
-            + f'<h2>Images, worst mean IoU first</h2>{LEGEND if has_overlays else ""}<div class="card">'
-            + html_table(table, [{**row, "rank": rank} for rank, row in enumerate(worst_first, start=1)],
-                         digits=digits, attributes=' class="images"')
-            + "</div>" + error_list)
-    return _page("Segmentation report", body)
-
-
 # ---------------------------------------------------------------- renderers: pictures and files
 
 # Where an image's files stand in the report folder, by what they are.
 IMAGE_FILES = {"page": ("reports", ".html"), "matrix": ("matrices", ".csv"), "overlay": ("overlays", ".png"),
+               "predicted_as": ("predicted_as", ".png"), "label": ("label_colours", ".png"),
+               "prediction": ("inference_colours", ".png"), "picture": ("pictures", ".jpg"),  # or its own suffix
                "thumbnail": ("thumbnails", ".jpg"), "plot": ("plots", ".png")}
 MAX_NAME_BYTES = 200  # a file name's limit is 255 bytes; room for the suffix and a temporary name's parts
 
@@ -2439,46 +2629,91 @@ def output_name(key):
     return f"{safe}~{digest}"
 
 
-def file_path(folder, file, what):
-    """The path of an image's file of kind what (a key of IMAGE_FILES) in the report folder."""
-    subfolder, suffix = IMAGE_FILES[what]
-    return folder / subfolder / f"{file}{suffix}"
+def file_path(folder, file, what, suffix=None):
+    """The path of an image's file of kind what (a key of IMAGE_FILES) in the report folder; suffix for a
+    kind whose files keep their own (the camera pictures)."""
+    subfolder, kind_suffix = IMAGE_FILES[what]
+    return folder / subfolder / f"{file}{kind_suffix if suffix is None else suffix}"
 
 
-def file_link(file, what):
+def file_link(file, what, suffix=None):
     """file_path as a link relative to the report folder's top."""
-    subfolder, suffix = IMAGE_FILES[what]
-    return f"{subfolder}/{urllib.parse.quote(file)}{suffix}"
+    subfolder, kind_suffix = IMAGE_FILES[what]
+    return f"{subfolder}/{urllib.parse.quote(file)}{kind_suffix if suffix is None else suffix}"
 
 
-def draw_overlay(label, inference, picture=None, ignore_index=None):
-    """The model's errors painted on the camera picture (or on the label's colours), as an RGB array.
-
-    Correct pixels are the picture in dimmed grey (or the label's class colours at
-    half brightness); wrong ones are WRONG_COLOUR, which no dimmed pixel can be;
-    ignored ones IGNORED_COLOUR.
-    """
-    if picture is None:
-        overlay = class_colours()[label] // 2
-    else:  # seven tenths of the picture's brightness: at most 178
-        grey = np.asarray(picture.convert("L"), dtype=np.uint16) * 7 // 10
-        overlay = np.repeat(grey.astype(np.uint8)[..., None], 3, axis=2)
+def error_layer(label, inference, ignore_index=None):
+    """The model's errors as a layer to lay on the camera picture: wrong pixels WRONG_COLOUR, ignored ones
+    IGNORED_COLOUR, the rest transparent. A palette PNG of three colours is lossless, so every error pixel
+    stays sharp and exact, and it is small and fast to write; the page lays it on the picture's JPEG (a
+    tenth of a PNG's bytes), so no composite of the two is encoded, and the picture shows through."""
     ignored = label == ignore_index if ignore_index is not None else np.zeros(label.shape, bool)
-    overlay[(label != inference) & ~ignored] = WRONG_COLOUR
-    overlay[ignored] = IGNORED_COLOUR
-    return overlay
+    indices = np.zeros(label.shape, dtype=np.uint8)
+    indices[(label != inference) & ~ignored] = 1
+    indices[ignored] = 2
+    return _palette_image(indices, [(0, 0, 0), WRONG_COLOUR, IGNORED_COLOUR], transparent=0)
+
+
+def predicted_as_layer(label, inference, ignore_index=None):
+    """Each wrong pixel in the colour of the class it was predicted as, ignored pixels IGNORED_COLOUR, the
+    rest transparent: a palette PNG whose indices are the predicted ids, with two ids that no wrong pixel
+    was predicted as standing for transparent and for ignored (RGBA when every id was predicted)."""
+    ignored = label == ignore_index if ignore_index is not None else np.zeros(label.shape, bool)
+    wrong = (label != inference) & ~ignored
+    free = np.setdiff1d(np.arange(LABEL_SPACE), inference[wrong])
+    if len(free) < 2:
+        layer = np.zeros(label.shape + (4,), dtype=np.uint8)
+        layer[wrong, :3], layer[ignored, :3] = class_colours()[inference[wrong]], IGNORED_COLOUR
+        layer[wrong | ignored, 3] = 255
+        return Image.fromarray(layer, "RGBA")
+    clear, void = free[:2]
+    indices = np.full(label.shape, clear, dtype=np.uint8)
+    indices[wrong] = inference[wrong]
+    indices[ignored] = void
+    palette = class_colours().copy()
+    palette[void] = IGNORED_COLOUR
+    return _palette_image(indices, palette, transparent=int(clear))
+
+
+def _palette_image(indices, palette, transparent=None):
+    image = Image.fromarray(indices, "P")
+    image.putpalette(np.asarray(palette, dtype=np.uint8).ravel().tolist())
+    if transparent is not None:
+        image.info["transparency"] = transparent
+    return image
+
+
+def class_colour_image(ids):
+    """A mask in its class colours: a palette image whose indices are the ids themselves."""
+    return _palette_image(ids, class_colours())
+
+
+def draw_thumbnail(label, inference, ignore_index=None):
+    """The errors on the label's class colours at half brightness, THUMBNAIL_WIDTH wide: a block with any
+    wrong pixel is red, so small errors still show. (The label, not the camera picture: decoding a
+    photograph would cost more than everything else the report folder draws.)"""
+    height = max(1, round(label.shape[0] * THUMBNAIL_WIDTH / label.shape[1]))
+    size, enlarged = (THUMBNAIL_WIDTH, height), label.shape[1] < THUMBNAIL_WIDTH
+    resample = Image.Resampling.NEAREST if enlarged else Image.Resampling.BOX  # enlarged: sharp pixel blocks
+    thumbnail = np.asarray(class_colour_image(label).convert("RGB").resize(size, resample)) // 2
+    ignored = label == ignore_index if ignore_index is not None else np.zeros(label.shape, bool)
+    for mask, colour, share in (((label != inference) & ~ignored, WRONG_COLOUR, 0), (ignored, IGNORED_COLOUR, 127)):
+        shrunk = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(size, resample))
+        thumbnail[shrunk > share] = colour
+    return Image.fromarray(thumbnail)
 
 
 def find_picture(images_dir, key, size, endings=("",)):
-    """The camera picture of an image as an RGB Image, or (None, why not): found by its key, with one of
-    the name endings (Cityscapes' pictures end in _leftImg8bit, as the predictions named after them)."""
+    """The camera picture of an image, (path, its format), or (None, why not): found by its key, with one
+    of the name endings (Cityscapes' pictures end in _leftImg8bit, as the predictions named after them).
+    Only its header is read: its size must be the masks'."""
     for path in (images_dir / f"{key}{ending}{suffix}" for ending in endings for suffix in PICTURE_SUFFIXES):
         if path.is_file():
             try:
                 with open_image(path) as picture:
                     if picture.size != size:
                         return None, f"{shown(path)} is {picture.size[0]}x{picture.size[1]}, not {size[0]}x{size[1]}"
-                    return picture.convert("RGB"), None
+                    return path, picture.format
             except (Image.DecompressionBombWarning, Image.DecompressionBombError):
                 return None, (f"{shown(path)}: more pixels than the decompression-bomb limit of "
                               f"{Image.MAX_IMAGE_PIXELS} (--max-image-pixels)")
@@ -2488,7 +2723,7 @@ def find_picture(images_dir, key, size, endings=("",)):
 
 
 # What _replacing writes, .<name>.<pid>.part, for the files a report folder holds: nothing else matches.
-TEMPORARY_NAME = re.compile(r"\..+\.(html|csv|json|png|jpg)\.[0-9]+\.part")
+TEMPORARY_NAME = re.compile(r"\..+\.(html|csv|json|png|jpg|jpeg|gif|webp|bmp)\.[0-9]+\.part")
 
 
 @contextlib.contextmanager
@@ -2595,86 +2830,117 @@ def save_image(image, path, **options):
 
 
 def draw_pictures(key, label, inference, settings):
-    """Overlay and thumbnail of one image in the report folder; returns a note when the picture is missing."""
-    picture, missing = find_picture(settings.images, key, label.shape[::-1],
-                                    dict.fromkeys(("", settings.inference_suffix, settings.label_suffix)))
-    overlay = Image.fromarray(draw_overlay(label, inference, picture, settings.ignore_index))
-    file = output_name(key)
-    save_image(overlay, file_path(settings.output_dir, file, "overlay"))
-    height = max(1, round(overlay.height * THUMBNAIL_WIDTH / overlay.width))
-    save_image(overlay.resize((THUMBNAIL_WIDTH, height), Image.Resampling.BOX),
-               file_path(settings.output_dir, file, "thumbnail"), quality=85)
-    return missing
+    """An image's pictures in the report folder: the camera picture, the label and the prediction in class
+    colours, the layers of errors and of what each wrong pixel was predicted as (to lay on the picture, or
+    on the label without one), and a thumbnail of the errors. Returns (why the camera picture is missing,
+    or None; the suffix of its copy, or None)."""
+    found, detail = find_picture(settings.images, key, label.shape[::-1],  # (path, format) or (None, why not)
+                                 dict.fromkeys(("", settings.inference_suffix, settings.label_suffix)))
+    file, folder = output_name(key), settings.output_dir
+    # Palette PNGs at compress_level 1: lossless and a byte a pixel; higher levels save a few per cent of
+    # bytes for several times the time.
+    for what, image in (("overlay", error_layer(label, inference, settings.ignore_index)),
+                        ("predicted_as", predicted_as_layer(label, inference, settings.ignore_index)),
+                        ("label", class_colour_image(label)), ("prediction", class_colour_image(inference))):
+        save_image(image, file_path(folder, file, what), compress_level=1)
+    save_image(draw_thumbnail(label, inference, settings.ignore_index), file_path(folder, file, "thumbnail"),
+               quality=85)
+    return (detail, None) if found is None else (None, copy_picture(found, detail, file, folder))
+
+
+BROWSER_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "MPO": ".jpg", "GIF": ".gif", "WEBP": ".webp", "BMP": ".bmp"}
+
+
+def copy_picture(path, picture_format, file, folder):
+    """The camera picture in the report folder, for the page: its bytes as they are when a browser shows
+    its format (no decoding, no encoding), else as a JPEG; returns the copy's suffix."""
+    suffix = BROWSER_FORMATS.get(picture_format)
+    if suffix:
+        write_atomically(file_path(folder, file, "picture", suffix), lambda temporary: shutil.copyfile(path, temporary))
+        return suffix
+    with open_image(path) as picture:
+        save_image(picture.convert("RGB"), file_path(folder, file, "picture", ".jpg"), quality=85)
+    return ".jpg"
+
+
+HEAT_MAP_SIDE = 1100  # pixels: the matrix part of a heat map at most, whatever the class count
+HEAT_MAP_TEXT_CELL = 26  # pixels: a cell this large or larger shows its share as text
+
+
+@functools.lru_cache(maxsize=None)
+def _font(size):
+    from PIL import ImageFont  # only a run that draws a heat map pays for it
+    return ImageFont.load_default(size=size)
+
+
+def draw_heat_map(report, class_names, title):
+    """A report's matrix as a heat map image, each row normalised to the label's pixels (so the diagonal
+    is recall). Readable at any class count: cells shrink to fit HEAT_MAP_SIDE, a cell shows its share
+    as text only when large enough, and class names stand on both axes while there is room for them."""
+    from PIL import ImageDraw
+
+    labels = report["confusion_matrix"]["labels"]
+    count = max(len(labels), 1)
+    cell = max(2, min(44, HEAT_MAP_SIDE // count))
+    name_size = min(13, cell - 1)
+    if name_size >= 7:  # room for every class's id and name
+        names = [_class_title(class_id, class_names.get(class_id)).strip() for class_id in labels]
+    else:  # too many classes: the ids of every few, as ticks (the most confused pairs list the names)
+        step = math.ceil(10 / cell)
+        names = [str(class_id) if index % step == 0 else "" for index, class_id in enumerate(labels)]
+    name_font, title_font = _font(max(name_size, 8)), _font(15)
+    name_width = max([name_font.getbbox(name)[2] for name in names] + [0]) + 8
+    left, top, side = 30 + name_width, 60 + name_width, cell * len(labels)
+    image = Image.new("RGB", (left + side + 110, top + side + 40), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((12, 10), title, fill=(29, 39, 51), font=title_font)
+    draw.text((left, 34), "inference (predicted class)", fill=(91, 104, 118), font=_font(12))
+    axis = Image.new("RGB", (200, 16), "white")
+    ImageDraw.Draw(axis).text((0, 0), "label (true class)", fill=(91, 104, 118), font=_font(12))
+    image.paste(axis.rotate(90, expand=True), (6, top))
+    if not labels:
+        draw.text((left, top), "no pixels counted", fill=(29, 39, 51), font=title_font)
+        return image
+    counts = np.array(report["confusion_matrix"]["matrix"], dtype=np.int64)
+    rows = counts.sum(axis=1, keepdims=True)
+    shares = np.divide(counts, rows, out=np.zeros(counts.shape), where=rows > 0)
+    cells = np.repeat(np.repeat(share_colours(shares), cell, axis=0), cell, axis=1)
+    if cell >= 6:  # a white line between cells
+        cells[cell - 1::cell, :] = cells[:, cell - 1::cell] = 255
+    image.paste(Image.fromarray(cells), (left, top))
+    for index, name in enumerate(names):
+        if not name:
+            continue
+        middle = top + index * cell + cell // 2
+        draw.text((left - 6, middle), name, fill=(29, 39, 51), font=name_font, anchor="rm")
+        column = Image.new("RGB", (name_width, max(cell, 12)), "white")
+        ImageDraw.Draw(column).text((2, column.height // 2), name, fill=(29, 39, 51), font=name_font, anchor="lm")
+        image.paste(column.rotate(90, expand=True), (left + index * cell + (cell - column.height) // 2,
+                                                     top - name_width - 2))
+    if cell >= HEAT_MAP_TEXT_CELL:
+        text_font = _font(max(8, cell // 3))
+        for (row, column), share in np.ndenumerate(shares):
+            if counts[row, column]:
+                text = "<1%" if share < 0.005 else f"{share:.0%}"
+                colour = (255, 255, 255) if share > 0.5 else (138, 150, 163) if share < 0.005 else (29, 39, 51)
+                draw.text((left + column * cell + cell // 2, top + row * cell + cell // 2), text, fill=colour,
+                          font=text_font, anchor="mm")
+    bar_left, bar_height = left + side + 24, min(side, 300)  # the colour scale, 100% at the top
+    scale = share_colours(np.linspace(1, 0, bar_height))[:, None, :].repeat(16, axis=1)
+    image.paste(Image.fromarray(scale), (bar_left, top))
+    for share, y in ((1, top), (0.5, top + bar_height // 2), (0, top + bar_height - 1)):
+        draw.text((bar_left + 22, y), f"{share:.0%}", fill=(91, 104, 118), font=_font(11), anchor="lm")
+    return image
 
 
 def plot_confusion_matrix(report, class_names, path, title):
-    """Heat map of a report's matrix, each row normalised to the label's pixels (so the diagonal is recall)."""
-    import matplotlib  # only a run that draws pays for matplotlib and scikit-learn's display
-    matplotlib.use("Agg")
-    matplotlib.rcParams["text.parse_math"] = False  # a '$' in a name or an id is a '$', not mathtext
-    import matplotlib.pyplot as plt
-    import matplotlib.ticker
-    from sklearn.metrics import ConfusionMatrixDisplay
-
-    labels = report["confusion_matrix"]["labels"]
-    if not labels:
-        figure, axes = plt.subplots(figsize=(5, 2), dpi=100)
-        axes.axis("off")
-        axes.text(0.5, 0.5, f"{title}\nno pixels counted", ha="center", va="center")
-        write_atomically(path, lambda temporary: figure.savefig(temporary, format="png"))
-        plt.close(figure)
-        return
-    counts = np.array(report["confusion_matrix"]["matrix"], dtype=np.int64)
-    row_sums = counts.sum(axis=1, keepdims=True)
-    shares = np.divide(counts, row_sums, out=np.zeros(counts.shape), where=row_sums > 0)
-    names = [_class_title(class_id, class_names.get(class_id)).strip() for class_id in labels]
-    side = 2.5 + 0.42 * max(len(labels), 4)
-    figure, axes = plt.subplots(figsize=(side + 1.5, side), dpi=100)
-    display = ConfusionMatrixDisplay(shares, display_labels=names)
-    display.plot(ax=axes, cmap="Blues", values_format=".0%", xticks_rotation=90, colorbar=True,
-                 im_kw={"vmin": 0, "vmax": 1}, text_kw={"fontsize": 8})
-    display.im_.colorbar.ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
-    for (row, column), text in np.ndenumerate(display.text_):
-        if counts[row, column] == 0:
-            text.set_text("")  # an empty cell reads faster than a 0%
-        elif shares[row, column] < 0.005:
-            text.set_text("<1%")
-            text.set_color("#8a96a3")  # present, but not worth the eye's attention
-    axes.set_xlabel("inference (predicted class)")
-    axes.set_ylabel("label (true class)")
-    axes.set_title(title, fontsize=10)
-    figure.tight_layout()
-    write_atomically(path, lambda temporary: figure.savefig(temporary, format="png"))
-    plt.close(figure)
-
-
-def plot_class_changes(classes, path, title, level):
-    """A horizontal bar per class: its IoU change against the baseline, with its paired interval."""
-    import matplotlib  # only a run that draws pays for matplotlib
-    matplotlib.use("Agg")
-    matplotlib.rcParams["text.parse_math"] = False
-    import matplotlib.pyplot as plt
-
-    shown_classes = [row for row in classes if row["delta"] is not None]
-    height = 1.2 + 0.28 * max(len(shown_classes), 3)
-    figure, axes = plt.subplots(figsize=(7.5, height), dpi=100)
-    names = [_class_title(*row["class"]).strip() for row in shown_classes]
-    deltas = np.array([row["delta"] for row in shown_classes])
-    positions = np.arange(len(shown_classes))[::-1]
-    axes.barh(positions, deltas, color=["#2e7d32" if delta >= 0 else "#c62828" for delta in deltas], height=0.6)
-    with_interval = [(position, row) for position, row in zip(positions, shown_classes) if row["interval"]]
-    if with_interval:
-        errors = np.array([[row["delta"] - row["interval"][0], row["interval"][1] - row["delta"]]
-                           for _, row in with_interval]).T
-        axes.errorbar([row["delta"] for _, row in with_interval], [position for position, _ in with_interval],
-                      xerr=np.maximum(errors, 0), fmt="none", ecolor="#1d2733", capsize=2, linewidth=0.8)
-    axes.axvline(0, color="#5b6876", linewidth=0.8)
-    axes.set_yticks(positions, names, fontsize=8)
-    axes.set_xlabel(f"IoU change against the baseline, with its {level * 100:g}% paired interval")
-    axes.set_title(title, fontsize=10)
-    figure.tight_layout()
-    write_atomically(path, lambda temporary: figure.savefig(temporary, format="png"))
-    plt.close(figure)
+    """Write a report's heat map (draw_heat_map) as a PNG."""
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # the guard is for input files, not ours
+    try:
+        heat_map = draw_heat_map(report, class_names, title)
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+    save_image(heat_map, path, compress_level=1)
 
 
 def draw_image_plot(report, file, settings):
@@ -2708,6 +2974,8 @@ class Result(NamedTuple):
     report: dict | None
     error: str | None
     picture_note: str | None = None  # why the overlay had no camera picture
+    width: int = 0  # the masks' width, when their pictures were drawn
+    picture: str | None = None  # the suffix of the camera picture's copy, when there is one
 
 
 def json_head(settings):
@@ -2846,8 +3114,8 @@ class FolderSink(Sink):
                                         first=[report["id"]], present=self.present))
         with drawing(report["id"]):
             write_csv(file_path(self.folder, file, "matrix"), matrix_csv_rows(report))
-            write_text(file_path(self.folder, file, "page"),
-                       image_page(report, file, self.settings, has_overlay=not self.merged))
+            write_text(file_path(self.folder, file, "page"), image_page(
+                report, file, self.settings, None if self.merged else (result.width, result.picture)))
             if self.merged and self.settings.plots_per_image:
                 draw_image_plot(report, file, self.settings)
         if result.picture_note:
@@ -2870,6 +3138,10 @@ class FolderSink(Sink):
                                   f"All {combined['images']} images: share of each label's pixels")
             write_text(self.folder / "index.html", index_page(combined, rows, refused, warnings, s,
                                                               has_overlays=not self.merged))
+            order = worst_first(rows)
+            for index, row in enumerate(order):  # now that the order is known: each page's previous / next
+                page = file_path(self.folder, row["file"], "page")
+                write_text(page, page.read_text(encoding="utf-8").replace(NAVIGATION, image_navigation(order, index), 1))
         if s.quiet:
             return
         notes = self.picture_notes
@@ -2908,13 +3180,13 @@ def score_pair(pair, settings):
             f"({type(error).__name__}: {error})"))
     # A report folder that cannot be written stops the run (OutputError): it is no fault of the masks,
     # and dropping their pair would change the numbers.
-    note = None
+    note = picture = None
     if settings.output_dir is not None:
         with drawing(report["id"]):
-            note = draw_pictures(pair.key, label, inference, settings)
+            note, picture = draw_pictures(pair.key, label, inference, settings)
             if settings.plots_per_image:
                 draw_image_plot(report, output_name(pair.key), settings)
-    return Result(pair.key, shown(pair.label), report, None, note)
+    return Result(pair.key, shown(pair.label), report, None, note, label.shape[1], picture)
 
 
 def _start_worker(max_image_pixels):
@@ -3121,28 +3393,24 @@ def label_pixels(image):
 
 
 def write_comparison_folder(comparison, paths, settings):
-    """--compare with --output-dir: comparison.json, a chart of class changes per model, the overlays of
-    the images that changed most (copied from the reports' folders, where they have them), compare.html."""
+    """--compare with --output-dir: comparison.json, the pictures of the errors of the images that changed
+    most (thumbnails copied from the reports' folders, where they have them), and compare.html."""
     folder = settings.output_dir
     write_text(folder / "comparison.json", json.dumps(comparison))
     overlays = {}
     for index, entry in enumerate(comparison["comparisons"], start=1):
-        with drawing(entry["model"]):
-            plot_class_changes(comparison_rows(comparison, entry)[1], folder / f"class_changes_{index}.png",
-                               f"{entry['model']} against {comparison['baseline']['report']}",
-                               comparison["bootstrap"]["level"])
         for change in entry["images"]["largest_losses"] + entry["images"]["largest_gains"]:
             for side in (0, index):
-                source = paths[side].parent / file_link(output_name(change["id"]), "overlay")
+                source = paths[side].parent / file_link(output_name(change["id"]), "thumbnail")
                 if (side, change["id"]) not in overlays and paths[side].name == "report.json" and source.is_file():
                     # A copy is named by the model's place and the image's file: '~' never stands in a place.
                     copy = f"{side}~{output_name(change['id'])}"
-                    write_atomically(file_path(folder, copy, "overlay"),
+                    write_atomically(file_path(folder, copy, "thumbnail"),
                                      lambda temporary: Path(temporary).write_bytes(source.read_bytes()))
-                    overlays[(side, change["id"])] = file_link(copy, "overlay")
+                    overlays[(side, change["id"])] = file_link(copy, "thumbnail")
     write_text(folder / "compare.html", comparison_page(comparison, overlays, settings.digits))
     if not settings.quiet:
-        say(f"wrote {shown(folder)}/: compare.html, comparison.json, class_changes_*.png, overlays/ ({len(overlays)})")
+        say(f"wrote {shown(folder)}/: compare.html, comparison.json, thumbnails/ ({len(overlays)})")
 
 
 def compare(settings):

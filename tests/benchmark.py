@@ -107,6 +107,28 @@ def make_variant(pairs, folder, kind):
     return tool.find_pairs(folder / "labels", folder / "inferences")[0]
 
 
+def add_pictures(folder, count):
+    """Camera pictures for the pairs of make_pairs in folder/images (the samples' pictures, cycled)."""
+    (folder / "images").mkdir()
+    for n in range(count):
+        shutil.copyfile(ROOT / "images" / f"{SAMPLE_IDS[n % 10]}.png", folder / "images" / f"{n:06d}_10.png")
+
+
+def make_many_classes(folder, count, classes=150, size=(512, 512)):
+    """count pairs of masks holding classes ids (as ADE20K does), blocks of 16 pixels, a fifth predicted
+    wrong by block, with random camera pictures."""
+    rng = np.random.default_rng(classes)
+    for sub in ("labels", "inferences", "images"):
+        (folder / sub).mkdir(parents=True)
+    blocks = (size[1] // 16, size[0] // 16)
+    for n in range(count):
+        label = rng.integers(0, classes, blocks).astype(np.uint8)
+        inference = np.where(rng.random(blocks) < 0.8, label, rng.integers(0, classes, blocks)).astype(np.uint8)
+        for sub, mask in (("labels", label), ("inferences", inference)):
+            Image.fromarray(mask.repeat(16, 0).repeat(16, 1)).save(folder / sub / f"{n:04d}.png")
+        Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(folder / "images" / f"{n:04d}.png")
+
+
 def bootstrap_costs(images, count, resamples, rounds):
     """Seconds (median of rounds) and peak traced memory of --bootstrap's intervals and of --compare's paired
     comparison of two models, over count images made by cycling the given image reports."""
@@ -169,6 +191,8 @@ def main(argv=None):
     parser.add_argument("--variant-pairs", type=int, default=50,
                         help="pairs per size for colour-coded and mapped masks (default 50)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; medians are reported (default 3)")
+    parser.add_argument("--folder-pairs", type=int, default=100,
+                        help="pairs of 1242x375 with camera pictures for the report folder's cost (default 100)")
     parser.add_argument("--bootstrap-images", type=int, default=5000,
                         help="images for the cost of --bootstrap and --compare (default 5000)")
     parser.add_argument("--resamples", type=int, default=1000, help="their resamples (default 1000)")
@@ -208,11 +232,23 @@ def main(argv=None):
         make_pairs(many, SIZES[1], args.cli_pairs)
         few_folder = temporary / "ten"
         make_pairs(few_folder, SIZES[1], 10)
-        cli = {"samples": [], "ten": [], "many": []}
-        for _ in range(args.rounds):
+        pictured = temporary / "pictured"
+        make_pairs(pictured, SIZES[0], args.folder_pairs)
+        add_pictures(pictured, args.folder_pairs)
+        classes = temporary / "classes"
+        make_many_classes(classes, 10)
+        cli = {name: [] for name in ("samples", "ten", "many", "samples folder", "pictured", "pictured folder",
+                                     "classes folder")}
+        for round_ in range(args.rounds):
             cli["samples"].append(run_cli([], ROOT))
             cli["ten"].append(run_cli([], few_folder))
             cli["many"].append(run_cli([], many))
+            report = temporary / f"report{round_}"
+            cli["samples folder"].append(run_cli(["--output-dir", str(report / "samples")], ROOT))
+            cli["pictured"].append(run_cli(["--jobs", "2"], pictured))
+            cli["pictured folder"].append(run_cli(["--jobs", "2", "--output-dir", str(report / "pictured")], pictured))
+            cli["classes folder"].append(run_cli(["--class-names", "ade20k", "--output-dir", str(report / "classes")],
+                                                 classes))
 
     def median(values, index):
         return statistics.median(value[index] for value in values)
@@ -257,6 +293,16 @@ def main(argv=None):
           f"= {many_wall * 1000 / args.cli_pairs:.1f} ms per pair "
           f"= {many_wall * 1000 / args.cli_pairs / floor[SIZES[1]]:.2f}x decode | {many_rss:.0f} MB |")
     print(f"\nPeak RSS, {args.cli_pairs} pairs minus 10 pairs: {many_rss - ten_rss:+.1f} MB")
+    print("\n| the report folder (`--output-dir`), whole command-line runs | without | with | ratio | peak RSS with |")
+    print("|---|---|---|---|---|")
+    for title, without, with_folder in (
+            ("the ten samples, from the repository root", "samples", "samples folder"),
+            (f"{args.folder_pairs} pairs of 1242x375 with camera pictures, `--jobs 2`", "pictured", "pictured folder"),
+            ("10 masks of 512x512 with 150 classes (`--class-names ade20k`)", None, "classes folder")):
+        wall = median(cli[with_folder], 0)
+        base = f"{median(cli[without], 0):.2f} s" if without else "-"
+        ratio = f"{wall / median(cli[without], 0):.1f}x" if without else "-"
+        print(f"| {title} | {base} | {wall:.2f} s | {ratio} | {median(cli[with_folder], 1):.0f} MB |")
     print(f"\n| {args.resamples} bootstrap resamples of {args.bootstrap_images} images ({bootstrap_ids} ids) "
           "| time | peak memory (traced) |")
     print("|---|---|---|")
