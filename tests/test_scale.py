@@ -172,3 +172,35 @@ def test_default_run_on_the_samples_imports_neither_scikit_learn_nor_matplotlib(
     imported = {line.split("|")[-1].strip().split(".")[0] for line in result.stderr.splitlines()}
     assert "numpy" in imported and "PIL" in imported
     assert not imported & {"sklearn", "matplotlib", "scipy", "tqdm", "multiprocessing"}
+
+
+def test_freed_memory_is_kept_for_reuse_on_glibc_and_nothing_fails_elsewhere(monkeypatch):
+    import ctypes
+
+    calls = []
+
+    class FakeLibrary:
+        def __init__(self, name):
+            pass
+
+        def mallopt(self, parameter, value):
+            calls.append((parameter, value))
+            return 1
+
+    monkeypatch.setattr(ctypes, "CDLL", FakeLibrary)
+    monkeypatch.setattr(tool.os, "confstr", lambda name: "glibc 2.36")
+    tool.reuse_freed_memory()
+    assert calls == [(tool.M_TOP_PAD, tool.MALLOC_TOP_PAD)]
+    for confstr in ("musl", None):  # another C library, or a system that does not say
+        monkeypatch.setattr(tool.os, "confstr", lambda name, value=confstr: value if value else (_ for _ in ()).throw(
+            ValueError("unrecognized configuration name")))
+        tool.reuse_freed_memory()
+    assert len(calls) == 1
+
+    def no_library(name):
+        raise OSError("no such library")
+    monkeypatch.setattr(tool.os, "confstr", lambda name: "glibc 2.36")
+    monkeypatch.setattr(ctypes, "CDLL", no_library)
+    tool.reuse_freed_memory()  # never a failure
+    monkeypatch.delattr(tool.os, "confstr")  # not on every system
+    tool.reuse_freed_memory()
