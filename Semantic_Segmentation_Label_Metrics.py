@@ -396,9 +396,9 @@ def _decode_mask(image, path, palette=None):
     if mode == "1":  # Pillow keeps 1-bit pixels as 0/255 bytes
         return np.asarray(image.convert("L")) // 255, 1
     if mode == "P":
-        return np.asarray(image), 8
+        return decoded_bytes(image), 8
     if mode == "L":
-        ids = np.asarray(image)
+        ids = decoded_bytes(image)
         if bits < 8:  # undo Pillow's scaling of 2- and 4-bit samples to 0..255
             ids = ids // (255 // ((1 << bits) - 1))
         return ids, bits
@@ -416,6 +416,17 @@ def _decode_mask(image, path, palette=None):
     if mode in ("RGB", "RGBA") and palette is not None:
         return ids_from_colours(image, palette, path), 8
     raise _refuse_colours(image, path)
+
+
+def decoded_bytes(image):
+    """An 8-bit (L or P) image's pixels as a uint8 array, decoded straight into the array: Pillow is handed
+    the array's memory as the image's, which spares np.asarray's copy of every pixel (a third of reading a
+    mask). Where Pillow keeps memory of its own after all, the pixels are copied as np.asarray does."""
+    pixels = np.empty((image.height, image.width), dtype=np.uint8)
+    memory = Image.frombuffer(image.mode, image.size, pixels, "raw", image.mode, 0, 1).im
+    image.im = memory
+    image.load()
+    return pixels if image.im is memory else np.asarray(image)
 
 
 def _read_bmp_samples_as_stored(image, path):
@@ -2028,6 +2039,13 @@ def _text(column, value, digits):
     return str(value)
 
 
+def _text_of(column, digits):
+    """How the text table shows a column's values: _text, with a score column's format chosen once."""
+    if column.kind == "score":
+        return lambda value: "undefined" if value is None else f"{value:.{digits}f}"
+    return lambda value: _text(column, value, digits)
+
+
 def _score_text(value, digits, kind="score"):
     """A score, a signed change, or an interval of either, with digits decimals; '' for a missing interval."""
     signed = "+" if kind.startswith("change") else ""
@@ -2044,7 +2062,8 @@ def text_table(table, rows, averages=(), digits=4):
     """
     every_row = [*rows, *averages]
     columns = columns_for(table, "text", every_row)
-    texts = [[_text(column, row.get(column.key), digits) if column.key in row else "" for column in columns]
+    shown_as = [_text_of(column, digits) for column in columns]
+    texts = [[show(row[column.key]) if column.key in row else "" for column, show in zip(columns, shown_as)]
              for row in every_row]  # each cell's text, once
     widths = [max([len(column.title), len(column.also), digits + 3 if column.kind == "score" else 0]
                   + [len(cells[index]) for cells in texts])
@@ -2076,11 +2095,12 @@ def format_matrix(report, class_names):
         return "Confusion matrix: no pixels counted."
     titles = [_class_title(class_id, name) for class_id, name, _ in rows]
     title_width = max(len(MATRIX_CORNER), *map(len, titles))
-    width = max(len(str(value)) for _, _, counts in rows for value in counts + labels) + 2
+    # Counts and ids are not negative: the widest is the largest.
+    width = len(str(max(max(max(counts) for _, _, counts in rows), labels[-1]))) + 2
     lines = ["Confusion matrix (rows = label, columns = inference, in pixels)",
-             MATRIX_CORNER.ljust(title_width) + "".join(str(i).rjust(width) for i in labels)]
+             MATRIX_CORNER.ljust(title_width) + "".join(f"{i:>{width}}" for i in labels)]
     for title, (_, _, counts) in zip(titles, rows):
-        lines.append(title.ljust(title_width) + "".join(str(value).rjust(width) for value in counts))
+        lines.append(title.ljust(title_width) + "".join(f"{value:>{width}}" for value in counts))
     return "\n".join(lines)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageFile, PngImagePlugin
 
 from conftest import ROOT, assert_report_matches_sklearn, tool
 
@@ -510,3 +510,36 @@ def test_reader_returns_correct_ids_or_raises_its_own_error(tmp_path, file):
     if not isinstance(expected, str):
         assert expected is not None, "a file that holds no class ids was accepted"
         np.testing.assert_array_equal(read, expected)
+
+
+@pytest.mark.parametrize("mode, format, options", [
+    ("L", "PNG", {}), ("P", "PNG", {}), ("L", "PNG", {"interlace": 1}), ("P", "GIF", {}), ("L", "BMP", {}),
+    ("L", "TIFF", {"compression": "tiff_lzw"}), ("P", "TIFF", {"compression": "tiff_adobe_deflate"})])
+def test_masks_decoded_straight_into_the_array_equal_numpy_s_copy(tmp_path, mode, format, options):
+    rng = np.random.default_rng(3)
+    ids = np.repeat(rng.integers(0, 200, (37, 1)), 53, axis=1).astype(np.uint8)  # odd sizes: no padding
+    image = Image.fromarray(ids, mode)
+    if mode == "P":
+        image.putpalette(tool.class_colours().ravel().tolist())
+    path = tmp_path / f"mask.{format.lower()}"
+    image.save(path, format=format, **options)
+    with Image.open(path) as opened:
+        copied = np.asarray(opened)  # np.asarray's copy of what Pillow decoded
+    if format != "GIF":  # (GIF renumbers a palette's entries as it saves)
+        np.testing.assert_array_equal(copied, ids)
+    with Image.open(path) as opened:
+        np.testing.assert_array_equal(tool.decoded_bytes(opened), copied)
+    np.testing.assert_array_equal(tool.read_mask(path)[0], copied)
+
+
+def test_masks_are_still_read_when_pillow_keeps_its_own_memory(tmp_path, monkeypatch):
+    ids = np.arange(60, dtype=np.uint8).reshape(6, 10)
+    Image.fromarray(ids).save(tmp_path / "mask.png")
+    real_load = ImageFile.ImageFile.load
+
+    def load_into_new_memory(image):  # as a Pillow that allocates memory of its own on decoding would
+        if image.tile:
+            image.im = Image.core.new(image.mode, image.size)
+        return real_load(image)
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", load_into_new_memory)
+    np.testing.assert_array_equal(tool.read_mask(tmp_path / "mask.png")[0], ids)
