@@ -2136,7 +2136,7 @@ def format_conventions(report, digits=4):
     conventions = report["conventions"]
     n = f"N = {conventions['num_classes']} classes, from {conventions['num_classes_from']}"
     if conventions["agree"]:
-        return (f"Other tools (" + ", ".join(entry["short"] for entry in conventions["tools"].values())
+        return ("Other tools (" + ", ".join(entry["short"] for entry in conventions["tools"].values())
                 + f") would print these same numbers on these masks ({n}).")
     rows, rules = convention_rows(report)
     return "\n".join([f"What other tools would print on these masks ({n}; --num-classes sets it)",
@@ -2349,7 +2349,7 @@ def _html_cell(column, row, digits, page_folder):
 def html_table(table, rows, averages=(), digits=4, attributes="", page_folder=""):
     """A table as HTML: a header row, the rows, and the average rows in bold."""
     columns = columns_for(table, "html", [*rows, *averages])
-    header = "".join((f"<th>" if column.kind in NUMBER_KINDS else '<th class="text">') + html.escape(column.title)
+    header = "".join(("<th>" if column.kind in NUMBER_KINDS else '<th class="text">') + html.escape(column.title)
                      + (f'<br><span class="also">{html.escape(column.also)}</span>' if column.also else "") + "</th>"
                      for column in columns)
     lines = ([f"<tr>{''.join(_html_cell(c, row, digits, page_folder) for c in columns)}</tr>" for row in rows]

@@ -1,6 +1,9 @@
 """Shared test helpers: import the tool from the repository root, compare it with scikit-learn."""
 
+import html
 import math
+import shutil
+import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -119,3 +122,47 @@ def assert_report_matches_sklearn(report, label, inference, ignore_index, zero_d
         in_label, in_inference = c in set(y_true.tolist()), c in set(y_pred.tolist())
         assert row["occurs_in"] == ("both" if in_label and in_inference
                                     else "label" if in_label else "inference")
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (Debian's chromium package); "
+                                                             ".ci/run installs it")
+# Added to a copy of a page: loads every (lazy) picture, then writes what it saw into the DOM.
+PROBE = """<script>
+  window.addEventListener('load', async () => {
+    const images = [...document.images];
+    images.forEach(image => { image.loading = 'eager'; });
+    await Promise.all(images.map(image => image.complete ? null
+      : new Promise(done => { image.onload = image.onerror = done; })));
+    document.body.dataset.images = images.length;
+    document.body.dataset.loaded = images.filter(image => image.naturalWidth > 0).length;
+    document.body.dataset.legend = [...document.querySelectorAll('.classes > span')]
+      .map(entry => entry.textContent.trim()).join('|');
+    document.body.dataset.next = [...document.querySelectorAll('nav a')]
+      .filter(link => link.textContent.startsWith('next')).map(link => link.href).join('');
+  });
+</script></body>"""
+
+
+def render(page, tmp_path, screenshot=None, height=900):
+    """The DOM of a page in headless Chromium after PROBE loaded every picture, and maybe a screenshot."""
+    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars", f"--window-size=1366,{height}",
+             "--virtual-time-budget=15000"]
+    probe = page.with_name(f"probe-{page.name}")
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", PROBE), encoding="utf-8")
+    try:
+        dom = subprocess.run(flags + ["--dump-dom", probe.as_uri()], capture_output=True, text=True,
+                             timeout=120).stdout
+        if screenshot:
+            subprocess.run(flags + [f"--screenshot={screenshot}", page.as_uri()], capture_output=True, timeout=120)
+    finally:
+        probe.unlink()
+    return dom
+
+
+def dom_attribute(dom, name):
+    """The value PROBE wrote as data-<name> on the page's body."""
+    start = dom.index(f'data-{name}="') + len(name) + 7
+    return html.unescape(dom[start:dom.index('"', start)])

@@ -2,7 +2,6 @@
 pixels, and exact merging."""
 
 import json
-import math
 
 import numpy as np
 import pytest

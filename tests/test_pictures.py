@@ -4,20 +4,15 @@ any class count, and the pages as a browser shows them (headless Chromium)."""
 import html.parser
 import json
 import re
-import shutil
-import subprocess
 import urllib.parse
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, tool
+from conftest import ROOT, dom_attribute as attribute, needs_chromium, render, tool
 
 SAMPLE_IDS = [f"{n:06d}_10" for n in range(10)]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (Debian's chromium package); "
-                                                             ".ci/run installs it")
 
 
 def ids_from_colours(path):
@@ -128,45 +123,6 @@ def test_previous_and_next_follow_the_index_pages_order(sample_folder):
         expected = ["../index.html"] + ([f"{order[index - 1]}.html"] if index else []) + (
             [f"{order[index + 1]}.html"] if index + 1 < len(order) else [])
         assert parser.navigation == expected
-
-
-PROBE = """<script>
-  window.addEventListener('load', async () => {
-    const images = [...document.images];
-    images.forEach(image => { image.loading = 'eager'; });
-    await Promise.all(images.map(image => image.complete ? null
-      : new Promise(done => { image.onload = image.onerror = done; })));
-    document.body.dataset.images = images.length;
-    document.body.dataset.loaded = images.filter(image => image.naturalWidth > 0).length;
-    document.body.dataset.legend = [...document.querySelectorAll('.classes > span')]
-      .map(entry => entry.textContent.trim()).join('|');
-    document.body.dataset.next = [...document.querySelectorAll('nav a')]
-      .filter(link => link.textContent.startsWith('next')).map(link => link.href).join('');
-  });
-</script></body>"""
-
-
-def render(page, tmp_path, screenshot=None, height=900):
-    """The DOM of a page after a probe loaded every picture, and maybe a screenshot of it."""
-    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars", f"--window-size=1366,{height}",
-             "--virtual-time-budget=15000"]
-    probe = page.with_name(f"probe-{page.name}")
-    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", PROBE), encoding="utf-8")
-    try:
-        dom = subprocess.run(flags + ["--dump-dom", probe.as_uri()], capture_output=True, text=True,
-                             timeout=120).stdout
-        if screenshot:
-            subprocess.run(flags + [f"--screenshot={screenshot}", page.as_uri()], capture_output=True, timeout=120)
-    finally:
-        probe.unlink()
-    return dom
-
-
-def attribute(dom, name):
-    start = dom.index(f'data-{name}="') + len(name) + 7
-    return html.unescape(dom[start:dom.index('"', start)])
 
 
 def assert_image_page_complete(page, tmp_path, class_names, labels, screenshot=None):

@@ -5,8 +5,6 @@ import csv
 import html.parser
 import io
 import json
-import shutil
-import subprocess
 import urllib.parse
 from pathlib import Path
 
@@ -14,10 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, tool
+from conftest import ROOT, needs_chromium, render, tool
 
 SAMPLE_IDS = [f"{n:06d}_10" for n in range(10)]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
@@ -220,34 +217,10 @@ def test_an_interrupted_run_leaves_no_half_written_file(tmp_path, capsys, monkey
     assert "report.json" not in written and "classes.csv" not in written  # streamed, so never half there
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no Chromium installed (Debian's chromium package); "
-                                             ".ci/run installs it")
+@needs_chromium
 def test_the_page_renders_in_a_browser_with_every_thumbnail(report_folder, tmp_path):
     folder, _ = report_folder
-    # A copy of the page with a probe that loads every lazy thumbnail and writes what it saw into the DOM.
-    probe = """<script>
-      window.addEventListener('load', async () => {
-        const images = [...document.images];
-        images.forEach(image => { image.loading = 'eager'; });
-        await Promise.all(images.map(image => image.complete ? null
-          : new Promise(done => { image.onload = image.onerror = done; })));
-        document.body.dataset.images = images.length;
-        document.body.dataset.loaded = images.filter(image => image.naturalWidth > 0).length;
-      });
-    </script></body>"""
-    page = (folder / "index.html").read_text(encoding="utf-8").replace("</body>", probe)
-    (folder / "probe.html").write_text(page, encoding="utf-8")
-    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}", "--hide-scrollbars", "--window-size=1366,900",
-             "--virtual-time-budget=15000"]
-    try:
-        dom = subprocess.run(flags + ["--dump-dom", (folder / "probe.html").as_uri()], capture_output=True,
-                             text=True, timeout=120).stdout
-        subprocess.run(flags + [f"--screenshot={tmp_path / 'page.png'}", (folder / "index.html").as_uri()],
-                       capture_output=True, timeout=120)
-    finally:
-        (folder / "probe.html").unlink()
+    dom = render(folder / "index.html", tmp_path, tmp_path / "page.png")
     pictures = 1 + len(SAMPLE_IDS)  # the heat map and a thumbnail per image
     assert f'data-images="{pictures}" data-loaded="{pictures}"' in dom  # every one loaded, none broken
     assert dom.count('class="thumb"') == 10 and dom.count("<tr>") >= 10 + 20
