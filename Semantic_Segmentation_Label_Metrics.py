@@ -1036,13 +1036,34 @@ def count_matrix(label, inference, ignore_index=None):
 
 
 def count_pair(label, inference, ignore_index=None, band_width=0):
-    """(matrix, boundary) of a pair: the 256x256 int64 confusion matrix, [i, j] = pixels labelled i and
-    predicted j, and with band_width d > 0 a (2, 256) int64 array of each id's boundary intersection
-    |G & P| and union |G | P|, where G and P are the id's boundary bands of width d in the label and in the
-    inference (boundary_band); else None. Pixels whose label is ignore_index are not counted at all.
+    """(matrix, boundary) of a pair over the whole label space: the 256x256 int64 confusion matrix, [i, j] =
+    pixels labelled i and predicted j, and with band_width d > 0 the (2, 256) boundary counts (see
+    count_occurring); else None."""
+    counts = count_occurring(label, inference, ignore_index, band_width)
+    matrix = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
+    matrix[np.ix_(counts.ids, counts.ids)] = counts.matrix
+    if counts.boundary is None:
+        return matrix, None
+    boundary = np.zeros((2, LABEL_SPACE), dtype=np.int64)
+    boundary[:, counts.ids] = counts.boundary
+    return matrix, boundary
 
-    A pixel's cell is its code (label << 8) | inference, with a bit for each band it is in; the codes are
-    counted run by run where the masks are piecewise constant, else pixel by pixel with np.bincount.
+
+class Counts(NamedTuple):
+    """A pair's counts over the ids that occur in it, which is all a report needs (and a few hundred bytes
+    where the whole label space's matrix takes 512 KB)."""
+    ids: np.ndarray  # ascending: every id some counted pixel is labelled or predicted as
+    matrix: np.ndarray  # int64 confusion matrix over ids: [a, b] = pixels labelled ids[a], predicted ids[b]
+    boundary: np.ndarray | None  # int64 (2, len(ids)): boundary intersection and union of each id, or None
+
+
+def count_occurring(label, inference, ignore_index=None, band_width=0):
+    """The Counts of a pair: its confusion matrix over the ids that occur, and with band_width d > 0 each id's
+    boundary intersection |G & P| and union |G | P|, where G and P are the id's boundary bands of width d in
+    the label and in the inference (boundary_band). Pixels whose label is ignore_index are not counted at all.
+
+    A pixel's cell is its label and inference id, with a bit for each band it is in; the cells are counted run
+    by run where the masks are piecewise constant, else pixel by pixel with np.bincount.
     """
     if label.shape != inference.shape:
         raise ValueError(f"label is {label.shape[1]}x{label.shape[0]}, "
@@ -1052,21 +1073,35 @@ def count_pair(label, inference, ignore_index=None, band_width=0):
     label, inference = label.ravel(), inference.ravel()
     planes = 4 if bands else 1  # cells of pixels in neither band, the label's, the inference's, both
     # Masks are piecewise constant: where the pixels form few runs of one (label,
-    # inference) pair, count each run's code weighted by its length, which is
-    # several times faster than a code per pixel and gives the same counts.
+    # inference) pair, count each run's cell weighted by its length, which is
+    # several times faster than a cell per pixel and gives the same counts.
     change = label[1:] != label[:-1]
     for plane in (inference, *bands):
         change |= plane[1:] != plane[:-1]
-    run_starts = np.flatnonzero(change)
-    if label.size and run_starts.size < MAX_RUNS_PER_PIXEL * label.size:
-        run_starts += 1
-        run_starts = np.concatenate(([0], run_starts))
-        lengths = np.diff(run_starts, append=label.size)
-        codes = label[run_starts].astype(np.intp) << 8 | inference[run_starts]
-        for bit, band in enumerate(bands, start=16):
-            codes |= band[run_starts].astype(np.intp) << bit
-        counts = np.zeros(planes * LABEL_SPACE * LABEL_SPACE, dtype=np.int64)
-        np.add.at(counts, codes, lengths)  # integer sums: exact, and no 64K-bin float histogram
+    changes = np.flatnonzero(change)  # pixel k + 1 starts a run
+    if label.size and changes.size < MAX_RUNS_PER_PIXEL * label.size:
+        run_starts = np.zeros(changes.size + 1, dtype=np.intp)
+        run_starts[1:] = changes
+        run_starts[1:] += 1
+        lengths = np.empty_like(run_starts)
+        lengths[:-1] = run_starts[1:]
+        lengths[:-1] -= run_starts[:-1]
+        lengths[-1] = label.size - run_starts[-1]
+        run_labels, run_inferences = label[run_starts].astype(np.intp), inference[run_starts].astype(np.intp)
+        run_planes = sum((band[run_starts].astype(np.intp) << bit for bit, band in enumerate(bands)), 0)
+        if ignore_index is not None:  # leave those runs out
+            counted = run_labels != ignore_index
+            run_labels, run_inferences, lengths = run_labels[counted], run_inferences[counted], lengths[counted]
+            run_planes = run_planes[counted] if bands else 0
+        occurs = np.zeros(LABEL_SPACE, dtype=bool)
+        occurs[run_labels] = occurs[run_inferences] = True
+        ids = np.flatnonzero(occurs)
+        position = np.zeros(LABEL_SPACE, dtype=np.intp)
+        position[ids] = np.arange(len(ids))
+        cells = (run_planes * len(ids) + position.take(run_labels)) * len(ids) + position.take(run_inferences)
+        counts = np.zeros(planes * len(ids) ** 2, dtype=np.int64)
+        np.add.at(counts, cells, lengths)  # integer sums: exact
+        counts = counts.reshape(planes, len(ids), len(ids))
     else:
         codes = label.astype(np.uint32 if bands else np.uint16)
         codes <<= 8
@@ -1074,15 +1109,18 @@ def count_pair(label, inference, ignore_index=None, band_width=0):
         for bit, band in enumerate(bands, start=16):
             codes |= band.astype(np.uint32) << bit
         counts = np.bincount(codes, minlength=planes * LABEL_SPACE * LABEL_SPACE).astype(np.int64, copy=False)
-    counts = counts.reshape(planes, LABEL_SPACE, LABEL_SPACE)
-    if ignore_index is not None:
-        counts[:, ignore_index, :] = 0  # same as removing those pixels before counting
+        counts = counts.reshape(planes, LABEL_SPACE, LABEL_SPACE)
+        if ignore_index is not None:
+            counts[:, ignore_index, :] = 0  # same as removing those pixels before counting
+        every_plane = counts.sum(axis=0)
+        ids = np.flatnonzero((every_plane.sum(axis=1) > 0) | (every_plane.sum(axis=0) > 0))
+        counts = counts[:, ids][:, :, ids]
     if not bands:
-        return counts[0], None
+        return Counts(ids, counts[0], None)
     in_label_band, in_inference_band = counts[1] + counts[3], counts[2] + counts[3]
-    intersection = np.diag(counts[3])
-    return counts.sum(axis=0), np.array([intersection, in_label_band.sum(axis=1) + in_inference_band.sum(axis=0)
-                                         - intersection])
+    intersection = np.diagonal(counts[3])
+    return Counts(ids, counts.sum(axis=0), np.array([intersection, in_label_band.sum(axis=1)
+                                                     + in_inference_band.sum(axis=0) - intersection]))
 
 
 def boundary_width(shape, ratio):
@@ -1148,11 +1186,9 @@ def matrix_from_report(report):
 # ---------------------------------------------------------------- reports
 
 def _divide(numerator, denominator, zero_division):
-    """numerator / denominator per class; 0/0 becomes zero_division (scikit-learn's rule)."""
-    result = np.full(len(numerator), zero_division, dtype=np.float64)
-    defined = denominator != 0
-    result[defined] = numerator[defined] / denominator[defined]
-    return result
+    """numerator / denominator, element by element; 0/0 becomes zero_division (scikit-learn's rule)."""
+    result = np.full(np.shape(numerator), zero_division, dtype=np.float64)
+    return np.divide(numerator, denominator, out=result, where=denominator != 0)
 
 
 def _macro_average(values):
@@ -1191,47 +1227,59 @@ def _averages(table, weights):
 
 
 def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=None, boundary=None):
-    """Classification report of a 256x256 confusion matrix, as a JSON-ready dict.
+    """Classification report of a 256x256 confusion matrix, or of a pair's Counts, as a JSON-ready dict.
 
     Undefined values are None. Only classes that occur (in the label or the
     inference) get a row and enter the averages; ignore_index never gets a row.
-    boundary, when given, is each id's boundary intersection and union (count_pair):
-    then each class gets its boundary IoU, and the report the mean boundary IoU.
+    boundary, when given, is each id's boundary intersection and union (count_pair;
+    Counts hold their own): then each class gets its boundary IoU, and the report
+    the mean boundary IoU.
     """
+    if isinstance(matrix, Counts):
+        occurring, compact, boundary = matrix
+    else:  # the whole label space: keep the ids that occur
+        occurring = np.flatnonzero((matrix.sum(axis=1) > 0) | (matrix.sum(axis=0) > 0))
+        compact = matrix[occurring][:, occurring]
+        boundary = boundary[:, occurring] if boundary is not None else None
     class_names = class_names or {}
-    label_counts = matrix.sum(axis=1)  # support: pixels of the class in the label
-    inference_counts = matrix.sum(axis=0)  # pixels predicted as the class
-    occurring = np.flatnonzero((label_counts > 0) | (inference_counts > 0))
-    classes = occurring[occurring != ignore_index] if ignore_index is not None else occurring
+    label_counts = compact.sum(axis=1)  # support: pixels of the class in the label
+    inference_counts = compact.sum(axis=0)  # pixels predicted as the class
+    # Every occurring id but the ignore index is a class.
+    is_class = occurring != ignore_index if ignore_index is not None else np.ones(len(occurring), dtype=bool)
+    classes = occurring[is_class]
 
     pixels = int(label_counts.sum())
-    tp = np.diag(matrix)[classes]  # TP: pixels of the class predicted as the class
-    fp = inference_counts[classes] - tp  # FP: pixels predicted as the class that are something else
-    fn = label_counts[classes] - tp  # FN: pixels of the class predicted as something else
+    tp = np.diagonal(compact)[is_class]  # TP: pixels of the class predicted as the class
+    fp = inference_counts[is_class] - tp  # FP: pixels predicted as the class that are something else
+    fn = label_counts[is_class] - tp  # FN: pixels of the class predicted as something else
     tn = pixels - tp - fp - fn  # TN: pixels neither labelled nor predicted as the class
-    support = label_counts[classes]
+    support = label_counts[is_class]
     # A metric per row, a class per column.
-    table = np.vstack([_divide(*ratio(tp, fp, fn, tn), zero_division) for _, _, ratio in CLASS_METRICS.values()])
+    numerators, denominators = zip(*(ratio(tp, fp, fn, tn) for _, _, ratio in CLASS_METRICS.values()))
+    table = _divide(np.array(numerators), np.array(denominators), zero_division)
 
+    values_by_class = table.T.tolist()
+    if np.isnan(table).any():  # undefined (0/0 with zero_division nan): None
+        values_by_class = [[None if value != value else value for value in values] for values in values_by_class]
     report_classes = {}
-    for class_id, values, count, predicted in zip(classes.tolist(), table.T.tolist(), support.tolist(),
-                                                  inference_counts[classes].tolist()):
+    for class_id, values, count, predicted in zip(classes.tolist(), values_by_class, support.tolist(),
+                                                  inference_counts[is_class].tolist()):
         report_classes[str(class_id)] = {
             "name": class_names.get(class_id),
-            **{metric: None if value != value else value for metric, value in zip(METRICS, values)},  # nan: None
+            **dict(zip(METRICS, values)),
             "support": count,
             "occurs_in": "both" if count and predicted else "label" if count else "inference",
         }
-    boundary_numbers = _boundary_numbers(boundary, classes, report_classes, zero_division)
+    boundary_numbers = _boundary_numbers(boundary[:, is_class] if boundary is not None else None, classes,
+                                         report_classes, zero_division)
     unexpected_ids = {}
     if class_names:
-        for class_id in occurring.tolist():
+        for position, class_id in enumerate(occurring.tolist()):
             if class_id not in class_names:
-                carrying = label_counts[class_id] + inference_counts[class_id] - matrix[class_id, class_id]
+                carrying = label_counts[position] + inference_counts[position] - compact[position, position]
                 unexpected_ids[str(class_id)] = int(carrying)
 
     macro, weighted = (dict(zip(METRICS, averages)) for averages in _averages(table, support))
-    compact = matrix[np.ix_(occurring, occurring)]
     labelled = support > 0
     return {
         "pixels": pixels,
@@ -1241,7 +1289,7 @@ def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=Non
         },
         "classes": report_classes,
         "unexpected_ids": unexpected_ids,
-        "accuracy": _number(np.trace(matrix) / pixels) if pixels else None,
+        "accuracy": _number(np.trace(compact) / pixels) if pixels else None,
         "macro_avg": macro,
         "weighted_avg": weighted,
         "mean_iou": macro["iou"],
@@ -1254,14 +1302,15 @@ def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=Non
 
 
 def _boundary_numbers(boundary, classes, report_classes, zero_division):
-    """Add each class's boundary IoU (and the counts it comes from, which merge exactly) to its entry;
+    """Add each class's boundary IoU (and the counts it comes from, which merge exactly) to its entry, from
+    boundary, the classes' (2, len(classes)) boundary intersection and union;
     returns the report's mean boundary IoU, over the classes whose boundary union is not 0 ({} without
     boundary counts)."""
     if boundary is None:
         return {}
     if not len(classes):
         return {"mean_boundary_iou": None}
-    intersection, union = boundary[0][classes], boundary[1][classes]
+    intersection, union = boundary
     boundary_iou = _divide(intersection, union, zero_division)
     for class_id, value, common, either in zip(classes.tolist(), boundary_iou.tolist(), intersection.tolist(),
                                                union.tolist()):
@@ -1744,6 +1793,8 @@ def summary_row(report, file=None):
 
 def occurrence_note(entry, zero_division):
     """Why a class row holds a 0/0, when it occurs on one side only."""
+    if entry["occurs_in"] == "both":
+        return ""
     as_shown = {0.0: "shown as 0", 1.0: "shown as 1"}.get(zero_division, "undefined")
     if entry["occurs_in"] == "label":
         return f"label only: never predicted, precision is 0/0, {as_shown}"
@@ -1904,7 +1955,8 @@ def columns_for(table, output, rows=(), present=None):
     """The columns of a table that output ("text", "html" or "csv") shows: an optional column only when its
     key is in present (by default, when one of rows has a value for it)."""
     if present is None:
-        present = {column.key for column in table for row in rows if row.get(column.key) is not None}
+        present = {column.key for column in table if column.optional
+                   and any(row.get(column.key) is not None for row in rows)}
     return [column for column in table if output in column.formats.split()
             and (not column.optional or column.key in present)]
 
@@ -1917,10 +1969,12 @@ def csv_header(table, present=()):
 def class_table_rows(report, zero_division):
     """The rows of CLASS_TABLE for a report: (class rows, average rows)."""
     intervals = report.get("confidence_intervals", {}).get("classes", {})
-    rows = [{**entry, "class": (int(class_id), entry["name"]), **class_interval(intervals.get(class_id)),
-             "note": "; ".join(note for note in (occurrence_note(entry, zero_division),
-                                                  rarity_note(intervals.get(class_id))) if note)}
-            for class_id, entry in report["classes"].items()]
+    rows = []
+    for class_id, entry in report["classes"].items():
+        interval = intervals.get(class_id)
+        notes = [note for note in (occurrence_note(entry, zero_division), rarity_note(interval)) if note]
+        rows.append({**entry, "class": (int(class_id), entry["name"]), **class_interval(interval),
+                     "note": "; ".join(notes)})
     averages = [{"class": title, **report[key], "support": report["pixels"]}
                 for title, key in (("macro avg", "macro_avg"), ("weighted avg", "weighted_avg"))]
     if "mean_boundary_iou" in report:  # the mean over the classes with a boundary: a macro average
@@ -2042,7 +2096,8 @@ def _text(column, value, digits):
 def _text_of(column, digits):
     """How the text table shows a column's values: _text, with a score column's format chosen once."""
     if column.kind == "score":
-        return lambda value: "undefined" if value is None else f"{value:.{digits}f}"
+        spec = f".{digits}f"
+        return lambda value: "undefined" if value is None else format(value, spec)
     return lambda value: _text(column, value, digits)
 
 
@@ -2062,30 +2117,27 @@ def text_table(table, rows, averages=(), digits=4):
     """
     every_row = [*rows, *averages]
     columns = columns_for(table, "text", every_row)
-    shown_as = [_text_of(column, digits) for column in columns]
-    texts = [[show(row[column.key]) if column.key in row else "" for column, show in zip(columns, shown_as)]
-             for row in every_row]  # each cell's text, once
-    widths = [max([len(column.title), len(column.also), digits + 3 if column.kind == "score" else 0]
-                  + [len(cells[index]) for cells in texts])
-              + (0 if column.kind in ("class", "image") else 2) for index, column in enumerate(columns)]
-
-    def line(cells):
-        parts = []
-        for column, column_width, text in zip(columns, widths, cells):
-            if column.kind in ("class", "image"):
-                parts.append(text.ljust(column_width))
-            elif column.kind in ("note", "class score"):
-                parts.append("  " + text if text else "")
-            else:
-                parts.append(text.rjust(column_width))
-        return "".join(parts)
-
-    header = [line([column.title for column in columns])]
+    header_rows = [[column.title for column in columns]]
     if any(column.also for column in columns):  # the other names of a number, under its title
-        header.append(line([column.also for column in columns]))
-    lines = header + [line(cells) for cells in texts[:len(rows)]]
-    lines += [""] + [line(cells) for cells in texts[len(rows):]] if averages else []
-    return [text.rstrip() for text in lines]
+        header_rows.append([column.also for column in columns])
+    cells = []  # per column: its header cells, then each row's text
+    fields = []  # per column: how its cells are aligned in a line
+    for index, column in enumerate(columns):
+        show = _text_of(column, digits)
+        texts = [header[index] for header in header_rows]
+        texts += [show(row[column.key]) if column.key in row else "" for row in every_row]
+        if column.kind in ("note", "class score"):  # trailing text, two spaces from the last column
+            cells.append(["  " + text if text else "" for text in texts])
+            fields.append("{}")
+            continue
+        width = max(digits + 3 if column.kind == "score" else 0, *map(len, texts))
+        left = column.kind in ("class", "image")
+        cells.append(texts)
+        fields.append(f"{{:<{width}}}" if left else f"{{:>{width + 2}}}")
+    template = "".join(fields)
+    lines = [template.format(*line).rstrip() for line in zip(*cells)]
+    heading, body = lines[:len(header_rows)], lines[len(header_rows):]
+    return heading + body[:len(rows)] + ([""] + body[len(rows):] if averages else [])
 
 
 def format_matrix(report, class_names):
@@ -2097,10 +2149,10 @@ def format_matrix(report, class_names):
     title_width = max(len(MATRIX_CORNER), *map(len, titles))
     # Counts and ids are not negative: the widest is the largest.
     width = len(str(max(max(max(counts) for _, _, counts in rows), labels[-1]))) + 2
+    numbers = f"%{width}d" * len(labels)  # a row's numbers, formatted at once
     lines = ["Confusion matrix (rows = label, columns = inference, in pixels)",
-             MATRIX_CORNER.ljust(title_width) + "".join(f"{i:>{width}}" for i in labels)]
-    for title, (_, _, counts) in zip(titles, rows):
-        lines.append(title.ljust(title_width) + "".join(f"{value:>{width}}" for value in counts))
+             MATRIX_CORNER.ljust(title_width) + numbers % tuple(labels)]
+    lines += [title.ljust(title_width) + numbers % tuple(counts) for title, (_, _, counts) in zip(titles, rows)]
     return "\n".join(lines)
 
 
@@ -2110,8 +2162,9 @@ def format_report(report, digits=4, zero_division=0.0):
         return "Classification report: no pixels counted, every metric is undefined."
     rows, averages = class_table_rows(report, zero_division)
     lines = ["Classification report", *text_table(CLASS_TABLE, rows, averages, digits)]
-    if undefined_note(report):
-        lines.append(undefined_note(report))
+    undefined = undefined_note(report)
+    if undefined:
+        lines.append(undefined)
     if report["unexpected_ids"]:
         lines.append(unexpected_note(report))
     return "\n".join(lines)
@@ -3187,9 +3240,9 @@ def score_pair(pair, settings):
         label, inference = read_pair(pair.label, pair.inference, settings.palette, settings.label_map,
                                      settings.inference_map)
         band_width = boundary_width(label.shape, settings.boundary_ratio) if settings.boundary else 0
-        matrix, boundary = count_pair(label, inference, settings.ignore_index, band_width)
-        report = image_report(shown(pair.key), pair.label, pair.inference, matrix, settings.zero_division,
-                              settings.ignore_index, settings.class_names, boundary)
+        counts = count_occurring(label, inference, settings.ignore_index, band_width)
+        report = image_report(shown(pair.key), pair.label, pair.inference, counts, settings.zero_division,
+                              settings.ignore_index, settings.class_names)
     except MaskError as error:
         return Result(pair.key, shown(error.path or pair.label), None, str(error))
     except Exception as error:  # a bug of ours must still name the file and spare the other pairs

@@ -65,6 +65,11 @@ def test_boundary_counts_equal_the_definition(first, second, d, ignore):
     matrix, boundary = tool.count_pair(label, inference, ignore_index, d)
     np.testing.assert_array_equal(boundary, reference_boundary_counts(label, inference, d, ignore_index))
     np.testing.assert_array_equal(matrix, tool.count_matrix(label, inference, ignore_index))
+    # Each image's report is made from the counts over the ids that occur: the same report.
+    counts = tool.count_occurring(label, inference, ignore_index, d)
+    np.testing.assert_array_equal(counts.boundary, boundary[:, counts.ids])
+    assert tool.compute_report(counts, 0.0, ignore_index) == tool.compute_report(matrix, 0.0, ignore_index,
+                                                                                 boundary=boundary)
 
 
 @pytest.mark.parametrize("ratio", [0.005, 0.02, 0.05])

@@ -316,20 +316,20 @@ def test_nothing_to_do_stops_at_once_with_exit_2(folders, capsys, tmp_path, setu
 def test_an_internal_error_names_the_file_and_spares_the_rest(folders, capsys, tmp_path, monkeypatch):
     Image.fromarray(np.zeros(SHAPE, np.uint8)).save(tmp_path / "labels" / "buggy.png")
     Image.fromarray(np.zeros(SHAPE, np.uint8)).save(tmp_path / "inferences" / "buggy.png")
-    real_count = tool.count_pair
+    real_count = tool.count_occurring
 
     def count_with_a_bug(label, inference, ignore_index=None, band_width=0):
         if not label.any():  # only the all-zero pair
             raise RuntimeError("a bug")
         return real_count(label, inference, ignore_index, band_width)
-    monkeypatch.setattr(tool, "count_pair", count_with_a_bug)
+    monkeypatch.setattr(tool, "count_occurring", count_with_a_bug)
     assert_refused(capsys, folders, "labels/buggy.png", "internal error", "RuntimeError: a bug")
 
 
 def test_ctrl_c_stops_cleanly(folders, capsys, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
-    monkeypatch.setattr(tool, "count_pair", interrupted)
+    monkeypatch.setattr(tool, "count_occurring", interrupted)
     assert tool.main([]) == 130
     assert capsys.readouterr().err == "interrupted\n"
 
