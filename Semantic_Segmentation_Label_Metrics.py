@@ -23,7 +23,7 @@ pixel arrays (with pixels labelled --ignore-index removed).
 # Contents, in file order; each section uses only the ones above it:
 #   constants   label space, formats, colours, presets, and Settings (what a run is asked to do)
 #   reading     mask files to class ids, class names, pairing files, JSON reports for --merge
-#   counting    the 256x256 confusion matrix of a pair
+#   counting    a pair's confusion matrix over the ids that occur in it (Counts), or over all 256 ids
 #   reports     a matrix's classification report (a dict), other tools' conventions, summary rows, notes
 #   tables      each table described once: its columns (title, key, kind, formats)
 #   renderers   text, HTML, CSV and pictures, drawn from those descriptions

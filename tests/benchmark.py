@@ -152,6 +152,30 @@ def bootstrap_costs(images, count, resamples, rounds):
     return costs, len(counts.ids())
 
 
+STAGES = {"read": "reading both masks (`read_pair`)", "count": "counting (`count_occurring`)",
+          "report": "the image's report (`image_report`)", "text": "its text section (`format_image_section`)"}
+
+
+def stage_costs(pairs, rounds_out):
+    """Milliseconds per pair in each stage of the one-process pipeline, run pair after pair as the tool runs
+    them (so that each stage finds the caches as the one before left them)."""
+    spent = dict.fromkeys(STAGES, 0.0)
+    for _, label_path, inference_path in pairs:
+        start = time.perf_counter()
+        label, inference = tool.read_pair(label_path, inference_path)
+        read = time.perf_counter()
+        counts = tool.count_occurring(label, inference)
+        counted = time.perf_counter()
+        report = tool.image_report(Path(label_path).stem, label_path, inference_path, counts)
+        reported = time.perf_counter()
+        tool.format_image_section(report, {})
+        ends = {"read": read - start, "count": counted - read, "report": reported - counted,
+                "text": time.perf_counter() - reported}
+        for stage, seconds in ends.items():
+            spent[stage] += seconds
+    rounds_out.append({stage: seconds * 1000 / len(pairs) for stage, seconds in spent.items()})
+
+
 def per_pair_ms(function, pairs, rounds_out, *args):
     start = time.perf_counter()
     result = function(pairs, *args)
@@ -193,6 +217,7 @@ for label in sorted(Path("labels").iterdir()):
     np.asarray(Image.open(label)), np.asarray(Image.open(Path("inferences") / label.name))
 """
 DECODE_ONLY_COMMAND = [sys.executable, "-c", DECODE_ONLY]
+DECODE_ONLY_IMPORTS = [sys.executable, "-c", "import numpy, PIL.Image, PIL.PngImagePlugin"]  # its start-up
 WARM = {"MALLOC_TOP_PAD_": str(64 << 20)}
 
 
@@ -213,7 +238,7 @@ def main(argv=None):
     parser.add_argument("--resamples", type=int, default=1000, help="their resamples (default 1000)")
     args = parser.parse_args(argv)
     cores = tool.default_jobs(10**9)
-    rows = {}
+    rows, stages = {}, {}
     with tempfile.TemporaryDirectory() as temporary:
         temporary = Path(temporary)
         for width, height in SIZES:
@@ -223,8 +248,10 @@ def main(argv=None):
                         for kind in VARIANTS}
             times = {name: [] for name in ("floor", "sklearn", "tool", "cores", "boundary", "boundary cores",
                                            *(f"{kind} {what}" for kind in VARIANTS for what in ("floor", "tool")))}
+            stages[width, height] = []
             for _ in range(args.rounds):  # interleaved, so that a busy moment hits every pipeline
                 per_pair_ms(decode_floor, pairs, times["floor"])
+                stage_costs(pairs, stages[width, height])
                 sklearn_total = per_pair_ms(sklearn_pipeline, few, times["sklearn"])
                 one_total, images = per_pair_ms(tool_pipeline, pairs, times["tool"], 1)
                 cores_total, _ = per_pair_ms(tool_pipeline, pairs, times["cores"], cores)
@@ -256,8 +283,10 @@ def main(argv=None):
         classes = temporary / "classes"
         make_many_classes(classes, 10)
         cli = {name: [] for name in ("samples", "ten", "many", "samples folder", "pictured", "pictured folder",
-                                     "classes folder")}
+                                     "classes folder", "start", "decode-only start")}
         for round_ in range(args.rounds):
+            cli["start"].append(run_cli(["--help"], ROOT))  # compiling the script, its imports, the options
+            cli["decode-only start"].append(run_cli([], ROOT, DECODE_ONLY_IMPORTS))
             for size, folder in whole.items():  # the main figures, interleaved so that noise hits them all
                 processes[size, "warm"].append(run_cli([], folder, DECODE_ONLY_COMMAND, WARM))
                 processes[size, "plain"].append(run_cli([], folder, DECODE_ONLY_COMMAND))
@@ -299,6 +328,23 @@ def main(argv=None):
         print(f"| {title} | " + " | ".join(cells) + " |")
     print("| peak RSS, `--jobs 1` | " + " | ".join(f"{median(processes[size, 'jobs 1'], 1):.0f} MB" for size in SIZES)
           + " |")
+    start, decode_only_start = median(cli["start"], 0), median(cli["decode-only start"], 0)
+    print(f"\nWhere the time goes, in this process, stage by stage on {args.pairs} pairs per size (one process, "
+          "pair after pair), and the start-up of each whole process:\n")
+    print("| per pair | " + " | ".join(f"{w}x{h}" for w, h in SIZES) + " |")
+    print("|---|" + "---|" * len(SIZES))
+    costs = {size: {stage: statistics.median(measured[stage] for measured in stages[size]) for stage in STAGES}
+             for size in SIZES}
+    for stage, title in STAGES.items():
+        print(f"| {title} | " + " | ".join(f"{costs[size][stage]:.2f} ms" for size in SIZES) + " |")
+    print("| all but reading, against the decode floor | " + " | ".join(
+        f"{sum(costs[size][stage] for stage in STAGES if stage != 'read') / floor[size] * 100:.0f}%"
+        for size in SIZES) + " |")
+    print(f"| the tool's start-up over the decode-only process's, shared by {args.cli_pairs} pairs | " + " | ".join(
+        f"{(start - decode_only_start) * 1000 / args.cli_pairs:.2f} ms = "
+        f"{(start - decode_only_start) / args.cli_pairs / floor[size] * 100000:.0f}%" for size in SIZES) + " |")
+    print(f"\nStart-up: the tool {start:.2f} s (`--help`: compiling the script, its imports, the options); the "
+          f"decode-only process {decode_only_start:.2f} s (importing numpy and Pillow).")
     print(f"\nBreakdown, in this process: pipelines on {args.pairs} pairs per size (scikit-learn on "
           f"{args.sklearn_pairs}); all give the same combined matrix.\n")
     header = "| per pair of masks | " + " | ".join(f"{w}x{h}" for w, h in SIZES) + " |"

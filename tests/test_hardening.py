@@ -680,6 +680,7 @@ def test_every_reliability_promise_of_the_readme_names_tests_that_exist():
     for row in rows:
         names = re.findall(r"`(\w+\.py)?::(\w+)`", row)  # `file.py::test`, or `::test` of the same file
         assert names and names[0][0], row
+        current = names[0][0]
         for file, test in names:
             current = file or current
             assert f"def {test}(" in (ROOT / "tests" / current).read_text(encoding="utf-8"), (current, test)
