@@ -728,31 +728,55 @@ def _endings_said(listing):
     return ", ".join(f"{ending} ({count} file{'s' if count > 1 else ''})" for ending, count in endings.items())
 
 
+def by_file_name(listing):
+    """A Listing's masks keyed by their file name alone, without their sub-folders; None when two of them
+    would share a key."""
+    masks = {key.rpartition("/")[2]: path for key, path in listing.masks.items()}
+    return listing._replace(masks=masks) if len(masks) == len(listing.masks) else None
+
+
+def _other_pairings(labels, inferences, labels_dir, inferences_dir, recursive, suffixes_given):
+    """The other ways to pair two folders' masks when their ids pair nothing, in turn: without each folder's
+    common name ending (when no suffix was given), and, with recursive, by file name alone (when it is unique
+    in each folder: labels in sub-folders, as Cityscapes' cities, against predictions written flat). Yields
+    (label listing, inference listing, the note that says so)."""
+    ways = [(labels, inferences, [])]
+    endings = name_ending([Path(p).stem for p in labels.masks.values()]), \
+        name_ending([Path(p).stem for p in inferences.masks.values()])
+    if not suffixes_given and any(endings) and endings[0] != endings[1]:
+        ways.append((list_masks(labels_dir, recursive, endings[0]), list_masks(inferences_dir, recursive, endings[1]),
+                     [f"without the endings {endings[0] or '(none)'} of the labels and {endings[1] or '(none)'} of "
+                      "the inferences (--label-suffix and --inference-suffix say so and silence this note)"]))
+        yield ways[-1][0], ways[-1][1], "note: no file names match; pairing by their names " + ways[-1][2][0]
+    if recursive:
+        for label_listing, inference_listing, said in ways:
+            flat = by_file_name(label_listing), by_file_name(inference_listing)
+            if all(flat):
+                yield (*flat, "note: no ids match with their sub-folders; pairing by file name alone, "
+                       + " and ".join(["which is unique in both folders", *said]))
+
+
 def find_pairs(labels_dir, inferences_dir, recursive=False, label_suffix="", inference_suffix=""):
     """Pair label and inference files by their real names; returns (pairs, refused, notes, hints).
 
     Pairs come in id order. Two names that are shown alike (a tab and a
     backslash-t) are different names and are never paired with each other. When
-    exact names pair nothing and no suffix was given, but removing each folder's
-    common name ending pairs files, they are paired that way (a note says so).
-    notes are for stderr; hints say why nothing paired, when nothing did.
+    exact names pair nothing, the first of _other_pairings that pairs files is
+    taken (a note says so). notes are for stderr; hints say why nothing paired,
+    when nothing did.
     """
     labels = list_masks(labels_dir, recursive, label_suffix)
     inferences = list_masks(inferences_dir, recursive, inference_suffix)
     pairs, refused = _pair(labels, inferences, labels_dir, inferences_dir)
     notes, hints = [], []
-    if not pairs and not (label_suffix or inference_suffix):
-        endings = name_ending([Path(p).stem for p in labels.masks.values()]), \
-            name_ending([Path(p).stem for p in inferences.masks.values()])
-        if any(endings) and endings[0] != endings[1]:
-            relisted = (list_masks(labels_dir, recursive, endings[0]),
-                        list_masks(inferences_dir, recursive, endings[1]))
-            retried = _pair(*relisted, labels_dir, inferences_dir)
+    if not pairs:
+        for label_listing, inference_listing, note in _other_pairings(labels, inferences, labels_dir, inferences_dir,
+                                                                      recursive, label_suffix or inference_suffix):
+            retried = _pair(label_listing, inference_listing, labels_dir, inferences_dir)
             if retried[0]:
-                (labels, inferences), (pairs, refused) = relisted, retried
-                notes.append(f"note: no file names match; pairing by their names without the endings "
-                             f"{endings[0] or '(none)'} of the labels and {endings[1] or '(none)'} of the "
-                             "inferences (--label-suffix and --inference-suffix say so and silence this note)")
+                (labels, inferences), (pairs, refused) = (label_listing, inference_listing), retried
+                notes.append(note)
+                break
     for listing, folder, suffix in ((labels, labels_dir, label_suffix), (inferences, inferences_dir, inference_suffix)):
         if listing.without_suffix:
             count = len(listing.without_suffix)
@@ -775,38 +799,59 @@ def find_pairs(labels_dir, inferences_dir, recursive=False, label_suffix="", inf
     return pairs, refused, notes, hints
 
 
-def read_pair(label_path, inference_path, palette=None, label_map=None, inference_map=None):
-    """The class ids of a label and its inference, checked to fit together, each mapped by its IdMap
-    (after the check: the files' own ids are checked); raises MaskError."""
+def read_pair(label_path, inference_path, palette=None, label_map=None, inference_map=None, ignore_index=None):
+    """The class ids of a label and its inference, each mapped by its IdMap, checked to fit together;
+    raises MaskError."""
     (label, label_bits), (inference, inference_bits) = (read_mask(label_path, palette),
                                                         read_mask(inference_path, palette))
     if label.shape != inference.shape:
         raise MaskError(f"{shown(label_path)} is {label.shape[1]}x{label.shape[0]} but "
                         f"{shown(inference_path)} is {inference.shape[1]}x{inference.shape[0]}: "
                         "sizes differ")
-    _check_bit_depths(label_path, label, label_bits, inference_path, inference, inference_bits)
     if label_map is not None:
         label = label_map.table[label]
     if inference_map is not None:
         inference = inference_map.table[inference]
+    _check_bit_depths(MaskSide(label_path, label, label_bits, label_map, "--label-map"),
+                      MaskSide(inference_path, inference, inference_bits, inference_map, "--inference-map"),
+                      ignore_index)
     return label, inference
 
 
-def _check_bit_depths(label_path, label, label_bits, inference_path, inference, inference_bits):
+class MaskSide(NamedTuple):
+    """One file of a pair, for checking the two against each other."""
+    path: Path
+    ids: np.ndarray  # after its id map
+    bits: int  # of its stored greyscale samples (8 for every other kind of mask)
+    id_map: IdMap | None
+    option: str  # the option that maps its ids
+
+
+def _check_bit_depths(label, inference, ignore_index=None):
     """Refuse a pair whose greyscale bit depths disagree in a way that changes the ids.
 
     A 1-bit 0/1 mask next to an 8-bit 0/255 one is the typical case: every pixel
-    would count as an error. Ids that fit in both depths are unambiguous and pass.
+    would count as an error. The pair passes when every id of the deeper file is
+    one the shallower file can hold (one of its stored values, through its id map),
+    the label's ignore index aside (its pixels are not counted): so a map such as
+    255:1 on the 0/255 side, or a void 255 in the label, lets it pass.
     """
-    if min(label_bits, inference_bits) >= 8 or label_bits == inference_bits:
+    if min(label.bits, inference.bits) >= 8 or label.bits == inference.bits:
         return
-    low = (label_path, label_bits) if label_bits < inference_bits else (inference_path, inference_bits)
-    high_path, high_ids = (inference_path, inference) if low[0] == label_path else (label_path, label)
-    largest = int(high_ids.max(initial=0))
-    if largest > (1 << low[1]) - 1:
-        raise MaskError(f"{shown(low[0])} stores {low[1]}-bit samples (ids 0..{(1 << low[1]) - 1}) "
-                        f"but {shown(high_path)} has ids up to {largest}: the two files disagree in "
-                        "bit depth; save both masks with the same ids and bit depth")
+    low, high = (label, inference) if label.bits < inference.bits else (inference, label)
+    stored = np.arange(1 << low.bits)
+    holdable = np.unique(low.id_map.table[stored]) if low.id_map is not None else stored
+    present = np.flatnonzero(np.bincount(high.ids.ravel(), minlength=LABEL_SPACE))
+    if high is label and ignore_index is not None:
+        present = present[present != ignore_index]
+    foreign = np.setdiff1d(present, holdable)
+    if foreign.size:
+        can_hold = (f"ids {', '.join(map(str, holdable))} after its id map" if low.id_map is not None
+                    else f"ids 0..{(1 << low.bits) - 1}")
+        raise MaskError(f"{shown(low.path)} stores {low.bits}-bit samples ({can_hold}) but {shown(high.path)} "
+                        f"has ids up to {int(foreign[-1])}: the two files disagree in bit depth; map the ids "
+                        f"with {high.option} (e.g. {int(foreign[-1])}:{int(holdable[-1])}) or save both masks "
+                        "with the same ids and bit depth")
 
 
 class Reports(NamedTuple):
@@ -970,8 +1015,9 @@ def read_reports(paths):
     images, refused, ignore_indexes, zero_divisions, source, names, inputs = [], [], set(), set(), {}, {}, {}
     boundary_ratios = set()
     records, pixels, overlap = [], 0, None
-    if len(set(paths)) < len(paths):
-        raise RunError("a report is given twice")
+    twice = next((path for index, path in enumerate(paths) if path in paths[:index]), None)
+    if twice is not None:
+        raise RunError(f"{shown(twice)} is given twice")
     for path in paths:
         try:
             if Path(path).exists() and not Path(path).is_file():
@@ -1991,6 +2037,8 @@ def rarity_note(interval):
     """Why a class's interval is worth little: it rests on the few images whose label holds the class."""
     if interval is None or interval["images"] >= FEW_IMAGES_OF_CLASS:
         return ""
+    if not interval["images"]:
+        return "in no image's label, only predicted"
     return f"in {interval['images']} image{'' if interval['images'] == 1 else 's'}: the interval rests on few"
 
 
@@ -2183,16 +2231,23 @@ def format_headline(report, digits=4):
     return "\n".join(lines + interval_notes(report))
 
 
+def class_count_said(conventions, how_to_set=False):
+    """N, the class count other tools are given, and where it comes from; with how_to_set, the option that
+    sets it when it did not come from that option."""
+    said = f"N = {conventions['num_classes']} classes, from {conventions['num_classes_from']}"
+    return said + ("; --num-classes sets it" if how_to_set and conventions["num_classes_from"] != "--num-classes"
+                   else "")
+
+
 def format_conventions(report, digits=4):
     """What other tools would print on the same pixels: one line when they all agree, else a table and
     each tool's rule."""
     conventions = report["conventions"]
-    n = f"N = {conventions['num_classes']} classes, from {conventions['num_classes_from']}"
     if conventions["agree"]:
         return ("Other tools (" + ", ".join(entry["short"] for entry in conventions["tools"].values())
-                + f") would print these same numbers on these masks ({n}).")
+                + f") would print these same numbers on these masks ({class_count_said(conventions)}).")
     rows, rules = convention_rows(report)
-    return "\n".join([f"What other tools would print on these masks ({n}; --num-classes sets it)",
+    return "\n".join([f"What other tools would print on these masks ({class_count_said(conventions, True)})",
                       *text_table(CONVENTIONS_TABLE, rows, digits=digits), *(f"- {rule}" for rule in rules)])
 
 
@@ -2508,12 +2563,13 @@ def html_headline(report, digits):
 def html_conventions(report, digits):
     """What other tools would print: one line when they all agree, else their table and rules."""
     conventions = report["conventions"]
-    n = f"N = {conventions['num_classes']} classes, from {conventions['num_classes_from']}"
     if conventions["agree"]:
-        return f'<p class="meta">Other tools would print these same numbers on these masks ({html.escape(n)}).</p>'
+        return ('<p class="meta">Other tools would print these same numbers on these masks '
+                f'({html.escape(class_count_said(conventions))}).</p>')
     rows, rules = convention_rows(report)
-    return (f'<h2>What other tools would print on these masks</h2><p class="meta">{html.escape(n)} '
-            f'(--num-classes sets it)</p><div class="card">' + html_table(CONVENTIONS_TABLE, rows, digits=digits)
+    return (f'<h2>What other tools would print on these masks</h2><p class="meta">'
+            f'{html.escape(class_count_said(conventions, True))}</p><div class="card">'
+            + html_table(CONVENTIONS_TABLE, rows, digits=digits)
             + '<ul class="rules">' + "".join(f"<li>{html.escape(rule)}</li>" for rule in rules) + "</ul></div>")
 
 
@@ -3238,7 +3294,7 @@ def score_pair(pair, settings):
     """
     try:
         label, inference = read_pair(pair.label, pair.inference, settings.palette, settings.label_map,
-                                     settings.inference_map)
+                                     settings.inference_map, settings.ignore_index)
         band_width = boundary_width(label.shape, settings.boundary_ratio) if settings.boundary else 0
         counts = count_occurring(label, inference, settings.ignore_index, band_width)
         report = image_report(shown(pair.key), pair.label, pair.inference, counts, settings.zero_division,

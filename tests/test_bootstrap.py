@@ -116,6 +116,9 @@ def test_seeded_runs_print_the_same_intervals_and_another_seed_others(capsys, mo
     lo, hi = first["mean_iou"]
     assert f"mean IoU 0.6197 [{lo:.4f}, {hi:.4f}] (95% bootstrap over 10 images)" in out
     assert "note: only 10 images" in out and "in 2 images: the interval rests on few" in out
+    assert tool.rarity_note({"images": 1}) == "in 1 image: the interval rests on few"
+    assert tool.rarity_note({"images": 0}) == "in no image's label, only predicted"
+    assert tool.rarity_note({"images": tool.FEW_IMAGES_OF_CLASS}) == tool.rarity_note(None) == ""
 
 
 def better_and_worse_models(rng, images, baseline_noise, model_noise, same_draws=False):

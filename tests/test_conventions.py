@@ -153,3 +153,11 @@ def test_the_class_count_other_tools_are_given(names, ignore_index, expected):
     matrix[3, 7] = matrix[1, 1] = 1  # ids 1, 3 and 7 occur
     assert tool.number_of_classes(None, names, ignore_index, matrix) == expected
     assert tool.number_of_classes(21, names, ignore_index, matrix) == (21, "--num-classes")
+
+
+def test_the_class_count_says_how_to_set_it_only_when_the_option_did_not_set_it():
+    named = {"num_classes": 19, "num_classes_from": "the class names"}
+    assert tool.class_count_said(named) == "N = 19 classes, from the class names"
+    assert tool.class_count_said(named, True) == "N = 19 classes, from the class names; --num-classes sets it"
+    assert tool.class_count_said({"num_classes": 8, "num_classes_from": "--num-classes"}, True) == \
+        "N = 8 classes, from --num-classes"

@@ -172,6 +172,32 @@ def test_cityscapes_tree_pairs_by_relative_path_without_the_suffixes(cityscapes_
     assert_numbers_match_sklearn(document, cityscapes_tree, 255)
 
 
+def write_predictions_flat():
+    """Every city's predictions moved into pred/ itself, as an evaluator may write them."""
+    for city_folder in list(Path("pred").iterdir()):
+        for prediction in list(city_folder.iterdir()):
+            prediction.rename(Path("pred") / prediction.name)
+        city_folder.rmdir()
+
+
+def test_cityscapes_labels_in_city_folders_pair_with_predictions_written_flat_by_file_name(cityscapes_tree, capsys):
+    write_predictions_flat()
+    status, document, err = run_json(capsys, *CITYSCAPES_SUFFIXES, "--recursive", "--ignore-index", "255")
+    assert status == 0, err
+    assert "note: no ids match with their sub-folders; pairing by file name alone" in err
+    flat = {image_id.rpartition("/")[2]: masks for image_id, masks in cityscapes_tree.items()}
+    assert [image["id"] for image in document["images"]] == sorted(flat)
+    assert_numbers_match_sklearn(document, flat, 255)
+
+
+def test_a_file_name_in_two_sub_folders_is_never_paired_by_name_alone(cityscapes_tree, capsys):
+    write_predictions_flat()
+    name = "frankfurt_000000_000001_gtFine_labelTrainIds.png"  # now in two cities' folders: which one is it?
+    Path(f"gtFine/lindau/{name}").write_bytes(Path(f"gtFine/frankfurt/{name}").read_bytes())
+    status, _, err = run_json(capsys, *CITYSCAPES_SUFFIXES, "--recursive")
+    assert status == 2 and "pairing by file name" not in err
+
+
 @pytest.mark.parametrize("args, hint", [
     (CITYSCAPES_SUFFIXES, "--recursive"),  # the sub-folders were not searched
     (("--labels", "gtFine", "--inferences", "pred", "--recursive"), "_gtFine_labelTrainIds"),  # no suffixes

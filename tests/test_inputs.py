@@ -204,7 +204,36 @@ def test_one_bit_label_next_to_0_255_inference_is_refused(folders, capsys, tmp_p
     Image.fromarray(binary * 255).save(tmp_path / "inferences" / "depth.png")
     error = assert_refused(capsys, folders, "labels/depth.png", "1-bit", "inferences/depth.png",
                            "up to 255", "disagree in bit depth")
-    assert error.startswith("labels/depth.png stores 1-bit samples")
+    assert error.startswith("labels/depth.png stores 1-bit samples (ids 0..1)")
+    assert "map the ids with --inference-map (e.g. 255:1)" in error
+
+
+def test_one_bit_predictions_next_to_0_255_labels_are_scored_once_the_labels_are_mapped(folders, capsys, tmp_path):
+    # The README's binary case: labels saved as 0/255, predictions as 0/1 (here 1-bit), --label-map 255:1.
+    rng = np.random.default_rng(11)
+    label, inference = ids(rng, 1), ids(rng, 1)
+    Image.fromarray(label * 255).save(tmp_path / "labels" / "binary.png")
+    Image.fromarray(inference.astype(bool)).save(tmp_path / "inferences" / "binary.png")
+    status, document, _ = run(capsys, "--label-map", "255:1")
+    assert status == 0 and not document["errors"]
+    assert_report_matches_sklearn(next(image for image in document["images"] if image["id"] == "binary"),
+                                  label, inference, None, 0.0)
+    assert_good_pairs_unchanged(document, folders)
+
+
+def test_a_void_255_in_the_label_next_to_one_bit_predictions_is_not_a_bit_depth_disagreement(folders, capsys,
+                                                                                             tmp_path):
+    rng = np.random.default_rng(12)
+    label, inference = ids(rng, 1), ids(rng, 1)
+    label[0] = 255  # a void border row, left out with --ignore-index 255
+    Image.fromarray(label).save(tmp_path / "labels" / "void.png")
+    Image.fromarray(inference.astype(bool)).save(tmp_path / "inferences" / "void.png")
+    status, document, _ = run(capsys, "--ignore-index", "255")
+    assert status == 0 and not document["errors"]
+    assert_report_matches_sklearn(next(image for image in document["images"] if image["id"] == "void"),
+                                  label, inference, 255, 0.0)
+    status, document, _ = run(capsys)  # without it, 255 is a class the 1-bit file cannot hold
+    assert status == 1 and "disagree in bit depth" in document["errors"][0]["error"]
 
 
 def test_sizes_that_differ_are_refused_with_both_sizes(folders, capsys, tmp_path):

@@ -129,26 +129,18 @@ def test_every_number_equals_scikit_learn(path, pair, zero_division):
     label, inference, ignore_index = pair
     with counting_path(path):
         matrix = tool.count_matrix(label, inference, ignore_index)
+        counts = tool.count_occurring(label, inference, ignore_index)
     report = tool.compute_report(matrix, zero_division, ignore_index)
     assert_report_matches_sklearn(report, label, inference, ignore_index, zero_division)
-
-
-@pytest.mark.parametrize("path", COUNTING_PATHS)
-@settings(max_examples=300, deadline=None)
-@given(mask_pairs(), st.sampled_from(ZERO_DIVISIONS))
-def test_a_pairs_counts_over_the_ids_that_occur_equal_scikit_learn(path, pair, zero_division):
     # What each image's report is made from: the matrix over the ids that occur, not the whole label space.
-    label, inference, ignore_index = pair
-    with counting_path(path):
-        counts = tool.count_occurring(label, inference, ignore_index)
     counted = label != ignore_index
     ids = np.union1d(label[counted], inference[counted])
     np.testing.assert_array_equal(counts.ids, ids)
     whole = confusion_matrix(label[counted], inference[counted], labels=range(256)) if ids.size else np.zeros((256, 256))
     np.testing.assert_array_equal(counts.matrix, whole[np.ix_(ids, ids)])
     assert counts.matrix.dtype == np.int64 and counts.boundary is None
-    report = tool.compute_report(counts, zero_division, ignore_index)
-    assert_report_matches_sklearn(report, label, inference, ignore_index, zero_division)
+    assert_report_matches_sklearn(tool.compute_report(counts, zero_division, ignore_index), label, inference,
+                                  ignore_index, zero_division)
 
 
 @st.composite

@@ -111,7 +111,7 @@ def test_merge_refuses_overlapping_and_mismatched_reports(many_pairs, capsys, tm
     status, captured = run(capsys, "--merge", "missing.json")
     assert status == 2 and "missing.json: cannot read the report" in captured.err
     status, captured = run(capsys, "--merge", "a.json", "a.json")
-    assert status == 2 and "given twice" in captured.err
+    assert status == 2 and "a.json is given twice" in captured.err
     document = json.loads(first)
     for damage, words in ((lambda image: image["confusion_matrix"]["matrix"][0].__setitem__(0, -5),
                            "not a square of pixel counts"),
