@@ -421,7 +421,12 @@ def _decode_mask(image, path, palette=None):
 def decoded_bytes(image):
     """An 8-bit (L or P) image's pixels as a uint8 array, decoded straight into the array: Pillow is handed
     the array's memory as the image's, which spares np.asarray's copy of every pixel (a third of reading a
-    mask). Where Pillow keeps memory of its own after all, the pixels are copied as np.asarray does."""
+    mask). Where Pillow keeps memory of its own after all, the pixels are copied as np.asarray does; and so
+    they are where the file's tiles do not cover the whole image (a GIF frame smaller than its canvas), whose
+    rest Pillow fills itself."""
+    if len(image.tile) != 1 or tuple(image.tile[0][1]) != (0, 0, image.width, image.height):
+        image.load()
+        return np.asarray(image)
     pixels = np.empty((image.height, image.width), dtype=np.uint8)
     memory = Image.frombuffer(image.mode, image.size, pixels, "raw", image.mode, 0, 1).im
     image.im = memory
@@ -908,15 +913,20 @@ def _check_image_report(image):
 
 
 def _check_boundary_counts(image):
-    """Raise ValueError unless every class of an image report has boundary counts that can be merged."""
+    """Raise ValueError unless every class of an image report (checked by _check_image_report) has boundary
+    counts that can be merged: 0 <= intersection <= union <= the class's pixels in the label and in the
+    inference together (its bands lie within them), so that sums over images stay within the pixels'."""
     classes = image.get("classes")
+    labels, rows = image["confusion_matrix"]["labels"], image["confusion_matrix"]["matrix"]
+    pixels_of = {class_id: sum(rows[index]) + sum(row[index] for row in rows) for index, class_id in enumerate(labels)}
     if not isinstance(classes, dict) or not all(
-            isinstance(class_id, str) and class_id.isascii() and class_id.isdigit() and int(class_id) < LABEL_SPACE
+            isinstance(class_id, str) and class_id.isascii() and class_id.isdigit() and int(class_id) in pixels_of
             and isinstance(entry, dict) and type(entry.get("boundary_intersection")) is int
             and type(entry.get("boundary_union")) is int
-            and 0 <= entry["boundary_intersection"] <= entry["boundary_union"] <= INT64_MAX
+            and 0 <= entry["boundary_intersection"] <= entry["boundary_union"] <= pixels_of[int(class_id)]
             for class_id, entry in classes.items()):
-        raise ValueError(f"image {image['id']}: the classes' boundary counts are not 0 <= intersection <= union")
+        raise ValueError(f"image {image['id']}: the classes' boundary counts are not 0 <= intersection <= union "
+                         "<= the class's pixels in the label and the inference")
 
 
 def _check_report(document):

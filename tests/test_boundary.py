@@ -181,3 +181,28 @@ def test_boundary_in_the_comparison_and_the_bootstrap(tmp_path, capsys, monkeypa
     intervals = run_json(capsys, "--boundary", "--bootstrap", "50")["combined"]["confidence_intervals"]
     low, high = intervals["mean_boundary_iou"]
     assert low <= high and 0 < low < 1
+
+
+def test_boundary_counts_a_class_cannot_have_are_refused_by_merge(tmp_path, capsys, monkeypatch):
+    # Counts each below 2**63 whose sum over images is not (it wrapped round to negative) are refused, as
+    # is any union larger than the class's pixels in the label and the inference, where its bands lie.
+    monkeypatch.chdir(ROOT)
+    document = run_json(capsys, "--boundary")
+    first = next(iter(document["images"][0]["classes"]))
+    for image in document["images"]:
+        image["classes"].get(first, {}).update(boundary_intersection=2**62, boundary_union=2**62)
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps(document))
+    assert tool.main(["--merge", str(tampered), "--format", "json"]) == 2
+    assert "boundary counts are not 0 <= intersection <= union <= the class's pixels" in capsys.readouterr().err
+    image = document["images"][0]
+    labels, rows = image["confusion_matrix"]["labels"], image["confusion_matrix"]["matrix"]
+    index = labels.index(int(first))
+    most = sum(rows[index]) + sum(row[index] for row in rows)
+    for union, status in ((most, 0), (most + 1, 2)):
+        image["classes"][first].update(boundary_intersection=0, boundary_union=union)
+        for other in document["images"][1:]:
+            other["classes"].get(first, {}).update(boundary_intersection=0, boundary_union=0)
+        tampered.write_text(json.dumps(document))
+        assert tool.main(["--merge", str(tampered), "--format", "json", "--quiet"]) == status
+        capsys.readouterr()

@@ -561,6 +561,26 @@ def test_masks_decoded_straight_into_the_array_equal_numpy_s_copy(tmp_path, mode
     np.testing.assert_array_equal(tool.read_mask(path)[0], copied)
 
 
+def test_a_gif_frame_smaller_than_its_canvas_reads_as_pillow_fills_it(tmp_path):
+    # The frame's tile covers the top-left 8x8 of a 16x16 canvas: the rest is Pillow's to fill, never memory
+    # left as it was (which gave different ids from run to run).
+    frame = np.zeros((8, 8), np.uint8)
+    frame[:4] = 1
+    saved = io.BytesIO()
+    Image.fromarray(frame).convert("P").save(saved, "GIF")
+    data = bytearray(saved.getvalue())
+    data[6:10] = struct.pack("<HH", 16, 16)  # the logical screen: 16x16
+    (tmp_path / "canvas.gif").write_bytes(bytes(data))
+    with Image.open(tmp_path / "canvas.gif") as opened:
+        assert opened.size == (16, 16) and tuple(opened.tile[0][1]) == (0, 0, 8, 8)
+        expected = np.asarray(opened)
+    for _ in range(3):
+        used = np.full((16, 16), 171, np.uint8)
+        del used  # memory that a new array of that size may be given next
+        np.testing.assert_array_equal(tool.read_mask(tmp_path / "canvas.gif")[0], expected)
+    assert len(np.unique(expected[8:])) == 1  # one fill below the frame
+
+
 def test_masks_are_still_read_when_pillow_keeps_its_own_memory(tmp_path, monkeypatch):
     ids = np.arange(60, dtype=np.uint8).reshape(6, 10)
     Image.fromarray(ids).save(tmp_path / "mask.png")
