@@ -106,6 +106,7 @@ MAX_RUNS_PER_PIXEL = 1 / 8  # above this, runs are too short for run-length coun
 WRONG_COLOUR = (255, 40, 40)  # overlay: a wrong pixel; dimmed pixels never reach this red
 IGNORED_COLOUR = (150, 175, 215)  # overlay: a pixel whose label is the ignore index; not a grey
 THUMBNAIL_WIDTH = 480  # pixels; the page shows them at half that, sharp on high-density screens
+THUMBNAIL_HEIGHT = 4 * THUMBNAIL_WIDTH  # at most: a mask a pixel or two wide is not drawn tens of thousands high
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")  # camera pictures
 PAIRS_PER_WORKER = 8  # starting a worker process costs about as much as scoring a few pairs
 PROGRESS_DELAY_SECONDS = 1.0  # a run shorter than this never shows a progress bar
@@ -633,27 +634,43 @@ class Refused(NamedTuple):
 class Listing(NamedTuple):
     """The masks of one folder by key, and what was not taken."""
     masks: dict  # key -> path; the key is the path below the folder, without suffix and name ending
-    refused: list  # Refused: two masks for one key, or a mask name on what is not a file
+    refused: list  # Refused: two masks for one key, a mask name on what is not a file, a sub-folder not read
     passed_over: list  # files that are not masks
     without_suffix: list  # masks whose name does not end in the suffix that was asked for
     subfolders: int  # sub-folders not searched (without recursive)
 
 
+def _is_folder(entry):
+    """Whether a folder entry is a folder; an entry that cannot be told (a link in a loop, or into a folder
+    that cannot be read) is not, so that reading it refuses that one file with its reason."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
 def _files(folder, recursive):
     """(path, path below folder, in posix form) of the files of a folder (and its sub-folders), hidden ones
-    left out, and the number of sub-folders not searched. Text, not Path objects: thousands are held."""
+    left out; the number of sub-folders not searched; and the sub-folders that could not be read, as
+    (path, error). Text, not Path objects: thousands are held. Raises OSError when folder cannot be read."""
     if not recursive:
         with os.scandir(folder) as entries:
-            entries = [entry for entry in entries if not entry.name.startswith(".")]
-        folders = sum(entry.is_dir() for entry in entries)
-        return [(entry.path, entry.name) for entry in entries if not entry.is_dir()], folders
-    files = []
-    for root, folders, names in os.walk(folder):  # links to folders are not followed: no cycles
+            entries = [(entry, _is_folder(entry)) for entry in entries if not entry.name.startswith(".")]
+        return [(entry.path, entry.name) for entry, is_folder in entries if not is_folder], \
+            sum(is_folder for _, is_folder in entries), []
+    files, unreadable = [], []
+
+    def unlisted(error):
+        if os.path.abspath(error.filename) == os.path.abspath(folder):
+            raise error
+        unreadable.append((error.filename, error))
+
+    for root, folders, names in os.walk(folder, onerror=unlisted):  # links to folders are not followed: no cycles
         folders[:] = [name for name in folders if not name.startswith(".")]
         below = Path(root).relative_to(folder).as_posix()
         files += [(os.path.join(root, name), name if below == "." else f"{below}/{name}") for name in names
                   if not name.startswith(".")]
-    return files, 0
+    return files, 0, unreadable
 
 
 def list_masks(folder, recursive=False, suffix=""):
@@ -661,11 +678,15 @@ def list_masks(folder, recursive=False, suffix=""):
     the name's ending suffix (e.g. '_gtFine_labelTrainIds'). Returns a Listing.
 
     The class names file is passed over silently; other files whose suffix is
-    not an image's go to passed_over. Two files with the same key, or a mask name
-    on something that is not a file (a named pipe), are refused.
+    not an image's go to passed_over. Two files with the same key, a mask name
+    on something that is not a file (a named pipe), or a sub-folder that cannot
+    be read, are refused.
     """
-    masks, refused, passed_over, without_suffix = {}, [], [], []
-    files, subfolders = _files(folder, recursive)
+    masks, passed_over, without_suffix = {}, [], []
+    files, subfolders, unreadable = _files(folder, recursive)
+    refused = [Refused(Path(path).relative_to(folder).as_posix() + "/", shown(path),  # no mask's key ends in /
+                       f"{shown(path)}: cannot read the folder ({error.strerror or error}); its masks are not scored")
+               for path, error in unreadable]
     for path, below in sorted(files, key=lambda item: id_order(item[1])):
         if below == CLASS_NAMES_FILE:
             continue
@@ -2391,7 +2412,7 @@ tr.total td { font-weight: 600; background: #f8fafc; }
 .note { color: #8a5a00; font-size: 12px; margin: 6px 0; }
 .undefined { color: #98a2ad; }
 img.heatmap { width: 100%; height: auto; }
-img.thumb { width: 240px; height: auto; display: block; border-radius: 4px; background: #ddd; }
+img.thumb { max-width: 240px; max-height: 240px; display: block; border-radius: 4px; background: #ddd; }
 .pair { margin: 10px 0; } .pair figure { display: inline-block; margin: 0 14px 0 0; }
 .pair h3 { font-size: 14px; margin: 0 0 8px; }
 .legend span { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin: 0 4px -1px 12px; }
@@ -2826,11 +2847,13 @@ def class_colour_image(ids):
 
 
 def draw_thumbnail(label, inference, ignore_index=None):
-    """The errors on the label's class colours at half brightness, THUMBNAIL_WIDTH wide: a block with any
-    wrong pixel is red, so small errors still show. (The label, not the camera picture: decoding a
-    photograph would cost more than everything else the report folder draws.)"""
-    height = max(1, round(label.shape[0] * THUMBNAIL_WIDTH / label.shape[1]))
-    size, enlarged = (THUMBNAIL_WIDTH, height), label.shape[1] < THUMBNAIL_WIDTH
+    """The errors on the label's class colours at half brightness, THUMBNAIL_WIDTH wide (or THUMBNAIL_HEIGHT
+    high, for a mask much higher than wide): a block with any wrong pixel is red, so small errors still show.
+    (The label, not the camera picture: decoding a photograph would cost more than everything else the
+    report folder draws.)"""
+    scale = min(THUMBNAIL_WIDTH / label.shape[1], THUMBNAIL_HEIGHT / label.shape[0])
+    size = (max(1, round(label.shape[1] * scale)), max(1, round(label.shape[0] * scale)))
+    enlarged = scale > 1
     resample = Image.Resampling.NEAREST if enlarged else Image.Resampling.BOX  # enlarged: sharp pixel blocks
     thumbnail = np.asarray(class_colour_image(label).convert("RGB").resize(size, resample)) // 2
     ignored = label == ignore_index if ignore_index is not None else np.zeros(label.shape, bool)
@@ -2982,7 +3005,10 @@ def draw_pictures(key, label, inference, settings):
         save_image(image, file_path(folder, file, what), compress_level=1)
     save_image(draw_thumbnail(label, inference, settings.ignore_index), file_path(folder, file, "thumbnail"),
                quality=85)
-    return (detail, None) if found is None else (None, copy_picture(found, detail, file, folder))
+    if found is None:
+        return detail, None
+    suffix, why_not = copy_picture(found, detail, file, folder)
+    return why_not, suffix
 
 
 BROWSER_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "MPO": ".jpg", "GIF": ".gif", "WEBP": ".webp", "BMP": ".bmp"}
@@ -2990,14 +3016,19 @@ BROWSER_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "MPO": ".jpg", "GIF": ".gif", 
 
 def copy_picture(path, picture_format, file, folder):
     """The camera picture in the report folder, for the page: its bytes as they are when a browser shows
-    its format (no decoding, no encoding), else as a JPEG; returns the copy's suffix."""
+    its format (no decoding, no encoding), else as a JPEG. Returns (the copy's suffix, None), or (None, why
+    not) when a picture to convert cannot be decoded: that costs only its own picture."""
     suffix = BROWSER_FORMATS.get(picture_format)
     if suffix:
         write_atomically(file_path(folder, file, "picture", suffix), lambda temporary: shutil.copyfile(path, temporary))
-        return suffix
-    with open_image(path) as picture:
-        save_image(picture.convert("RGB"), file_path(folder, file, "picture", ".jpg"), quality=85)
-    return ".jpg"
+        return suffix, None
+    try:
+        with open_image(path) as picture:
+            converted = picture.convert("RGB")
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError, OSError, *PILLOW_DECODING_ERRORS) as error:
+        return None, f"{shown(path)}: cannot read ({error})"
+    save_image(converted, file_path(folder, file, "picture", ".jpg"), quality=85)
+    return ".jpg", None
 
 
 HEAT_MAP_SIDE = 1100  # pixels: the matrix part of a heat map at most, whatever the class count

@@ -592,3 +592,31 @@ def test_masks_are_still_read_when_pillow_keeps_its_own_memory(tmp_path, monkeyp
         return real_load(image)
     monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", load_into_new_memory)
     np.testing.assert_array_equal(tool.read_mask(tmp_path / "mask.png")[0], ids)
+
+
+def test_a_link_in_a_loop_among_the_masks_refuses_that_file_only(folders, capsys, tmp_path):
+    os.symlink("loop.png", tmp_path / "labels" / "loop.png")  # a link to itself: neither file nor folder
+    Image.fromarray(np.zeros(SHAPE, np.uint8)).save(tmp_path / "inferences" / "loop.png")
+    assert_refused(capsys, folders, "labels/loop.png", "cannot read the file")
+
+
+def test_a_sub_folder_that_cannot_be_read_is_refused_and_the_rest_scored(folders, capsys, tmp_path, monkeypatch):
+    for side in ("labels", "inferences"):
+        (tmp_path / side / "locked").mkdir()
+        Image.fromarray(np.zeros(SHAPE, np.uint8)).save(tmp_path / side / "locked" / "hidden.png")
+    real_scandir = os.scandir
+
+    def scandir(path="."):  # as for a folder without read permission (which root would read anyway)
+        if os.fspath(path).endswith(os.path.join("labels", "locked")):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+    monkeypatch.setattr(os, "scandir", scandir)
+    status, document, _ = run(capsys, "--recursive")
+    assert status == 1
+    errors = [error["error"] for error in document["errors"]]
+    assert "labels/locked: cannot read the folder (Permission denied); its masks are not scored" in errors
+    assert_good_pairs_unchanged(document, folders)
+    assert [image["id"] for image in document["images"]] == sorted(folders)
+    monkeypatch.setattr(os, "scandir", lambda path=".": (_ for _ in ()).throw(PermissionError(13, "denied", path)))
+    status, _, err = run(capsys, "--recursive")  # the folder itself: nothing can be scored
+    assert status == 2 and err.startswith("error: cannot list the masks") and "\n" not in err.strip()

@@ -155,6 +155,34 @@ def test_missing_pictures_fall_back_to_label_colours_and_are_said_once(tmp_path,
         assert thumbnail.width == tool.THUMBNAIL_WIDTH
 
 
+def test_a_picture_that_cannot_be_decoded_costs_only_its_own_picture(tmp_path, capsys, monkeypatch):
+    # A TIFF picture is converted for the browser: decoded. Cut short, it is said, and drawn without.
+    monkeypatch.chdir(ROOT)
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    buffer = io.BytesIO()
+    with Image.open(ROOT / "images" / "000000_10.png") as picture:
+        picture.save(buffer, "TIFF")
+    (pictures / "000000_10.tif").write_bytes(buffer.getvalue()[:len(buffer.getvalue()) // 2])
+    status = tool.main(["--output-dir", str(tmp_path / "out"), "--images", str(pictures), "--format", "json"])
+    err = capsys.readouterr().err
+    assert status == 0
+    assert "note: 10 overlays are drawn on the label's class colours" in err
+    assert "(first: " + str(pictures / "000000_10.tif") + ": cannot read (" in err
+    assert (tmp_path / "out" / "reports" / "000000_10.html").exists()
+    assert not list((tmp_path / "out" / "pictures").glob("000000_10.*"))
+
+
+def test_a_mask_a_pixel_wide_gets_a_thumbnail_of_its_shape(tmp_path, capsys, monkeypatch):
+    for side in ("labels", "inferences"):
+        (tmp_path / side).mkdir()
+        Image.fromarray(np.arange(400, dtype=np.uint8).reshape(400, 1) % 3).save(tmp_path / side / "thin.png")
+    monkeypatch.chdir(tmp_path)
+    assert tool.main(["--output-dir", "out", "--quiet"]) == 0
+    with Image.open(tmp_path / "out" / "thumbnails" / "thin.jpg") as thumbnail:
+        assert thumbnail.size == (round(tool.THUMBNAIL_HEIGHT / 400), tool.THUMBNAIL_HEIGHT)
+
+
 def test_an_existing_folder_is_reused_and_other_files_are_left_alone(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
     out = tmp_path / "out"
