@@ -521,13 +521,16 @@ def read_class_names(source):
     if not Path(source).exists() and not re.search(r"[/\\.]", str(source)):
         raise ValueError(f"{shown(source)} is neither a preset (" + ", ".join(CLASS_NAME_PRESETS)
                          + ") nor a file")
-    lines, ignore_index = [], None
+    lines, ignore_index, ignore_line = [], None, None
     for line_number, line in _text_lines(source):
         directive = re.fullmatch(r"\s*ignore\s*:\s*(\S*)\s*", line)
         if directive is None:
             lines.append((line_number, line))
+        elif ignore_line is not None:
+            raise ValueError(f"{shown(source)}, line {line_number}: the ignore id was already given on line "
+                             f"{ignore_line}")
         elif directive[1].isascii() and directive[1].isdigit() and int(directive[1]) < LABEL_SPACE:
-            ignore_index = int(directive[1])
+            ignore_index, ignore_line = int(directive[1]), line_number
         else:
             raise ValueError(f"{shown(source)}, line {line_number}: 'ignore:' takes an id within 0..255")
     return _values_by_id(source, lines), ignore_index
@@ -3494,7 +3497,8 @@ def score(settings):
     """Score the mask folders and report; returns the exit status."""
     for option, folder in (("--labels", settings.labels), ("--inferences", settings.inferences)):
         if not folder.is_dir():
-            raise RunError(f"{option} {shown(folder)}: no such folder")
+            raise RunError(f"{option} {shown(folder)}: "
+                           + ("a file, not a folder" if folder.exists() else "no such folder"))
     try:
         pairs, refused, notes, hints = find_pairs(settings.labels, settings.inferences, settings.recursive,
                                                   settings.label_suffix, settings.inference_suffix)

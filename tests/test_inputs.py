@@ -331,6 +331,8 @@ def test_an_image_with_every_pixel_ignored_is_reported_not_refused(folders, caps
 @pytest.mark.parametrize("setup, words", [
     (lambda root: shutil.rmtree(root / "labels"), "--labels labels: no such folder"),
     (lambda root: shutil.rmtree(root / "inferences"), "--inferences inferences: no such folder"),
+    (lambda root: shutil.rmtree(root / "labels") or (root / "labels").write_text(""),
+     "--labels labels: a file, not a folder"),
     (lambda root: [path.unlink() for path in (root / "labels").iterdir()], "no pair of masks"),
     (lambda root: [path.rename(path.with_name("other" + path.name))
                    for path in (root / "inferences").iterdir()], "no pair of masks"),

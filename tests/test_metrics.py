@@ -136,7 +136,8 @@ def test_every_number_equals_scikit_learn(path, pair, zero_division):
     counted = label != ignore_index
     ids = np.union1d(label[counted], inference[counted])
     np.testing.assert_array_equal(counts.ids, ids)
-    whole = confusion_matrix(label[counted], inference[counted], labels=range(256)) if ids.size else np.zeros((256, 256))
+    whole = (confusion_matrix(label[counted], inference[counted], labels=range(256)) if ids.size
+             else np.zeros((256, 256)))
     np.testing.assert_array_equal(counts.matrix, whole[np.ix_(ids, ids)])
     assert counts.matrix.dtype == np.int64 and counts.boundary is None
     assert_report_matches_sklearn(tool.compute_report(counts, zero_division, ignore_index), label, inference,
@@ -192,6 +193,9 @@ def test_class_names_file_by_line_and_by_explicit_id(tmp_path):
     assert tool.read_class_names(str(path)) == ({0: "road", 2: "building", 255: "void"}, None)
     path.write_text("road\nignore: 255\nbuilding\n", encoding="utf-8")  # the directive names no class
     assert tool.read_class_names(str(path)) == ({0: "road", 2: "building"}, 255)
+    path.write_text("road\nignore: 1\nignore: 2\n", encoding="utf-8")  # which one? say so, never pick
+    with pytest.raises(ValueError, match="line 3: the ignore id was already given on line 2"):
+        tool.read_class_names(str(path))
     assert tool.read_class_names("cityscapes")[0][18] == "bicycle"
     assert tool.read_class_names("pascal-voc")[0][20] == "tvmonitor"
     assert tool.read_class_names("pascal-voc")[0][255] == "void"
