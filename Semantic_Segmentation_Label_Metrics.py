@@ -467,7 +467,7 @@ def ids_from_colours(image, palette, path):
         pixels = np.bincount(inverse, weights=lengths[~known]).astype(np.int64)
         first = np.argsort(-pixels, kind="stable")[:3]
         listed = ", ".join(f"({int(unknown[k]) & 255}, {int(unknown[k]) >> 8 & 255}, {int(unknown[k]) >> 16 & 255})"
-                           f" in {pixels[k]} pixels" for k in first)
+                           f" in {plural(pixels[k], 'pixel')}" for k in first)
         raise MaskError(f"{shown(path)}: {len(unknown)} colour{'s are' if len(unknown) > 1 else ' is'} not in "
                         f"the palette {palette.name}: {listed}{', ...' if len(unknown) > 3 else ''} (lossy "
                         "compression, or another dataset's colours?)", path)
@@ -560,7 +560,7 @@ def read_id_map(source):
                              + "), a list such as 255:1, nor a file")
         else:
             lines = _text_lines(source)
-        entries = []
+        entries, given_in = [], {}
         for line_number, line in lines:
             if not line.strip():
                 continue
@@ -568,7 +568,14 @@ def read_id_map(source):
             if not entry or (entry[1] != "*" and int(entry[1]) >= LABEL_SPACE) or int(entry[2]) >= LABEL_SPACE:
                 raise ValueError(f"{where}, entry {line_number}: {line.strip()!r} is not 'from: to' with ids "
                                  "within 0..255 (or '*: to')")
-            entries.append((entry[1] if entry[1] == "*" else int(entry[1]), int(entry[2])))
+            source_id = entry[1] if entry[1] == "*" else int(entry[1])
+            if source_id in given_in:  # which of the two was meant? say so rather than pick one
+                raise ValueError(f"{where}, entry {line_number}: {source_id} was already mapped in entry "
+                                 f"{given_in[source_id]}")
+            entries.append((source_id, int(entry[2])))
+            given_in[source_id] = line_number
+        if not entries:
+            raise ValueError(f"{where}: maps no id (expected 'from: to' entries)")
     table = np.arange(LABEL_SPACE, dtype=np.uint8)
     for source_id, target in sorted(entries, key=lambda entry: entry[0] != "*"):  # '*' first, then the ids
         table[slice(None) if source_id == "*" else source_id] = target
@@ -1884,7 +1891,8 @@ def occurrence_note(entry, zero_division):
 
 
 def unexpected_note(report):
-    listed = ", ".join(f"{class_id} ({pixels} pixels)" for class_id, pixels in report["unexpected_ids"].items())
+    listed = ", ".join(f"{class_id} ({plural(pixels, 'pixel')})"
+                       for class_id, pixels in report["unexpected_ids"].items())
     return f"unexpected ids (no class name; wrong file or mapping?): {listed}"
 
 
@@ -2085,9 +2093,11 @@ def headline_rows(report):
     correct = sum(matrix[k][k] for k in range(len(matrix)))
     meanings = {
         "aAcc": f"pixel accuracy: {correct} of {report['pixels']} pixels correct",
-        "mIoU": f"mean IoU (Jaccard) of the {len(classes)} classes" + (", pooled over all pixels" if "images" in report else ""),
-        "mAcc": f"mean recall (sensitivity) of the {in_label} classes in the label, = balanced accuracy",
-        "mDice": f"mean F1 (Dice) of the {len(classes)} classes",
+        "mIoU": f"mean IoU (Jaccard) of the {plural(len(classes), 'class', 'classes')}"
+                + (", pooled over all pixels" if "images" in report else ""),
+        "mAcc": f"mean recall (sensitivity) of the {plural(in_label, 'class', 'classes')} in the label, "
+                "= balanced accuracy",
+        "mDice": f"mean F1 (Dice) of the {plural(len(classes), 'class', 'classes')}",
         "fwIoU": "IoU weighted by each class's pixels in the label",
         "kappa": "Cohen's kappa: agreement beyond chance",
         "MCC": "Matthews correlation coefficient",
@@ -2100,7 +2110,7 @@ def headline_rows(report):
         rows.insert(2, {"name": "mIoU/image", "value": report["mean_image_mean_iou"],
                         "figure": "mean over images of each image's mean IoU",
                         "meaning": "mean over images of each image's mean IoU "
-                                   f"(each of the {report['images']} images weighs alike)"})
+                                   "(each image with counted pixels weighs alike)"})
     return rows
 
 
@@ -2261,7 +2271,7 @@ def format_headline(report, digits=4):
     if intervals and intervals["mean_iou"]:
         lines.append(f"mean IoU {_score_text(report['mean_iou'], digits)} "
                      f"{_score_text(intervals['mean_iou'], digits, 'interval')} "
-                     f"({intervals['level'] * 100:g}% bootstrap over {intervals['images']} images)")
+                     f"({intervals['level'] * 100:g}% bootstrap over {plural(intervals['images'], 'image')})")
     return "\n".join(lines + interval_notes(report))
 
 
@@ -3509,6 +3519,11 @@ def score(settings):
         pairs, refused = shard_of(pairs, refused, settings.shard)
         settings = dataclasses.replace(settings, shards={"of": settings.shard[1], "included": [settings.shard[0]],
                                                          "run_ids": run_ids})
+    if settings.shard and not pairs and not refused and run_ids:  # a job array's task past the last id
+        if not settings.quiet:
+            say(f"note: shard {settings.shard[0]}/{settings.shard[1]} holds none of the run's {run_ids} image "
+                f"id{'s' if run_ids > 1 else ''}: its report is empty, and merges as such")
+        return consume_results(score_pairs([], settings), 0, [], settings)
     if not pairs:
         raise RunError(f"no pair of masks with the same name in {shown(settings.labels)} and "
                        f"{shown(settings.inferences)}"

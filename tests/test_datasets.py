@@ -6,6 +6,7 @@ arrays after the mapping the options ask for (done here with numpy, from the lit
 """
 
 import json
+import re
 import shlex
 from pathlib import Path
 
@@ -291,6 +292,18 @@ def test_a_map_file_with_a_star_sends_every_unlisted_id_there(capsys):
     to_ids = lookup({0: 0, 1: 1, 5: 2}, default=255)
     assert_numbers_match_sklearn(document, {key: (label, to_ids[inference])
                                             for key, (label, inference) in pairs.items()}, None)
+
+
+@pytest.mark.parametrize("text, words", [
+    ("1:1,1:2", "entry 2: 1 was already mapped in entry 1"), ("map.txt:1: 2\n1: 3\n", "entry 2: 1 was already"),
+    ("map.txt:*: 0\n*: 1\n", "entry 2: * was already mapped in entry 1"), ("map.txt:\n", "maps no id")])
+def test_an_id_map_that_maps_an_id_twice_or_none_is_refused(text, words):
+    # Which of two entries was meant? The map says so rather than let the last one win silently.
+    if text.startswith("map.txt:"):
+        Path("map.txt").write_text(text.removeprefix("map.txt:"))
+        text = "map.txt"
+    with pytest.raises(ValueError, match=re.escape(words)):
+        tool.read_id_map(text)
 
 
 # ---------------------------------------------------------------- 4. colour masks and palettes

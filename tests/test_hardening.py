@@ -740,11 +740,15 @@ def test_shards_beyond_the_ids_and_huge_shard_counts_merge_cleanly(tmp_path, mon
     monkeypatch.chdir(tmp_path)
     assert tool.main(["--format", "json"]) == 0
     whole = capsys.readouterr().out
-    for k in (1, 2, 3):  # shards 4/5 and 5/5 hold no id, and have no report
+    for k in (1, 2, 3, 4, 5):  # shards 4/5 and 5/5 hold no id: empty reports, as a job array's tasks need
         assert tool.main(["--format", "json", "--shard", f"{k}/5"]) == 0
-        (tmp_path / f"s{k}.json").write_text(capsys.readouterr().out)
-    assert tool.main(["--format", "json", "--merge", "s1.json", "s2.json", "s3.json"]) == 0
-    assert capsys.readouterr().out == whole
+        captured = capsys.readouterr()
+        (tmp_path / f"s{k}.json").write_text(captured.out)
+        assert ("holds none of the run's 3 image ids" in captured.err) == (k > 3)
+    assert json.loads((tmp_path / "s5.json").read_text())["images"] == []
+    for shards in (["s1.json", "s2.json", "s3.json"], [f"s{k}.json" for k in range(1, 6)]):
+        assert tool.main(["--format", "json", "--merge", *shards]) == 0  # the empty ones are not missed
+        assert capsys.readouterr().out == whole
     assert tool.main(["--format", "json", "--shard", "1/1000000000"]) == 0
     (tmp_path / "g.json").write_text(capsys.readouterr().out)
     assert tool.main(["--format", "json", "--merge", "g.json"]) == 1

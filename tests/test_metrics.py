@@ -210,3 +210,11 @@ def test_class_colours_are_the_pascal_voc_colour_map():
     assert tuple(colours[0]) == (0, 0, 0) and tuple(colours[1]) == (128, 0, 0)
     assert tuple(colours[15]) == (192, 128, 128) and tuple(colours[255]) == (224, 224, 192)
     assert len({tuple(colour) for colour in colours}) == 256  # every id has its own colour
+
+
+def test_headline_meanings_count_one_class_in_the_singular():
+    report = tool.compute_report(tool.count_matrix(np.zeros((2, 2), np.uint8), np.zeros((2, 2), np.uint8)))
+    meanings = {row["name"]: row["meaning"] for row in tool.headline_rows(report)}
+    assert meanings["mIoU"] == "mean IoU (Jaccard) of the 1 class"
+    assert meanings["mAcc"].startswith("mean recall (sensitivity) of the 1 class in the label")
+    assert meanings["aAcc"] == "pixel accuracy: 4 of 4 pixels correct"
