@@ -820,8 +820,9 @@ def find_pairs(labels_dir, inferences_dir, recursive=False, label_suffix="", inf
                          f"does not end in {suffix} (first: {shown(listing.without_suffix[0])})")
     passed_over = labels.passed_over + inferences.passed_over
     if passed_over:
-        notes.append(f"note: passed over {len(passed_over)} file{'s' if len(passed_over) > 1 else ''} "
-                     "that are not masks: " + ", ".join(map(shown, passed_over[:5]))
+        what = "are not masks" if len(passed_over) > 1 else "is not a mask"
+        notes.append(f"note: passed over {plural(len(passed_over), 'file')} that {what}: "
+                     + ", ".join(map(shown, passed_over[:5]))
                      + (", ..." if len(passed_over) > 5 else ""))
     if not pairs:
         if labels.subfolders or inferences.subfolders:
@@ -1954,7 +1955,7 @@ def id_scheme_warnings(matrix, ignore_index=None):
     dominant = {k: int(np.argmax(matrix[k])) for k in sizeable}
     moved = {k: p for k, p in dominant.items() if p != k and matrix[k, p] * 2 > labelled[k]}
     if len(moved) < max(2, len(sizeable) / 2):
-        return []
+        return _scheme_by_agreement(matrix)
     mapping = ", ".join(f"{k}→{p}" for k, p in list(moved.items())[:8]) + (", ..." if len(moved) > 8 else "")
     said = (f"most pixels of {len(moved)} of the {len(sizeable)} label ids are predicted as another id "
             f"(label→inference: {mapping})")
@@ -1965,6 +1966,19 @@ def id_scheme_warnings(matrix, ignore_index=None):
     if len(set(moved.values())) == len(moved):
         return [f"{said}, each to a different id: the two seem to number the classes differently; "
                 "map one onto the other with --label-map or --inference-map"]
+    return _scheme_by_agreement(matrix)
+
+
+def _scheme_by_agreement(matrix):
+    """A warning when most counted pixels agree once the labels are read in one of ID_SCHEMES and at most half
+    as many as they are: what a model with the other scheme's ids gives, however many of its classes it
+    confuses (on a few images, its confusions can hide the renaming from id_scheme_warnings' count of ids)."""
+    counted, as_they_are = matrix.sum(), np.trace(matrix)  # (the ignore index's row is not counted)
+    for scheme, reading, option in ID_SCHEMES:
+        agreeing = sum(int(matrix[k, scheme(k)]) for k in range(LABEL_SPACE) if scheme(k) is not None)
+        if counted and agreeing > counted / 2 and agreeing > 2 * as_they_are:
+            return [f"{agreeing / counted:.0%} of the counted pixels agree if these are {reading}, "
+                    f"{as_they_are / counted:.0%} as the ids are: use {option}"]
     return []
 
 
@@ -3576,8 +3590,9 @@ def read_comparison(paths):
     base_ids = {image["id"]: image for image in baseline.images}
     for path, other in zip(paths[1:], reports[1:]):
         if other.ignore_index != baseline.ignore_index:
-            raise RunError(f"{shown(path)} was made with --ignore-index {other.ignore_index}, {shown(base_path)} with "
-                           f"{baseline.ignore_index}: the reports must count the same label pixels")
+            said = [("none" if index is None else index) for index in (other.ignore_index, baseline.ignore_index)]
+            raise RunError(f"{shown(path)} was made with --ignore-index {said[0]}, {shown(base_path)} with "
+                           f"{said[1]}: the reports must count the same label pixels")
         ids = {image["id"]: image for image in other.images}
         for image_id in sorted(base_ids.keys() ^ ids.keys(), key=id_order)[:1]:
             holder, missing = (base_path, path) if image_id in base_ids else (path, base_path)
