@@ -3345,7 +3345,9 @@ class FolderSink(Sink):
                 f"class colours, for want of a camera picture (first: {notes[0]})")
         say(f"wrote {shown(self.folder)}/: index.html, report.json, summary.csv, classes.csv, combined.csv, "
             f"confusion_matrix.csv, confusion_matrix.png, matrices/ and reports/ ({len(rows)})"
-            + (f", overlays/ and thumbnails/ ({len(rows)})" if not self.merged else "")
+            + (f", overlays/, predicted_as/, label_colours/, inference_colours/ and thumbnails/ ({len(rows)})"
+               if not self.merged else "")
+            + (f", pictures/ ({len(rows) - len(notes)})" if not self.merged and len(rows) > len(notes) else "")
             + (f", plots/ ({len(rows)})" if s.plots_per_image else ""))
 
     def __exit__(self, *exception):
