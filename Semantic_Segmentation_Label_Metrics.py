@@ -776,20 +776,21 @@ def _other_pairings(labels, inferences, labels_dir, inferences_dir, recursive, s
     common name ending (when no suffix was given), and, with recursive, by file name alone (when it is unique
     in each folder: labels in sub-folders, as Cityscapes' cities, against predictions written flat). Yields
     (label listing, inference listing, the note that says so)."""
-    ways = [(labels, inferences, [])]
+    listings = [(labels, inferences, "")]  # with what differs from the exact names
     endings = name_ending([Path(p).stem for p in labels.masks.values()]), \
         name_ending([Path(p).stem for p in inferences.masks.values()])
     if not suffixes_given and any(endings) and endings[0] != endings[1]:
-        ways.append((list_masks(labels_dir, recursive, endings[0]), list_masks(inferences_dir, recursive, endings[1]),
-                     [f"without the endings {endings[0] or '(none)'} of the labels and {endings[1] or '(none)'} of "
-                      "the inferences (--label-suffix and --inference-suffix say so and silence this note)"]))
-        yield ways[-1][0], ways[-1][1], "note: no file names match; pairing by their names " + ways[-1][2][0]
+        without = (f"without the endings {endings[0] or '(none)'} of the labels and {endings[1] or '(none)'} of "
+                   "the inferences (--label-suffix and --inference-suffix say so and silence this note)")
+        listings.append((list_masks(labels_dir, recursive, endings[0]),
+                         list_masks(inferences_dir, recursive, endings[1]), without))
+        yield listings[-1][0], listings[-1][1], f"note: no file names match; pairing by their names {without}"
     if recursive:
-        for label_listing, inference_listing, said in ways:
+        for label_listing, inference_listing, without in listings:
             flat = by_file_name(label_listing), by_file_name(inference_listing)
             if all(flat):
-                yield (*flat, "note: no ids match with their sub-folders; pairing by file name alone, "
-                       + " and ".join(["which is unique in both folders", *said]))
+                yield (*flat, "note: no ids match with their sub-folders; pairing by file name alone, which is "
+                       "unique in both folders" + (f", and {without}" if without else ""))
 
 
 def find_pairs(labels_dir, inferences_dir, recursive=False, label_suffix="", inference_suffix=""):
@@ -1975,8 +1976,10 @@ def _scheme_by_agreement(matrix):
     confuses (on a few images, its confusions can hide the renaming from id_scheme_warnings' count of ids)."""
     counted, as_they_are = matrix.sum(), np.trace(matrix)  # (the ignore index's row is not counted)
     for scheme, reading, option in ID_SCHEMES:
-        agreeing = sum(int(matrix[k, scheme(k)]) for k in range(LABEL_SPACE) if scheme(k) is not None)
-        if counted and agreeing > counted / 2 and agreeing > 2 * as_they_are:
+        agreeing = [int(matrix[k, scheme(k)]) for k in range(LABEL_SPACE) if scheme(k) is not None]
+        agreeing_ids, agreeing = sum(map(bool, agreeing)), sum(agreeing)
+        # Two ids at least: one class predicted as another is a poor model (or swapped binary ids), not a scheme.
+        if counted and agreeing_ids >= 2 and agreeing > counted / 2 and agreeing > 2 * as_they_are:
             return [f"{agreeing / counted:.0%} of the counted pixels agree if these are {reading}, "
                     f"{as_they_are / counted:.0%} as the ids are: use {option}"]
     return []

@@ -254,6 +254,15 @@ def test_three_real_predictions_with_the_other_scheme_s_ids_still_warn(capsys, s
     assert document["combined"]["mean_iou"] < 0.1  # what the warning saves the user from taking for a result
 
 
+def test_one_class_predicted_as_its_neighbour_id_is_no_id_scheme():
+    # Label 1 mostly predicted as 0 fits "k -> k - 1" for one id only: a poor model, not reduce-zero-label.
+    matrix = np.zeros((256, 256), np.int64)
+    matrix[1, 0], matrix[1, 1], matrix[0, 0] = 900, 50, 50
+    assert not any("reduce-zero-label" in text for text in tool.id_scheme_warnings(matrix))
+    matrix[2, 1] = 900  # a second id moved the same way: the scheme is what the pixels show
+    assert any("--label-map reduce-zero-label" in text for text in tool.id_scheme_warnings(matrix))
+
+
 def test_ade20k_unreduced_labels_warn_and_reduce_zero_label_fixes_it(capsys):
     """Labels 0..150 with 0 = other; the model predicts label - 1 in 0..149."""
     pairs = flat_pairs(("a", "b"), np.random.default_rng(3),
