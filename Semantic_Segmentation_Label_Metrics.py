@@ -1787,8 +1787,10 @@ PEER_RULES = {
                               "one; it has no ignore index (here ignored pixels are removed first) and stops on "
                               "an id >= N"),
     "detectron2": ("detectron2", "detectron2 SemSegEvaluator",
-                   "only the classes in the label: a class that is only predicted never lowers a mean; "
-                   "stops on an id >= N; it calls aAcc pACC and mAcc mACC, and prints x100"),
+                   "only the classes in the label: a class that is only predicted never lowers a mean; an id "
+                   ">= N gives no number to trust (a label of N is taken for void, a larger id is counted in "
+                   "another class's cell, and past (N+1)^2 cells it stops); it calls aAcc pACC and mAcc "
+                   "mACC, and prints x100"),
     "cityscapes": ("cityscapesScripts", "cityscapesScripts evalPixelLevelSemanticLabeling",
                    "classes 0..N-1 (the 19 of Cityscapes); pixels labelled an id >= N count against no class, "
                    "as void does; a class with TP + FP + FN = 0 is left out"),
@@ -1820,8 +1822,10 @@ def peer_conventions(report, matrix, image_ious, num_classes, num_classes_from, 
     n = num_classes
     labelled, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
     beyond = [k for k in np.flatnonzero((labelled > 0) | (predicted > 0)).tolist() if k >= n]
-    refusal = (f"stops: the masks hold ids >= N ({', '.join(map(str, beyond[:8]))}{', ...' if len(beyond) > 8 else ''})"
-               if beyond else None)
+    held = f"the masks hold ids >= N ({', '.join(map(str, beyond[:8]))}{', ...' if len(beyond) > 8 else ''})"
+    refusals = {"torchmetrics_jaccard": f"stops: {held}", "torchmetrics_mean_iou": f"stops: {held}",
+                "detectron2": f"no number to trust: {held}, which it takes for void, counts in another class's "
+                              "cell, or stops on"} if beyond else {}
     tp, label, prediction = np.diag(matrix)[:n], labelled[:n], predicted[:n]
     # mmsegmentation and HF evaluate: histograms of the ids 0..N-1 over the counted pixels.
     union = prediction + label - tp
@@ -1854,7 +1858,7 @@ def peer_conventions(report, matrix, image_ious, num_classes, num_classes_from, 
     ours = our_conventional_numbers(report)
     conventions = {"num_classes": n, "num_classes_from": num_classes_from, "agree": True, "tools": {}}
     for tool, numbers in tools.items():
-        stops = refusal if tool in ("torchmetrics_jaccard", "torchmetrics_mean_iou", "detectron2") else None
+        stops = refusals.get(tool)
         short, name, rule = PEER_RULES[tool]
         entry = {"short": short, "name": name, "rule": rule, "refused": stops}
         entry.update({name: None if stops else _number(value) for name, value in numbers.items()})

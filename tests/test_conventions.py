@@ -125,9 +125,13 @@ def test_rules_differ_on_ids_beyond_n_a_class_absent_and_tp_zero(tmp_path, capsy
     assert mmseg["mFscore"] == pytest.approx((2 / 3 + 2 * (1 / 3) * (1 / 2) / (1 / 3 + 1 / 2)) / 2)
     # cityscapesScripts: the pixel labelled 5 counts against no class: 1 has IoU 1 / (1 + 1 + 1).
     assert tools["cityscapes"]["mIoU"] == pytest.approx((1 / 2 + 1 / 3 + 0 + 0) / 4)
-    # torchmetrics and detectron2 stop on id 5; this tool counts 5 as a class of its own (IoU 0).
-    for tool_name in ("torchmetrics_jaccard", "torchmetrics_mean_iou", "detectron2"):
+    # torchmetrics stops on id 5, and detectron2 would take a label of N = 5 for void: neither
+    # gives a number; this tool counts 5 as a class of its own (IoU 0).
+    for tool_name in ("torchmetrics_jaccard", "torchmetrics_mean_iou"):
         assert tools[tool_name]["refused"] == "stops: the masks hold ids >= N (5)"
+    assert tools["detectron2"]["refused"] == ("no number to trust: the masks hold ids >= N (5), which it takes for "
+                                              "void, counts in another class's cell, or stops on")
+    for tool_name in ("torchmetrics_jaccard", "torchmetrics_mean_iou", "detectron2"):
         assert tools[tool_name]["mIoU"] is None
     assert document["combined"]["mean_iou"] == pytest.approx((1 / 2 + 1 / 4 + 0 + 0 + 0) / 5)
 
