@@ -355,9 +355,10 @@ def read_mask(path, palette=None):
             return _decode_mask(image, path, palette)
     except MaskError:
         raise
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise MaskError(f"{name}: more pixels than the decompression-bomb limit of "
-                        f"{Image.MAX_IMAGE_PIXELS}; if the file is genuine, raise the limit with "
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as bomb:
+        size = re.search(r"\((\d+) pixels\)", str(bomb))  # Pillow's message holds the image's size
+        raise MaskError(f"{name}: {size[1] + ' pixels, ' if size else ''}more than the decompression-bomb limit "
+                        f"of {Image.MAX_IMAGE_PIXELS}; if the file is genuine, raise the limit with "
                         "--max-image-pixels", path) from None
     except UnidentifiedImageError:
         raise MaskError(f"{name}: not a readable image (corrupt, or not an image at all)", path) from None
@@ -2433,7 +2434,7 @@ h1 { font-size: 22px; margin: 8px 0 2px; } h2 { font-size: 17px; margin: 28px 0 
 .meta { color: #5b6876; margin: 0 0 14px; }
 .card { background: #fff; border: 1px solid #dde3e9; border-radius: 8px; padding: 16px 18px; }
 .heatmap-card { text-align: center; }
-.heatmap-card img.heatmap { max-width: 1100px; }
+.heatmap-card img.heatmap { max-width: min(100%, 1100px); }
 .headline { display: flex; flex-wrap: wrap; gap: 10px; margin: 0 0 14px; }
 .figure { background: #fff; border: 1px solid #dde3e9; border-radius: 8px; padding: 8px 14px; }
 .figure b { display: block; font-size: 21px; font-variant-numeric: tabular-nums; }
@@ -2445,7 +2446,7 @@ td.text, th.text { text-align: left; white-space: nowrap; }
 tr.total td { font-weight: 600; background: #f8fafc; }
 .note { color: #8a5a00; font-size: 12px; margin: 6px 0; }
 .undefined { color: #98a2ad; }
-img.heatmap { width: 100%; height: auto; }
+img.heatmap { max-width: 100%; height: auto; }
 img.thumb { max-width: 240px; max-height: 240px; display: block; border-radius: 4px; background: #ddd; }
 .pair { margin: 10px 0; } .pair figure { display: inline-block; margin: 0 14px 0 0; }
 .pair h3 { font-size: 14px; margin: 0 0 8px; }
@@ -2653,6 +2654,7 @@ OVERLAY_LEGEND = ('<p class="legend">Errors:<span style="background:rgb(%d,%d,%d
                   "above)</p>" % (*WRONG_COLOUR, *IGNORED_COLOUR))
 NAVIGATION = "<!--navigation-->"  # where an image page's previous / next go, once the order is known
 SMALL_PICTURE_WIDTH = 640  # pixels: narrower masks are shown enlarged, each pixel a sharp block
+MAX_MATRIX_TABLE_IDS = 60  # an image page's matrix table at most; 256 ids make 65,536 cells, 4 MB a page
 
 
 def image_page(report, file, settings, pictures):
@@ -2687,7 +2689,11 @@ def image_page(report, file, settings, pictures):
             + (f'<h2>Most confused</h2><div class="card">'
                f'{html_table(CONFUSED_TABLE, pairs, digits=digits, attributes=" class=narrow")}</div>' if pairs else "")
             + '<h2>Confusion matrix (rows = label, columns = inference, pixels; shaded by the share of the label)</h2>'
-            + f'<div class="card" style="overflow-x:auto">{html_matrix_table(report, names)}</div>')
+            + (f'<div class="card" style="overflow-x:auto">{html_matrix_table(report, names)}</div>'
+               if len(report["confusion_matrix"]["labels"]) <= MAX_MATRIX_TABLE_IDS else
+               f'<p class="note">{len(report["confusion_matrix"]["labels"])} ids occur in this image: its matrix of '
+               f'{len(report["confusion_matrix"]["labels"]) ** 2} cells is in <a href="../{file_link(file, "matrix")}">'
+               "its CSV</a>, too large to show here; the most confused pairs are above.</p>"))
     return _page(f"{image_id}: segmentation report", body)
 
 

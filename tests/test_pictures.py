@@ -142,6 +142,7 @@ def test_the_sample_pages_in_a_browser(sample_folder, tmp_path):
     names = tool.read_class_names(str(ROOT / "labels" / "class_names.txt"))[0]
     page_dom = assert_image_page_complete(sample_folder / "reports" / f"{worst['id']}.html", tmp_path, names,
                                           worst["confusion_matrix"]["labels"], tmp_path / "image.png")
+    assert '<table class="matrix">' in page_dom  # 13 ids: the matrix as a table
     # Next works: following it reaches the second worst image's page.
     following = urllib.parse.unquote(attribute(page_dom, "next")).replace("probe-", "")
     second = sorted(document["images"], key=lambda image: image["mean_iou"])[1]["id"]
@@ -173,6 +174,11 @@ def test_a_150_class_set_in_a_browser(tmp_path, capsys):
     page = out / "reports" / "scene0.html"
     capsys.readouterr()
     assert re.search(r'<img class="[^"]*pixelated', page.read_text())  # 80x60 masks, enlarged: sharp blocks
+    # Past MAX_MATRIX_TABLE_IDS ids the page links the matrix's CSV instead of a table of every cell.
+    ids = len(image["confusion_matrix"]["labels"])
+    assert ids > tool.MAX_MATRIX_TABLE_IDS and '<table class="matrix">' not in page.read_text()
+    assert f'its matrix of {ids ** 2} cells is in <a href="../matrices/scene0.csv">its CSV</a>' in page.read_text()
+    assert page.stat().st_size < 200_000
     for index in range(10):
         label, inference = (tool.read_mask(tmp_path / folder / f"scene{index}.png")[0]
                             for folder in ("labels", "inferences"))
