@@ -2113,6 +2113,9 @@ def headline_rows(report):
     in_label = sum(entry["support"] > 0 for entry in classes)
     matrix = report["confusion_matrix"]["matrix"]
     correct = sum(matrix[k][k] for k in range(len(matrix)))
+    # Kappa is 0/0 when label and inference hold one and the same id; MCC when either holds one id.
+    ids_held = (sum(map(any, matrix)), sum(map(any, zip(*matrix))))
+    zero_by_zero = ", 0/0 here (one id only), shown as --zero-division says"
     meanings = {
         "aAcc": f"pixel accuracy: {correct} of {report['pixels']} pixels correct",
         "mIoU": f"mean IoU (Jaccard) of the {plural(len(classes), 'class', 'classes')}"
@@ -2121,8 +2124,8 @@ def headline_rows(report):
                 "= balanced accuracy",
         "mDice": f"mean F1 (Dice) of the {plural(len(classes), 'class', 'classes')}",
         "fwIoU": "IoU weighted by each class's pixels in the label",
-        "kappa": "Cohen's kappa: agreement beyond chance",
-        "MCC": "Matthews correlation coefficient",
+        "kappa": "Cohen's kappa: agreement beyond chance" + (zero_by_zero if ids_held == (1, 1) else ""),
+        "MCC": "Matthews correlation coefficient" + (zero_by_zero if 1 in ids_held else ""),
         "mBIoU": "mean boundary IoU (Cheng et al. 2021) of the classes with a boundary band",
     }
     numbers, intervals = headline_numbers(report), report.get("confidence_intervals", {})

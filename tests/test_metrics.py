@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from sklearn.metrics import confusion_matrix
+from sklearn.metrics import cohen_kappa_score, confusion_matrix
 
 from conftest import ZERO_DIVISIONS, assert_report_matches_sklearn, tool
 
@@ -218,3 +218,17 @@ def test_headline_meanings_count_one_class_in_the_singular():
     assert meanings["mIoU"] == "mean IoU (Jaccard) of the 1 class"
     assert meanings["mAcc"].startswith("mean recall (sensitivity) of the 1 class in the label")
     assert meanings["aAcc"] == "pixel accuracy: 4 of 4 pixels correct"
+
+
+def test_headline_says_where_kappa_and_mcc_are_0_by_0():
+    # An empty foreground in both (all background): kappa and MCC are 0/0, shown as --zero-division says.
+    empty = tool.compute_report(tool.count_matrix(np.zeros((2, 2), np.uint8), np.zeros((2, 2), np.uint8)))
+    meanings = {row["name"]: row["meaning"] for row in tool.headline_rows(empty)}
+    assert meanings["kappa"].endswith(", 0/0 here (one id only), shown as --zero-division says")
+    assert meanings["MCC"].endswith(", 0/0 here (one id only), shown as --zero-division says")
+    # A false positive: the label holds one id, the inference two. Kappa is defined (0), MCC is 0/0.
+    label, inference = np.zeros((2, 2), np.uint8), np.array([[0, 1], [0, 0]], np.uint8)
+    one_wrong = tool.compute_report(tool.count_matrix(label, inference))
+    meanings = {row["name"]: row["meaning"] for row in tool.headline_rows(one_wrong)}
+    assert "0/0" not in meanings["kappa"] and "0/0" in meanings["MCC"]
+    assert one_wrong["cohen_kappa"] == cohen_kappa_score(label.ravel(), inference.ravel()) == 0.0  # defined
