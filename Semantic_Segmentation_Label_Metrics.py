@@ -93,6 +93,8 @@ HEADLINE = {
 }
 BOOTSTRAP_NUMBERS = tuple(key for key, _, _ in HEADLINE.values())
 ZERO_DIVISION_CHOICES = {"0": 0.0, "1": 1.0, "nan": math.nan}  # scikit-learn's zero_division
+# Class names that say an id marks pixels to leave out (compared in lower case, apostrophes dropped).
+VOID_NAMES = {"void", "unlabelled", "unlabeled", "ignore", "ignored", "dont care", "dontcare"}
 CLASS_NAMES_FILE = "class_names.txt"  # used when found in the labels folder and --class-names is absent
 # Formats that store pixel values losslessly, so they can hold class ids, and those that do not.
 # (PGM and PBM are not among them: Pillow rescales their samples and inverts PBM's bits.)
@@ -153,14 +155,6 @@ _ADE20K = (
 # CamVid as SegNet ships it: 11 classes, and 11 marks unlabelled pixels.
 _CAMVID = ("sky", "building", "pole", "road", "pavement", "tree", "sign symbol", "fence", "car",
            "pedestrian", "bicyclist")
-# Built-in --class-names presets, each with its dataset's id for unlabelled pixels named void.
-CLASS_NAME_PRESETS = {
-    "cityscapes": {**dict(enumerate(_CITYSCAPES)), 255: "void"},  # the 19 train ids
-    "kitti": {**dict(enumerate(_CITYSCAPES)), 255: "void"},  # KITTI's benchmark uses Cityscapes' ids
-    "pascal-voc": {**dict(enumerate(_PASCAL_VOC)), 255: "void"},
-    "ade20k": {**dict(enumerate(_ADE20K)), 255: "void"},  # after reduce-zero-label: 0 = wall
-    "camvid": {**dict(enumerate(_CAMVID)), 11: "void"},
-}
 # Cityscapes' label table (cityscapesScripts' labels.py): (labelId, trainId, colour) of the 34 labelIds;
 # trainId 255 marks the labels left out of the benchmark.
 CITYSCAPES_LABELS = (
@@ -181,27 +175,76 @@ ID_MAP_PRESETS = {
 }
 
 
-@functools.lru_cache(maxsize=None)
-def class_colours():
-    """256 distinct RGB colours, one per id: the Pascal VOC colour map, which any id can index."""
-    colours = np.zeros((LABEL_SPACE, 3), dtype=np.uint8)
-    for class_id in range(LABEL_SPACE):
-        bits = class_id
-        for shift in range(7, -1, -1):  # the id's bits, three at a time, fill the channels from the top
-            for channel in range(3):
-                colours[class_id, channel] |= ((bits >> channel) & 1) << shift
-            bits >>= 3
-    return colours
+def voc_colour(class_id):
+    """Pascal VOC's colour of an id (its colour map indexes any id): the id's bits, three at a time, fill
+    the channels from the top bit down."""
+    colour = [0, 0, 0]
+    for shift in range(7, -1, -1):
+        for channel in range(3):
+            colour[channel] |= ((class_id >> channel) & 1) << shift
+        class_id >>= 3
+    return tuple(colour)
 
 
-# --palette presets, as {colour: id}. Cityscapes: the 19 train ids' colours; the colours of the labels
-# left out of the benchmark (black among them) are 255, and a train id wins where two labels share a colour.
-PALETTE_PRESETS = {
-    "cityscapes": lambda: {**{colour: 255 for _, _, colour in CITYSCAPES_LABELS},
-                           **{colour: train_id for _, train_id, colour in CITYSCAPES_LABELS if train_id != 255}},
-    "pascal-voc": lambda: {**{tuple(map(int, class_colours()[k])): k for k in range(len(_PASCAL_VOC))},
-                           tuple(map(int, class_colours()[255])): 255},
+# CamVid's colours as SegNet draws its 11 classes (void black).
+_CAMVID_COLOURS = ((128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128), (60, 40, 222),
+                   (128, 128, 0), (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0), (0, 128, 192))
+# ADE20K's 150 colours as mmsegmentation draws them (its ADE20KDataset palette), 'rrggbb' each. Two classes
+# share one colour there (6 road and 48 skyscraper, both 8c8c8c): a colour-coded mask cannot tell them apart.
+_ADE20K_COLOURS = bytes.fromhex(
+    "787878b4787806e6e650323204c8037878508c8c8ccc05ffe6e6e604fa07e005ffebff0796053d78784608ff33ff0652"
+    "8fff8cccff04ff3307cc46030066c83de6faff06330b66ffff0747ff09e00907e6dcdcdcff095c7009ff08ffd607ffe0"
+    "ffb8060aff47ff290a07ffffe0ff086608ffff3d06ffc207ff7a0800ff14ff0829ff05990633ffeb0cffa0961400a3ff"
+    "8c8c8cfa0a0f14ff001fff00ff1f00ffe00099ff000000ffff470000ebff00adff1f00ff0bc8c8ff520000fff5003dff"
+    "00ff7000ff85ff0000ffa300ff6600c2ff00008fff33ff000052ff00ff2900ffad0a00ffadff0000ff99ff5c00ff00ff"
+    "ff00f5ff0066ffad00ff0014ffb8b8001fff00ff3d0047ffff00cc00ffc200ff52000aff0070ff3300ff00c2ff007aff"
+    "00ffa3ff990000ff0aff70008fff005200ffa3ff00ffeb0008b8aa8500ff00ff5cb800ffff001f00b8ff00d6ffff0070"
+    "5cff0000e0ff70e0ff46b8a0a300ff9900ff47ff00ff00a3ffcc00ff008f00ffeb85ff00ff00ebf500ffff007afff500"
+    "0abed4d6ff0000ccff1400ffffff000099ff0029ff00ffcc2900ff29ff00ad00ff00f5ff4700ff7a00ff00ffb8005cff"
+    "b8ff000085ffffd60019c2c266ff005c00ff")
+
+
+class Dataset(NamedTuple):
+    """A dataset preset (--class-names NAME, --palette NAME): its class names; the id of its unlabelled
+    pixels, named void, which it leaves out as a class-names file's 'ignore: N' line does; and the colours
+    its masks are drawn in, {id: (r, g, b)}, for pictures and for reading colour-coded masks."""
+    names: dict
+    void: int
+    colours: dict
+
+
+_CITYSCAPES_DATASET = Dataset(
+    {**dict(enumerate(_CITYSCAPES)), 255: "void"}, 255,  # the 19 train ids
+    {**{train_id: colour for _, train_id, colour in CITYSCAPES_LABELS if train_id != 255}, 255: (0, 0, 0)})
+DATASETS = {
+    "cityscapes": _CITYSCAPES_DATASET,
+    "kitti": _CITYSCAPES_DATASET,  # KITTI's benchmark uses Cityscapes' ids and colours
+    "pascal-voc": Dataset({**dict(enumerate(_PASCAL_VOC)), 255: "void"}, 255,
+                          {k: voc_colour(k) for k in (*range(len(_PASCAL_VOC)), 255)}),
+    "ade20k": Dataset({**dict(enumerate(_ADE20K)), 255: "void"}, 255,  # after reduce-zero-label: 0 = wall
+                      {**{k: tuple(_ADE20K_COLOURS[3 * k:3 * k + 3]) for k in range(len(_ADE20K))},
+                       255: (0, 0, 0)}),
+    "camvid": Dataset({**dict(enumerate(_CAMVID)), 11: "void"}, 11,
+                      {**dict(enumerate(_CAMVID_COLOURS)), 11: (0, 0, 0)}),
 }
+# --palette presets: the datasets' colours, and Cityscapes' whole label table, in which the colours of the
+# labels left out of the benchmark become 255 (a train id wins where two labels share a colour).
+PALETTE_PRESETS = {
+    **{name: {colour: class_id for class_id, colour in dataset.colours.items()}
+       for name, dataset in DATASETS.items() if name != "kitti"},
+    "cityscapes": {**{colour: 255 for _, _, colour in CITYSCAPES_LABELS},
+                   **{colour: train_id for _, train_id, colour in CITYSCAPES_LABELS if train_id != 255}},
+}
+
+
+@functools.lru_cache(maxsize=None)
+def class_colours(dataset=None):
+    """The (256, 3) uint8 colours pictures draw each id in: a dataset's own colours where it has them
+    (CamVid's sky is grey, as in its own pictures), Pascal VOC's colour map for every other id."""
+    colours = np.array([voc_colour(class_id) for class_id in range(LABEL_SPACE)], dtype=np.uint8)
+    for class_id, colour in DATASETS[dataset].colours.items() if dataset else ():
+        colours[class_id] = colour
+    return colours
 
 
 @dataclasses.dataclass(frozen=True)
@@ -218,8 +261,10 @@ class Settings:
     palette: "Palette | None" = None  # colours of RGB masks that stand for ids
     input: dict = dataclasses.field(default_factory=dict)  # how the masks were read, as the JSON head says
     ignore_index: int | None = None  # label id whose pixels are not counted
+    ignore_index_from: str | None = None  # the option or file that gave it, as the JSON head says
     zero_division: float | None = 0.0  # the value of 0/0; None: not given, so --merge takes the reports'
     class_names: dict | None = dataclasses.field(default_factory=dict)  # None: not given (--merge)
+    dataset: str | None = None  # the preset of DATASETS whose colours the pictures use; None: VOC's
     digits: int = 4
     format: str = "text"
     jobs: int | None = None  # None: decided by the number of pairs
@@ -303,10 +348,15 @@ def natural_key(text):
             for place, part in enumerate(parts)]
 
 
+def _raw_mode(image):
+    """The raw mode Pillow decodes the file's samples with (e.g. 'L;4', 'RGB;16B'), or ''."""
+    args = image.tile[0][3] if image.tile else None
+    return args if isinstance(args, str) else args[0] if args and isinstance(args[0], str) else ""
+
+
 def _greyscale_bits(image):
     """Bits per greyscale sample (from the raw mode Pillow decodes with); 8 for palette images."""
-    args = image.tile[0][3] if image.tile else None
-    rawmode = args if isinstance(args, str) else args[0] if args and isinstance(args[0], str) else ""
+    rawmode = _raw_mode(image)
     if rawmode in LOW_BIT_RAWMODES:
         return LOW_BIT_RAWMODES[rawmode]
     if rawmode.startswith("I;16") or image.mode.startswith("I;16"):
@@ -398,7 +448,8 @@ def _decode_mask(image, path, palette=None):
     if mode == "1":  # Pillow keeps 1-bit pixels as 0/255 bytes
         return np.asarray(image.convert("L")) // 255, 1
     if mode == "P":
-        return decoded_bytes(image), 8
+        indices = decoded_bytes(image)
+        return (indices if palette is None else ids_of_palette_image(indices, image, palette)), 8
     if mode == "L":
         ids = decoded_bytes(image)
         if bits < 8:  # undo Pillow's scaling of 2- and 4-bit samples to 0..255
@@ -415,6 +466,10 @@ def _decode_mask(image, path, palette=None):
     if mode == "F":
         raise MaskError(f"{name}: mode F holds floating-point values, not class ids; "
                         "save the class ids as an 8-bit greyscale PNG", path)
+    if mode in ("RGB", "RGBA") and ";16" in _raw_mode(image):
+        raise MaskError(f"{name}: 16 bits per colour channel, of which Pillow reads only the high byte, so "
+                        "colours that differ in the low byte would become one; save colour-coded masks with "
+                        "8 bits per channel", path)
     if mode in ("RGB", "RGBA") and palette is not None:
         return ids_from_colours(image, palette, path), 8
     raise _refuse_colours(image, path)
@@ -465,14 +520,44 @@ def ids_from_colours(image, palette, path):
     known = palette.words[where] == colours
     if not known.all():
         unknown, inverse = np.unique(colours[~known], return_inverse=True)
+        shared = [word for word in unknown.tolist() if word in palette.shared]
+        if shared:
+            first, second = palette.shared[shared[0]]
+            raise MaskError(f"{shown(path)}: colour {_rgb(shared[0])} stands for two classes in the palette "
+                            f"{palette.name} (ids {first} and {second}), so the mask cannot say which; "
+                            "save the masks as class ids", path)
         pixels = np.bincount(inverse, weights=lengths[~known]).astype(np.int64)
         first = np.argsort(-pixels, kind="stable")[:3]
-        listed = ", ".join(f"({int(unknown[k]) & 255}, {int(unknown[k]) >> 8 & 255}, {int(unknown[k]) >> 16 & 255})"
-                           f" in {plural(pixels[k], 'pixel')}" for k in first)
+        listed = ", ".join(f"{_rgb(int(unknown[k]))} in {plural(pixels[k], 'pixel')}" for k in first)
         raise MaskError(f"{shown(path)}: {len(unknown)} colour{'s are' if len(unknown) > 1 else ' is'} not in "
                         f"the palette {palette.name}: {listed}{', ...' if len(unknown) > 3 else ''} (lossy "
                         "compression, or another dataset's colours?)", path)
     return np.repeat(palette.ids[where], lengths).reshape(image.height, image.width)
+
+
+def _rgb(word):
+    """A colour word (see colour_word) as '(r, g, b)'."""
+    return f"({word & 255}, {word >> 8 & 255}, {word >> 16 & 255})"
+
+
+def ids_of_palette_image(indices, image, palette):
+    """A palette image's ids under --palette: its indices, unless its own palette draws every index it uses
+    in a colour of --palette that stands for another id (a mask saved with a palette of its own order):
+    then those ids, as the picture shows them. A palette of grey levels (index k drawn (k, k, k)) is of ids."""
+    used = np.flatnonzero(np.bincount(indices.ravel(), minlength=LABEL_SPACE))
+    own = np.zeros((LABEL_SPACE, 3), dtype=np.uint32)
+    drawn = np.asarray(image.getpalette("RGB") or [], dtype=np.uint32).reshape(-1, 3)[:LABEL_SPACE]
+    own[:len(drawn)] = drawn
+    colours = own[used]
+    if (colours == used[:, None]).all():
+        return indices
+    words = colours[:, 0] | colours[:, 1] << 8 | colours[:, 2] << 16 | np.uint32(255 << 24)
+    where = np.minimum(np.searchsorted(palette.words, words), len(palette.words) - 1)
+    if not (palette.words[where] == words).all() or (palette.ids[where] == used).all():
+        return indices
+    table = np.arange(LABEL_SPACE, dtype=np.uint8)
+    table[used] = palette.ids[where]
+    return table[indices]
 
 
 def _text_lines(source):
@@ -515,12 +600,13 @@ def read_class_names(source):
 
     In the file, line k (from 0) names id k; a blank line leaves that id unnamed;
     a line 'N: name' names id N wherever it stands; a line 'ignore: N' names no
-    class and says that label id N marks pixels to leave out. Raises ValueError.
+    class and says that label id N marks pixels to leave out. A preset declares
+    its dataset's void id so. Raises ValueError.
     """
-    if source in CLASS_NAME_PRESETS:
-        return dict(CLASS_NAME_PRESETS[source]), None
+    if source in DATASETS:
+        return dict(DATASETS[source].names), DATASETS[source].void
     if not Path(source).exists() and not re.search(r"[/\\.]", str(source)):
-        raise ValueError(f"{shown(source)} is neither a preset (" + ", ".join(CLASS_NAME_PRESETS)
+        raise ValueError(f"{shown(source)} is neither a preset (" + ", ".join(DATASETS)
                          + ") nor a file")
     lines, ignore_index, ignore_line = [], None, None
     for line_number, line in _text_lines(source):
@@ -585,10 +671,17 @@ def read_id_map(source):
 
 class Palette(NamedTuple):
     """The colours of colour-coded masks (--palette): each colour as a 32-bit RGBA word (alpha 255), sorted,
-    and the id it stands for."""
+    and the id it stands for; and the colours a preset gives to two ids, which no mask can be read by."""
     name: str
     words: np.ndarray  # uint32, ascending
     ids: np.ndarray  # uint8
+    shared: dict = {}  # word -> the ids that share its colour
+
+
+def colour_word(colour):
+    """An (r, g, b) colour as the 32-bit word ids_from_colours compares: RGBA bytes, alpha 255."""
+    r, g, b = colour
+    return r | g << 8 | b << 16 | 255 << 24
 
 
 def _colour(text):
@@ -605,8 +698,13 @@ def _colour(text):
 def read_palette(source):
     """A Palette from a preset or a text file in which line k (or 'N: ...') gives id k's colour,
     as 'R G B' or '#rrggbb'; raises ValueError. A colour given to two ids is an error."""
+    shared = {}
     if source in PALETTE_PRESETS:
-        by_colour = PALETTE_PRESETS[source]()
+        by_colour = dict(PALETTE_PRESETS[source])
+        if source in DATASETS:  # a colour the dataset draws two classes in stands for neither
+            for class_id, colour in DATASETS[source].colours.items():
+                if by_colour.get(colour, class_id) != class_id:
+                    shared[colour_word(colour)] = tuple(sorted((by_colour.pop(colour), class_id)))
     else:
         if not Path(source).exists() and not re.search(r"[/\\.]", source):
             raise ValueError(f"{shown(source)} is neither a preset (" + ", ".join(PALETTE_PRESETS)
@@ -616,9 +714,10 @@ def read_palette(source):
             if by_colour.setdefault(colour, class_id) != class_id:
                 raise ValueError(f"{shown(source)}: colour {colour} is given to ids {by_colour[colour]} "
                                  f"and {class_id}")
-    words = {r | g << 8 | b << 16 | 255 << 24: class_id for (r, g, b), class_id in by_colour.items()}
+    words = {colour_word(colour): class_id for colour, class_id in by_colour.items()}
     order = sorted(words)
-    return Palette(source, np.array(order, dtype=np.uint32), np.array([words[w] for w in order], np.uint8))
+    return Palette(source, np.array(order, dtype=np.uint32), np.array([words[w] for w in order], np.uint8),
+                   shared)
 
 
 def id_order(key):
@@ -904,6 +1003,7 @@ class Reports(NamedTuple):
     shards: dict | None  # the merged JSON head's record of the shards, or None
     incomplete: list  # warnings that shards or ids of the run are missing
     boundary_ratio: float | None  # the reports' --boundary-ratio, None without --boundary
+    ignore_index_from: str | None  # where the reports' ignore index came from, when they say the same
 
 
 MAX_ID_CHARACTERS = 4096  # an image id is a path below the masks' folder: no system has longer paths
@@ -984,12 +1084,14 @@ def _check_report(document):
             and all(type(k) is int and 1 <= k <= v["of"] for k in v["included"])
             and len(set(v["included"])) == len(v["included"])), "null or the shards of a run"),
         "boundary_ratio": (lambda v: v is None or (type(v) is float and 0 < v <= 1), "null or a ratio within (0, 1]"),
+        "ignore_index_from": (lambda v: v is None or isinstance(v, str), "null or the option that gave it"),
         "images": (lambda v: isinstance(v, list), "a list of image reports"),
         "errors": (lambda v: isinstance(v, list) and all(
             isinstance(e, dict) and isinstance(e.get("path"), str) and isinstance(e.get("error"), str)
             for e in v), "a list of refused files"),
     }
-    optional = {"input": {}, "shards": None, "boundary_ratio": None}  # older reports have none of them
+    # Older reports have none of these.
+    optional = {"input": {}, "shards": None, "boundary_ratio": None, "ignore_index_from": None}
     for key, (valid, wanted) in checks.items():
         if key not in document and key not in optional:
             raise ValueError(f"it has no {key}")
@@ -1057,7 +1159,7 @@ def read_reports(paths):
     pixel counts whose sum a 64-bit count cannot hold are errors. Returns Reports.
     """
     images, refused, ignore_indexes, zero_divisions, source, names, inputs = [], [], set(), set(), {}, {}, {}
-    boundary_ratios = set()
+    boundary_ratios, ignore_index_sources = set(), set()
     records, pixels, overlap = [], 0, None
     twice = next((path for index, path in enumerate(paths) if path in paths[:index]), None)
     if twice is not None:
@@ -1083,6 +1185,7 @@ def read_reports(paths):
         except ValueError as error:
             raise RunError(f"{shown(path)}: not a report written by --format json ({error})") from None
         ignore_indexes.add(document["ignore_index"])
+        ignore_index_sources.add(document.get("ignore_index_from") and shown(document["ignore_index_from"]))
         boundary_ratios.add(document.get("boundary_ratio"))
         zero_divisions.add(str(document["zero_division"]))
         inputs.setdefault(json.dumps(document.get("input", {}), sort_keys=True), document.get("input", {}))
@@ -1115,7 +1218,8 @@ def read_reports(paths):
     if overlap is not None:
         raise overlap
     return Reports(images, refused, ignore_indexes.pop(), zero_divisions.pop() if len(zero_divisions) == 1 else None,
-                   names, next(iter(inputs.values())), shards, incomplete, boundary_ratios.pop())
+                   names, next(iter(inputs.values())), shards, incomplete, boundary_ratios.pop(),
+                   ignore_index_sources.pop() if len(ignore_index_sources) == 1 else None)
 
 
 # ---------------------------------------------------------------- counting
@@ -1910,12 +2014,25 @@ def undefined_note(report):
     return None
 
 
-def void_note(report, ignore_index):
-    """A hint when id 255 is labelled, never predicted and still counted, in a task of several classes
-    besides it: then it is usually void. (Next to one other class it is more likely a foreground.)"""
+def void_ids(class_names):
+    """The ids whose class name says they mark pixels to leave out (void, unlabelled, ...)."""
+    return [class_id for class_id, name in sorted(class_names.items())
+            if name.strip().lower().replace("'", "") in VOID_NAMES]
+
+
+def void_note(report, ignore_index, class_names):
+    """A hint when a labelled id is counted as a class though it is likely void: its name says so, or it is
+    an unnamed 255, never predicted, in a task of several classes besides it. (An unnamed 255 next to one
+    other class is more likely a foreground.)"""
+    named = [class_id for class_id in void_ids(class_names) if class_id != ignore_index
+             and report["classes"].get(str(class_id), {}).get("support")]
+    if named:
+        return (f"note: id {named[0]} is named {class_names[named[0]]!r} and its label pixels are counted as "
+                f"a class; if it marks pixels to leave out, run again with --ignore-index {named[0]}")
     void = report["classes"].get("255")
     others = [class_id for class_id, entry in report["classes"].items() if class_id != "255" and entry["support"]]
-    if ignore_index is None and void and void["occurs_in"] == "label" and len(others) >= 2:
+    if ignore_index is None and 255 not in class_names and void and void["occurs_in"] == "label" \
+            and len(others) >= 2:
         return ("note: id 255 is in the labels but never predicted; if it marks pixels to leave out "
                 "(void), run again with --ignore-index 255")
     return None
@@ -2350,8 +2467,8 @@ def format_combined_section(combined, class_names, digits=4, zero_division=0.0, 
                     + ", ".join(skipped_ids))
     lines = [heading, format_headline(combined, digits), format_matrix(combined, class_names),
              format_report(combined, digits, zero_division)]
-    if void_note(combined, ignore_index):
-        lines.append(void_note(combined, ignore_index))
+    if void_note(combined, ignore_index, class_names):
+        lines.append(void_note(combined, ignore_index, class_names))
     if combined["pixels"]:
         lines.append(format_conventions(combined, digits))
     return "\n\n".join(lines)
@@ -2559,9 +2676,8 @@ def html_matrix_table(report, class_names):
     return "\n".join(lines) + "</table>"
 
 
-def html_class_legend(class_ids, class_names):
-    """Each class's colour in the label and prediction pictures, and its name."""
-    colours = class_colours()
+def html_class_legend(class_ids, class_names, colours):
+    """Each class's colour in the label and prediction pictures (colours: (256, 3)), and its name."""
     return '<div class="classes">' + "".join(
         f'<span><span class="swatch" style="background:rgb({r},{g},{b})"></span>'
         f"{html.escape(_class_title(class_id, class_names.get(class_id)).strip())}</span>"
@@ -2677,7 +2793,8 @@ def image_page(report, file, settings, pictures):
                           + '</div><div class="pictures two">'
                           + picture_figure(links, "overlay", "errors", pictures[0], base)
                           + picture_figure(links, "predicted_as", "errors by the class predicted", pictures[0], base)
-                          + "</div>" + html_class_legend(report["confusion_matrix"]["labels"], names) + OVERLAY_LEGEND)
+                          + "</div>" + html_class_legend(report["confusion_matrix"]["labels"], names,
+                                                     class_colours(settings.dataset)) + OVERLAY_LEGEND)
     links = [f'<a href="../{file_link(file, "matrix")}">matrix as CSV</a>']
     if settings.plots_per_image:
         links.append(f'<a href="../{file_link(file, "plot")}">heat map</a>')
@@ -2732,7 +2849,7 @@ def index_page(combined, rows, refused, warnings, settings, has_overlays):
     digits, ignore_index = settings.digits, settings.ignore_index
     table = SUMMARY_TABLE if has_overlays else [c for c in SUMMARY_TABLE if c.kind != "thumbnail"]
     notes = [f"warning: {warning}" for warning in warnings] + [
-        note for note in (void_note(combined, ignore_index),) if note]
+        note for note in (void_note(combined, ignore_index, settings.class_names),) if note]
     skipped = (f'<p class="note"><a href="#refused">{plural(len(refused), "file")} skipped because of errors</a>, '
                "listed at the bottom; the numbers are of the other images</p>" if refused else "")
     error_list = ('<h2 id="refused">Refused files</h2><ul class="errors">'
@@ -2855,23 +2972,25 @@ def error_layer(label, inference, ignore_index=None):
     return _palette_image(indices, [(0, 0, 0), WRONG_COLOUR, IGNORED_COLOUR], transparent=0)
 
 
-def predicted_as_layer(label, inference, ignore_index=None):
+def predicted_as_layer(label, inference, ignore_index=None, colours=None):
     """Each wrong pixel in the colour of the class it was predicted as, ignored pixels IGNORED_COLOUR, the
     rest transparent: a palette PNG whose indices are the predicted ids, with two ids that no wrong pixel
-    was predicted as standing for transparent and for ignored (RGBA when every id was predicted)."""
+    was predicted as standing for transparent and for ignored (RGBA when every id was predicted). colours:
+    the (256, 3) class colours, by default class_colours()."""
+    colours = class_colours() if colours is None else colours
     ignored = label == ignore_index if ignore_index is not None else np.zeros(label.shape, bool)
     wrong = (label != inference) & ~ignored
     free = np.setdiff1d(np.arange(LABEL_SPACE), inference[wrong])
     if len(free) < 2:
         layer = np.zeros(label.shape + (4,), dtype=np.uint8)
-        layer[wrong, :3], layer[ignored, :3] = class_colours()[inference[wrong]], IGNORED_COLOUR
+        layer[wrong, :3], layer[ignored, :3] = colours[inference[wrong]], IGNORED_COLOUR
         layer[wrong | ignored, 3] = 255
         return Image.fromarray(layer, "RGBA")
     clear, void = free[:2]
     indices = np.full(label.shape, clear, dtype=np.uint8)
     indices[wrong] = inference[wrong]
     indices[ignored] = void
-    palette = class_colours().copy()
+    palette = colours.copy()
     palette[void] = IGNORED_COLOUR
     return _palette_image(indices, palette, transparent=int(clear))
 
@@ -2884,12 +3003,12 @@ def _palette_image(indices, palette, transparent=None):
     return image
 
 
-def class_colour_image(ids):
-    """A mask in its class colours: a palette image whose indices are the ids themselves."""
-    return _palette_image(ids, class_colours())
+def class_colour_image(ids, colours):
+    """A mask in its class colours ((256, 3)): a palette image whose indices are the ids themselves."""
+    return _palette_image(ids, colours)
 
 
-def draw_thumbnail(label, inference, ignore_index=None):
+def draw_thumbnail(label, inference, ignore_index, colours):
     """The errors on the label's class colours at half brightness, THUMBNAIL_WIDTH wide (or THUMBNAIL_HEIGHT
     high, for a mask much higher than wide): a block with any wrong pixel is red, so small errors still show.
     (The label, not the camera picture: decoding a photograph would cost more than everything else the
@@ -2898,7 +3017,7 @@ def draw_thumbnail(label, inference, ignore_index=None):
     size = (max(1, round(label.shape[1] * scale)), max(1, round(label.shape[0] * scale)))
     enlarged = scale > 1
     resample = Image.Resampling.NEAREST if enlarged else Image.Resampling.BOX  # enlarged: sharp pixel blocks
-    thumbnail = np.asarray(class_colour_image(label).convert("RGB").resize(size, resample)) // 2
+    thumbnail = np.asarray(class_colour_image(label, colours).convert("RGB").resize(size, resample)) // 2
     ignored = label == ignore_index if ignore_index is not None else np.zeros(label.shape, bool)
     for mask, colour, share in (((label != inference) & ~ignored, WRONG_COLOUR, 0), (ignored, IGNORED_COLOUR, 127)):
         shrunk = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(size, resample))
@@ -3042,12 +3161,14 @@ def draw_pictures(key, label, inference, settings):
     file, folder = output_name(key), settings.output_dir
     # Palette PNGs at compress_level 1: lossless and a byte a pixel; higher levels save a few per cent of
     # bytes for several times the time.
+    colours = class_colours(settings.dataset)
     for what, image in (("overlay", error_layer(label, inference, settings.ignore_index)),
-                        ("predicted_as", predicted_as_layer(label, inference, settings.ignore_index)),
-                        ("label", class_colour_image(label)), ("prediction", class_colour_image(inference))):
+                        ("predicted_as", predicted_as_layer(label, inference, settings.ignore_index, colours)),
+                        ("label", class_colour_image(label, colours)),
+                        ("prediction", class_colour_image(inference, colours))):
         save_image(image, file_path(folder, file, what), compress_level=1)
-    save_image(draw_thumbnail(label, inference, settings.ignore_index), file_path(folder, file, "thumbnail"),
-               quality=85)
+    save_image(draw_thumbnail(label, inference, settings.ignore_index, colours),
+               file_path(folder, file, "thumbnail"), quality=85)
     if found is None:
         return detail, None
     suffix, why_not = copy_picture(found, detail, file, folder)
@@ -3192,6 +3313,7 @@ class Result(NamedTuple):
 def json_head(settings):
     """The JSON document's first keys: how the numbers were made."""
     return {"label_space": LABEL_SPACE, "ignore_index": settings.ignore_index,
+            "ignore_index_from": settings.ignore_index_from,
             "zero_division": settings.zero_division_name,
             "class_names": {str(class_id): name for class_id, name in sorted(settings.class_names.items())},
             "input": settings.input, "shards": settings.shards,
@@ -3566,10 +3688,10 @@ def score(settings):
     if not settings.quiet:
         for note in notes:
             say(note)
-    names = settings.class_names
-    if 255 in names and settings.ignore_index is None and not settings.quiet:
-        say(f"note: id 255 is named {names[255]!r}, but without --ignore-index 255 its pixels "
-            "count as a class like any other")
+    for void in void_ids(settings.class_names)[:1]:
+        if void != settings.ignore_index and not settings.quiet:
+            say(f"note: id {void} is named {settings.class_names[void]!r}, but without --ignore-index {void} "
+                "its pixels count as a class like any other")
     jobs = settings.jobs or default_jobs(len(pairs))
     return consume_results(score_pairs(pairs, settings, jobs), len(pairs), refused, settings)
 
@@ -3588,7 +3710,7 @@ def merge(settings):
         raise RunError(f"--ignore-index {settings.ignore_index} differs from the reports' {reports.ignore_index}: "
                        "ignored pixels cannot be counted again without the masks")
     settings = dataclasses.replace(
-        settings, ignore_index=reports.ignore_index,
+        settings, ignore_index=reports.ignore_index, ignore_index_from=reports.ignore_index_from,
         zero_division=ZERO_DIVISION_CHOICES[reports.zero_division] if settings.zero_division is None
         else settings.zero_division,
         class_names=reports.class_names if settings.class_names is None else settings.class_names,
@@ -3737,7 +3859,7 @@ def build_parser():
     parser.add_argument("--digits", type=int, default=4, metavar="N",
                         help="decimal places in the text report (default: 4)")
     parser.add_argument("--class-names", metavar="NAME_OR_FILE",
-                        help="class names: a preset (" + ", ".join(CLASS_NAME_PRESETS)
+                        help="class names: a preset (" + ", ".join(DATASETS)
                              + ") or a text file, line k naming id k, 'N: name' for any id "
                              f"(default: <labels>/{CLASS_NAMES_FILE} when it exists)")
     parser.add_argument("--recursive", action="store_true",
@@ -3859,12 +3981,17 @@ def make_settings(*, labels, inferences, images, ignore_index, zero_division, di
         except (OSError, UnicodeDecodeError, ValueError) as error:
             raise UsageError(f"{option}: {error}") from None
     names, declared_ignore_index = read[names_option] or (None, None)
-    if ignore_index is None:  # not given: the class names file's declaration, if any
+    ignore_index_from = "--ignore-index" if ignore_index is not None else None
+    if ignore_index is None and declared_ignore_index is not None:  # the names' declaration
         ignore_index = declared_ignore_index
+        ignore_index_from = (f"--class-names {class_names}" if names_option == "--class-names"
+                             else names_option)
+    dataset = next((source for source in (class_names, palette) if source in DATASETS), None)
     return Settings(
         labels=labels, inferences=inferences, images=images, recursive=recursive, label_suffix=label_suffix,
         inference_suffix=inference_suffix, label_map=read["--label-map"], inference_map=read["--inference-map"],
         palette=read["--palette"], ignore_index=None if ignore_index == "none" else ignore_index,
+        ignore_index_from=ignore_index_from, dataset=dataset,
         input={"recursive": recursive, "label_suffix": label_suffix or None,
                "inference_suffix": inference_suffix or None, "label_map": label_map,
                "inference_map": inference_map, "palette": palette},

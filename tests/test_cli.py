@@ -44,15 +44,17 @@ def run_json(capsys, *args):
 def test_json_has_the_documented_shape_and_types(three_pairs, capsys):
     status, document = run_json(capsys, "--class-names", "cityscapes")
     assert status == 0
-    assert set(document) == {"label_space", "ignore_index", "zero_division", "class_names", "input",
-                             "shards", "boundary_ratio", "images", "combined", "errors", "warnings"}
+    assert set(document) == {"label_space", "ignore_index", "ignore_index_from", "zero_division", "class_names",
+                             "input", "shards", "boundary_ratio", "images", "combined", "errors", "warnings"}
     assert document["shards"] is None and document["boundary_ratio"] is None  # no --shard, no --boundary
     assert document["input"] == {"recursive": False, "label_suffix": None, "inference_suffix": None,
                                  "label_map": None, "inference_map": None, "palette": None}
     assert document["warnings"] == []
-    assert (document["label_space"], document["ignore_index"], document["zero_division"]) == (256, None, 0)
+    # The preset declares its void, as a class-names file's 'ignore: 255' line does, and the head says so.
+    assert (document["label_space"], document["ignore_index"], document["zero_division"]) == (256, 255, 0)
+    assert document["ignore_index_from"] == "--class-names cityscapes"
     assert document["class_names"] == {str(class_id): name for class_id, name
-                                       in sorted(tool.CLASS_NAME_PRESETS["cityscapes"].items())}
+                                       in sorted(tool.DATASETS["cityscapes"].names.items())}
     assert [image["id"] for image in document["images"]] == ["img1", "img2", "img10"]
     assert document["errors"] == []
     average_keys = {"precision", "recall", "f1_score", "iou", "specificity"}
@@ -123,7 +125,7 @@ def test_json_has_no_nan_and_null_for_undefined(three_pairs, capsys):
 
 
 def test_text_report_has_every_section(three_pairs, capsys):
-    assert tool.main(["--class-names", "cityscapes"]) == 0
+    assert tool.main(["--class-names", "cityscapes", "--ignore-index", "none"]) == 0
     out = capsys.readouterr().out
     assert out.count("=== img") == 3
     assert out.index("=== img1:") < out.index("=== img2:") < out.index("=== img10:")

@@ -576,7 +576,7 @@ def test_memory_kept_per_image_is_small(monkeypatch):
     import tracemalloc
     label, inference = masks(0, shape=(64, 64), classes=19)
     matrix = tool.count_matrix(label, inference)
-    settings = tool.Settings(class_names=tool.CLASS_NAME_PRESETS["cityscapes"], format="json", quiet=True)
+    settings = tool.Settings(class_names=tool.DATASETS["cityscapes"].names, format="json", quiet=True)
     monkeypatch.setattr(sys, "stdout", io.StringIO())
 
     def results(count):

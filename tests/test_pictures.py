@@ -90,7 +90,7 @@ def test_heat_maps_stay_readable_and_small_at_any_class_count():
         full = np.zeros((256, 256), np.int64)
         full[:classes, :classes] = matrix
         report = tool.compute_report(full)
-        image = tool.draw_heat_map(report, tool.CLASS_NAME_PRESETS["ade20k"], f"{classes} classes")
+        image = tool.draw_heat_map(report, tool.DATASETS["ade20k"].names, f"{classes} classes")
         assert max(image.size) <= tool.HEAT_MAP_SIDE + 500
         assert len(image.getcolors(1 << 20)) > 10  # drawn, not blank
 
@@ -184,5 +184,5 @@ def test_a_150_class_set_in_a_browser(tmp_path, capsys):
                             for folder in ("labels", "inferences"))
         with Image.open(out / "predicted_as" / f"scene{index}.png") as predicted_as:
             assert_predicted_as_counts_the_errors(predicted_as, label, inference, None)
-    assert_image_page_complete(page, tmp_path, tool.CLASS_NAME_PRESETS["ade20k"],
+    assert_image_page_complete(page, tmp_path, tool.DATASETS["ade20k"].names,
                                image["confusion_matrix"]["labels"], tmp_path / "image150.png")
