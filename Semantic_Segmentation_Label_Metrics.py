@@ -2052,17 +2052,28 @@ ID_SCHEMES = (
      "the inferences", "--inference-map reduce-zero-label"),
 )
 MIN_SHARE_OF_PIXELS = 0.0005  # a label id with fewer of the counted pixels says too little about the ids
+# Inferences holding this many ids, and this many times as many as the labels, hold scores (probabilities
+# saved as 0..255, or masks resized with interpolation), not class ids: no dataset's masks look so.
+SCORE_MAP_IDS = 128
+SCORE_MAP_RATIO = 8
 
 
 def id_scheme_warnings(matrix, ignore_index=None):
-    """What the counts of a (combined) matrix say about the ids: warnings when labels and inferences seem
-    to use different id schemes, naming the option that fixes it; [] when nothing is amiss.
+    """What the counts of a (combined) matrix say about the ids: warnings that the numbers are wrong as the
+    ids stand, naming the option that fixes it where there is one; [] when nothing is amiss.
 
-    Where the label's id is mostly predicted as another id for most classes, and
-    those other ids are all different (a renaming, not a poor model that predicts
-    one class everywhere), the ids do not mean the same in both.
+    Score maps on one side (score_map_warnings); and where the label's id is mostly
+    predicted as another id for most classes, and those other ids are all different
+    (a renaming, not a poor model that predicts one class everywhere), the ids do
+    not mean the same in both.
     """
     labelled, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
+    if ignore_index is not None:  # a predicted ignore id is no class of the labels'
+        predicted = predicted.copy()
+        predicted[ignore_index] = 0
+    score_maps = score_map_warnings(labelled, predicted)
+    if score_maps:
+        return score_maps
     label_ids, inference_ids = set(np.flatnonzero(labelled).tolist()), set(np.flatnonzero(predicted).tolist())
     for labels, inferences, option in (({0, 255}, {0, 1}, "--label-map 255:1"),
                                        ({0, 1}, {0, 255}, "--inference-map 255:1")):
@@ -2090,6 +2101,19 @@ def id_scheme_warnings(matrix, ignore_index=None):
         return [f"{said}, each to a different id: the two seem to number the classes differently; "
                 "map one onto the other with --label-map or --inference-map"]
     return _scheme_by_agreement(matrix)
+
+
+def score_map_warnings(labelled, predicted):
+    """A warning when the inferences hold scores, not class ids: SCORE_MAP_IDS ids or more, and
+    SCORE_MAP_RATIO times as many as the labels hold. labelled, predicted: pixels per id."""
+    label_ids, inference_ids = np.flatnonzero(labelled), np.flatnonzero(predicted)
+    # (Not the labels: many label ids against few predicted ones is a model that predicts one class.)
+    if len(inference_ids) >= SCORE_MAP_IDS and len(inference_ids) >= SCORE_MAP_RATIO * len(label_ids):
+        return [f"the inferences hold {len(inference_ids)} ids from {inference_ids[0]} to {inference_ids[-1]}, "
+                f"the labels {plural(len(label_ids), 'id')}: these look like score maps (a probability per "
+                "pixel saved as 0..255, or masks resized with interpolation), not class ids, and the numbers "
+                "are not meaningful; threshold the inferences into class ids and score those"]
+    return []
 
 
 def _scheme_by_agreement(matrix):
@@ -3597,8 +3621,12 @@ def progress_bar(total, quiet):
     return tqdm(total=total, unit="pair", file=sys.stderr, delay=PROGRESS_DELAY_SECONDS, leave=False)
 
 
+NUMBERS_IN_DOUBT = 3  # the exit status of a run whose report the tool itself believes wrong
+
+
 def consume_results(results, count, refused, settings, merged=False, incomplete=()):
-    """Hand every result to every sink as it arrives, then the combined report; returns the exit status.
+    """Hand every result to every sink as it arrives, then the combined report; returns the exit status:
+    NUMBERS_IN_DOUBT when the counts say the ids do not mean what they should (id_scheme_warnings).
 
     Only the summed matrix and one small summary row per image are kept. incomplete
     are warnings that the merged reports miss images: with them, the status is 1.
@@ -3643,7 +3671,8 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
                 image_counts, settings.ignore_index, settings.bootstrap, settings.confidence, settings.seed,
                 settings.zero_division)
         refused.sort(key=lambda error: id_order(error.key))
-        warnings = [*incomplete, *id_scheme_warnings(total, settings.ignore_index)]
+        doubts = id_scheme_warnings(total, settings.ignore_index)  # the numbers are wrong as the ids stand
+        warnings = [*incomplete, *doubts]
         for warning in warnings:
             say(f"warning: {warning}")
         for sink in sinks:
@@ -3654,7 +3683,7 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
         say(f"error: {message}" + (f"; the report folder {shown(settings.output_dir)}/ is complete"
                                    if settings.output_dir else ""))
         return status
-    return 1 if refused or incomplete else 0
+    return NUMBERS_IN_DOUBT if doubts else 1 if refused or incomplete else 0
 
 
 def score(settings):
@@ -3842,7 +3871,9 @@ def build_parser():
                "are scored and reported, the errors listed on stderr or under \"errors\" in JSON), when "
                "--merge finds shards missing, or when stdout was closed early (the report folder is still "
                "finished); 2 on a usage error, when there is nothing to score, or when the report cannot be "
-               "written; 130 when interrupted (Ctrl-C), 143 when stopped (SIGTERM).")
+               "written; 3 when the report is written but the tool believes its numbers wrong (its "
+               "warnings say why: ids of another scheme, 0/255 against 0/1, score maps); 130 when "
+               "interrupted (Ctrl-C), 143 when stopped (SIGTERM).")
     parser.add_argument("--labels", default="labels", type=Path, metavar="DIR",
                         help="folder of ground-truth masks (default: labels)")
     parser.add_argument("--inferences", default="inferences", type=Path, metavar="DIR",

@@ -179,13 +179,13 @@ def test_merged_counts_whose_sum_would_overflow_are_refused_and_those_that_fit_a
     status, captured = merge(tmp_path, capsys, report, "--format", "json")
     assert status == 2
     one_line_error(captured, "4611686018427387904 pixels in all, more than the tool adds up exactly")
-    report["images"][1]["confusion_matrix"] = {"labels": [0, 1], "matrix": [[2**60, 2**60 - 1], [0, 0]]}
+    report["images"][1]["confusion_matrix"] = {"labels": [0, 1], "matrix": [[2**60, 2**60 - 2], [0, 1]]}
     status, captured = merge(tmp_path, capsys, report, "--format", "json")
     assert status == 0
     combined = json.loads(captured.out)["combined"]
     assert combined["pixels"] == 2**62 - 1
-    assert combined["confusion_matrix"]["matrix"] == [[2**61 + 2**60, 2**60 - 1], [0, 0]]
-    tp, fn = 2**61 + 2**60, 2**60 - 1
+    assert combined["confusion_matrix"]["matrix"] == [[2**61 + 2**60, 2**60 - 2], [0, 1]]
+    tp, fn = 2**61 + 2**60, 2**60 - 2
     assert combined["classes"]["0"]["f1_score"] == 2 * tp / (2 * tp + fn)  # exact: Python's integers
     assert all(0 <= entry[metric] <= 1 for entry in combined["classes"].values() for metric in tool.METRICS
                if entry[metric] is not None)
