@@ -218,6 +218,7 @@ class Settings:
     palette: "Palette | None" = None  # colours of RGB masks that stand for ids
     input: dict = dataclasses.field(default_factory=dict)  # how the masks were read, as the JSON head says
     ignore_index: int | None = None  # label id whose pixels are not counted
+    # (with --merge or --compare, "none" when given so, until checked against the reports')
     zero_division: float | None = 0.0  # the value of 0/0; None: not given, so --merge takes the reports'
     class_names: dict | None = dataclasses.field(default_factory=dict)  # None: not given (--merge)
     digits: int = 4
@@ -3574,6 +3575,15 @@ def score(settings):
     return consume_results(score_pairs(pairs, settings, jobs), len(pairs), refused, settings)
 
 
+def check_ignore_index(given, reports_index):
+    """Raise RunError unless --ignore-index (None: not given; "none" or an id) is the reports' own."""
+    if given is None or (None if given == "none" else given) == reports_index:
+        return
+    raise RunError(f"--ignore-index {given} differs from the reports' "
+                   f"{'none' if reports_index is None else reports_index}: "
+                   "ignored pixels cannot be counted again without the masks")
+
+
 def merge(settings):
     """Rebuild the report from JSON reports of shards, without touching a mask.
 
@@ -3584,9 +3594,7 @@ def merge(settings):
         raise RunError("the reports hold no image")
     if settings.zero_division is None and reports.zero_division is None:
         raise RunError("the reports were made with different --zero-division values: give one")
-    if settings.ignore_index is not None and settings.ignore_index != reports.ignore_index:
-        raise RunError(f"--ignore-index {settings.ignore_index} differs from the reports' {reports.ignore_index}: "
-                       "ignored pixels cannot be counted again without the masks")
+    check_ignore_index(settings.ignore_index, reports.ignore_index)
     settings = dataclasses.replace(
         settings, ignore_index=reports.ignore_index,
         zero_division=ZERO_DIVISION_CHOICES[reports.zero_division] if settings.zero_division is None
@@ -3659,6 +3667,7 @@ def compare(settings):
     comparison (text or JSON) and, with --output-dir, write its page. Returns the exit status."""
     paths, reports = read_comparison(settings.compare)
     baseline = reports[0]
+    check_ignore_index(settings.ignore_index, baseline.ignore_index)  # read_comparison: every report's
     zero_division = (settings.zero_division if settings.zero_division is not None
                      else ZERO_DIVISION_CHOICES[baseline.zero_division or "0"])
     names = settings.class_names if settings.class_names is not None else baseline.class_names
@@ -3864,7 +3873,9 @@ def make_settings(*, labels, inferences, images, ignore_index, zero_division, di
     return Settings(
         labels=labels, inferences=inferences, images=images, recursive=recursive, label_suffix=label_suffix,
         inference_suffix=inference_suffix, label_map=read["--label-map"], inference_map=read["--inference-map"],
-        palette=read["--palette"], ignore_index=None if ignore_index == "none" else ignore_index,
+        # Reports keep "none" (given) apart from None (not given): merge() and compare() check it.
+        palette=read["--palette"], ignore_index=None if ignore_index == "none" and not reading_reports
+        else ignore_index,
         input={"recursive": recursive, "label_suffix": label_suffix or None,
                "inference_suffix": inference_suffix or None, "label_map": label_map,
                "inference_map": inference_map, "palette": palette},
