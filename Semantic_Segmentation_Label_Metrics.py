@@ -1488,24 +1488,67 @@ def bootstrap_draws(images, resamples, seed):
         yield rng.integers(0, images, size=(min(RESAMPLES_PER_BATCH, resamples - start), images))
 
 
-def resampled_counts(models, resamples, seed):
-    """The summed counts of each bootstrap resample, for each model: models is a list of (images, 3, ids)
-    arrays over the same images (paired: every model sees the same draws). Returns one (resamples, 3, ids)
-    float64 array per model, each sum an exact integer.
+def exact_parts(flat, images):
+    """An (images, k) int64 array of counts as float64 parts whose sums over any resample of the images are
+    exact: [(part, scale)], flat = the sum of part x scale. float64 holds every integer below 2^53: one
+    part when a count times the images stays below, else a high part and a low one (a resample can draw
+    one image every time, so sums reach images x the largest count, past int64's range near 2^62).
+    Raises RunError when even two parts cannot be exact (counts near 2^63 over millions of images)."""
+    largest = int(flat.max(initial=0))
+    if largest * images < 2**53:
+        return [(flat.astype(np.float64), 1.0)]
+    shift = 53 - images.bit_length()  # the low part is below 2^shift, so its sums stay below 2^53
+    if (largest >> shift) * images >= 2**53:
+        raise RunError(f"a count of {largest} pixels over {images} images is too large for exact bootstrap sums: "
+                       "run without --bootstrap")
+    return [((flat >> shift).astype(np.float64), float(2**shift)), ((flat & (2**shift - 1)).astype(np.float64), 1.0)]
+
+
+def resampled_batches(models, resamples, seed):
+    """The summed counts of each bootstrap resample, a batch at a time: models is a list of (images, k, ids)
+    int64 arrays over the same images (paired: every model sees the same draws). Yields, per batch of
+    draws, one (rows, k, ids) float64 array per model, each sum the exact integer rounded once to float64.
 
     A resample's sum is its draw counts times the images' counts: one matrix product per batch, not a
-    loop over images. float64 holds every sum exactly below 2^53; beyond, int64 is used (slower)."""
+    loop over images; exact, as every product and partial sum is an integer below 2^53 (exact_parts)."""
     images = models[0].shape[0]
-    exact_in_float = all(int(counts.max(initial=0)) * images < 2**53 for counts in models)
-    flats = [counts.reshape(images, -1).astype(np.float64 if exact_in_float else np.int64) for counts in models]
-    batches = [[] for _ in models]
+    parts = [exact_parts(counts.reshape(images, -1), images) for counts in models]
     for draws in bootstrap_draws(images, resamples, seed):
         rows = len(draws)
         weights = np.bincount((draws + images * np.arange(rows)[:, None]).ravel(), minlength=rows * images)
-        weights = weights.reshape(rows, images).astype(flats[0].dtype)
-        for flat, batch in zip(flats, batches):
-            batch.append(weights @ flat)
-    return [np.concatenate(batch).reshape(resamples, models[0].shape[1], -1).astype(np.float64) for batch in batches]
+        weights = weights.reshape(rows, images).astype(np.float64)
+        batch = []
+        for counts, model_parts in zip(models, parts):
+            (high, scale), *low = model_parts
+            sums = weights @ high
+            if low:  # one rounding, of the exact sum: as int64's sum converted to float64 would be
+                sums = sums * scale + weights @ low[0][0]
+            batch.append(sums.reshape(rows, *counts.shape[1:]))
+        yield batch
+
+
+def resampled_counts(models, resamples, seed):
+    """Every batch of resampled_batches at once: one (resamples, k, ids) float64 array per model (memory
+    grows with resamples x ids; the tool itself goes a batch at a time, through resampled_numbers)."""
+    batches = list(resampled_batches(models, resamples, seed))
+    return [np.concatenate([batch[index] for batch in batches]) for index in range(len(models))]
+
+
+def resampled_numbers(models, resamples, seed, is_class, zero_division=0.0):
+    """numbers_of_counts of every bootstrap resample, for each model (as resampled_batches): each batch's
+    counts become their numbers at once, so that only the numbers are kept, a float per resample for each
+    headline number and each class's IoU, whatever the resamples and the ids. One dict per model."""
+    numbers, start = [None] * len(models), 0
+    for batch in resampled_batches(models, resamples, seed):
+        rows = len(batch[0])
+        for index, sums in enumerate(batch):
+            part = numbers_of_counts(sums, is_class, zero_division)
+            if numbers[index] is None:
+                numbers[index] = {name: np.empty((resamples, *values.shape[1:])) for name, values in part.items()}
+            for name, values in part.items():
+                numbers[index][name][start:start + rows] = values
+        start += rows
+    return numbers
 
 
 def numbers_of_counts(sums, is_class, zero_division=0.0):
@@ -1568,7 +1611,7 @@ def confidence_intervals(image_counts, ignore_index, resamples, level, seed, zer
     the images are resampled with replacement, and each resample's numbers come from its summed counts."""
     ids, counts = image_counts.dense()
     is_class = ids != ignore_index if ignore_index is not None else np.ones(len(ids), bool)
-    numbers = numbers_of_counts(resampled_counts([counts], resamples, seed)[0], is_class, zero_division)
+    numbers = resampled_numbers([counts], resamples, seed, is_class, zero_division)[0]
     images_of_class = ((counts[:, 1] > 0).sum(axis=0))[is_class]  # images whose label holds the class
     intervals = {"level": level, "resamples": resamples, "seed": seed, "images": len(counts),
                  "method": "percentile bootstrap over images (the pooled numbers of each resample)",
@@ -1613,8 +1656,7 @@ def compare_models(models, names, ignore_index=None, zero_division=0.0, class_na
     is_class = ids != ignore_index if ignore_index is not None else np.ones(len(ids), bool)
     dense = [counts.dense(ids)[1] for _, _, counts in summed]
     images = len(dense[0])  # those with counted pixels: the same in every model, as the labels are
-    resampled = resampled_counts(dense, resamples, seed) if images else []
-    numbers = [numbers_of_counts(sums, is_class, zero_division) for sums in resampled]
+    numbers = resampled_numbers(dense, resamples, seed, is_class, zero_division) if images else []
     images_of_class = (dense[0][:, 1] > 0).sum(axis=0)[is_class]
     comparison = {"baseline": {"report": names[0], "images": images, **headline_numbers(pooled[0])},
                   "bootstrap": {"level": level, "resamples": resamples, "seed": seed,
