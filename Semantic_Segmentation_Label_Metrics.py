@@ -114,6 +114,7 @@ MAX_LISTED = 10  # files listed when nothing pairs: enough to see the pattern in
 BOUNDARY_RATIO = 0.02  # --boundary-ratio: the Boundary IoU paper's and detectron2's band width, of the diagonal
 DEFAULT_RESAMPLES = 1000  # --compare without --bootstrap: enough for the 2.5th and 97.5th percentiles
 MAX_RESAMPLES = 1_000_000  # --bootstrap: more adds nothing a percentile can show
+MIN_RESAMPLES = 100  # --bootstrap: fewer leave a 95% interval's 2.5% tails two resamples or none
 RESAMPLES_PER_BATCH = 100  # bootstrap resamples drawn at once: a batch's weights take 100 x images x 8 bytes
 FEW_IMAGES = 20  # a bootstrap over fewer images says little about the images that were not drawn
 FEW_IMAGES_OF_CLASS = 5  # a class in fewer images has an interval that rests on those few
@@ -3825,7 +3826,7 @@ def build_parser():
                              f"{BOUNDARY_RATIO}, the paper's)")
     parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
                         help="confidence intervals of the combined numbers and of each class's IoU: resample "
-                             "the images N times (1000 is a good value; default: off)")
+                             f"the images N times, at least {MIN_RESAMPLES} (1000 is a good value; default: off)")
     parser.add_argument("--confidence", type=float, default=0.95, metavar="LEVEL",
                         help="the level of the intervals (default: 0.95)")
     parser.add_argument("--seed", type=int, default=0, metavar="S",
@@ -3878,6 +3879,10 @@ def make_settings(*, labels, inferences, images, ignore_index, zero_division, di
         raise UsageError("--boundary-ratio must be within (0, 1], e.g. 0.02")
     if not 0 <= bootstrap <= MAX_RESAMPLES:
         raise UsageError(f"--bootstrap must be within 0..{MAX_RESAMPLES}")
+    if 0 < bootstrap < MIN_RESAMPLES:
+        raise UsageError(f"--bootstrap {bootstrap}: give at least {MIN_RESAMPLES} resamples (1000 is a good "
+                         "value), or 0 for none: an interval's ends are percentiles of the resamples, which "
+                         "fewer cannot place")
     if not 0 < confidence < 1:
         raise UsageError("--confidence must be between 0 and 1, e.g. 0.95")
     if seed < 0:

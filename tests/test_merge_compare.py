@@ -190,3 +190,16 @@ def test_bootstrap_memory_stays_bounded_by_the_numbers_it_keeps(capsys):
     finally:
         tracemalloc.stop()
     assert peak < 1.5 * kept + (4 << 20), (peak, kept)
+
+
+# ---------------------------------------------------------------- 6: too few resamples
+
+@pytest.mark.parametrize("resamples", ["1", "10", "99"])
+def test_too_few_bootstrap_resamples_are_a_usage_error_naming_the_minimum(pairs, capsys, resamples):
+    """Item 6: 'is better [+6.5, +6.5]' from one resample; below MIN_RESAMPLES, a percentile is no interval."""
+    save_report(capsys, pairs / "r.json")
+    for args in (["--bootstrap", resamples], ["--compare", "r.json", "r.json", "--bootstrap", resamples]):
+        said = usage_error(capsys, *args)
+        assert f"--bootstrap {resamples}" in said and str(tool.MIN_RESAMPLES) in said and "percentile" in said
+    assert json_run(capsys, "--bootstrap", str(tool.MIN_RESAMPLES))[0] == 0
+    assert json_run(capsys, "--bootstrap", "0")[1]["combined"].get("confidence_intervals") is None  # off
