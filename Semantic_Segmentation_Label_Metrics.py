@@ -3863,6 +3863,33 @@ def build_parser():
     return parser
 
 
+# The options --merge and --compare refuse: they read no mask (nor draw one), and why each cannot apply.
+NO_MASK_READ = "no mask is read, only the reports' counts"
+NOT_WITH_REPORTS = (("labels", NO_MASK_READ), ("inferences", NO_MASK_READ), ("recursive", NO_MASK_READ),
+                    ("label_suffix", NO_MASK_READ), ("inference_suffix", NO_MASK_READ),
+                    ("label_map", NO_MASK_READ), ("inference_map", NO_MASK_READ), ("palette", NO_MASK_READ),
+                    ("boundary", "no mask is read; the reports' boundary counts are taken when they have them"),
+                    ("boundary_ratio", "no mask is read; the reports' boundary counts are taken when they have them"),
+                    ("jobs", NO_MASK_READ), ("shard", "no mask is read, so there is nothing to share out"),
+                    ("images", "no overlay is drawn, as no mask is read"), ("max_image_pixels", NO_MASK_READ))
+NOT_IN_A_COMPARISON = (("brief", "the comparison has one text form"),
+                       ("num_classes", "the comparison shows no other tool's numbers"),
+                       ("plots_per_image", "the comparison draws no heat map"))
+
+
+def refuse_options_that_cannot_apply(parser, options):
+    """Raise UsageError naming the first option given (not left at its default) that --merge or --compare
+    cannot use: taking it in silence would let a user believe it did something."""
+    mode = "--compare" if options.compare else "--merge" if options.merge else None
+    if mode is None:
+        return
+    defaults = vars(parser.parse_args([]))  # as parsed: --labels' default is a Path, as a given value is
+    refused = NOT_WITH_REPORTS + (NOT_IN_A_COMPARISON if mode == "--compare" else ())
+    for dest, why in refused:
+        if getattr(options, dest) != defaults[dest]:
+            raise UsageError(f"--{dest.replace('_', '-')} does not apply to {mode}: {why}")
+
+
 def make_settings(*, labels, inferences, images, ignore_index, zero_division, digits, class_names, recursive,
                   label_suffix, inference_suffix, label_map, inference_map, palette, format, brief, num_classes,
                   boundary, boundary_ratio, bootstrap, confidence, seed, compare, jobs, quiet, shard, merge,
@@ -4000,7 +4027,9 @@ def main(argv=None):
 def run(argv):
     parser = build_parser()
     try:
-        settings = make_settings(**vars(parser.parse_args(argv)))
+        options = parser.parse_args(argv)
+        refuse_options_that_cannot_apply(parser, options)
+        settings = make_settings(**vars(options))
     except UsageError as error:
         parser.error(str(error))
     except OSError as error:  # a path the system refuses outright: too long, a folder that cannot be searched

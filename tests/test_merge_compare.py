@@ -203,3 +203,33 @@ def test_too_few_bootstrap_resamples_are_a_usage_error_naming_the_minimum(pairs,
         assert f"--bootstrap {resamples}" in said and str(tool.MIN_RESAMPLES) in said and "percentile" in said
     assert json_run(capsys, "--bootstrap", str(tool.MIN_RESAMPLES))[0] == 0
     assert json_run(capsys, "--bootstrap", "0")[1]["combined"].get("confidence_intervals") is None  # off
+
+
+# ---------------------------------------------------------------- 14: options that cannot apply
+
+MASK_OPTIONS = [("--labels", "x"), ("--inferences", "x"), ("--images", "x"), ("--recursive",),
+                ("--label-suffix", "_x"), ("--inference-suffix", "_x"), ("--label-map", "255:1"),
+                ("--inference-map", "255:1"), ("--palette", "cityscapes"), ("--boundary",),
+                ("--boundary-ratio", "0.05"), ("--shard", "1/2"), ("--jobs", "2"), ("--max-image-pixels", "1000")]
+NOT_IN_A_COMPARISON = [("--num-classes", "19"), ("--brief",), ("--plots-per-image", "--output-dir", "out")]
+
+
+@pytest.mark.parametrize("mode, option", [*(("--merge", option) for option in MASK_OPTIONS),
+                                          *(("--compare", option) for option in MASK_OPTIONS + NOT_IN_A_COMPARISON)])
+def test_merge_and_compare_refuse_options_that_cannot_apply_to_them(pairs, capsys, mode, option):
+    """Item 14: they were taken and silently ignored; now a usage error names the option and why."""
+    save_report(capsys, pairs / "r.json")
+    reports = ["r.json"] * (2 if mode == "--compare" else 1)
+    said = usage_error(capsys, mode, *reports, *option)
+    assert f"{option[0]} does not apply to {mode}" in said, said
+    assert not (pairs / "out").exists()
+
+
+def test_merge_and_compare_take_every_option_that_applies_to_them(pairs, capsys):
+    save_report(capsys, pairs / "r.json", "--class-names", "cityscapes")
+    shared = ["--zero-division", "1", "--digits", "3", "--class-names", "cityscapes", "--bootstrap", "100",
+              "--confidence", "0.9", "--seed", "3", "--quiet", "--ignore-index", "none"]
+    assert tool.main(["--merge", "r.json", *shared, "--format", "text", "--brief", "--num-classes", "19",
+                      "--output-dir", "merged", "--plots-per-image", "--labels", "labels"]) == 0
+    assert tool.main(["--compare", "r.json", "r.json", *shared, "--format", "json", "--output-dir", "compared"]) == 0
+    assert (pairs / "merged" / "plots").is_dir() and (pairs / "compared" / "compare.html").is_file()
