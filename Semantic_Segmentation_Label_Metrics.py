@@ -1050,6 +1050,23 @@ def _merged_shards(records):
     return ({"of": count, "included": sorted(included), "run_ids": run_ids} if incomplete else None), incomplete
 
 
+def given_twice(paths):
+    """(the path, the one given before it) of the first file given twice under any spelling (a link, a
+    '..'), or None. A set of real paths, each folder resolved once: linear in thousands of shards."""
+    seen, folders = {}, {}
+    for path in map(Path, paths):
+        if path.parent not in folders:
+            folders[path.parent] = os.path.realpath(path.parent)
+        real = os.path.join(folders[path.parent], path.name)
+        with contextlib.suppress(OSError):  # a path the system refuses: reading it will say so
+            if path.name in ("", ".", "..") or path.is_symlink():
+                real = os.path.realpath(path)
+        if real in seen:
+            return path, seen[real]
+        seen[real] = path
+    return None
+
+
 def read_reports(paths):
     """The images and refused files of JSON reports (from --format json), for --merge; raises RunError.
 
@@ -1061,9 +1078,10 @@ def read_reports(paths):
     images, refused, ignore_indexes, zero_divisions, source, names, inputs = [], [], set(), set(), {}, {}, {}
     boundary_ratios = set()
     records, pixels, overlap = [], 0, None
-    twice = next((path for index, path in enumerate(paths) if path in paths[:index]), None)
+    twice = given_twice(paths)
     if twice is not None:
-        raise RunError(f"{shown(twice)} is given twice")
+        again, first = twice
+        raise RunError(f"{shown(again)} is given twice" + (f" (as {shown(first)})" if again != first else ""))
     for path in paths:
         try:
             if Path(path).exists() and not Path(path).is_file():
@@ -1087,7 +1105,8 @@ def read_reports(paths):
         ignore_indexes.add(document["ignore_index"])
         boundary_ratios.add(document.get("boundary_ratio"))
         zero_divisions.add(str(document["zero_division"]))
-        inputs.setdefault(json.dumps(document.get("input", {}), sort_keys=True), document.get("input", {}))
+        if "input" in document:  # an older report's is unknown: it agrees with any
+            inputs.setdefault(json.dumps(document["input"], sort_keys=True), document["input"])
         held = {image["id"] for image in document["images"]}
         if len(held) < len(document["images"]):
             raise RunError(f"{shown(path)}: not a report written by --format json (an image id is in it twice)")
@@ -1117,7 +1136,7 @@ def read_reports(paths):
     if overlap is not None:
         raise overlap
     return Reports(images, refused, ignore_indexes.pop(), zero_divisions.pop() if len(zero_divisions) == 1 else None,
-                   names, next(iter(inputs.values())), shards, incomplete, boundary_ratios.pop())
+                   names, next(iter(inputs.values()), {}), shards, incomplete, boundary_ratios.pop())
 
 
 # ---------------------------------------------------------------- counting
