@@ -2872,6 +2872,11 @@ IMAGE_FILES = {"page": ("reports", ".html"), "matrix": ("matrices", ".csv"), "ov
                "predicted_as": ("predicted_as", ".png"), "label": ("label_colours", ".png"),
                "prediction": ("inference_colours", ".png"), "picture": ("pictures", ".jpg"),  # or its own suffix
                "thumbnail": ("thumbnails", ".jpg"), "plot": ("plots", ".png")}
+# The files a run writes at the top of its report folder (as FolderSink and write_comparison_folder name
+# them), besides the sub-folders of IMAGE_FILES: an input report must not be one of them.
+FOLDER_FILES = {"merge": ("report.json", "classes.csv", "combined.csv", "confusion_matrix.csv", "summary.csv",
+                          "confusion_matrix.png", "index.html", ".lock"),
+                "compare": ("comparison.json", "compare.html", ".lock")}
 MAX_NAME_BYTES = 200  # a file name's limit is 255 bytes; room for the suffix and a temporary name's parts
 
 
@@ -3945,6 +3950,8 @@ def make_settings(*, labels, inferences, images, ignore_index, zero_division, di
         raise UsageError("--max-image-pixels must be 1 or more")
     if output_dir is not None:
         problem = output_dir_problem(output_dir, [] if reading_reports else [labels, inferences, images])
+        problem = problem or overwritten_input(output_dir, compare, "compare") or overwritten_input(
+            output_dir, merge, "merge")
         if problem:
             raise UsageError(f"--output-dir {shown(output_dir)}: {problem}")
     elif plots_per_image:
@@ -3992,6 +3999,36 @@ def output_dir_problem(folder, input_folders):
         if resolved == source or source in resolved.parents or resolved in source.parents:
             return f"overlaps the input folder {shown(input_folder)}"
     return None
+
+
+def overwritten_input(folder, reports, mode):
+    """Why the report folder of --merge or --compare (mode) cannot be used, or None: it must not write over
+    one of the reports it reads (a file of its own, or in a sub-folder of its own), however either is named
+    (links, '..', another hard link)."""
+    real_folder = Path(os.path.realpath(folder))
+    own = [real_folder / name for name in FOLDER_FILES[mode]]
+    subfolders = [real_folder / name for name, _ in IMAGE_FILES.values()]
+    for report in reports or ():
+        path = report / "report.json" if mode == "compare" and _is_dir(report) else report
+        real = Path(os.path.realpath(path))
+        if real in own or any(subfolder in real.parents for subfolder in subfolders) or any(
+                _same_file(path, file) for file in own):
+            return f"would write over the input report {shown(path)} (--{mode}); choose another folder"
+    return None
+
+
+def _is_dir(path):
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def _same_file(path, other):
+    try:
+        return os.path.samefile(path, other)
+    except OSError:  # either is missing, or cannot be looked at: not one file
+        return False
 
 
 def _exists(path):

@@ -273,3 +273,26 @@ def test_a_report_without_input_merges_with_a_newer_one(pairs, capsys):
     (pairs / "s3.json").write_text(json.dumps({**old, "input": whole["input"], "images": [], "errors": []}))
     status = tool.main(["--merge", "s1.json", "s2.json", "s3.json"])
     one_line_error(capsys, status, "the reports read their masks differently")
+
+
+# ---------------------------------------------------------------- 7: never write over an input
+
+def test_merge_and_compare_never_write_over_one_of_their_input_reports(pairs, capsys):
+    """Item 7: --merge shard/report.json --output-dir shard replaced the shard's report with the merged one."""
+    assert tool.main(["--output-dir", "shard", "--quiet"]) == 0
+    before = (pairs / "shard" / "report.json").read_bytes()
+    os.symlink(pairs / "shard", pairs / "alias")
+    for given in ("shard/report.json", "alias/report.json"):
+        said = usage_error(capsys, "--merge", given, "--output-dir", "shard")
+        assert f"would write over the input report {given} (--merge)" in said
+    said = usage_error(capsys, "--merge", "shard/report.json", "--output-dir", "alias")
+    assert "would write over the input report shard/report.json (--merge)" in said
+    (pairs / "c").mkdir()
+    (pairs / "c" / "comparison.json").write_bytes(before)
+    said = usage_error(capsys, "--compare", "shard", "c/comparison.json", "--output-dir", "c")
+    assert "would write over the input report c/comparison.json (--compare)" in said
+    assert (pairs / "shard" / "report.json").read_bytes() == before == (pairs / "c" / "comparison.json").read_bytes()
+    # A comparison may go into a report folder: it writes none of the report's files.
+    assert tool.main(["--compare", "shard", "shard", "--output-dir", "shard", "--quiet"]) == 0
+    assert (pairs / "shard" / "report.json").read_bytes() == before
+    assert (pairs / "shard" / "compare.html").is_file()
