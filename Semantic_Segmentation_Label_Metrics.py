@@ -2872,8 +2872,11 @@ IMAGE_FILES = {"page": ("reports", ".html"), "matrix": ("matrices", ".csv"), "ov
                "predicted_as": ("predicted_as", ".png"), "label": ("label_colours", ".png"),
                "prediction": ("inference_colours", ".png"), "picture": ("pictures", ".jpg"),  # or its own suffix
                "thumbnail": ("thumbnails", ".jpg"), "plot": ("plots", ".png")}
+# --compare's copies of the reports' thumbnails: a folder of their own, as any name may be an image's.
+COMPARISON_THUMBNAILS = "compare_thumbnails"
+OUTPUT_SUBFOLDERS = (*(name for name, _ in IMAGE_FILES.values()), COMPARISON_THUMBNAILS)
 # The files a run writes at the top of its report folder (as FolderSink and write_comparison_folder name
-# them), besides the sub-folders of IMAGE_FILES: an input report must not be one of them.
+# them), besides OUTPUT_SUBFOLDERS: an input report must not be one of them.
 FOLDER_FILES = {"merge": ("report.json", "classes.csv", "combined.csv", "confusion_matrix.csv", "summary.csv",
                           "confusion_matrix.png", "index.html", ".lock"),
                 "compare": ("comparison.json", "compare.html", ".lock")}
@@ -3028,7 +3031,7 @@ def folder_lock(folder):
     path = folder / LOCK_NAME
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        for subfolder in (folder / name for name, _ in IMAGE_FILES.values()):
+        for subfolder in (folder / name for name in OUTPUT_SUBFOLDERS):
             if subfolder.is_symlink() or (subfolder.exists() and not subfolder.is_dir()):
                 raise OutputError(f"{shown(subfolder)}: a link or a file where the report folder's own "
                                   "sub-folder belongs; files are never written or removed through it")
@@ -3070,7 +3073,7 @@ def folder_lock(folder):
 
 def remove_leftovers(folder):
     """Remove the temporary files that a killed run left in a report folder (nothing else)."""
-    for subfolder in (folder, *(folder / name for name, _ in IMAGE_FILES.values())):
+    for subfolder in (folder, *(folder / name for name in OUTPUT_SUBFOLDERS)):
         with contextlib.suppress(OSError), os.scandir(subfolder) as entries:
             for entry in entries:
                 if TEMPORARY_NAME.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
@@ -3717,16 +3720,16 @@ def write_comparison_folder(comparison, paths, settings):
     for index, entry in enumerate(comparison["comparisons"], start=1):
         for change in entry["images"]["largest_losses"] + entry["images"]["largest_gains"]:
             for side in (0, index):
-                source = paths[side].parent / file_link(output_name(change["id"]), "thumbnail")
+                source = file_path(paths[side].parent, output_name(change["id"]), "thumbnail")
                 if (side, change["id"]) not in overlays and paths[side].name == "report.json" and source.is_file():
                     # A copy is named by the model's place and the image's file: '~' never stands in a place.
-                    copy = f"{side}~{output_name(change['id'])}"
-                    write_atomically(file_path(folder, copy, "thumbnail"),
+                    copy = f"{side}~{output_name(change['id'])}.jpg"
+                    write_atomically(folder / COMPARISON_THUMBNAILS / copy,
                                      lambda temporary: Path(temporary).write_bytes(source.read_bytes()))
-                    overlays[(side, change["id"])] = file_link(copy, "thumbnail")
+                    overlays[(side, change["id"])] = f"{COMPARISON_THUMBNAILS}/{urllib.parse.quote(copy)}"
     write_text(folder / "compare.html", comparison_page(comparison, overlays, settings.digits))
     if not settings.quiet:
-        say(f"wrote {shown(folder)}/: compare.html, comparison.json, thumbnails/ ({len(overlays)})")
+        say(f"wrote {shown(folder)}/: compare.html, comparison.json, {COMPARISON_THUMBNAILS}/ ({len(overlays)})")
 
 
 def compare(settings):
@@ -4007,7 +4010,7 @@ def overwritten_input(folder, reports, mode):
     (links, '..', another hard link)."""
     real_folder = Path(os.path.realpath(folder))
     own = [real_folder / name for name in FOLDER_FILES[mode]]
-    subfolders = [real_folder / name for name, _ in IMAGE_FILES.values()]
+    subfolders = [real_folder / name for name in OUTPUT_SUBFOLDERS]
     for report in reports or ():
         path = report / "report.json" if mode == "compare" and _is_dir(report) else report
         real = Path(os.path.realpath(path))

@@ -296,3 +296,46 @@ def test_merge_and_compare_never_write_over_one_of_their_input_reports(pairs, ca
     assert tool.main(["--compare", "shard", "shard", "--output-dir", "shard", "--quiet"]) == 0
     assert (pairs / "shard" / "report.json").read_bytes() == before
     assert (pairs / "shard" / "compare.html").is_file()
+
+
+# ---------------------------------------------------------------- 8 and 17: the comparison's thumbnails
+
+def two_report_folders(root, monkeypatch, capsys, ids):
+    """Report folders a (a noisy model) and b (a perfect one) over the same labels of the ids, in root
+    (the working folder)."""
+    monkeypatch.chdir(root)
+    for index, image_id in enumerate(ids):
+        label, inference = masks(index)
+        write_pair(root, image_id, label, inference, inferences="noisy")
+        write_pair(root, image_id, label, label, inferences="perfect")
+    for folder, inferences in (("a", "noisy"), ("b", "perfect")):
+        assert tool.main(["--inferences", inferences, "--output-dir", folder, "--quiet", "--brief"]) == 0
+    capsys.readouterr()
+
+
+def page_pictures(page):
+    """The files a page's pictures link to, relative to its folder."""
+    import re
+    import urllib.parse
+    return [urllib.parse.unquote(link) for link in re.findall(r'<img[^>]* src="([^"]+)"', page)]
+
+
+def test_the_comparisons_copies_never_take_the_name_of_an_images_thumbnail(tmp_path, monkeypatch, capsys):
+    """Item 8: the copy of image x's thumbnail was thumbnails/0~x.jpg: in a report folder, that is image
+    0~x's own thumbnail, which the comparison overwrote."""
+    two_report_folders(tmp_path, monkeypatch, capsys, ["x", "0~x"])
+    own = (tmp_path / "a" / "thumbnails" / "0~x.jpg").read_bytes()
+    assert tool.main(["--compare", "a", "b", "--output-dir", "a", "--quiet"]) == 0
+    assert (tmp_path / "a" / "thumbnails" / "0~x.jpg").read_bytes() == own
+    pictures = page_pictures((tmp_path / "a" / "compare.html").read_text(encoding="utf-8"))
+    assert len(pictures) == 4 and all((tmp_path / "a" / picture).is_file() for picture in pictures)
+    assert (tmp_path / "a" / pictures[0]).read_bytes() != own
+
+
+def test_the_comparison_copies_the_thumbnails_of_ids_with_spaces_and_accents(tmp_path, monkeypatch, capsys):
+    """Item 17: the source was looked for under its link (URL-quoted: a%20b.jpg), not its file name."""
+    two_report_folders(tmp_path, monkeypatch, capsys, ["a b", "é", "plain"])
+    assert tool.main(["--compare", "a/report.json", "b", "--output-dir", "c", "--quiet"]) == 0
+    pictures = page_pictures((tmp_path / "c" / "compare.html").read_text(encoding="utf-8"))
+    assert len(pictures) == 6 and all((tmp_path / "c" / picture).is_file() for picture in pictures)
+    assert any("a b" in picture for picture in pictures) and any("é" in picture for picture in pictures)
