@@ -2420,6 +2420,9 @@ def format_combined_section(combined, class_names, digits=4, zero_division=0.0, 
     return "\n\n".join(lines)
 
 
+NOTHING_TO_COMPARE = "no image has counted pixels (each label pixel is the ignore index): there is nothing to compare"
+
+
 def format_comparison(comparison, digits=4):
     """Each model against the baseline: the verdict, the headline numbers, each class's IoU (largest gains
     first) and the images that changed most."""
@@ -2428,7 +2431,9 @@ def format_comparison(comparison, digits=4):
     sections = [f"Baseline {baseline['report']}: {images} image{'' if images == 1 else 's'} with counted pixels; "
                 f"intervals: {bootstrap['level'] * 100:g}% paired percentile bootstrap over the images "
                 f"({bootstrap['resamples']} resamples, seed {bootstrap['seed']}), the same resamples for every model"]
-    if images < FEW_IMAGES:
+    if not images:  # every label pixel is the ignore index: no number, no interval
+        sections = [f"Baseline {baseline['report']}: {NOTHING_TO_COMPARE}"]
+    elif images < FEW_IMAGES:
         sections[0] += (f"\nnote: only {images} image{'' if images == 1 else 's'}: an interval from fewer than about "
                         f"{FEW_IMAGES} images is rough, and narrower than it should be")
     for entry in comparison["comparisons"]:
@@ -2836,7 +2841,10 @@ def comparison_page(comparison, overlays, digits):
             f'<p class="meta">{baseline["images"]} images; intervals: {bootstrap["level"] * 100:g}% paired '
             f'percentile bootstrap over the images ({bootstrap["resamples"]} resamples, seed {bootstrap["seed"]}) '
             '&middot; <a href="comparison.json">comparison.json</a></p>']
-    if baseline["images"] < FEW_IMAGES:
+    if not baseline["images"]:  # every label pixel is the ignore index: no number, no interval
+        body[0] = (f"<h1>Models against {html.escape(baseline['report'])}</h1>"
+                   f'<p class="note">{NOTHING_TO_COMPARE} &middot; <a href="comparison.json">comparison.json</a></p>')
+    elif baseline["images"] < FEW_IMAGES:
         body.append(f'<p class="note">only {baseline["images"]} images: an interval from fewer than about '
                     f"{FEW_IMAGES} images is rough, and narrower than it should be</p>")
     for index, entry in enumerate(comparison["comparisons"], start=1):

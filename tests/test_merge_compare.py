@@ -339,3 +339,19 @@ def test_the_comparison_copies_the_thumbnails_of_ids_with_spaces_and_accents(tmp
     pictures = page_pictures((tmp_path / "c" / "compare.html").read_text(encoding="utf-8"))
     assert len(pictures) == 6 and all((tmp_path / "c" / picture).is_file() for picture in pictures)
     assert any("a b" in picture for picture in pictures) and any("é" in picture for picture in pictures)
+
+
+# ---------------------------------------------------------------- 18: nothing to compare
+
+def test_a_comparison_with_no_counted_pixel_says_there_is_nothing_to_compare(tmp_path, monkeypatch, capsys):
+    """Item 18: every label pixel ignored: 'only 0 images: an interval ... is rough' said nothing true."""
+    for index in range(3):
+        write_pair(tmp_path, f"v{index}", np.full((4, 5), 255, np.uint8), masks(index, (4, 5))[1])
+    monkeypatch.chdir(tmp_path)
+    save_report(capsys, tmp_path / "r.json", "--ignore-index", "255")
+    assert tool.main(["--compare", "r.json", "r.json", "--output-dir", "out"]) == 0
+    out = capsys.readouterr().out
+    page = (tmp_path / "out" / "compare.html").read_text(encoding="utf-8")
+    for said in (out, page):
+        assert "only 0 images" not in said and "is rough" not in said and "resamples" not in said
+        assert "no image has counted pixels" in said and "nothing to compare" in said
