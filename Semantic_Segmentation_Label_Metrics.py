@@ -3625,6 +3625,7 @@ def score(settings):
                                                   settings.label_suffix, settings.inference_suffix)
     except OSError as error:
         raise RunError(f"cannot list the masks: {error}") from None
+    run_pairs = len(pairs)
     if settings.shard:
         run_ids = len({item.key for item in pairs + refused})
         pairs, refused = shard_of(pairs, refused, settings.shard)
@@ -3635,7 +3636,8 @@ def score(settings):
             say(f"note: shard {settings.shard[0]}/{settings.shard[1]} holds none of the run's {run_ids} image "
                 f"id{'s' if run_ids > 1 else ''}: its report is empty, and merges as such")
         return consume_results(score_pairs([], settings), 0, [], settings)
-    if not pairs:
+    # A shard whose ids were all refused still reports them (exit 1), so that its task ends and it merges.
+    if not pairs and not (settings.shard and run_pairs):
         raise RunError(f"no pair of masks with the same name in {shown(settings.labels)} and "
                        f"{shown(settings.inferences)}"
                        + (f" (shard {settings.shard[0]}/{settings.shard[1]})" if settings.shard else "")

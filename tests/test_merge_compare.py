@@ -355,3 +355,25 @@ def test_a_comparison_with_no_counted_pixel_says_there_is_nothing_to_compare(tmp
     for said in (out, page):
         assert "only 0 images" not in said and "is rough" not in said and "resamples" not in said
         assert "no image has counted pixels" in said and "nothing to compare" in said
+
+
+# ---------------------------------------------------------------- 9: a shard of refused ids only
+
+def test_a_shard_whose_ids_were_all_refused_still_writes_a_report_that_merges(tmp_path, monkeypatch, capsys):
+    """Item 9: shard 2/2 held only b, a label without an inference: it exited 2 with no report, so the
+    job-array task failed and the merge said the shard was missing forever."""
+    write_pair(tmp_path, "a", *masks(0))
+    write_pair(tmp_path, "b", masks(1)[0])
+    (tmp_path / "inferences" / "b.png").unlink()
+    monkeypatch.chdir(tmp_path)
+    status, whole, _ = json_run(capsys)
+    assert status == 1
+    for k in (1, 2):
+        status, document, err = json_run(capsys, "--shard", f"{k}/2")
+        assert status == k - 1, err  # shard 2: refused files, exit 1
+        (tmp_path / f"s{k}.json").write_text(json.dumps(document))
+    assert document["images"] == [] and [error["id"] for error in document["errors"]] == ["b"]
+    assert document["shards"] == {"of": 2, "included": [2], "run_ids": 2}
+    status, merged, err = json_run(capsys, "--merge", "s1.json", "s2.json")
+    assert status == 1 and "missing" not in err
+    assert merged == whole
