@@ -3871,7 +3871,8 @@ def build_parser():
     parser.add_argument("--compare", nargs="+", type=Path, metavar="REPORT.json",
                         help="compare models: BASELINE.json MODEL.json [MORE.json ...], JSON reports (--format "
                              "json, or a report folder's report.json) on the same labels; paired bootstrap "
-                             "intervals of the differences (--bootstrap resamples, default 1000)")
+                             "intervals of the differences (--bootstrap resamples, default 1000); the options "
+                             "that read masks, --brief, --num-classes and --plots-per-image are refused")
     parser.add_argument("--jobs", type=int, metavar="N",
                         help="processes that decode and count masks (default: all cores when "
                              f"there are at least {PAIRS_PER_WORKER} pairs per core, else 1)")
@@ -3883,7 +3884,7 @@ def build_parser():
     parser.add_argument("--merge", nargs="+", type=Path, metavar="REPORT.json",
                         help="rebuild the report from JSON reports written with --format json "
                              "(e.g. by --shard runs) without reading any mask; image ids must "
-                             "not overlap")
+                             "not overlap; the options that read masks are refused")
     parser.add_argument("--output-dir", type=Path, metavar="DIR",
                         help="also write a report folder: report.json, summary.csv, classes.csv, "
                              "matrices/, a confusion-matrix heat map, overlays of the errors on the "
