@@ -116,6 +116,7 @@ MAX_LISTED = 10  # files listed when nothing pairs: enough to see the pattern in
 BOUNDARY_RATIO = 0.02  # --boundary-ratio: the Boundary IoU paper's and detectron2's band width, of the diagonal
 DEFAULT_RESAMPLES = 1000  # --compare without --bootstrap: enough for the 2.5th and 97.5th percentiles
 MAX_RESAMPLES = 1_000_000  # --bootstrap: more adds nothing a percentile can show
+MIN_RESAMPLES = 100  # --bootstrap: fewer leave a 95% interval's 2.5% tails two resamples or none
 RESAMPLES_PER_BATCH = 100  # bootstrap resamples drawn at once: a batch's weights take 100 x images x 8 bytes
 FEW_IMAGES = 20  # a bootstrap over fewer images says little about the images that were not drawn
 FEW_IMAGES_OF_CLASS = 5  # a class in fewer images has an interval that rests on those few
@@ -261,6 +262,7 @@ class Settings:
     palette: "Palette | None" = None  # colours of RGB masks that stand for ids
     input: dict = dataclasses.field(default_factory=dict)  # how the masks were read, as the JSON head says
     ignore_index: int | None = None  # label id whose pixels are not counted
+    # (with --merge or --compare, "none" when given so, until checked against the reports')
     ignore_index_from: str | None = None  # the option or file that gave it, as the JSON head says
     zero_division: float | None = 0.0  # the value of 0/0; None: not given, so --merge takes the reports'
     class_names: dict | None = dataclasses.field(default_factory=dict)  # None: not given (--merge)
@@ -1150,6 +1152,23 @@ def _merged_shards(records):
     return ({"of": count, "included": sorted(included), "run_ids": run_ids} if incomplete else None), incomplete
 
 
+def given_twice(paths):
+    """(the path, the one given before it) of the first file given twice under any spelling (a link, a
+    '..'), or None. A set of real paths, each folder resolved once: linear in thousands of shards."""
+    seen, folders = {}, {}
+    for path in map(Path, paths):
+        if path.parent not in folders:
+            folders[path.parent] = os.path.realpath(path.parent)
+        real = os.path.join(folders[path.parent], path.name)
+        with contextlib.suppress(OSError):  # a path the system refuses: reading it will say so
+            if path.name in ("", ".", "..") or path.is_symlink():
+                real = os.path.realpath(path)
+        if real in seen:
+            return path, seen[real]
+        seen[real] = path
+    return None
+
+
 def read_reports(paths):
     """The images and refused files of JSON reports (from --format json), for --merge; raises RunError.
 
@@ -1161,9 +1180,10 @@ def read_reports(paths):
     images, refused, ignore_indexes, zero_divisions, source, names, inputs = [], [], set(), set(), {}, {}, {}
     boundary_ratios, ignore_index_sources = set(), set()
     records, pixels, overlap = [], 0, None
-    twice = next((path for index, path in enumerate(paths) if path in paths[:index]), None)
+    twice = given_twice(paths)
     if twice is not None:
-        raise RunError(f"{shown(twice)} is given twice")
+        again, first = twice
+        raise RunError(f"{shown(again)} is given twice" + (f" (as {shown(first)})" if again != first else ""))
     for path in paths:
         try:
             if Path(path).exists() and not Path(path).is_file():
@@ -1188,7 +1208,8 @@ def read_reports(paths):
         ignore_index_sources.add(document.get("ignore_index_from") and shown(document["ignore_index_from"]))
         boundary_ratios.add(document.get("boundary_ratio"))
         zero_divisions.add(str(document["zero_division"]))
-        inputs.setdefault(json.dumps(document.get("input", {}), sort_keys=True), document.get("input", {}))
+        if "input" in document:  # an older report's is unknown: it agrees with any
+            inputs.setdefault(json.dumps(document["input"], sort_keys=True), document["input"])
         held = {image["id"] for image in document["images"]}
         if len(held) < len(document["images"]):
             raise RunError(f"{shown(path)}: not a report written by --format json (an image id is in it twice)")
@@ -1218,7 +1239,7 @@ def read_reports(paths):
     if overlap is not None:
         raise overlap
     return Reports(images, refused, ignore_indexes.pop(), zero_divisions.pop() if len(zero_divisions) == 1 else None,
-                   names, next(iter(inputs.values())), shards, incomplete, boundary_ratios.pop(),
+                   names, next(iter(inputs.values()), {}), shards, incomplete, boundary_ratios.pop(),
                    ignore_index_sources.pop() if len(ignore_index_sources) == 1 else None)
 
 
@@ -1591,24 +1612,67 @@ def bootstrap_draws(images, resamples, seed):
         yield rng.integers(0, images, size=(min(RESAMPLES_PER_BATCH, resamples - start), images))
 
 
-def resampled_counts(models, resamples, seed):
-    """The summed counts of each bootstrap resample, for each model: models is a list of (images, 3, ids)
-    arrays over the same images (paired: every model sees the same draws). Returns one (resamples, 3, ids)
-    float64 array per model, each sum an exact integer.
+def exact_parts(flat, images):
+    """An (images, k) int64 array of counts as float64 parts whose sums over any resample of the images are
+    exact: [(part, scale)], flat = the sum of part x scale. float64 holds every integer below 2^53: one
+    part when a count times the images stays below, else a high part and a low one (a resample can draw
+    one image every time, so sums reach images x the largest count, past int64's range near 2^62).
+    Raises RunError when even two parts cannot be exact (counts near 2^63 over millions of images)."""
+    largest = int(flat.max(initial=0))
+    if largest * images < 2**53:
+        return [(flat.astype(np.float64), 1.0)]
+    shift = 53 - images.bit_length()  # the low part is below 2^shift, so its sums stay below 2^53
+    if (largest >> shift) * images >= 2**53:
+        raise RunError(f"a count of {largest} pixels over {images} images is too large for exact bootstrap sums: "
+                       "run without --bootstrap")
+    return [((flat >> shift).astype(np.float64), float(2**shift)), ((flat & (2**shift - 1)).astype(np.float64), 1.0)]
+
+
+def resampled_batches(models, resamples, seed):
+    """The summed counts of each bootstrap resample, a batch at a time: models is a list of (images, k, ids)
+    int64 arrays over the same images (paired: every model sees the same draws). Yields, per batch of
+    draws, one (rows, k, ids) float64 array per model, each sum the exact integer rounded once to float64.
 
     A resample's sum is its draw counts times the images' counts: one matrix product per batch, not a
-    loop over images. float64 holds every sum exactly below 2^53; beyond, int64 is used (slower)."""
+    loop over images; exact, as every product and partial sum is an integer below 2^53 (exact_parts)."""
     images = models[0].shape[0]
-    exact_in_float = all(int(counts.max(initial=0)) * images < 2**53 for counts in models)
-    flats = [counts.reshape(images, -1).astype(np.float64 if exact_in_float else np.int64) for counts in models]
-    batches = [[] for _ in models]
+    parts = [exact_parts(counts.reshape(images, -1), images) for counts in models]
     for draws in bootstrap_draws(images, resamples, seed):
         rows = len(draws)
         weights = np.bincount((draws + images * np.arange(rows)[:, None]).ravel(), minlength=rows * images)
-        weights = weights.reshape(rows, images).astype(flats[0].dtype)
-        for flat, batch in zip(flats, batches):
-            batch.append(weights @ flat)
-    return [np.concatenate(batch).reshape(resamples, models[0].shape[1], -1).astype(np.float64) for batch in batches]
+        weights = weights.reshape(rows, images).astype(np.float64)
+        batch = []
+        for counts, model_parts in zip(models, parts):
+            (high, scale), *low = model_parts
+            sums = weights @ high
+            if low:  # one rounding, of the exact sum: as int64's sum converted to float64 would be
+                sums = sums * scale + weights @ low[0][0]
+            batch.append(sums.reshape(rows, *counts.shape[1:]))
+        yield batch
+
+
+def resampled_counts(models, resamples, seed):
+    """Every batch of resampled_batches at once: one (resamples, k, ids) float64 array per model (memory
+    grows with resamples x ids; the tool itself goes a batch at a time, through resampled_numbers)."""
+    batches = list(resampled_batches(models, resamples, seed))
+    return [np.concatenate([batch[index] for batch in batches]) for index in range(len(models))]
+
+
+def resampled_numbers(models, resamples, seed, is_class, zero_division=0.0):
+    """numbers_of_counts of every bootstrap resample, for each model (as resampled_batches): each batch's
+    counts become their numbers at once, so that only the numbers are kept, a float per resample for each
+    headline number and each class's IoU, whatever the resamples and the ids. One dict per model."""
+    numbers, start = [None] * len(models), 0
+    for batch in resampled_batches(models, resamples, seed):
+        rows = len(batch[0])
+        for index, sums in enumerate(batch):
+            part = numbers_of_counts(sums, is_class, zero_division)
+            if numbers[index] is None:
+                numbers[index] = {name: np.empty((resamples, *values.shape[1:])) for name, values in part.items()}
+            for name, values in part.items():
+                numbers[index][name][start:start + rows] = values
+        start += rows
+    return numbers
 
 
 def numbers_of_counts(sums, is_class, zero_division=0.0):
@@ -1671,7 +1735,7 @@ def confidence_intervals(image_counts, ignore_index, resamples, level, seed, zer
     the images are resampled with replacement, and each resample's numbers come from its summed counts."""
     ids, counts = image_counts.dense()
     is_class = ids != ignore_index if ignore_index is not None else np.ones(len(ids), bool)
-    numbers = numbers_of_counts(resampled_counts([counts], resamples, seed)[0], is_class, zero_division)
+    numbers = resampled_numbers([counts], resamples, seed, is_class, zero_division)[0]
     images_of_class = ((counts[:, 1] > 0).sum(axis=0))[is_class]  # images whose label holds the class
     intervals = {"level": level, "resamples": resamples, "seed": seed, "images": len(counts),
                  "method": "percentile bootstrap over images (the pooled numbers of each resample)",
@@ -1716,8 +1780,7 @@ def compare_models(models, names, ignore_index=None, zero_division=0.0, class_na
     is_class = ids != ignore_index if ignore_index is not None else np.ones(len(ids), bool)
     dense = [counts.dense(ids)[1] for _, _, counts in summed]
     images = len(dense[0])  # those with counted pixels: the same in every model, as the labels are
-    resampled = resampled_counts(dense, resamples, seed) if images else []
-    numbers = [numbers_of_counts(sums, is_class, zero_division) for sums in resampled]
+    numbers = resampled_numbers(dense, resamples, seed, is_class, zero_division) if images else []
     images_of_class = (dense[0][:, 1] > 0).sum(axis=0)[is_class]
     comparison = {"baseline": {"report": names[0], "images": images, **headline_numbers(pooled[0])},
                   "bootstrap": {"level": level, "resamples": resamples, "seed": seed,
@@ -2498,6 +2561,9 @@ def format_combined_section(combined, class_names, digits=4, zero_division=0.0, 
     return "\n\n".join(lines)
 
 
+NOTHING_TO_COMPARE = "no image has counted pixels (each label pixel is the ignore index): there is nothing to compare"
+
+
 def format_comparison(comparison, digits=4):
     """Each model against the baseline: the verdict, the headline numbers, each class's IoU (largest gains
     first) and the images that changed most."""
@@ -2506,7 +2572,9 @@ def format_comparison(comparison, digits=4):
     sections = [f"Baseline {baseline['report']}: {images} image{'' if images == 1 else 's'} with counted pixels; "
                 f"intervals: {bootstrap['level'] * 100:g}% paired percentile bootstrap over the images "
                 f"({bootstrap['resamples']} resamples, seed {bootstrap['seed']}), the same resamples for every model"]
-    if images < FEW_IMAGES:
+    if not images:  # every label pixel is the ignore index: no number, no interval
+        sections = [f"Baseline {baseline['report']}: {NOTHING_TO_COMPARE}"]
+    elif images < FEW_IMAGES:
         sections[0] += (f"\nnote: only {images} image{'' if images == 1 else 's'}: an interval from fewer than about "
                         f"{FEW_IMAGES} images is rough, and narrower than it should be")
     for entry in comparison["comparisons"]:
@@ -2914,7 +2982,10 @@ def comparison_page(comparison, overlays, digits):
             f'<p class="meta">{baseline["images"]} images; intervals: {bootstrap["level"] * 100:g}% paired '
             f'percentile bootstrap over the images ({bootstrap["resamples"]} resamples, seed {bootstrap["seed"]}) '
             '&middot; <a href="comparison.json">comparison.json</a></p>']
-    if baseline["images"] < FEW_IMAGES:
+    if not baseline["images"]:  # every label pixel is the ignore index: no number, no interval
+        body[0] = (f"<h1>Models against {html.escape(baseline['report'])}</h1>"
+                   f'<p class="note">{NOTHING_TO_COMPARE} &middot; <a href="comparison.json">comparison.json</a></p>')
+    elif baseline["images"] < FEW_IMAGES:
         body.append(f'<p class="note">only {baseline["images"]} images: an interval from fewer than about '
                     f"{FEW_IMAGES} images is rough, and narrower than it should be</p>")
     for index, entry in enumerate(comparison["comparisons"], start=1):
@@ -2950,6 +3021,14 @@ IMAGE_FILES = {"page": ("reports", ".html"), "matrix": ("matrices", ".csv"), "ov
                "predicted_as": ("predicted_as", ".png"), "label": ("label_colours", ".png"),
                "prediction": ("inference_colours", ".png"), "picture": ("pictures", ".jpg"),  # or its own suffix
                "thumbnail": ("thumbnails", ".jpg"), "plot": ("plots", ".png")}
+# --compare's copies of the reports' thumbnails: a folder of their own, as any name may be an image's.
+COMPARISON_THUMBNAILS = "compare_thumbnails"
+OUTPUT_SUBFOLDERS = (*(name for name, _ in IMAGE_FILES.values()), COMPARISON_THUMBNAILS)
+# The files a run writes at the top of its report folder (as FolderSink and write_comparison_folder name
+# them), besides OUTPUT_SUBFOLDERS: an input report must not be one of them.
+FOLDER_FILES = {"merge": ("report.json", "classes.csv", "combined.csv", "confusion_matrix.csv", "summary.csv",
+                          "confusion_matrix.png", "index.html", ".lock"),
+                "compare": ("comparison.json", "compare.html", ".lock")}
 MAX_NAME_BYTES = 200  # a file name's limit is 255 bytes; room for the suffix and a temporary name's parts
 
 
@@ -3103,7 +3182,7 @@ def folder_lock(folder):
     path = folder / LOCK_NAME
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        for subfolder in (folder / name for name, _ in IMAGE_FILES.values()):
+        for subfolder in (folder / name for name in OUTPUT_SUBFOLDERS):
             if subfolder.is_symlink() or (subfolder.exists() and not subfolder.is_dir()):
                 raise OutputError(f"{shown(subfolder)}: a link or a file where the report folder's own "
                                   "sub-folder belongs; files are never written or removed through it")
@@ -3145,7 +3224,7 @@ def folder_lock(folder):
 
 def remove_leftovers(folder):
     """Remove the temporary files that a killed run left in a report folder (nothing else)."""
-    for subfolder in (folder, *(folder / name for name, _ in IMAGE_FILES.values())):
+    for subfolder in (folder, *(folder / name for name in OUTPUT_SUBFOLDERS)):
         with contextlib.suppress(OSError), os.scandir(subfolder) as entries:
             for entry in entries:
                 if TEMPORARY_NAME.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
@@ -3697,6 +3776,7 @@ def score(settings):
                                                   settings.label_suffix, settings.inference_suffix)
     except OSError as error:
         raise RunError(f"cannot list the masks: {error}") from None
+    run_pairs = len(pairs)
     if settings.shard:
         run_ids = len({item.key for item in pairs + refused})
         pairs, refused = shard_of(pairs, refused, settings.shard)
@@ -3707,7 +3787,8 @@ def score(settings):
             say(f"note: shard {settings.shard[0]}/{settings.shard[1]} holds none of the run's {run_ids} image "
                 f"id{'s' if run_ids > 1 else ''}: its report is empty, and merges as such")
         return consume_results(score_pairs([], settings), 0, [], settings)
-    if not pairs:
+    # A shard whose ids were all refused still reports them (exit 1), so that its task ends and it merges.
+    if not pairs and not (settings.shard and run_pairs):
         raise RunError(f"no pair of masks with the same name in {shown(settings.labels)} and "
                        f"{shown(settings.inferences)}"
                        + (f" (shard {settings.shard[0]}/{settings.shard[1]})" if settings.shard else "")
@@ -3725,6 +3806,15 @@ def score(settings):
     return consume_results(score_pairs(pairs, settings, jobs), len(pairs), refused, settings)
 
 
+def check_ignore_index(given, reports_index):
+    """Raise RunError unless --ignore-index (None: not given; "none" or an id) is the reports' own."""
+    if given is None or (None if given == "none" else given) == reports_index:
+        return
+    raise RunError(f"--ignore-index {given} differs from the reports' "
+                   f"{'none' if reports_index is None else reports_index}: "
+                   "ignored pixels cannot be counted again without the masks")
+
+
 def merge(settings):
     """Rebuild the report from JSON reports of shards, without touching a mask.
 
@@ -3735,9 +3825,7 @@ def merge(settings):
         raise RunError("the reports hold no image")
     if settings.zero_division is None and reports.zero_division is None:
         raise RunError("the reports were made with different --zero-division values: give one")
-    if settings.ignore_index is not None and settings.ignore_index != reports.ignore_index:
-        raise RunError(f"--ignore-index {settings.ignore_index} differs from the reports' {reports.ignore_index}: "
-                       "ignored pixels cannot be counted again without the masks")
+    check_ignore_index(settings.ignore_index, reports.ignore_index)
     settings = dataclasses.replace(
         settings, ignore_index=reports.ignore_index, ignore_index_from=reports.ignore_index_from,
         zero_division=ZERO_DIVISION_CHOICES[reports.zero_division] if settings.zero_division is None
@@ -3793,16 +3881,16 @@ def write_comparison_folder(comparison, paths, settings):
     for index, entry in enumerate(comparison["comparisons"], start=1):
         for change in entry["images"]["largest_losses"] + entry["images"]["largest_gains"]:
             for side in (0, index):
-                source = paths[side].parent / file_link(output_name(change["id"]), "thumbnail")
+                source = file_path(paths[side].parent, output_name(change["id"]), "thumbnail")
                 if (side, change["id"]) not in overlays and paths[side].name == "report.json" and source.is_file():
                     # A copy is named by the model's place and the image's file: '~' never stands in a place.
-                    copy = f"{side}~{output_name(change['id'])}"
-                    write_atomically(file_path(folder, copy, "thumbnail"),
+                    copy = f"{side}~{output_name(change['id'])}.jpg"
+                    write_atomically(folder / COMPARISON_THUMBNAILS / copy,
                                      lambda temporary: Path(temporary).write_bytes(source.read_bytes()))
-                    overlays[(side, change["id"])] = file_link(copy, "thumbnail")
+                    overlays[(side, change["id"])] = f"{COMPARISON_THUMBNAILS}/{urllib.parse.quote(copy)}"
     write_text(folder / "compare.html", comparison_page(comparison, overlays, settings.digits))
     if not settings.quiet:
-        say(f"wrote {shown(folder)}/: compare.html, comparison.json, thumbnails/ ({len(overlays)})")
+        say(f"wrote {shown(folder)}/: compare.html, comparison.json, {COMPARISON_THUMBNAILS}/ ({len(overlays)})")
 
 
 def compare(settings):
@@ -3810,6 +3898,7 @@ def compare(settings):
     comparison (text or JSON) and, with --output-dir, write its page. Returns the exit status."""
     paths, reports = read_comparison(settings.compare)
     baseline = reports[0]
+    check_ignore_index(settings.ignore_index, baseline.ignore_index)  # read_comparison: every report's
     zero_division = (settings.zero_division if settings.zero_division is not None
                      else ZERO_DIVISION_CHOICES[baseline.zero_division or "0"])
     names = settings.class_names if settings.class_names is not None else baseline.class_names
@@ -3927,7 +4016,7 @@ def build_parser():
                              f"{BOUNDARY_RATIO}, the paper's)")
     parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
                         help="confidence intervals of the combined numbers and of each class's IoU: resample "
-                             "the images N times (1000 is a good value; default: off)")
+                             f"the images N times, at least {MIN_RESAMPLES} (1000 is a good value; default: off)")
     parser.add_argument("--confidence", type=float, default=0.95, metavar="LEVEL",
                         help="the level of the intervals (default: 0.95)")
     parser.add_argument("--seed", type=int, default=0, metavar="S",
@@ -3935,7 +4024,8 @@ def build_parser():
     parser.add_argument("--compare", nargs="+", type=Path, metavar="REPORT.json",
                         help="compare models: BASELINE.json MODEL.json [MORE.json ...], JSON reports (--format "
                              "json, or a report folder's report.json) on the same labels; paired bootstrap "
-                             "intervals of the differences (--bootstrap resamples, default 1000)")
+                             "intervals of the differences (--bootstrap resamples, default 1000); the options "
+                             "that read masks, --brief, --num-classes and --plots-per-image are refused")
     parser.add_argument("--jobs", type=int, metavar="N",
                         help="processes that decode and count masks (default: all cores when "
                              f"there are at least {PAIRS_PER_WORKER} pairs per core, else 1)")
@@ -3947,7 +4037,7 @@ def build_parser():
     parser.add_argument("--merge", nargs="+", type=Path, metavar="REPORT.json",
                         help="rebuild the report from JSON reports written with --format json "
                              "(e.g. by --shard runs) without reading any mask; image ids must "
-                             "not overlap")
+                             "not overlap; the options that read masks are refused")
     parser.add_argument("--output-dir", type=Path, metavar="DIR",
                         help="also write a report folder: report.json, summary.csv, classes.csv, "
                              "matrices/, a confusion-matrix heat map, overlays of the errors on the "
@@ -3962,6 +4052,33 @@ def build_parser():
                              "decompression bombs (default: Pillow's limit, "
                              f"{Image.MAX_IMAGE_PIXELS})")
     return parser
+
+
+# The options --merge and --compare refuse: they read no mask (nor draw one), and why each cannot apply.
+NO_MASK_READ = "no mask is read, only the reports' counts"
+NOT_WITH_REPORTS = (("labels", NO_MASK_READ), ("inferences", NO_MASK_READ), ("recursive", NO_MASK_READ),
+                    ("label_suffix", NO_MASK_READ), ("inference_suffix", NO_MASK_READ),
+                    ("label_map", NO_MASK_READ), ("inference_map", NO_MASK_READ), ("palette", NO_MASK_READ),
+                    ("boundary", "no mask is read; the reports' boundary counts are taken when they have them"),
+                    ("boundary_ratio", "no mask is read; the reports' boundary counts are taken when they have them"),
+                    ("jobs", NO_MASK_READ), ("shard", "no mask is read, so there is nothing to share out"),
+                    ("images", "no overlay is drawn, as no mask is read"), ("max_image_pixels", NO_MASK_READ))
+NOT_IN_A_COMPARISON = (("brief", "the comparison has one text form"),
+                       ("num_classes", "the comparison shows no other tool's numbers"),
+                       ("plots_per_image", "the comparison draws no heat map"))
+
+
+def refuse_options_that_cannot_apply(parser, options):
+    """Raise UsageError naming the first option given (not left at its default) that --merge or --compare
+    cannot use: taking it in silence would let a user believe it did something."""
+    mode = "--compare" if options.compare else "--merge" if options.merge else None
+    if mode is None:
+        return
+    defaults = vars(parser.parse_args([]))  # as parsed: --labels' default is a Path, as a given value is
+    refused = NOT_WITH_REPORTS + (NOT_IN_A_COMPARISON if mode == "--compare" else ())
+    for dest, why in refused:
+        if getattr(options, dest) != defaults[dest]:
+            raise UsageError(f"--{dest.replace('_', '-')} does not apply to {mode}: {why}")
 
 
 def make_settings(*, labels, inferences, images, ignore_index, zero_division, digits, class_names, recursive,
@@ -3980,6 +4097,10 @@ def make_settings(*, labels, inferences, images, ignore_index, zero_division, di
         raise UsageError("--boundary-ratio must be within (0, 1], e.g. 0.02")
     if not 0 <= bootstrap <= MAX_RESAMPLES:
         raise UsageError(f"--bootstrap must be within 0..{MAX_RESAMPLES}")
+    if 0 < bootstrap < MIN_RESAMPLES:
+        raise UsageError(f"--bootstrap {bootstrap}: give at least {MIN_RESAMPLES} resamples (1000 is a good "
+                         "value), or 0 for none: an interval's ends are percentiles of the resamples, which "
+                         "fewer cannot place")
     if not 0 < confidence < 1:
         raise UsageError("--confidence must be between 0 and 1, e.g. 0.95")
     if seed < 0:
@@ -3996,6 +4117,8 @@ def make_settings(*, labels, inferences, images, ignore_index, zero_division, di
         raise UsageError("--max-image-pixels must be 1 or more")
     if output_dir is not None:
         problem = output_dir_problem(output_dir, [] if reading_reports else [labels, inferences, images])
+        problem = problem or overwritten_input(output_dir, compare, "compare") or overwritten_input(
+            output_dir, merge, "merge")
         if problem:
             raise UsageError(f"--output-dir {shown(output_dir)}: {problem}")
     elif plots_per_image:
@@ -4013,7 +4136,8 @@ def make_settings(*, labels, inferences, images, ignore_index, zero_division, di
             raise UsageError(f"{option}: {error}") from None
     names, declared_ignore_index = read[names_option] or (None, None)
     ignore_index_from = "--ignore-index" if ignore_index is not None else None
-    if ignore_index is None and declared_ignore_index is not None:  # the names' declaration
+    # The names' declaration, unless reports are read: their pixels were counted with their own.
+    if ignore_index is None and declared_ignore_index is not None and not reading_reports:
         ignore_index = declared_ignore_index
         ignore_index_from = (f"--class-names {class_names}" if names_option == "--class-names"
                              else names_option)
@@ -4021,8 +4145,9 @@ def make_settings(*, labels, inferences, images, ignore_index, zero_division, di
     return Settings(
         labels=labels, inferences=inferences, images=images, recursive=recursive, label_suffix=label_suffix,
         inference_suffix=inference_suffix, label_map=read["--label-map"], inference_map=read["--inference-map"],
-        palette=read["--palette"], ignore_index=None if ignore_index == "none" else ignore_index,
-        ignore_index_from=ignore_index_from, dataset=dataset,
+        # Reports keep "none" (given) apart from None (not given): merge() and compare() check it.
+        palette=read["--palette"], ignore_index=None if ignore_index == "none" and not reading_reports
+        else ignore_index, ignore_index_from=ignore_index_from, dataset=dataset,
         input={"recursive": recursive, "label_suffix": label_suffix or None,
                "inference_suffix": inference_suffix or None, "label_map": label_map,
                "inference_map": inference_map, "palette": palette},
@@ -4046,6 +4171,36 @@ def output_dir_problem(folder, input_folders):
         if resolved == source or source in resolved.parents or resolved in source.parents:
             return f"overlaps the input folder {shown(input_folder)}"
     return None
+
+
+def overwritten_input(folder, reports, mode):
+    """Why the report folder of --merge or --compare (mode) cannot be used, or None: it must not write over
+    one of the reports it reads (a file of its own, or in a sub-folder of its own), however either is named
+    (links, '..', another hard link)."""
+    real_folder = Path(os.path.realpath(folder))
+    own = [real_folder / name for name in FOLDER_FILES[mode]]
+    subfolders = [real_folder / name for name in OUTPUT_SUBFOLDERS]
+    for report in reports or ():
+        path = report / "report.json" if mode == "compare" and _is_dir(report) else report
+        real = Path(os.path.realpath(path))
+        if real in own or any(subfolder in real.parents for subfolder in subfolders) or any(
+                _same_file(path, file) for file in own):
+            return f"would write over the input report {shown(path)} (--{mode}); choose another folder"
+    return None
+
+
+def _is_dir(path):
+    try:
+        return path.is_dir()
+    except OSError:
+        return False
+
+
+def _same_file(path, other):
+    try:
+        return os.path.samefile(path, other)
+    except OSError:  # either is missing, or cannot be looked at: not one file
+        return False
 
 
 def _exists(path):
@@ -4100,7 +4255,9 @@ def main(argv=None):
 def run(argv):
     parser = build_parser()
     try:
-        settings = make_settings(**vars(parser.parse_args(argv)))
+        options = parser.parse_args(argv)
+        refuse_options_that_cannot_apply(parser, options)
+        settings = make_settings(**vars(options))
     except UsageError as error:
         parser.error(str(error))
     except OSError as error:  # a path the system refuses outright: too long, a folder that cannot be searched

@@ -218,7 +218,7 @@ def test_compare_writes_a_page_with_both_models_overlays(tmp_path, capsys, monke
     assert len(gains) == 4
     for change in gains:
         for side in (0, 1):
-            link = f"thumbnails/{side}~{change['id']}.jpg"
+            link = f"compare_thumbnails/{side}~{change['id']}.jpg"
             assert link in page and (tmp_path / "c" / link).is_file()
     assert page.count('class="bar gain"') >= 10  # the chart of class changes: a bar per class that gained
 

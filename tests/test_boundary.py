@@ -174,11 +174,11 @@ def test_boundary_in_the_comparison_and_the_bootstrap(tmp_path, capsys, monkeypa
     monkeypatch.chdir(ROOT)
     report = tmp_path / "a.json"
     report.write_text(json.dumps(run_json(capsys, "--boundary")))
-    comparison = run_json(capsys, "--compare", str(report), str(report), "--bootstrap", "50")
+    comparison = run_json(capsys, "--compare", str(report), str(report), "--bootstrap", "100")
     entry = comparison["comparisons"][0]
     assert entry["mean_boundary_iou"] == comparison["baseline"]["mean_boundary_iou"]
     assert entry["delta"]["mean_boundary_iou"] == 0 and entry["confidence_intervals"]["mean_boundary_iou"] == [0, 0]
-    intervals = run_json(capsys, "--boundary", "--bootstrap", "50")["combined"]["confidence_intervals"]
+    intervals = run_json(capsys, "--boundary", "--bootstrap", "100")["combined"]["confidence_intervals"]
     low, high = intervals["mean_boundary_iou"]
     assert low <= high and 0 < low < 1
 
