@@ -111,6 +111,7 @@ PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")  
 PAIRS_PER_WORKER = 8  # starting a worker process costs about as much as scoring a few pairs
 PROGRESS_DELAY_SECONDS = 1.0  # a run shorter than this never shows a progress bar
 MAX_LISTED = 10  # files listed when nothing pairs: enough to see the pattern in thousands
+MAX_TEXT_FILE_BYTES = 1 << 20  # class names, id map, palette: 256 ids with long names fit many times over
 BOUNDARY_RATIO = 0.02  # --boundary-ratio: the Boundary IoU paper's and detectron2's band width, of the diagonal
 DEFAULT_RESAMPLES = 1000  # --compare without --bootstrap: enough for the 2.5th and 97.5th percentiles
 MAX_RESAMPLES = 1_000_000  # --bootstrap: more adds nothing a percentile can show
@@ -476,11 +477,19 @@ def ids_from_colours(image, palette, path):
 
 
 def _text_lines(source):
-    """The lines of a UTF-8 text file, numbered from 1; raises ValueError (or OSError)."""
+    """The lines of a UTF-8 text file, numbered from 1; raises ValueError (or OSError). A file larger
+    than MAX_TEXT_FILE_BYTES is refused before it is read."""
     if Path(source).exists() and not Path(source).is_file():  # reading a pipe or a device would hang
         raise ValueError(f"{shown(source)}: not a regular file")
+    with open(source, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        data = file.read(MAX_TEXT_FILE_BYTES + 1) if size <= MAX_TEXT_FILE_BYTES else b""
+    size = max(size, len(data))  # the read limit also holds for a file still growing
+    if size > MAX_TEXT_FILE_BYTES:
+        raise ValueError(f"{shown(source)}: {size} bytes, too large for a class-names, id-map or palette file "
+                         f"({MAX_TEXT_FILE_BYTES >> 20} MiB at most); is it the file meant?")
     try:
-        text = Path(source).read_text(encoding="utf-8-sig")  # -sig: files saved with a byte-order mark
+        text = data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")  # -sig: a byte-order mark
     except UnicodeDecodeError as error:
         raise ValueError(f"{shown(source)}: not UTF-8 text ({error.reason} at byte {error.start})") from None
     return enumerate(re.split(r"\r?\n", text.removesuffix("\n")), start=1)
