@@ -2952,7 +2952,9 @@ def _replacing(path):
         yield temporary
         os.replace(temporary, path)
     except OSError as error:  # name what the system refused: a folder on the way, else the file
-        culprit = error.filename if error.filename not in (None, str(temporary)) else path
+        # Never another file the error names: copying a picture out of space names the picture read.
+        on_the_way = error.filename is not None and Path(error.filename) in path.parents
+        culprit = error.filename if on_the_way else path
         raise OutputError(f"{shown(culprit)}: {error.strerror or error}") from None
     finally:
         with contextlib.suppress(OSError):
