@@ -111,7 +111,7 @@ PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")  
 PAIRS_PER_WORKER = 8  # starting a worker process costs about as much as scoring a few pairs
 PROGRESS_DELAY_SECONDS = 1.0  # a run shorter than this never shows a progress bar
 MAX_LISTED = 10  # files listed when nothing pairs: enough to see the pattern in thousands
-MAX_TEXT_FILE_BYTES = 1 << 20  # class names, id map, palette: 256 ids with long names fit many times over
+MAX_TEXT_FILE_BYTES = 1 << 20  # class names, id map, palette: 256 ids and long names fit many times
 BOUNDARY_RATIO = 0.02  # --boundary-ratio: the Boundary IoU paper's and detectron2's band width, of the diagonal
 DEFAULT_RESAMPLES = 1000  # --compare without --bootstrap: enough for the 2.5th and 97.5th percentiles
 MAX_RESAMPLES = 1_000_000  # --bootstrap: more adds nothing a percentile can show
@@ -477,8 +477,8 @@ def ids_from_colours(image, palette, path):
 
 
 def _text_lines(source):
-    """The lines of a UTF-8 text file, numbered from 1; raises ValueError (or OSError). A file larger
-    than MAX_TEXT_FILE_BYTES is refused before it is read."""
+    """The lines of a UTF-8 text file, numbered from 1; raises ValueError (or OSError). A file
+    larger than MAX_TEXT_FILE_BYTES is refused before it is read."""
     if Path(source).exists() and not Path(source).is_file():  # reading a pipe or a device would hang
         raise ValueError(f"{shown(source)}: not a regular file")
     with open(source, "rb") as file:
@@ -486,10 +486,12 @@ def _text_lines(source):
         data = file.read(MAX_TEXT_FILE_BYTES + 1) if size <= MAX_TEXT_FILE_BYTES else b""
     size = max(size, len(data))  # the read limit also holds for a file still growing
     if size > MAX_TEXT_FILE_BYTES:
-        raise ValueError(f"{shown(source)}: {size} bytes, too large for a class-names, id-map or palette file "
-                         f"({MAX_TEXT_FILE_BYTES >> 20} MiB at most); is it the file meant?")
+        limit = f"{MAX_TEXT_FILE_BYTES >> 20} MiB"
+        raise ValueError(f"{shown(source)}: {size} bytes, too large for a class-names, id-map or "
+                         f"palette file ({limit} at most); is it the right file?")
     try:
-        text = data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")  # -sig: a byte-order mark
+        text = data.decode("utf-8-sig")  # -sig: files saved with a byte-order mark
+        text = text.replace("\r\n", "\n").replace("\r", "\n")  # line breaks as read_text has them
     except UnicodeDecodeError as error:
         raise ValueError(f"{shown(source)}: not UTF-8 text ({error.reason} at byte {error.start})") from None
     return enumerate(re.split(r"\r?\n", text.removesuffix("\n")), start=1)
@@ -519,6 +521,15 @@ def _values_by_id(source, lines, value_of=str):
     return values
 
 
+def _refuse_two_readings(source, reading, other_form):
+    """Raise ValueError when source, taken as reading (a preset, a list of ids), also names a
+    file: which was meant cannot be told, and the numbers differ. other_form: how to give the
+    former alone."""
+    if Path(source).exists():
+        raise ValueError(f"{shown(source)} is both {reading} and a file here; give "
+                         f"./{shown(source)} for the file, or {other_form}")
+
+
 def read_class_names(source):
     """Class names from a preset name or a text file: ({id: name}, the ignore id it declares or None).
 
@@ -527,6 +538,7 @@ def read_class_names(source):
     class and says that label id N marks pixels to leave out. Raises ValueError.
     """
     if source in CLASS_NAME_PRESETS:
+        _refuse_two_readings(source, "a preset", "move the file away for the preset")
         return dict(CLASS_NAME_PRESETS[source]), None
     if not Path(source).exists() and not re.search(r"[/\\.]", str(source)):
         raise ValueError(f"{shown(source)} is neither a preset (" + ", ".join(CLASS_NAME_PRESETS)
@@ -560,10 +572,14 @@ def read_id_map(source):
     """
     where = shown(source)
     if source in ID_MAP_PRESETS:
+        _refuse_two_readings(source, "a preset", "move the file away for the preset")
         entries = list(ID_MAP_PRESETS[source].items())
     else:
         inline = re.fullmatch(r"\s*(\*|[0-9]+)\s*:\s*[0-9]+\s*(,\s*(\*|[0-9]+)\s*:\s*[0-9]+\s*)*", source)
-        if inline and not Path(source).exists():
+        if inline:
+            spaced = ", ".join(re.sub(r"\s*:\s*", ": ", part.strip()) for part in source.split(","))
+            other_form = spaced if spaced != source else spaced.replace(" ", "")  # the same list
+            _refuse_two_readings(source, "a list of ids", f"'{other_form}' for the list")
             lines = enumerate(source.split(","), start=1)
         elif not Path(source).exists() and not re.search(r"[/\\.]", source):
             raise ValueError(f"{where} is neither a preset (" + ", ".join(ID_MAP_PRESETS)
@@ -615,6 +631,7 @@ def read_palette(source):
     """A Palette from a preset or a text file in which line k (or 'N: ...') gives id k's colour,
     as 'R G B' or '#rrggbb'; raises ValueError. A colour given to two ids is an error."""
     if source in PALETTE_PRESETS:
+        _refuse_two_readings(source, "a preset", "move the file away for the preset")
         by_colour = PALETTE_PRESETS[source]()
     else:
         if not Path(source).exists() and not re.search(r"[/\\.]", source):
