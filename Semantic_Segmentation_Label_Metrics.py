@@ -688,26 +688,73 @@ def _is_folder(entry):
 
 def _files(folder, recursive):
     """(path, path below folder, in posix form) of the files of a folder (and its sub-folders), hidden ones
-    left out; the number of sub-folders not searched; and the sub-folders that could not be read, as
-    (path, error). Text, not Path objects: thousands are held. Raises OSError when folder cannot be read."""
+    left out; the number of sub-folders not searched; and the sub-folders not read, as (path, why).
+    Text, not Path objects: thousands are held. Raises OSError when folder cannot be read."""
     if not recursive:
         with os.scandir(folder) as entries:
             entries = [(entry, _is_folder(entry)) for entry in entries if not entry.name.startswith(".")]
         return [(entry.path, entry.name) for entry, is_folder in entries if not is_folder], \
             sum(is_folder for _, is_folder in entries), []
-    files, unreadable = [], []
+    files, not_read = _walk(folder)
+    return files, 0, not_read
 
-    def unlisted(error):
-        if os.path.abspath(error.filename) == os.path.abspath(folder):
-            raise error
-        unreadable.append((error.filename, error))
 
-    for root, folders, names in os.walk(folder, onerror=unlisted):  # links to folders are not followed: no cycles
-        folders[:] = [name for name in folders if not name.startswith(".")]
-        below = Path(root).relative_to(folder).as_posix()
-        files += [(os.path.join(root, name), name if below == "." else f"{below}/{name}") for name in names
-                  if not name.startswith(".")]
-    return files, 0, unreadable
+def _unreadable(error):
+    return f"cannot read the folder ({error.strerror or error}); its masks are not scored"
+
+
+def _walk(folder):
+    """The files of a folder and its sub-folders as (path, path below folder), following links
+    to folders, each real folder once (by st_dev and st_ino); and the sub-folders not read, as
+    (path, why): one that cannot be read, a link back into a folder on its way (a loop), a second
+    link to a folder already read. Real sub-folders are read before linked ones: of a folder's
+    two names, the link is passed over."""
+    files, not_read, links = [], [], []
+    top = os.stat(folder)
+    top_identity = (top.st_dev, top.st_ino)
+    read_as = {top_identity: os.fspath(folder)}  # each folder read, by identity: its path
+    folders = [(os.fspath(folder), "", (top_identity,))]  # to read: path, below, folders on the way
+
+    def enter(path, below, chain, what):
+        try:
+            status = os.stat(path)
+        except OSError as error:
+            not_read.append((path, _unreadable(error)))
+            return
+        identity = (status.st_dev, status.st_ino)
+        if identity in chain:
+            not_read.append((path, f"a {what} in a loop: not followed"))
+        elif identity in read_as:  # the same files under other ids: counted once
+            first = shown(read_as[identity])
+            not_read.append((path, f"a second {what} to {first}, already read: not followed"))
+        else:
+            read_as[identity] = path
+            folders.append((path, below, chain + (identity,)))
+
+    while folders or links:
+        if not folders:  # every real folder is read: the next link, in id order
+            links.sort(key=lambda link: id_order(link[1]), reverse=True)
+            enter(*links.pop(), "link")
+            continue
+        path, below, chain = folders.pop()
+        try:
+            with os.scandir(path) as listing:
+                entries = sorted((entry for entry in listing if not entry.name.startswith(".")),
+                                 key=lambda entry: entry.name, reverse=True)  # read in name order
+        except OSError as error:
+            if len(chain) == 1:  # the folder itself
+                raise
+            not_read.append((path, _unreadable(error)))
+            continue
+        for entry in entries:
+            entry_below = f"{below}/{entry.name}" if below else entry.name
+            if not _is_folder(entry):
+                files.append((entry.path, entry_below))
+            elif entry.is_symlink():
+                links.append((entry.path, entry_below, chain))
+            else:
+                enter(entry.path, entry_below, chain, "folder")
+    return files, not_read
 
 
 def list_masks(folder, recursive=False, suffix=""):
@@ -717,13 +764,12 @@ def list_masks(folder, recursive=False, suffix=""):
     The class names file is passed over silently; other files whose suffix is
     not an image's go to passed_over. Two files with the same key, a mask name
     on something that is not a file (a named pipe), or a sub-folder that cannot
-    be read, are refused.
+    be read (or a link in a loop, or to a folder already read), are refused.
     """
     masks, passed_over, without_suffix = {}, [], []
-    files, subfolders, unreadable = _files(folder, recursive)
+    files, subfolders, not_read = _files(folder, recursive)
     refused = [Refused(Path(path).relative_to(folder).as_posix() + "/", shown(path),  # no mask's key ends in /
-                       f"{shown(path)}: cannot read the folder ({error.strerror or error}); its masks are not scored")
-               for path, error in unreadable]
+                       f"{shown(path)}: {why}") for path, why in not_read]
     for path, below in sorted(files, key=lambda item: id_order(item[1])):
         if below == CLASS_NAMES_FILE:
             continue
