@@ -111,6 +111,15 @@ PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")  
 PAIRS_PER_WORKER = 8  # starting a worker process costs about as much as scoring a few pairs
 PROGRESS_DELAY_SECONDS = 1.0  # a run shorter than this never shows a progress bar
 MAX_LISTED = 10  # files listed when nothing pairs: enough to see the pattern in thousands
+# Name endings that tell labels from predictions when --labels and --inferences are one folder, as
+# (label's, prediction's); DeepLabV3Plus-Pytorch writes N_target.png and N_pred.png beside N_image.png.
+ONE_FOLDER_ENDINGS = tuple((separator + label, separator + prediction) for separator in "_-"
+                           for label, prediction in (
+                               ("target", "pred"), ("target", "prediction"), ("gt", "pred"),
+                               ("gt", "prediction"), ("gt", "output"), ("label", "pred"),
+                               ("label", "prediction"), ("labels", "preds"), ("labels", "predictions"),
+                               ("mask", "pred"), ("mask", "prediction"), ("groundtruth", "pred"),
+                               ("groundtruth", "prediction"), ("true", "pred"), ("truth", "pred")))
 MAX_TEXT_FILE_BYTES = 1 << 20  # class names, id map, palette: 256 ids and long names fit many times
 BOUNDARY_RATIO = 0.02  # --boundary-ratio: the Boundary IoU paper's and detectron2's band width, of the diagonal
 DEFAULT_RESAMPLES = 1000  # --compare without --bootstrap: enough for the 2.5th and 97.5th percentiles
@@ -802,6 +811,14 @@ def name_ending(names):
     return "".join(parts[start:])
 
 
+def _same_file(first, second):
+    """Whether two paths are one file: the same path, a link to it, or a hard link."""
+    try:
+        return first == second or os.path.samestat(os.stat(first), os.stat(second))
+    except OSError:  # one that cannot be read is refused when it is read
+        return False
+
+
 def _pair(labels, inferences, labels_dir, inferences_dir):
     """Pairs of the keys found in both listings, and a Refused for each key found in one only."""
     refused = labels.refused + inferences.refused
@@ -814,6 +831,10 @@ def _pair(labels, inferences, labels_dir, inferences_dir):
         elif key not in labels.masks:
             inference = shown(inferences.masks[key])
             refused.append(Refused(key, inference, f"{inference}: no label of that name in {shown(labels_dir)}"))
+        elif _same_file(labels.masks[key], inferences.masks[key]):  # a file against itself proves nothing
+            label, inference = shown(labels.masks[key]), shown(inferences.masks[key])
+            refused.append(Refused(key, label, f"{label}: the label and the inference are the same file "
+                                               f"({inference})"))
         else:
             pairs.append(Pair(key, str(labels.masks[key]), str(inferences.masks[key])))
     # Two names shown alike (a newline, and a backslash and n) are two images with one id in every report:
