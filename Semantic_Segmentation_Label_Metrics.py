@@ -887,6 +887,79 @@ def _other_pairings(labels, inferences, labels_dir, inferences_dir, recursive, s
                        "unique in both folders" + (f", and {without}" if without else ""))
 
 
+def _ending_counts(keys):
+    """{(label ending, prediction ending): ids paired} of ONE_FOLDER_ENDINGS that pair any key."""
+    def ids(ending):
+        return {key[:-len(ending)] for key in keys
+                if key.endswith(ending) and key.rpartition("/")[2] != ending}
+    counts = {endings: len(ids(endings[0]) & ids(endings[1])) for endings in ONE_FOLDER_ENDINGS}
+    return {endings: count for endings, count in counts.items() if count}
+
+
+def one_folder_endings(folder, recursive):
+    """The pair of ONE_FOLDER_ENDINGS that pairs the most masks of a folder, and how many it pairs;
+    raises RunError when none pairs any, or two pair as many: which files are labels is unknown."""
+    counts = _ending_counts(list_masks(folder, recursive).masks.keys())
+    most = max(counts.values(), default=0)
+    best = [f"*{label} against *{prediction}" for (label, prediction), count in counts.items()
+            if count == most]
+    if len(best) == 1:
+        return next(item for item in counts.items() if item[1] == most)
+    why = (f"{' and '.join(best)} pair as many ids, {most}" if best
+           else "no known pair of name endings, such as _target and _pred, pairs them")
+    raise RunError(f"--labels and --inferences name one folder, {shown(folder)}, and its files "
+                   f"cannot be told apart ({why}): give --label-suffix and --inference-suffix")
+
+
+def _claimed_by(listing, other):
+    """listing without other's masks: in one folder, a file that ends in both suffixes ('' and
+    _pred) is the longer one's."""
+    taken = set(other.masks.values())
+    masks = {key: path for key, path in listing.masks.items() if path not in taken}
+    return listing._replace(masks=masks)
+
+
+def pairs_in_one_folder(folder, recursive, label_suffix, inference_suffix):
+    """find_pairs of one folder given as both --labels and --inferences: labels and predictions
+    told apart by the suffixes given, else by the pair of known name endings that pairs the most;
+    the other files are passed over, counted in one note. Raises RunError when the files cannot
+    be told apart."""
+    note = ""
+    if not (label_suffix or inference_suffix):
+        (label_suffix, inference_suffix), count = one_folder_endings(folder, recursive)
+        note = (f"note: --labels and --inferences are one folder: pairing *{label_suffix} against "
+                f"*{inference_suffix} ({plural(count, 'pair')})")
+    elif label_suffix == inference_suffix:
+        raise RunError(f"--labels and --inferences name one folder, {shown(folder)}, and "
+                       "--label-suffix and --inference-suffix are the same: its files cannot be "
+                       "told apart; give the two endings that do")
+    labels = list_masks(folder, recursive, label_suffix)
+    inferences = list_masks(folder, recursive, inference_suffix)
+    if len(label_suffix) < len(inference_suffix):
+        labels = _claimed_by(labels, inferences)
+    else:
+        inferences = _claimed_by(inferences, labels)
+    pairs, refused = _pair(labels, inferences, folder, folder)
+    refused = list(dict.fromkeys(refused))  # a sub-folder that cannot be read is in both listings
+    in_neither = set(inferences.without_suffix).intersection(labels.without_suffix)
+    others = sorted([*in_neither, *labels.passed_over], key=lambda path: natural_key(shown(path)))
+    passed = (f"passed over {plural(len(others), 'other file')} (first: {shown(others[0])})"
+              if others else "")
+    notes = []
+    if note:
+        notes.append(f"{note}; {passed + '; ' if passed else ''}--label-suffix and "
+                     "--inference-suffix say so and silence this note")
+    elif passed:
+        neither = f"neither {label_suffix or '(nothing)'} nor {inference_suffix or '(nothing)'}"
+        notes.append(f"note: {shown(folder)} is both --labels and --inferences: {passed}, as their "
+                     f"names end in {neither}")
+    hints = [] if pairs else [
+        f"in one folder, {plural(len(labels.masks), 'mask')} taken for labels and "
+        f"{len(inferences.masks)} for inferences share no id: give both --label-suffix and "
+        "--inference-suffix, the endings that tell them apart"]
+    return pairs, refused, notes, hints
+
+
 def find_pairs(labels_dir, inferences_dir, recursive=False, label_suffix="", inference_suffix=""):
     """Pair label and inference files by their real names; returns (pairs, refused, notes, hints).
 
@@ -894,8 +967,11 @@ def find_pairs(labels_dir, inferences_dir, recursive=False, label_suffix="", inf
     backslash-t) are different names and are never paired with each other. When
     exact names pair nothing, the first of _other_pairings that pairs files is
     taken (a note says so). notes are for stderr; hints say why nothing paired,
-    when nothing did.
+    when nothing did. One folder given as both is paired by pairs_in_one_folder:
+    a file is never paired with itself.
     """
+    if os.path.samefile(labels_dir, inferences_dir):  # the same files on both sides
+        return pairs_in_one_folder(labels_dir, recursive, label_suffix, inference_suffix)
     labels = list_masks(labels_dir, recursive, label_suffix)
     inferences = list_masks(inferences_dir, recursive, inference_suffix)
     pairs, refused = _pair(labels, inferences, labels_dir, inferences_dir)
