@@ -113,6 +113,16 @@ PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")  
 PAIRS_PER_WORKER = 8  # starting a worker process costs about as much as scoring a few pairs
 PROGRESS_DELAY_SECONDS = 1.0  # a run shorter than this never shows a progress bar
 MAX_LISTED = 10  # files listed when nothing pairs: enough to see the pattern in thousands
+# Name endings that tell labels from predictions when --labels and --inferences are one folder, as
+# (label's, prediction's); DeepLabV3Plus-Pytorch writes N_target.png and N_pred.png beside N_image.png.
+ONE_FOLDER_ENDINGS = tuple((separator + label, separator + prediction) for separator in "_-"
+                           for label, prediction in (
+                               ("target", "pred"), ("target", "prediction"), ("gt", "pred"),
+                               ("gt", "prediction"), ("gt", "output"), ("label", "pred"),
+                               ("label", "prediction"), ("labels", "preds"), ("labels", "predictions"),
+                               ("mask", "pred"), ("mask", "prediction"), ("groundtruth", "pred"),
+                               ("groundtruth", "prediction"), ("true", "pred"), ("truth", "pred")))
+MAX_TEXT_FILE_BYTES = 1 << 20  # class names, id map, palette: 256 ids and long names fit many times
 BOUNDARY_RATIO = 0.02  # --boundary-ratio: the Boundary IoU paper's and detectron2's band width, of the diagonal
 DEFAULT_RESAMPLES = 1000  # --compare without --bootstrap: enough for the 2.5th and 97.5th percentiles
 MAX_RESAMPLES = 1_000_000  # --bootstrap: more adds nothing a percentile can show
@@ -563,11 +573,21 @@ def ids_of_palette_image(indices, image, palette):
 
 
 def _text_lines(source):
-    """The lines of a UTF-8 text file, numbered from 1; raises ValueError (or OSError)."""
+    """The lines of a UTF-8 text file, numbered from 1; raises ValueError (or OSError). A file
+    larger than MAX_TEXT_FILE_BYTES is refused before it is read."""
     if Path(source).exists() and not Path(source).is_file():  # reading a pipe or a device would hang
         raise ValueError(f"{shown(source)}: not a regular file")
+    with open(source, "rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        data = file.read(MAX_TEXT_FILE_BYTES + 1) if size <= MAX_TEXT_FILE_BYTES else b""
+    size = max(size, len(data))  # the read limit also holds for a file still growing
+    if size > MAX_TEXT_FILE_BYTES:
+        limit = f"{MAX_TEXT_FILE_BYTES >> 20} MiB"
+        raise ValueError(f"{shown(source)}: {size} bytes, too large for a class-names, id-map or "
+                         f"palette file ({limit} at most); is it the right file?")
     try:
-        text = Path(source).read_text(encoding="utf-8-sig")  # -sig: files saved with a byte-order mark
+        text = data.decode("utf-8-sig")  # -sig: files saved with a byte-order mark
+        text = text.replace("\r\n", "\n").replace("\r", "\n")  # line breaks as read_text has them
     except UnicodeDecodeError as error:
         raise ValueError(f"{shown(source)}: not UTF-8 text ({error.reason} at byte {error.start})") from None
     return enumerate(re.split(r"\r?\n", text.removesuffix("\n")), start=1)
@@ -597,6 +617,15 @@ def _values_by_id(source, lines, value_of=str):
     return values
 
 
+def _refuse_two_readings(source, reading, other_form):
+    """Raise ValueError when source, taken as reading (a preset, a list of ids), also names a
+    file: which was meant cannot be told, and the numbers differ. other_form: how to give the
+    former alone."""
+    if Path(source).exists():
+        raise ValueError(f"{shown(source)} is both {reading} and a file here; give "
+                         f"./{shown(source)} for the file, or {other_form}")
+
+
 def read_class_names(source):
     """Class names from a preset name or a text file: ({id: name}, the ignore id it declares or None).
 
@@ -606,6 +635,7 @@ def read_class_names(source):
     its dataset's void id so. Raises ValueError.
     """
     if source in DATASETS:
+        _refuse_two_readings(source, "a preset", "move the file away for the preset")
         return dict(DATASETS[source].names), DATASETS[source].void
     if not Path(source).exists() and not re.search(r"[/\\.]", str(source)):
         raise ValueError(f"{shown(source)} is neither a preset (" + ", ".join(DATASETS)
@@ -639,10 +669,14 @@ def read_id_map(source):
     """
     where = shown(source)
     if source in ID_MAP_PRESETS:
+        _refuse_two_readings(source, "a preset", "move the file away for the preset")
         entries = list(ID_MAP_PRESETS[source].items())
     else:
         inline = re.fullmatch(r"\s*(\*|[0-9]+)\s*:\s*[0-9]+\s*(,\s*(\*|[0-9]+)\s*:\s*[0-9]+\s*)*", source)
-        if inline and not Path(source).exists():
+        if inline:
+            spaced = ", ".join(re.sub(r"\s*:\s*", ": ", part.strip()) for part in source.split(","))
+            other_form = spaced if spaced != source else spaced.replace(" ", "")  # the same list
+            _refuse_two_readings(source, "a list of ids", f"'{other_form}' for the list")
             lines = enumerate(source.split(","), start=1)
         elif not Path(source).exists() and not re.search(r"[/\\.]", source):
             raise ValueError(f"{where} is neither a preset (" + ", ".join(ID_MAP_PRESETS)
@@ -702,6 +736,7 @@ def read_palette(source):
     as 'R G B' or '#rrggbb'; raises ValueError. A colour given to two ids is an error."""
     shared = {}
     if source in PALETTE_PRESETS:
+        _refuse_two_readings(source, "a preset", "move the file away for the preset")
         by_colour = dict(PALETTE_PRESETS[source])
         if source in DATASETS:  # a colour the dataset draws two classes in stands for neither
             for class_id, colour in DATASETS[source].colours.items():
@@ -763,26 +798,73 @@ def _is_folder(entry):
 
 def _files(folder, recursive):
     """(path, path below folder, in posix form) of the files of a folder (and its sub-folders), hidden ones
-    left out; the number of sub-folders not searched; and the sub-folders that could not be read, as
-    (path, error). Text, not Path objects: thousands are held. Raises OSError when folder cannot be read."""
+    left out; the number of sub-folders not searched; and the sub-folders not read, as (path, why).
+    Text, not Path objects: thousands are held. Raises OSError when folder cannot be read."""
     if not recursive:
         with os.scandir(folder) as entries:
             entries = [(entry, _is_folder(entry)) for entry in entries if not entry.name.startswith(".")]
         return [(entry.path, entry.name) for entry, is_folder in entries if not is_folder], \
             sum(is_folder for _, is_folder in entries), []
-    files, unreadable = [], []
+    files, not_read = _walk(folder)
+    return files, 0, not_read
 
-    def unlisted(error):
-        if os.path.abspath(error.filename) == os.path.abspath(folder):
-            raise error
-        unreadable.append((error.filename, error))
 
-    for root, folders, names in os.walk(folder, onerror=unlisted):  # links to folders are not followed: no cycles
-        folders[:] = [name for name in folders if not name.startswith(".")]
-        below = Path(root).relative_to(folder).as_posix()
-        files += [(os.path.join(root, name), name if below == "." else f"{below}/{name}") for name in names
-                  if not name.startswith(".")]
-    return files, 0, unreadable
+def _unreadable(error):
+    return f"cannot read the folder ({error.strerror or error}); its masks are not scored"
+
+
+def _walk(folder):
+    """The files of a folder and its sub-folders as (path, path below folder), following links
+    to folders, each real folder once (by st_dev and st_ino); and the sub-folders not read, as
+    (path, why): one that cannot be read, a link back into a folder on its way (a loop), a second
+    link to a folder already read. Real sub-folders are read before linked ones: of a folder's
+    two names, the link is passed over."""
+    files, not_read, links = [], [], []
+    top = os.stat(folder)
+    top_identity = (top.st_dev, top.st_ino)
+    read_as = {top_identity: os.fspath(folder)}  # each folder read, by identity: its path
+    folders = [(os.fspath(folder), "", (top_identity,))]  # to read: path, below, folders on the way
+
+    def enter(path, below, chain, what):
+        try:
+            status = os.stat(path)
+        except OSError as error:
+            not_read.append((path, _unreadable(error)))
+            return
+        identity = (status.st_dev, status.st_ino)
+        if identity in chain:
+            not_read.append((path, f"a {what} in a loop: not followed"))
+        elif identity in read_as:  # the same files under other ids: counted once
+            first = shown(read_as[identity])
+            not_read.append((path, f"a second {what} to {first}, already read: not followed"))
+        else:
+            read_as[identity] = path
+            folders.append((path, below, chain + (identity,)))
+
+    while folders or links:
+        if not folders:  # every real folder is read: the next link, in id order
+            links.sort(key=lambda link: id_order(link[1]), reverse=True)
+            enter(*links.pop(), "link")
+            continue
+        path, below, chain = folders.pop()
+        try:
+            with os.scandir(path) as listing:
+                entries = sorted((entry for entry in listing if not entry.name.startswith(".")),
+                                 key=lambda entry: entry.name, reverse=True)  # read in name order
+        except OSError as error:
+            if len(chain) == 1:  # the folder itself
+                raise
+            not_read.append((path, _unreadable(error)))
+            continue
+        for entry in entries:
+            entry_below = f"{below}/{entry.name}" if below else entry.name
+            if not _is_folder(entry):
+                files.append((entry.path, entry_below))
+            elif entry.is_symlink():
+                links.append((entry.path, entry_below, chain))
+            else:
+                enter(entry.path, entry_below, chain, "folder")
+    return files, not_read
 
 
 def list_masks(folder, recursive=False, suffix=""):
@@ -792,13 +874,12 @@ def list_masks(folder, recursive=False, suffix=""):
     The class names file is passed over silently; other files whose suffix is
     not an image's go to passed_over. Two files with the same key, a mask name
     on something that is not a file (a named pipe), or a sub-folder that cannot
-    be read, are refused.
+    be read (or a link in a loop, or to a folder already read), are refused.
     """
     masks, passed_over, without_suffix = {}, [], []
-    files, subfolders, unreadable = _files(folder, recursive)
+    files, subfolders, not_read = _files(folder, recursive)
     refused = [Refused(Path(path).relative_to(folder).as_posix() + "/", shown(path),  # no mask's key ends in /
-                       f"{shown(path)}: cannot read the folder ({error.strerror or error}); its masks are not scored")
-               for path, error in unreadable]
+                       f"{shown(path)}: {why}") for path, why in not_read]
     for path, below in sorted(files, key=lambda item: id_order(item[1])):
         if below == CLASS_NAMES_FILE:
             continue
@@ -831,6 +912,14 @@ def name_ending(names):
     return "".join(parts[start:])
 
 
+def _same_file(first, second):
+    """Whether two paths are one file: the same path, a link to it, or a hard link."""
+    try:
+        return first == second or os.path.samestat(os.stat(first), os.stat(second))
+    except OSError:  # one that cannot be read is refused when it is read
+        return False
+
+
 def _pair(labels, inferences, labels_dir, inferences_dir):
     """Pairs of the keys found in both listings, and a Refused for each key found in one only."""
     refused = labels.refused + inferences.refused
@@ -843,6 +932,10 @@ def _pair(labels, inferences, labels_dir, inferences_dir):
         elif key not in labels.masks:
             inference = shown(inferences.masks[key])
             refused.append(Refused(key, inference, f"{inference}: no label of that name in {shown(labels_dir)}"))
+        elif _same_file(labels.masks[key], inferences.masks[key]):  # a file against itself proves nothing
+            label, inference = shown(labels.masks[key]), shown(inferences.masks[key])
+            refused.append(Refused(key, label, f"{label}: the label and the inference are the same file "
+                                               f"({inference})"))
         else:
             pairs.append(Pair(key, str(labels.masks[key]), str(inferences.masks[key])))
     # Two names shown alike (a newline, and a backslash and n) are two images with one id in every report:
@@ -895,6 +988,79 @@ def _other_pairings(labels, inferences, labels_dir, inferences_dir, recursive, s
                        "unique in both folders" + (f", and {without}" if without else ""))
 
 
+def _ending_counts(keys):
+    """{(label ending, prediction ending): ids paired} of ONE_FOLDER_ENDINGS that pair any key."""
+    def ids(ending):
+        return {key[:-len(ending)] for key in keys
+                if key.endswith(ending) and key.rpartition("/")[2] != ending}
+    counts = {endings: len(ids(endings[0]) & ids(endings[1])) for endings in ONE_FOLDER_ENDINGS}
+    return {endings: count for endings, count in counts.items() if count}
+
+
+def one_folder_endings(folder, recursive):
+    """The pair of ONE_FOLDER_ENDINGS that pairs the most masks of a folder, and how many it pairs;
+    raises RunError when none pairs any, or two pair as many: which files are labels is unknown."""
+    counts = _ending_counts(list_masks(folder, recursive).masks.keys())
+    most = max(counts.values(), default=0)
+    best = [f"*{label} against *{prediction}" for (label, prediction), count in counts.items()
+            if count == most]
+    if len(best) == 1:
+        return next(item for item in counts.items() if item[1] == most)
+    why = (f"{' and '.join(best)} pair as many ids, {most}" if best
+           else "no known pair of name endings, such as _target and _pred, pairs them")
+    raise RunError(f"--labels and --inferences name one folder, {shown(folder)}, and its files "
+                   f"cannot be told apart ({why}): give --label-suffix and --inference-suffix")
+
+
+def _claimed_by(listing, other):
+    """listing without other's masks: in one folder, a file that ends in both suffixes ('' and
+    _pred) is the longer one's."""
+    taken = set(other.masks.values())
+    masks = {key: path for key, path in listing.masks.items() if path not in taken}
+    return listing._replace(masks=masks)
+
+
+def pairs_in_one_folder(folder, recursive, label_suffix, inference_suffix):
+    """find_pairs of one folder given as both --labels and --inferences: labels and predictions
+    told apart by the suffixes given, else by the pair of known name endings that pairs the most;
+    the other files are passed over, counted in one note. Raises RunError when the files cannot
+    be told apart."""
+    note = ""
+    if not (label_suffix or inference_suffix):
+        (label_suffix, inference_suffix), count = one_folder_endings(folder, recursive)
+        note = (f"note: --labels and --inferences are one folder: pairing *{label_suffix} against "
+                f"*{inference_suffix} ({plural(count, 'pair')})")
+    elif label_suffix == inference_suffix:
+        raise RunError(f"--labels and --inferences name one folder, {shown(folder)}, and "
+                       "--label-suffix and --inference-suffix are the same: its files cannot be "
+                       "told apart; give the two endings that do")
+    labels = list_masks(folder, recursive, label_suffix)
+    inferences = list_masks(folder, recursive, inference_suffix)
+    if len(label_suffix) < len(inference_suffix):
+        labels = _claimed_by(labels, inferences)
+    else:
+        inferences = _claimed_by(inferences, labels)
+    pairs, refused = _pair(labels, inferences, folder, folder)
+    refused = list(dict.fromkeys(refused))  # a sub-folder that cannot be read is in both listings
+    in_neither = set(inferences.without_suffix).intersection(labels.without_suffix)
+    others = sorted([*in_neither, *labels.passed_over], key=lambda path: natural_key(shown(path)))
+    passed = (f"passed over {plural(len(others), 'other file')} (first: {shown(others[0])})"
+              if others else "")
+    notes = []
+    if note:
+        notes.append(f"{note}; {passed + '; ' if passed else ''}--label-suffix and "
+                     "--inference-suffix say so and silence this note")
+    elif passed:
+        neither = f"neither {label_suffix or '(nothing)'} nor {inference_suffix or '(nothing)'}"
+        notes.append(f"note: {shown(folder)} is both --labels and --inferences: {passed}, as their "
+                     f"names end in {neither}")
+    hints = [] if pairs else [
+        f"in one folder, {plural(len(labels.masks), 'mask')} taken for labels and "
+        f"{len(inferences.masks)} for inferences share no id: give both --label-suffix and "
+        "--inference-suffix, the endings that tell them apart"]
+    return pairs, refused, notes, hints
+
+
 def find_pairs(labels_dir, inferences_dir, recursive=False, label_suffix="", inference_suffix=""):
     """Pair label and inference files by their real names; returns (pairs, refused, notes, hints).
 
@@ -902,8 +1068,11 @@ def find_pairs(labels_dir, inferences_dir, recursive=False, label_suffix="", inf
     backslash-t) are different names and are never paired with each other. When
     exact names pair nothing, the first of _other_pairings that pairs files is
     taken (a note says so). notes are for stderr; hints say why nothing paired,
-    when nothing did.
+    when nothing did. One folder given as both is paired by pairs_in_one_folder:
+    a file is never paired with itself.
     """
+    if os.path.samefile(labels_dir, inferences_dir):  # the same files on both sides
+        return pairs_in_one_folder(labels_dir, recursive, label_suffix, inference_suffix)
     labels = list_masks(labels_dir, recursive, label_suffix)
     inferences = list_masks(inferences_dir, recursive, inference_suffix)
     pairs, refused = _pair(labels, inferences, labels_dir, inferences_dir)
@@ -3165,7 +3334,9 @@ def _replacing(path):
         yield temporary
         os.replace(temporary, path)
     except OSError as error:  # name what the system refused: a folder on the way, else the file
-        culprit = error.filename if error.filename not in (None, str(temporary)) else path
+        # Never another file the error names: copying a picture out of space names the picture read.
+        on_the_way = error.filename is not None and Path(error.filename) in path.parents
+        culprit = error.filename if on_the_way else path
         raise OutputError(f"{shown(culprit)}: {error.strerror or error}") from None
     finally:
         with contextlib.suppress(OSError):
@@ -4193,13 +4364,6 @@ def _is_dir(path):
     try:
         return path.is_dir()
     except OSError:
-        return False
-
-
-def _same_file(path, other):
-    try:
-        return os.path.samefile(path, other)
-    except OSError:  # either is missing, or cannot be looked at: not one file
         return False
 
 

@@ -585,6 +585,14 @@ def write_dataset(labels_dir, inferences_dir, rng):
             save_mask(f"CamVid/testannot/0001TP_{n:06d}.png", truth)
             save_mask(f"results/0001TP_{n:06d}.png", guess)
             expected[f"0001TP_{n:06d}"] = (truth, guess)
+        elif labels_dir == inferences_dir == "results":  # DeepLabV3Plus-Pytorch's --save_val_results
+            truth, guess = np.where(truth > 18, 255, truth % 21).astype(np.uint8), guess % 21
+            save_mask(f"results/{n}_image.png", rng.integers(0, 256, (*SHAPE, 3), np.uint8))  # the photo
+            save_mask(f"results/{n}_target.png", paint(truth, PALETTE_COLOURS["pascal-voc"], rng))
+            save_mask(f"results/{n}_pred.png", paint(guess, PALETTE_COLOURS["pascal-voc"], rng))
+            figure = rng.integers(0, 256, (2 * SHAPE[0], 2 * SHAPE[1], 4), np.uint8)  # RGBA, larger
+            save_mask(f"results/{n}_overlay.png", figure)
+            expected[str(n)] = (truth, guess)
         else:  # a binary task: 0/255 masks against 0/1 predictions
             truth, guess = (truth > 9).astype(np.uint8), (guess > 9).astype(np.uint8)
             save_mask(f"masks/case{n}.png", truth * 255)
@@ -608,7 +616,7 @@ def test_each_readme_dataset_command_scores_its_layout_exactly(comment, command,
 
 def test_the_readme_names_a_command_for_each_dataset():
     comments = " ".join(comment for comment, _ in readme_dataset_commands())
-    for dataset in ("Cityscapes", "KITTI", "Pascal VOC", "ADE20K", "CamVid", "binary"):
+    for dataset in ("Cityscapes", "KITTI", "Pascal VOC", "ADE20K", "CamVid", "binary", "DeepLabV3Plus-Pytorch"):
         assert dataset in comments
 
 
