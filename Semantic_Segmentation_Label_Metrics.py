@@ -37,6 +37,7 @@ import csv
 import dataclasses
 import functools
 import html
+import importlib.util
 import json
 import math
 import os
@@ -295,6 +296,7 @@ class Settings:
     output_dir: Path | None = None
     plots_per_image: bool = False
     max_image_pixels: int = Image.MAX_IMAGE_PIXELS
+    check_with_sklearn: bool = False  # recount every pair with scikit-learn, stopping on a difference
 
     @property
     def zero_division_name(self):
@@ -320,6 +322,10 @@ class UsageError(ValueError):
 
 class RunError(Exception):
     """Nothing can be scored (no folder, no pair, unusable reports): the run stops with this message."""
+
+
+class CheckFailed(Exception):
+    """--check-with-sklearn found a pair whose matrix is not scikit-learn's: the run stops, naming it."""
 
 
 def plural(count, word, words=None):
@@ -3779,10 +3785,14 @@ def score_pair(pair, settings):
                                      settings.inference_map, settings.ignore_index)
         band_width = boundary_width(label.shape, settings.boundary_ratio) if settings.boundary else 0
         counts = count_occurring(label, inference, settings.ignore_index, band_width)
+        if settings.check_with_sklearn:
+            check_with_sklearn(pair, label, inference, counts, settings.ignore_index)
         report = image_report(shown(pair.key), pair.label, pair.inference, counts, settings.zero_division,
                               settings.ignore_index, settings.class_names)
     except MaskError as error:
         return Result(pair.key, shown(error.path or pair.label), None, str(error))
+    except CheckFailed:  # stops the run: every number of it is in doubt
+        raise
     except Exception as error:  # a bug of ours must still name the file and spare the other pairs
         return Result(pair.key, shown(pair.label), None, (
             f"{shown(pair.label)}, {shown(pair.inference)}: internal error "
@@ -3796,6 +3806,29 @@ def score_pair(pair, settings):
             if settings.plots_per_image:
                 draw_image_plot(report, output_name(pair.key), settings)
     return Result(pair.key, shown(pair.label), report, None, note, label.shape[1], picture)
+
+
+def check_with_sklearn(pair, label, inference, counts, ignore_index):
+    """Raise CheckFailed unless a pair's Counts equal sklearn.metrics.confusion_matrix(labels=range(256))
+    of its raw id arrays, the pixels labelled ignore_index removed first (scikit-learn has no ignore index):
+    the matrix every number comes from, proven on the user's own data."""
+    from sklearn.metrics import confusion_matrix  # only a run with this option pays for the import
+    label, inference = label.ravel(), inference.ravel()
+    if ignore_index is not None:
+        counted = label != ignore_index
+        label, inference = label[counted], inference[counted]
+    expected = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
+    if label.size:  # scikit-learn refuses empty arrays; their matrix is empty
+        expected = confusion_matrix(label, inference, labels=range(LABEL_SPACE))
+    ours = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
+    ours[np.ix_(counts.ids, counts.ids)] = counts.matrix
+    differ = np.argwhere(ours != expected)
+    if differ.size:
+        row, column = differ[0].tolist()
+        raise CheckFailed(f"{shown(pair.label)}, {shown(pair.inference)}: the confusion matrix differs from "
+                          f"scikit-learn's in {plural(len(differ), 'cell')}, first [{row}][{column}]: "
+                          f"{ours[row, column]} here, {expected[row, column]} by scikit-learn; no number of "
+                          "this run is to be trusted: please report it")
 
 
 # glibc's malloc hands every large freed block back to the system and maps fresh pages for the next, so
@@ -4222,6 +4255,10 @@ def build_parser():
                         help="refuse masks of more pixels than this, as a guard against "
                              "decompression bombs (default: Pillow's limit, "
                              f"{Image.MAX_IMAGE_PIXELS})")
+    parser.add_argument("--check-with-sklearn", action="store_true",
+                        help="also count every pair's confusion matrix with scikit-learn's confusion_matrix "
+                             "on the raw arrays and stop, exit 3, on any difference: proof on your own data "
+                             "that every number comes from the matrix scikit-learn defines (slower)")
     return parser
 
 
@@ -4233,7 +4270,8 @@ NOT_WITH_REPORTS = (("labels", NO_MASK_READ), ("inferences", NO_MASK_READ), ("re
                     ("boundary", "no mask is read; the reports' boundary counts are taken when they have them"),
                     ("boundary_ratio", "no mask is read; the reports' boundary counts are taken when they have them"),
                     ("jobs", NO_MASK_READ), ("shard", "no mask is read, so there is nothing to share out"),
-                    ("images", "no overlay is drawn, as no mask is read"), ("max_image_pixels", NO_MASK_READ))
+                    ("images", "no overlay is drawn, as no mask is read"), ("max_image_pixels", NO_MASK_READ),
+                    ("check_with_sklearn", "no mask is read, so there is no pixel to count again"))
 NOT_IN_A_COMPARISON = (("brief", "the comparison has one text form"),
                        ("num_classes", "the comparison shows no other tool's numbers"),
                        ("plots_per_image", "the comparison draws no heat map"))
@@ -4255,7 +4293,7 @@ def refuse_options_that_cannot_apply(parser, options):
 def make_settings(*, labels, inferences, images, ignore_index, zero_division, digits, class_names, recursive,
                   label_suffix, inference_suffix, label_map, inference_map, palette, format, brief, num_classes,
                   boundary, boundary_ratio, bootstrap, confidence, seed, compare, jobs, quiet, shard, merge,
-                  output_dir, plots_per_image, max_image_pixels):
+                  output_dir, plots_per_image, max_image_pixels, check_with_sklearn):
     """The run's Settings from the options' values (as parsed); raises UsageError for a bad value."""
     reading_reports = bool(merge or compare)  # no mask is read: names and zero division are the reports'
     if isinstance(ignore_index, int) and not 0 <= ignore_index < LABEL_SPACE:
@@ -4284,6 +4322,8 @@ def make_settings(*, labels, inferences, images, ignore_index, zero_division, di
         raise UsageError("--brief shortens the text report; the JSON document is always whole")
     if jobs is not None and jobs < 1:
         raise UsageError("--jobs must be 1 or more")
+    if check_with_sklearn and importlib.util.find_spec("sklearn") is None:
+        raise UsageError("--check-with-sklearn needs scikit-learn: pip install scikit-learn")
     if max_image_pixels is not None and max_image_pixels < 1:
         raise UsageError("--max-image-pixels must be 1 or more")
     if output_dir is not None:
@@ -4329,7 +4369,7 @@ def make_settings(*, labels, inferences, images, ignore_index, zero_division, di
         confidence=confidence, seed=seed,
         compare=tuple(compare or ()), jobs=jobs, quiet=quiet,
         shard=shard, merge=tuple(merge or ()), output_dir=output_dir, plots_per_image=plots_per_image,
-        max_image_pixels=max_image_pixels or Image.MAX_IMAGE_PIXELS)
+        max_image_pixels=max_image_pixels or Image.MAX_IMAGE_PIXELS, check_with_sklearn=check_with_sklearn)
 
 
 def output_dir_problem(folder, input_folders):
@@ -4435,6 +4475,9 @@ def run(argv):
         return merge(settings) if settings.merge else score(settings)
     except RunError as error:
         return fail(str(error))
+    except CheckFailed as error:
+        say(f"error: --check-with-sklearn: {error}")
+        return NUMBERS_IN_DOUBT
     except OutputError as error:
         return fail(f"cannot write the report folder {shown(settings.output_dir)}/: {error}")
     except OSError as error:

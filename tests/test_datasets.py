@@ -578,7 +578,9 @@ def write_dataset(labels_dir, inferences_dir, rng):
             truth = np.where(truth == 255, 255, truth * 7).astype(np.uint8)  # ids spread over 0..149
             guess = np.where(rng.random(SHAPE) < 0.8, np.where(truth == 255, 0, truth), 3).astype(np.uint8)
             save_mask(f"{labels_dir}/ADE_val_{n:08d}.png", np.where(truth == 255, 0, truth + 1).astype(np.uint8))
-            save_mask(f"results/ADE_val_{n:08d}.png", guess)
+            # results/: as mmsegmentation's IoUMetric writes them (class k as k + 1); predictions/: k as k.
+            saved = guess + 1 if inferences_dir == "results" else guess
+            save_mask(f"{inferences_dir}/ADE_val_{n:08d}.png", saved.astype(np.uint8))
             expected[f"ADE_val_{n:08d}"] = (truth, guess)
         elif labels_dir == "CamVid/testannot":  # 11 classes, 11 = void
             truth, guess = np.where(truth == 255, 11, truth % 11).astype(np.uint8), guess % 11
