@@ -246,7 +246,7 @@ def main(argv=None):
             few = pairs[: args.sklearn_pairs]
             variants = {kind: make_variant(pairs[: args.variant_pairs], temporary / f"{kind}{width}", kind)
                         for kind in VARIANTS}
-            times = {name: [] for name in ("floor", "sklearn", "tool", "cores", "boundary", "boundary cores",
+            times = {name: [] for name in ("floor", "sklearn", "check", "tool", "cores", "boundary", "boundary cores",
                                            *(f"{kind} {what}" for kind in VARIANTS for what in ("floor", "tool")))}
             stages[width, height] = []
             for _ in range(args.rounds):  # interleaved, so that a busy moment hits every pipeline
@@ -256,6 +256,7 @@ def main(argv=None):
                 one_total, images = per_pair_ms(tool_pipeline, pairs, times["tool"], 1)
                 cores_total, _ = per_pair_ms(tool_pipeline, pairs, times["cores"], cores)
                 boundary_total, _ = per_pair_ms(tool_pipeline, pairs, times["boundary"], 1, "--boundary")
+                check_total, _ = per_pair_ms(tool_pipeline, pairs, times["check"], 1, "--check-with-sklearn")
                 per_pair_ms(tool_pipeline, pairs, times["boundary cores"], cores, "--boundary")
                 for kind, (_, options) in VARIANTS.items():
                     per_pair_ms(decode_floor, variants[kind], times[f"{kind} floor"])
@@ -266,6 +267,7 @@ def main(argv=None):
             np.testing.assert_array_equal(one_total, boundary_total)
             np.testing.assert_array_equal(
                 sklearn_total, sum(tool.matrix_from_report(image) for image in images[: len(few)]))
+            np.testing.assert_array_equal(one_total, check_total)
             rows[width, height] = {name: statistics.median(values) for name, values in times.items()}
             if (width, height) == SIZES[0]:
                 bootstrap, bootstrap_ids = bootstrap_costs(images, args.bootstrap_images, args.resamples, args.rounds)
@@ -355,7 +357,8 @@ def main(argv=None):
              ("tool", "this tool, one process (`--jobs 1`)"),
              ("cores", f"this tool, all cores (`--jobs {cores}`)"),
              ("boundary", "this tool with `--boundary` (Boundary IoU), one process"),
-             ("boundary cores", f"this tool with `--boundary`, all cores (`--jobs {cores}`)"))
+             ("boundary cores", f"this tool with `--boundary`, all cores (`--jobs {cores}`)"),
+             ("check", "this tool with `--check-with-sklearn`, one process"))
     for key, title in names:
         cells = [f"{rows[size][key]:.1f} ms = {rows[size][key] / floor[size]:.2f}x decode" for size in SIZES]
         print(f"| {title} | " + " | ".join(cells) + " |")
