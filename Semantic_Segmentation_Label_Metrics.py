@@ -626,8 +626,8 @@ def _values_by_id(source, lines, value_of=str):
 def _refuse_two_readings(source, reading, other_form):
     """Raise ValueError when source, taken as reading (a preset, a list of ids), also names a
     file: which was meant cannot be told, and the numbers differ. other_form: how to give the
-    former alone."""
-    if Path(source).exists():
+    former alone. A folder of that name is no file it could mean (a dataset's own folder)."""
+    if Path(source).exists() and not Path(source).is_dir():
         raise ValueError(f"{shown(source)} is both {reading} and a file here; give "
                          f"./{shown(source)} for the file, or {other_form}")
 
