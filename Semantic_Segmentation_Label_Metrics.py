@@ -38,6 +38,7 @@ import dataclasses
 import functools
 import html
 import importlib.util
+import io
 import json
 import math
 import os
@@ -561,13 +562,14 @@ def _rgb(word):
 def ids_of_palette_image(indices, image, palette):
     """A palette image's ids under --palette: its indices, unless its own palette draws every index it uses
     in a colour of --palette that stands for another id (a mask saved with a palette of its own order):
-    then those ids, as the picture shows them. A palette of grey levels (index k drawn (k, k, k)) is of ids."""
+    then those ids, as the picture shows them. The two palettes that masks of ids are saved with, grey
+    levels (index k drawn (k, k, k)) and Pascal VOC's colour map (labelme's, mmsegmentation's), are of ids."""
     used = np.flatnonzero(np.bincount(indices.ravel(), minlength=LABEL_SPACE))
     own = np.zeros((LABEL_SPACE, 3), dtype=np.uint32)
     drawn = np.asarray(image.getpalette("RGB") or [], dtype=np.uint32).reshape(-1, 3)[:LABEL_SPACE]
     own[:len(drawn)] = drawn
     colours = own[used]
-    if (colours == used[:, None]).all():
+    if (colours == used[:, None]).all() or (colours == class_colours()[used]).all():
         return indices
     words = colours[:, 0] | colours[:, 1] << 8 | colours[:, 2] << 16 | np.uint32(255 << 24)
     where = np.minimum(np.searchsorted(palette.words, words), len(palette.words) - 1)
@@ -2291,9 +2293,11 @@ ID_SCHEMES = (
 )
 MIN_SHARE_OF_PIXELS = 0.0005  # a label id with fewer of the counted pixels says too little about the ids
 # Inferences holding this many ids, and this many times as many as the labels, hold scores (probabilities
-# saved as 0..255, or masks resized with interpolation), not class ids: no dataset's masks look so.
-SCORE_MAP_IDS = 128
+# saved as 0..255, or masks resized with interpolation), not class ids: no model of a dataset's classes
+# predicts so many (COCO-Stuff has 171, ADE20K 150); nor this many against a binary task's labels.
+SCORE_MAP_IDS = 200
 SCORE_MAP_RATIO = 8
+BINARY_SCORE_MAP_IDS = 32
 
 
 def id_scheme_warnings(matrix, ignore_index=None):
@@ -2306,12 +2310,6 @@ def id_scheme_warnings(matrix, ignore_index=None):
     not mean the same in both.
     """
     labelled, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
-    if ignore_index is not None:  # a predicted ignore id is no class of the labels'
-        predicted = predicted.copy()
-        predicted[ignore_index] = 0
-    score_maps = score_map_warnings(labelled, predicted)
-    if score_maps:
-        return score_maps
     label_ids, inference_ids = set(np.flatnonzero(labelled).tolist()), set(np.flatnonzero(predicted).tolist())
     for labels, inferences, option in (({0, 255}, {0, 1}, "--label-map 255:1"),
                                        ({0, 1}, {0, 255}, "--inference-map 255:1")):
@@ -2320,9 +2318,9 @@ def id_scheme_warnings(matrix, ignore_index=None):
             return [f"the labels hold ids {sorted(label_ids)} and the inferences {sorted(inference_ids)}: "
                     f"one class in two encodings (0/255 and 0/1)? Map it with {option}; leaving 255 out as "
                     "void would drop that class instead of scoring it"]
-    if ignore_index == 255 and label_ids == {0} and 1 in inference_ids:
-        return ["every counted label pixel is 0 and the inferences hold 1: if 255 is the labels' foreground "
-                "(0/255 against 0/1), ignoring it drops the whole class; map it with --label-map 255:1 instead"]
+    score_maps = score_map_warnings(labelled, predicted, ignore_index)
+    if score_maps:
+        return score_maps
     sizeable = [k for k in sorted(label_ids) if k != ignore_index and labelled[k] >= MIN_SHARE_OF_PIXELS * labelled.sum()]
     dominant = {k: int(np.argmax(matrix[k])) for k in sizeable}
     moved = {k: p for k, p in dominant.items() if p != k and matrix[k, p] * 2 > labelled[k]}
@@ -2341,16 +2339,30 @@ def id_scheme_warnings(matrix, ignore_index=None):
     return _scheme_by_agreement(matrix)
 
 
-def score_map_warnings(labelled, predicted):
+def score_map_warnings(labelled, predicted, ignore_index=None):
     """A warning when the inferences hold scores, not class ids: SCORE_MAP_IDS ids or more, and
-    SCORE_MAP_RATIO times as many as the labels hold. labelled, predicted: pixels per id."""
+    SCORE_MAP_RATIO times as many as the labels hold; or, against labels of one or two ids (a binary
+    task), BINARY_SCORE_MAP_IDS or more (probabilities saved as percentages). labelled, predicted: pixels
+    per id; a predicted ignore id is no class of the labels'."""
     label_ids, inference_ids = np.flatnonzero(labelled), np.flatnonzero(predicted)
+    inference_ids = inference_ids[inference_ids != ignore_index]
     # (Not the labels: many label ids against few predicted ones is a model that predicts one class.)
-    if len(inference_ids) >= SCORE_MAP_IDS and len(inference_ids) >= SCORE_MAP_RATIO * len(label_ids):
+    if len(inference_ids) >= SCORE_MAP_IDS and len(inference_ids) >= SCORE_MAP_RATIO * len(label_ids) \
+            or len(label_ids) <= 2 and len(inference_ids) >= BINARY_SCORE_MAP_IDS:
         return [f"the inferences hold {len(inference_ids)} ids from {inference_ids[0]} to {inference_ids[-1]}, "
                 f"the labels {plural(len(label_ids), 'id')}: these look like score maps (a probability per "
                 "pixel saved as 0..255, or masks resized with interpolation), not class ids, and the numbers "
                 "are not meaningful; threshold the inferences into class ids and score those"]
+    return []
+
+
+def ignored_foreground_hint(matrix, ignore_index=None):
+    """A warning, no doubt (healthy scans, a shard of negatives), when every counted label pixel is 0 with
+    255 ignored and the inferences hold 1: 255 may be the labels' foreground, saved 0/255."""
+    label_ids = set(np.flatnonzero(matrix.sum(axis=1)).tolist())
+    if ignore_index == 255 and label_ids == {0} and matrix[:, 1].any():
+        return ["every counted label pixel is 0 and the inferences hold 1: if 255 is the labels' foreground "
+                "(0/255 against 0/1), ignoring it drops the whole class; map it with --label-map 255:1 instead"]
     return []
 
 
@@ -3923,7 +3935,9 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
         if bar is not None:
             stack.callback(bar.close)
         sinks = [FolderSink(settings, merged)] if settings.output_dir else []  # first: its notes precede errors
-        sinks.append(TextSink(console, settings, bar) if settings.format == "text" else JsonSink(console, settings))
+        # A check that stops the run must not leave half a JSON document: it is held until the end.
+        document = io.StringIO() if settings.check_with_sklearn else console
+        sinks.append(TextSink(console, settings, bar) if settings.format == "text" else JsonSink(document, settings))
         for sink in sinks:
             stack.enter_context(sink).begin()
         # Closed first when the run stops: the worker processes end before the sinks clean up after them.
@@ -3955,11 +3969,14 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
                 settings.zero_division)
         refused.sort(key=lambda error: id_order(error.key))
         doubts = id_scheme_warnings(total, settings.ignore_index)  # the numbers are wrong as the ids stand
-        warnings = [*incomplete, *doubts]
+        warnings = [*incomplete, *doubts, *ignored_foreground_hint(total, settings.ignore_index)]
         for warning in warnings:
             say(f"warning: {warning}")
         for sink in sinks:
             sink.finish(combined, rows, refused, warnings)
+        if document is not console and settings.format == "json":
+            console.write(document.getvalue())
+            console.flush()
     failure = console.failure()
     if failure:
         message, status = failure

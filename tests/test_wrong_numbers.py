@@ -307,3 +307,92 @@ def test_check_with_sklearn_does_not_apply_to_merge(capsys):
         tool.main(["--merge", "r.json", "--check-with-sklearn"])
     assert stop.value.code == 2
     assert "--check-with-sklearn does not apply to --merge" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- cases a review found
+
+def test_labels_0_1_against_predictions_0_255_with_255_ignored_exit_3(capsys):
+    """The reverse encoding, with a void border ignored: the predicted 255 was left out of the check."""
+    rng = np.random.default_rng(13)
+    for n in range(3):
+        label = (rng.random(SHAPE) < 0.4).astype(np.uint8)
+        label[:2] = 255
+        save_mask(f"labels/{n}.png", label)
+        save_mask(f"inferences/{n}.png", np.where(label == 1, 255, 0).astype(np.uint8))
+    status, document, err = run_json(capsys, "--ignore-index", "255")
+    assert status == tool.NUMBERS_IN_DOUBT
+    assert any("--inference-map 255:1" in text for text in warnings_of(document, err))
+
+
+@pytest.mark.parametrize("levels", [101, 256])
+def test_probabilities_saved_as_percentages_against_binary_labels_exit_3(capsys, levels):
+    rng = np.random.default_rng(levels)
+    for n in range(3):
+        label = np.zeros(SHAPE, np.uint8)
+        label[SHAPE[0] // 2:] = 1
+        score = np.clip(np.linspace(0, 1, label.size).reshape(SHAPE) + rng.normal(0, 0.1, SHAPE), 0, 1)
+        save_mask(f"labels/{n}.png", label * 255)
+        save_mask(f"inferences/{n}.png", np.round(score * (levels - 1)).astype(np.uint8))
+    status, document, err = run_json(capsys)
+    assert status == tool.NUMBERS_IN_DOUBT
+    assert any("score maps" in text for text in warnings_of(document, err))
+
+
+def test_healthy_scans_with_a_void_border_are_scored_without_doubt(capsys):
+    """Every counted label pixel 0, a few false positives: a hint that 255 might be the foreground, but no
+    exit 3 (a shard of negative cases is a legitimate run)."""
+    for n in range(3):
+        label = np.zeros((50, 50), np.uint8)
+        label[:2] = 255
+        inference = np.zeros((50, 50), np.uint8)
+        inference[20:22, 20:22] = 1
+        save_mask(f"labels/{n}.png", label)
+        save_mask(f"inferences/{n}.png", inference)
+    status, document, err = run_json(capsys, "--ignore-index", "255")
+    assert status == 0, err
+    assert any("if 255 is the labels' foreground" in text for text in warnings_of(document, err))
+
+
+def test_one_ade20k_image_of_a_noisy_model_is_no_score_map(capsys):
+    rng = np.random.default_rng(14)
+    truth = rng.choice(np.arange(0, 150, 10, dtype=np.uint8), size=(64, 64))
+    noise = rng.integers(0, 150, truth.shape).astype(np.uint8)
+    write_pairs({"a": (truth, np.where(rng.random(truth.shape) < 0.5, truth, noise).astype(np.uint8))})
+    status, document, err = run_json(capsys, "--class-names", "ade20k")
+    assert status == 0, err
+    assert not any("score maps" in text for text in document["warnings"])
+
+
+def test_a_palette_image_in_pascal_vocs_colour_map_is_read_by_index_under_another_palette(capsys):
+    """labelme and mmsegmentation save ids as palette PNGs with VOC's colour map: index 0 is black, CamVid's
+    void, but the file holds id 0 (sky), not void."""
+    voc = [value for colour in tool.class_colours().tolist() for value in colour]
+    label = np.zeros(SHAPE, np.uint8)
+    label[SHAPE[0] // 2:] = 1
+    inference = label.copy()
+    inference[:3] = 1
+    save_mask("labels/a.png", label, palette=voc)
+    camvid = {k: [colour] for k, colour in tool.DATASETS["camvid"].colours.items()}
+    save_mask("inferences/a.png", paint(inference, camvid, np.random.default_rng(0)))
+    status, document, err = run_json(capsys, "--palette", "camvid", "--class-names", "camvid")
+    assert status == 0, err
+    assert_numbers_match_sklearn(document, {"a": (label, inference)}, 11)
+
+
+def test_a_check_that_stops_the_run_leaves_no_half_json_document(capsys, monkeypatch):
+    rng = np.random.default_rng(15)
+    write_pairs({key: (rng.integers(0, 3, SHAPE, np.uint8), rng.integers(0, 3, SHAPE, np.uint8))
+                 for key in ("a", "b", "c")})
+    counted = tool.count_occurring
+
+    def wrong_on_b(label, inference, *args):
+        counts = counted(label, inference, *args)
+        if counts.matrix.sum() and not wrong_on_b.calls:
+            counts.matrix[0, 0] += 1
+        wrong_on_b.calls += 1
+        return counts
+    wrong_on_b.calls = 0
+    monkeypatch.setattr(tool, "count_occurring", wrong_on_b)
+    status, document, err = run_json(capsys, "--check-with-sklearn", "--jobs", "1")
+    assert status == 3 and document is None  # nothing on stdout, not half a document
+    assert "error: --check-with-sklearn: labels/a.png" in err
