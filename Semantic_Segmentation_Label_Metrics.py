@@ -71,29 +71,6 @@ except ImportError as missing:  # run before installing the requirements: say so
 # ---------------------------------------------------------------- constants
 
 LABEL_SPACE = 256  # every 8-bit value is a possible class id; nothing is declared
-# The per-class metrics (and their averages), each described once: JSON key, column title, the field's
-# other name for it, and its ratio (numerator, denominator) of the class's counts; 0/0 is --zero-division.
-CLASS_METRICS = {
-    "precision": ("precision", "", lambda tp, fp, fn, tn: (tp, tp + fp)),
-    "recall": ("recall", "sensitivity", lambda tp, fp, fn, tn: (tp, tp + fn)),
-    "f1_score": ("f1_score", "Dice", lambda tp, fp, fn, tn: (2 * tp, 2 * tp + fp + fn)),
-    "iou": ("IoU", "Jaccard", lambda tp, fp, fn, tn: (tp, tp + fp + fn)),
-    "specificity": ("specificity", "", lambda tp, fp, fn, tn: (tn, tn + fp)),
-}
-METRICS = tuple(CLASS_METRICS)
-# The headline numbers, as the field names them: the key of each in intervals and differences, where a
-# report holds its value, and what a page's figure calls it.
-HEADLINE = {
-    "aAcc": ("accuracy", ("accuracy",), "pixel accuracy"),
-    "mIoU": ("mean_iou", ("mean_iou",), "mean IoU"),
-    "mAcc": ("mean_accuracy", ("mean_accuracy",), "mean accuracy"),
-    "mDice": ("mean_dice", ("macro_avg", "f1_score"), "mean Dice"),
-    "fwIoU": ("frequency_weighted_iou", ("weighted_avg", "iou"), "frequency-weighted IoU"),
-    "kappa": ("cohen_kappa", ("cohen_kappa",), "Cohen's kappa"),
-    "MCC": ("matthews_corrcoef", ("matthews_corrcoef",), "Matthews correlation"),
-    "mBIoU": ("mean_boundary_iou", ("mean_boundary_iou",), "mean boundary IoU"),  # with --boundary only
-}
-BOOTSTRAP_NUMBERS = tuple(key for key, _, _ in HEADLINE.values())
 ZERO_DIVISION_CHOICES = {"0": 0.0, "1": 1.0, "nan": math.nan}  # scikit-learn's zero_division
 # Class names that say an id marks pixels to leave out (compared in lower case, apostrophes dropped).
 VOID_NAMES = {"void", "unlabelled", "unlabeled", "ignore", "ignored", "dont care", "dontcare"}
@@ -128,6 +105,7 @@ MAX_TEXT_FILE_BYTES = 1 << 20  # class names, id map, palette: 256 ids and long 
 BOUNDARY_RATIO = 0.02  # --boundary-ratio: the Boundary IoU paper's and detectron2's band width, of the diagonal
 DEFAULT_RESAMPLES = 1000  # --compare without --bootstrap: enough for the 2.5th and 97.5th percentiles
 MAX_RESAMPLES = 1_000_000  # --bootstrap: more adds nothing a percentile can show
+MAX_BOOTSTRAP_BYTES = 4 << 30  # the resampled numbers the bootstrap keeps for its percentiles, at most
 MIN_RESAMPLES = 100  # --bootstrap: fewer leave a 95% interval's 2.5% tails two resamples or none
 RESAMPLES_PER_BATCH = 100  # bootstrap resamples drawn at once: a batch's weights take 100 x images x 8 bytes
 FEW_IMAGES = 20  # a bootstrap over fewer images says little about the images that were not drawn
@@ -1565,17 +1543,116 @@ def _window_any(flags, size, axis):
     return result
 
 
+def counts_of_matrix(matrix, boundary=None):
+    """The Counts of a whole label space's (256, 256) matrix and (2, 256) boundary counts (or None): over
+    the ids with a pixel labelled or predicted as them."""
+    ids = np.flatnonzero((matrix.sum(axis=1) > 0) | (matrix.sum(axis=0) > 0))
+    return Counts(ids, matrix[np.ix_(ids, ids)], None if boundary is None else boundary[:, ids])
+
+
+def counts_of_report(report, boundary=False):
+    """The Counts back from a report as JSON holds it (its confusion matrix, and with boundary each class's
+    boundary counts): the one place a tally is read from JSON (a report writes it in compute_report). Ids
+    without a pixel, which no report of the tool lists, are left out, as counting leaves them out."""
+    ids = np.array(report["confusion_matrix"]["labels"], dtype=np.intp)
+    matrix = np.array(report["confusion_matrix"]["matrix"], dtype=np.int64).reshape(len(ids), len(ids))
+    kept = (matrix.sum(axis=1) > 0) | (matrix.sum(axis=0) > 0)
+    sides = None if not boundary else np.array(
+        [[report["classes"].get(str(class_id), {}).get(key, 0) for class_id in ids[kept].tolist()]
+         for key in ("boundary_intersection", "boundary_union")], dtype=np.int64).reshape(2, int(kept.sum()))
+    return Counts(ids[kept], matrix[np.ix_(kept, kept)], sides)
+
+
 def matrix_from_report(report):
     """The 256x256 matrix back from a report's compact confusion_matrix."""
+    return whole_matrix(counts_of_report(report))
+
+
+def whole_matrix(counts):
+    """A Counts' matrix over the whole label space, 256x256."""
     matrix = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
-    labels = report["confusion_matrix"]["labels"]
-    if labels:
-        matrix[np.ix_(labels, labels)] = report["confusion_matrix"]["matrix"]
+    matrix[np.ix_(counts.ids, counts.ids)] = counts.matrix
     return matrix
 
 
+class CountsSum:
+    """The sum of tallies (Counts), image by image: the one place tallies are added up, for the combined
+    report of a run, of merged reports and of each model compared."""
 
-# ---------------------------------------------------------------- reports
+    def __init__(self, boundary=False):
+        self.matrix = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
+        self.boundary = np.zeros((2, LABEL_SPACE), dtype=np.int64) if boundary else None
+
+    def add(self, counts):
+        if len(counts.ids):
+            self.matrix[np.ix_(counts.ids, counts.ids)] += counts.matrix
+            if self.boundary is not None:
+                self.boundary[:, counts.ids] += counts.boundary
+
+    def counts(self):
+        """The summed Counts, over the ids that occur in any of them."""
+        return counts_of_matrix(self.matrix, self.boundary)
+
+
+# ---------------------------------------------------------------- measures
+# Every number is one entry: a per-class metric of CLASS_METRICS, or a headline measure of MEASURES. Each
+# is a function of a Batch, the statistics of tallies with a row per tally: a report is a batch of one, the
+# bootstrap a batch of resamples, a comparison two paired batches. So each has its value in every report,
+# its interval under --bootstrap and its difference under --compare, by construction.
+
+class ClassMetric(NamedTuple):
+    """A per-class metric: its column title, the field's other name for it, and its ratio (numerator,
+    denominator) of a class's counts (tp, fp, fn, tn, arrays alike); 0/0 is --zero-division."""
+    title: str
+    also: str
+    ratio: object
+
+
+CLASS_METRICS = {
+    "precision": ClassMetric("precision", "", lambda tp, fp, fn, tn: (tp, tp + fp)),
+    "recall": ClassMetric("recall", "sensitivity", lambda tp, fp, fn, tn: (tp, tp + fn)),
+    "f1_score": ClassMetric("f1_score", "Dice", lambda tp, fp, fn, tn: (2 * tp, 2 * tp + fp + fn)),
+    "iou": ClassMetric("IoU", "Jaccard", lambda tp, fp, fn, tn: (tp, tp + fp + fn)),
+    "specificity": ClassMetric("specificity", "", lambda tp, fp, fn, tn: (tn, tn + fp)),
+}
+
+
+class Batch(NamedTuple):
+    """Tallies as the measures see them, a row per tally, each the sum of some images' Counts over one list
+    of ids: TP, label pixels and predicted pixels of each id (the statistics every measure is a function
+    of, linear in the Counts, so that sums of them are the statistics of summed Counts), and with --boundary
+    each id's boundary intersection and union."""
+    stats: np.ndarray  # (rows, 3 or 5, ids)
+    is_class: np.ndarray  # (ids,) bool: the ids that are classes (the ignore index is not)
+    zero_division: float
+
+    @property
+    def boundary(self):
+        return self.stats.shape[1] == 5
+
+
+def statistics_of(counts):
+    """The (3 or 5, ids) statistics of a Batch of one tally: TP, label pixels, predicted pixels per id, and its
+    boundary intersection and union when it has them."""
+    rows = [np.diagonal(counts.matrix), counts.matrix.sum(axis=1), counts.matrix.sum(axis=0)]
+    return np.array(rows + ([] if counts.boundary is None else list(counts.boundary)), dtype=np.int64)
+
+
+def batch_of_counts(counts, ignore_index=None, zero_division=0.0):
+    """The Batch of one tally, over its own ids (so that its numbers are scikit-learn's to the last bit)."""
+    return Batch(statistics_of(counts)[None], counts.ids != ignore_index, zero_division)
+
+
+class Numbers(NamedTuple):
+    """Every number of a Batch: each class metric's values for the classes (rows, classes), nan where a class
+    does not occur in a row; their macro and weighted averages (rows,); the boundary IoU of each class with
+    --boundary; and each headline measure's value (rows,), nan where undefined."""
+    classes: dict
+    macro: dict
+    weighted: dict
+    boundary_iou: np.ndarray | None
+    measures: dict
+
 
 def _divide(numerator, denominator, zero_division):
     """numerator / denominator, element by element; 0/0 becomes zero_division (scikit-learn's rule)."""
@@ -1602,177 +1679,239 @@ def _weighted_average(values, weights):
     return float(np.average(values[defined], weights=weights[defined]))
 
 
+def _averages(values, present, weights):
+    """The macro and weighted (by weights, the support) averages of each row of values over the row's present
+    classes, nan where none is defined. Each row is summed as np.nanmean and np.average sum it, so a report's
+    averages are scikit-learn's to the last bit; rows in which every class is present and defined (a
+    report, usually) are done at once."""
+    if values.shape[1] and present.all() and not np.isnan(values).any() and weights.sum(axis=1).all():
+        return (values.sum(axis=1) / values.shape[1],
+                (values * weights).sum(axis=1) / weights.sum(axis=1, dtype=np.float64))
+    macro, weighted = np.full(len(values), math.nan), np.full(len(values), math.nan)
+    for row, (row_values, row_present, row_weights) in enumerate(zip(values, present, weights)):
+        if row_present.any():
+            macro[row] = _macro_average(row_values[row_present])
+            weighted[row] = _weighted_average(row_values[row_present], row_weights[row_present])
+    return macro, weighted
+
+
+def _row_means(values, chosen, otherwise=math.nan):
+    """The mean of each row's chosen values, otherwise where a row has none."""
+    return np.array([np.mean(row[mask]) if mask.any() else otherwise for row, mask in zip(values, chosen)])
+
+
+def evaluate(batch):
+    """Numbers of every row of a Batch: CLASS_METRICS and their averages, then MEASURES."""
+    classes = batch.stats[:, :, batch.is_class]
+    tp, label, predicted = classes[:, 0], classes[:, 1], classes[:, 2]
+    pixels = batch.stats[:, 1].sum(axis=1)[:, None]
+    fp = predicted - tp  # FP: pixels predicted as the class that are something else
+    fn = label - tp  # FN: pixels of the class predicted as something else
+    tn = pixels - tp - fp - fn  # TN: pixels neither labelled nor predicted as the class
+    present = (label > 0) | (predicted > 0)  # every class of a report; not so in a resample
+    values, macro, weighted = {}, {}, {}
+    for key, metric in CLASS_METRICS.items():
+        numerator, denominator = metric.ratio(tp, fp, fn, tn)
+        values[key] = _divide(numerator, denominator, batch.zero_division)
+        macro[key], weighted[key] = _averages(values[key], present, label)
+        values[key][~present] = math.nan
+    boundary_iou = None
+    if batch.boundary:
+        boundary_iou = _divide(classes[:, 3], classes[:, 4], batch.zero_division)
+        boundary_iou[classes[:, 4] == 0] = math.nan  # no band in label or inference: left out of the mean
+    numbers = Numbers(values, macro, weighted, boundary_iou, {})
+    for key, measure in MEASURES.items():
+        if batch.boundary or not measure.boundary:
+            numbers.measures[key] = np.asarray(measure.value(batch, numbers), dtype=np.float64)
+    return numbers
+
+
+def pixel_accuracy(batch, numbers):
+    """aAcc: correct pixels over counted pixels."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return batch.stats[:, 0].sum(axis=1) / batch.stats[:, 1].sum(axis=1)
+
+
+def mean_accuracy(batch, numbers):
+    """mAcc: the mean recall of the classes in the label (a class only predicted has no recall)."""
+    classes = batch.stats[:, :, batch.is_class]
+    labelled = classes[:, 1] > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _row_means(classes[:, 0] / classes[:, 1], labelled)
+
+
+def mean_boundary_iou(batch, numbers):
+    """mBIoU: the mean boundary IoU of the classes with a boundary band in the label or the inference;
+    --zero-division when none has one; undefined when no class occurs."""
+    occurs = ~np.isnan(numbers.classes["iou"])
+    means = _row_means(numbers.boundary_iou, ~np.isnan(numbers.boundary_iou), batch.zero_division)
+    return np.where(occurs.any(axis=1), means, math.nan)
+
+
+def cohen_kappa(batch, numbers):
+    """Cohen's kappa: 1 - observed disagreement / the disagreement expected by chance (the counts label and
+    inference would have if independent, with their own class frequencies), as scikit-learn computes it
+    from the matrix; 0/0 (chance expects no disagreement: one class only) gives --zero-division."""
+    label, predicted = batch.stats[:, 1].astype(np.float64), batch.stats[:, 2].astype(np.float64)
+    pixels = predicted.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        by_chance = predicted[:, :, None] * label[:, None, :] / pixels[:, None, None]
+        expected = ((1 - np.eye(label.shape[1])) * by_chance).sum(axis=(1, 2))
+        observed = pixels - batch.stats[:, 0].sum(axis=1, dtype=np.float64)
+        kappa = np.where(expected == 0, batch.zero_division, 1 - observed / expected)
+    return np.where(pixels > 0, kappa, math.nan)
+
+
+def matthews_corrcoef(batch, numbers):
+    """The Matthews correlation coefficient in its multiclass form (Gorodkin's R_K), as scikit-learn
+    computes it: (c s - t.p) / sqrt((s^2 - p.p)(s^2 - t.t)) with c correct pixels of s, t and p the
+    label's and the inference's pixels per class. 0/0 (one side holds a single class) gives
+    --zero-division."""
+    values = []
+    for stats in batch.stats:
+        label, predicted = stats[1].astype(np.float64), stats[2].astype(np.float64)
+        correct, pixels = np.sum(stats[0], dtype=np.float64), predicted.sum()
+        covariance = correct * pixels - np.dot(label, predicted)
+        spread = (pixels ** 2 - np.dot(predicted, predicted)) * (pixels ** 2 - np.dot(label, label))
+        values.append(math.nan if not pixels else batch.zero_division if spread == 0
+                      else covariance / np.sqrt(spread))
+    return np.array(values)
+
+
+class Measure(NamedTuple):
+    """A headline number: the field's name for it, what a page's figure calls it, its value for each row of a
+    Batch (given the row's Numbers so far), what it is in a sentence (a function of the report), and
+    whether it needs --boundary."""
+    name: str
+    figure: str
+    value: object  # (Batch, Numbers) -> (rows,) float64, nan where undefined
+    meaning: object = None  # report -> str; None: the figure says it
+    boundary: bool = False
+
+
+def _classes_said(report, labelled=False):
+    count = sum(entry["support"] > 0 for entry in report["classes"].values()) if labelled \
+        else len(report["classes"])
+    return plural(count, "class", "classes")
+
+
+def _zero_by_zero(report, both):
+    """Where kappa (both: label and inference hold one and the same id) or MCC (either holds one) is 0/0."""
+    matrix = report["confusion_matrix"]["matrix"]
+    held = (sum(map(any, matrix)), sum(map(any, zip(*matrix))))
+    undefined = held == (1, 1) if both else 1 in held
+    return ", 0/0 here (one id only), shown as --zero-division says" if undefined else ""
+
+
+# The headline numbers, as the field names them, by their JSON key (a report holds each at its top level).
+MEASURES = {
+    "accuracy": Measure("aAcc", "pixel accuracy", pixel_accuracy, lambda report: (
+        "pixel accuracy: {} of {} pixels correct".format(
+            sum(row[k] for k, row in enumerate(report["confusion_matrix"]["matrix"])), report["pixels"]))),
+    "mean_iou": Measure("mIoU", "mean IoU", lambda batch, numbers: numbers.macro["iou"], lambda report: (
+        f"mean IoU (Jaccard) of the {_classes_said(report)}"
+        + (", pooled over all pixels" if "images" in report else ""))),
+    "mean_accuracy": Measure("mAcc", "mean accuracy", mean_accuracy, lambda report: (
+        f"mean recall (sensitivity) of the {_classes_said(report, labelled=True)} in the label, "
+        "= balanced accuracy")),
+    "mean_dice": Measure("mDice", "mean Dice", lambda batch, numbers: numbers.macro["f1_score"],
+                         lambda report: f"mean F1 (Dice) of the {_classes_said(report)}"),
+    "frequency_weighted_iou": Measure("fwIoU", "frequency-weighted IoU",
+                                      lambda batch, numbers: numbers.weighted["iou"],
+                                      lambda report: "IoU weighted by each class's pixels in the label"),
+    "cohen_kappa": Measure("kappa", "Cohen's kappa", cohen_kappa, lambda report: (
+        "Cohen's kappa: agreement beyond chance" + _zero_by_zero(report, both=True))),
+    "matthews_corrcoef": Measure("MCC", "Matthews correlation", matthews_corrcoef, lambda report: (
+        "Matthews correlation coefficient" + _zero_by_zero(report, both=False))),
+    "mean_boundary_iou": Measure("mBIoU", "mean boundary IoU", mean_boundary_iou, lambda report: (
+        "mean boundary IoU (Cheng et al. 2021) of the classes with a boundary band"), boundary=True),
+}
+
+
+# ---------------------------------------------------------------- reports
+
+def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=None, boundary=None):
+    """Classification report of a pair's Counts, or of a 256x256 confusion matrix (and its (2, 256)
+    boundary counts, when given), as a JSON-ready dict: the tally it comes from, each class's entry, and
+    every number of CLASS_METRICS and MEASURES (a Batch of one).
+
+    Undefined values are None. Only classes that occur (in the label or the
+    inference) get a row and enter the averages; ignore_index never gets a row.
+    With boundary counts each class gets its boundary IoU and the counts it comes from.
+    """
+    counts = matrix if isinstance(matrix, Counts) else counts_of_matrix(matrix, boundary)
+    class_names = class_names or {}
+    batch = batch_of_counts(counts, ignore_index, zero_division)
+    numbers = evaluate(batch)
+    classes = counts.ids[batch.is_class]
+    tp, support, predicted = batch.stats[0][:3, batch.is_class]
+    report_classes = {}
+    values_by_class = np.array([numbers.classes[key][0] for key in CLASS_METRICS]).T.tolist()
+    for column, (class_id, values) in enumerate(zip(classes.tolist(), values_by_class)):
+        count, guessed = int(support[column]), int(predicted[column])
+        report_classes[str(class_id)] = {
+            "name": class_names.get(class_id),
+            **{key: None if value != value else value for key, value in zip(CLASS_METRICS, values)},
+            "support": count,
+            "occurs_in": "both" if count and guessed else "label" if count else "inference",
+        }
+    if counts.boundary is not None:
+        _add_boundary_counts(report_classes, counts.boundary[:, batch.is_class], zero_division)
+    return {
+        "pixels": int(batch.stats[0][1].sum()),
+        "confusion_matrix": {"labels": counts.ids.tolist(), "matrix": counts.matrix.tolist()},
+        "classes": report_classes,
+        "unexpected_ids": _unexpected_ids(counts, class_names),
+        "macro_avg": {key: _number(values[0]) for key, values in numbers.macro.items()},
+        "weighted_avg": {key: _number(values[0]) for key, values in numbers.weighted.items()},
+        **{key: _number(values[0]) for key, values in numbers.measures.items()},
+    }
+
+
 def _number(value):
     """A float for JSON and display, or None where the value is undefined."""
     return None if math.isnan(value) else float(value)
 
 
-def _averages(table, weights):
-    """The macro and weighted averages of each row of table (a metric per row, a class per column), as
-    lists with None where a row has no defined value. Rows are summed as np.nanmean and np.average sum
-    them, so the averages are scikit-learn's to the last bit; without undefined values (the usual case)
-    all rows are done at once."""
-    if table.shape[1] and not np.isnan(table).any() and weights.sum():
-        return ((table.sum(axis=1) / table.shape[1]).tolist(),
-                ((table * weights).sum(axis=1) / weights.sum(dtype=np.float64)).tolist())
-    return ([_number(_macro_average(row)) for row in table], [_number(_weighted_average(row, weights)) for row in table])
+def _add_boundary_counts(report_classes, boundary, zero_division):
+    """Add each class's boundary IoU to its entry, and the counts it comes from, which merge exactly:
+    boundary is the classes' (2, classes) boundary intersection and union."""
+    boundary_iou = _divide(boundary[0], boundary[1], zero_division)
+    for entry, value, common, either in zip(report_classes.values(), boundary_iou.tolist(),
+                                            boundary[0].tolist(), boundary[1].tolist()):
+        entry.update(boundary_iou=None if value != value else value, boundary_intersection=common,
+                     boundary_union=either)
 
 
-def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=None, boundary=None):
-    """Classification report of a 256x256 confusion matrix, or of a pair's Counts, as a JSON-ready dict.
-
-    Undefined values are None. Only classes that occur (in the label or the
-    inference) get a row and enter the averages; ignore_index never gets a row.
-    boundary, when given, is each id's boundary intersection and union (count_pair;
-    Counts hold their own): then each class gets its boundary IoU, and the report
-    the mean boundary IoU.
-    """
-    if isinstance(matrix, Counts):
-        occurring, compact, boundary = matrix
-    else:  # the whole label space: keep the ids that occur
-        occurring = np.flatnonzero((matrix.sum(axis=1) > 0) | (matrix.sum(axis=0) > 0))
-        compact = matrix[occurring][:, occurring]
-        boundary = boundary[:, occurring] if boundary is not None else None
-    class_names = class_names or {}
-    label_counts = compact.sum(axis=1)  # support: pixels of the class in the label
-    inference_counts = compact.sum(axis=0)  # pixels predicted as the class
-    # Every occurring id but the ignore index is a class.
-    is_class = occurring != ignore_index if ignore_index is not None else np.ones(len(occurring), dtype=bool)
-    classes = occurring[is_class]
-
-    pixels = int(label_counts.sum())
-    tp = np.diagonal(compact)[is_class]  # TP: pixels of the class predicted as the class
-    fp = inference_counts[is_class] - tp  # FP: pixels predicted as the class that are something else
-    fn = label_counts[is_class] - tp  # FN: pixels of the class predicted as something else
-    tn = pixels - tp - fp - fn  # TN: pixels neither labelled nor predicted as the class
-    support = label_counts[is_class]
-    # A metric per row, a class per column.
-    numerators, denominators = zip(*(ratio(tp, fp, fn, tn) for _, _, ratio in CLASS_METRICS.values()))
-    table = _divide(np.array(numerators), np.array(denominators), zero_division)
-
-    values_by_class = table.T.tolist()
-    if np.isnan(table).any():  # undefined (0/0 with zero_division nan): None
-        values_by_class = [[None if value != value else value for value in values] for values in values_by_class]
-    report_classes = {}
-    for class_id, values, count, predicted in zip(classes.tolist(), values_by_class, support.tolist(),
-                                                  inference_counts[is_class].tolist()):
-        report_classes[str(class_id)] = {
-            "name": class_names.get(class_id),
-            **dict(zip(METRICS, values)),
-            "support": count,
-            "occurs_in": "both" if count and predicted else "label" if count else "inference",
-        }
-    boundary_numbers = _boundary_numbers(boundary[:, is_class] if boundary is not None else None, classes,
-                                         report_classes, zero_division)
-    unexpected_ids = {}
-    if class_names:
-        for position, class_id in enumerate(occurring.tolist()):
-            if class_id not in class_names:
-                carrying = label_counts[position] + inference_counts[position] - compact[position, position]
-                unexpected_ids[str(class_id)] = int(carrying)
-
-    macro, weighted = (dict(zip(METRICS, averages)) for averages in _averages(table, support))
-    labelled = support > 0
-    return {
-        "pixels": pixels,
-        "confusion_matrix": {
-            "labels": occurring.tolist(),
-            "matrix": compact.tolist(),
-        },
-        "classes": report_classes,
-        "unexpected_ids": unexpected_ids,
-        "accuracy": _number(np.trace(compact) / pixels) if pixels else None,
-        "macro_avg": macro,
-        "weighted_avg": weighted,
-        "mean_iou": macro["iou"],
-        # mAcc: the mean recall of the classes in the label (a class only predicted has no recall).
-        "mean_accuracy": float(np.mean(tp[labelled] / support[labelled])) if labelled.any() else None,
-        "cohen_kappa": _number(cohen_kappa(compact, zero_division)) if pixels else None,
-        "matthews_corrcoef": _number(matthews_corrcoef(compact, zero_division)) if pixels else None,
-        **boundary_numbers,
-    }
-
-
-def _boundary_numbers(boundary, classes, report_classes, zero_division):
-    """Add each class's boundary IoU (and the counts it comes from, which merge exactly) to its entry, from
-    boundary, the classes' (2, len(classes)) boundary intersection and union;
-    returns the report's mean boundary IoU, over the classes whose boundary union is not 0 ({} without
-    boundary counts)."""
-    if boundary is None:
+def _unexpected_ids(counts, class_names):
+    """{id: the pixels it is labelled or predicted on} of the ids without a class name, when there are names."""
+    if not class_names:
         return {}
-    if not len(classes):
-        return {"mean_boundary_iou": None}
-    intersection, union = boundary
-    boundary_iou = _divide(intersection, union, zero_division)
-    for class_id, value, common, either in zip(classes.tolist(), boundary_iou.tolist(), intersection.tolist(),
-                                               union.tolist()):
-        report_classes[str(class_id)].update(boundary_iou=None if value != value else value,
-                                             boundary_intersection=common, boundary_union=either)
-    measured = union > 0
-    mean = float(np.mean(boundary_iou[measured])) if measured.any() else zero_division
-    return {"mean_boundary_iou": _number(mean)}
+    carrying = counts.matrix.sum(axis=1) + counts.matrix.sum(axis=0) - np.diagonal(counts.matrix)
+    return {str(class_id): int(pixels) for class_id, pixels in zip(counts.ids.tolist(), carrying)
+            if class_id not in class_names}
 
 
-def boundary_counts(report):
-    """The (2, 256) boundary intersections and unions back from a report's classes, or None without them."""
-    entries = report["classes"]
-    if not entries or "boundary_union" not in next(iter(entries.values())):
-        return None
-    counts = np.zeros((2, LABEL_SPACE), dtype=np.int64)
-    for class_id, entry in entries.items():
-        counts[:, int(class_id)] = entry["boundary_intersection"], entry["boundary_union"]
-    return counts
-
-
-def cohen_kappa(matrix, zero_division):
-    """Cohen's kappa of a confusion matrix: 1 - observed disagreement / the disagreement expected by chance
-    (the counts label and inference would have if independent, with their own class frequencies).
-    0/0 (chance expects no disagreement: one class only) gives zero_division."""
-    observed = matrix.astype(np.float64)
-    by_chance = np.outer(observed.sum(axis=0), observed.sum(axis=1)) / observed.sum(axis=0).sum()
-    off_diagonal = 1 - np.eye(len(matrix))
-    expected_disagreement = (off_diagonal * by_chance).sum()
-    if expected_disagreement == 0:
-        return zero_division
-    return 1 - (off_diagonal * observed).sum() / expected_disagreement
-
-
-def matthews_corrcoef(matrix, zero_division):
-    """The Matthews correlation coefficient of a confusion matrix, in its multiclass form (Gorodkin's R_K):
-    (c s - t.p) / sqrt((s^2 - p.p)(s^2 - t.t)) with c correct pixels of s, t and p the label's and the
-    inference's pixels per class. 0/0 (one side holds a single class) gives zero_division."""
-    label_counts, inference_counts = matrix.sum(axis=1, dtype=np.float64), matrix.sum(axis=0, dtype=np.float64)
-    correct, pixels = np.trace(matrix, dtype=np.float64), inference_counts.sum()
-    covariance = correct * pixels - np.dot(label_counts, inference_counts)
-    spread = (pixels ** 2 - np.dot(inference_counts, inference_counts)) * (pixels ** 2 - np.dot(label_counts, label_counts))
-    if spread == 0:
-        return zero_division
-    return covariance / np.sqrt(spread)
-
-
+# ---------------------------------------------------------------- bootstrap and comparison
 
 class ImageCounts:
-    """Each image's TP, label pixels and predicted pixels per id that occurs in it (and with --boundary its
-    boundary intersection and union), kept small (about 0.5 KB per image) for resampling the images."""
+    """Each image's Batch statistics (statistics_of: TP, label and predicted pixels per id that occurs in it,
+    and with --boundary its boundary counts), kept small (about 0.5 KB per image) for resampling the images."""
 
     def __init__(self):
-        self.images = []  # (ids, counts (3 or 5, ids) int64), in the order the images were added
+        self.images = []  # (ids, statistics (3 or 5, ids) int64), in the order the images were added
 
-    def add(self, labels, compact, boundary=None):
-        """Add one image, from its compact confusion matrix over the ids labels (as a report holds it) and
-        its (2, 256) boundary counts, if any."""
-        rows = [np.diag(compact), compact.sum(axis=1), compact.sum(axis=0)]
-        if boundary is not None:
-            rows += [boundary[0][labels], boundary[1][labels]]
-        self.images.append((np.asarray(labels, dtype=np.uint8), np.array(rows, np.int64)))
+    def add(self, counts):
+        """Add one image's Counts."""
+        self.images.append((counts.ids.astype(np.uint8), statistics_of(counts)))
 
     def ids(self):
         """The ids that occur in any image, ascending."""
         return np.unique(np.concatenate([image_ids for image_ids, _ in self.images] or [np.zeros(0, np.uint8)]))
 
     def dense(self, ids=None):
-        """(ids, counts): ids (by default those that occur in any image), and an (images, 3, ids) int64 array
-        of TP, label pixels and predicted pixels: memory proportional to images x ids."""
+        """(ids, statistics): ids (by default those that occur in any image), and an (images, 3 or 5, ids)
+        int64 array of each image's statistics: memory proportional to images x ids."""
         ids = self.ids() if ids is None else ids
         rows = len(self.images[0][1]) if self.images else 3
         counts = np.zeros((len(self.images), rows, len(ids)), dtype=np.int64)
@@ -1836,67 +1975,40 @@ def resampled_counts(models, resamples, seed):
 
 
 def resampled_numbers(models, resamples, seed, is_class, zero_division=0.0):
-    """numbers_of_counts of every bootstrap resample, for each model (as resampled_batches): each batch's
-    counts become their numbers at once, so that only the numbers are kept, a float per resample for each
-    headline number and each class's IoU, whatever the resamples and the ids. One dict per model."""
-    numbers, start = [None] * len(models), 0
+    """The Numbers of every bootstrap resample, for each model (as resampled_batches): each batch of sums
+    is evaluated at once, and only its numbers are kept, a float per resample for each measure, average and
+    class's metric, whatever the images. One Numbers per model, each array (resamples, ...)."""
+    parts = [[] for _ in models]
     for batch in resampled_batches(models, resamples, seed):
-        rows = len(batch[0])
-        for index, sums in enumerate(batch):
-            part = numbers_of_counts(sums, is_class, zero_division)
-            if numbers[index] is None:
-                numbers[index] = {name: np.empty((resamples, *values.shape[1:])) for name, values in part.items()}
-            for name, values in part.items():
-                numbers[index][name][start:start + rows] = values
-        start += rows
-    return numbers
+        for kept, sums in zip(parts, batch):
+            kept.append(evaluate(Batch(sums, is_class, zero_division)))
+    return [joined_numbers(kept) for kept in parts]
 
 
-def numbers_of_counts(sums, is_class, zero_division=0.0):
-    """The headline numbers of summed counts, one set per row: sums is (rows, 3, ids) of TP, label and
-    predicted pixels; is_class marks the ids that are classes (the ignore index is not). Returns
-    {name: (rows,) array} for BOOTSTRAP_NUMBERS and "class_iou": (rows, classes), nan where a class does
-    not occur. Means add the same numbers in the same order as compute_report, so each row's numbers are
-    compute_report's of the same matrix (kappa and MCC to rounding: compute_report takes them from the
-    whole matrix)."""
-    tp, label, predicted = sums[:, 0], sums[:, 1], sums[:, 2]
-    union = label + predicted - tp
-    with np.errstate(invalid="ignore", divide="ignore"):
-        iou = np.where(union > 0, tp / union, math.nan)
-        pixels = label.sum(axis=1)
-        numbers = {name: np.full(len(sums), math.nan) for name in BOOTSTRAP_NUMBERS}
-        numbers["accuracy"] = np.where(pixels > 0, tp.sum(axis=1) / pixels, math.nan)
-        correct = tp.sum(axis=1)
-        agreement_by_chance = (label * predicted).sum(axis=1)
-        disagreement_by_chance = pixels - agreement_by_chance / pixels
-        numbers["cohen_kappa"] = np.where(disagreement_by_chance > 0,
-                                          1 - (pixels - correct) / disagreement_by_chance, zero_division)
-        spread = (pixels ** 2 - (predicted * predicted).sum(axis=1)) * (pixels ** 2 - (label * label).sum(axis=1))
-        numbers["matthews_corrcoef"] = np.where(spread > 0, (correct * pixels - agreement_by_chance) / np.sqrt(spread),
-                                                zero_division)
-    if sums.shape[1] == 5:  # boundary intersection and union
-        with np.errstate(invalid="ignore", divide="ignore"):
-            boundary_iou = sums[:, 3] / sums[:, 4]
-        for row in range(len(sums)):
-            measured = is_class & (sums[row, 4] > 0)
-            numbers["mean_boundary_iou"][row] = np.mean(boundary_iou[row][measured]) if measured.any() else zero_division
-    else:
-        del numbers["mean_boundary_iou"]
-    for row in range(len(sums)):
-        occurs = is_class & (union[row] > 0)
-        if not occurs.any():
-            for name in numbers:
-                numbers[name][row] = math.nan
-            continue
-        labelled = is_class & (label[row] > 0)
-        numbers["mean_iou"][row] = np.mean(iou[row][occurs])
-        numbers["mean_dice"][row] = np.mean(2 * tp[row][occurs] / (label[row][occurs] + predicted[row][occurs]))
-        if labelled.any():
-            numbers["mean_accuracy"][row] = np.mean(tp[row][labelled] / label[row][labelled])
-            numbers["frequency_weighted_iou"][row] = ((iou[row][occurs] * label[row][occurs]).sum()
-                                                      / label[row][occurs].sum())
-    numbers["class_iou"] = iou[:, is_class]
-    return numbers
+def joined_numbers(parts):
+    """One Numbers of the rows of several, in turn."""
+    def joined(values):
+        return np.concatenate(values) if values[0] is not None else None
+    return Numbers(*({key: joined([getattr(part, field)[key] for part in parts]) for key in group}
+                     if isinstance(group, dict) else joined([getattr(part, field) for part in parts])
+                     for field, group in zip(Numbers._fields, parts[0])))
+
+
+def bootstrap_bytes(resamples, classes, models=1):
+    """The memory resampled_numbers takes at most: a float per resample for each measure, average and class
+    metric, twice (the batches' numbers, and all of them joined)."""
+    per_resample = len(MEASURES) + 2 * len(CLASS_METRICS) + (len(CLASS_METRICS) + 1) * classes
+    return 2 * models * resamples * per_resample * 8
+
+
+def check_bootstrap_memory(resamples, classes, models=1):
+    """Raise RunError when the resampled numbers would take more than MAX_BOOTSTRAP_BYTES."""
+    needed = bootstrap_bytes(resamples, classes, models)
+    if needed > MAX_BOOTSTRAP_BYTES:
+        most = resamples * MAX_BOOTSTRAP_BYTES // needed
+        raise RunError(f"--bootstrap {resamples} over {plural(classes, 'class', 'classes')} would keep "
+                       f"{needed / 2**30:.1f} GiB of resampled numbers, more than the "
+                       f"{MAX_BOOTSTRAP_BYTES >> 30} GiB the tool allows itself; give at most {most}")
 
 
 def percentile_interval(values, level):
@@ -1908,39 +2020,48 @@ def percentile_interval(values, level):
 
 
 def confidence_intervals(image_counts, ignore_index, resamples, level, seed, zero_division=0.0):
-    """Percentile bootstrap intervals of the combined (pooled) headline numbers and of each class's IoU:
-    the images are resampled with replacement, and each resample's numbers come from its summed counts."""
+    """Percentile bootstrap intervals of the combined (pooled) numbers, every measure and each class's every
+    metric: the images are resampled with replacement, and each resample's numbers come from its summed
+    counts."""
     ids, counts = image_counts.dense()
     is_class = ids != ignore_index if ignore_index is not None else np.ones(len(ids), bool)
+    check_bootstrap_memory(resamples, int(is_class.sum()))
     numbers = resampled_numbers([counts], resamples, seed, is_class, zero_division)[0]
     images_of_class = ((counts[:, 1] > 0).sum(axis=0))[is_class]  # images whose label holds the class
-    intervals = {"level": level, "resamples": resamples, "seed": seed, "images": len(counts),
-                 "method": "percentile bootstrap over images (the pooled numbers of each resample)",
-                 **{name: percentile_interval(numbers[name], level) for name in BOOTSTRAP_NUMBERS if name in numbers},
-                 "classes": {str(class_id): {"iou": percentile_interval(numbers["class_iou"][:, column], level),
-                                             "images": int(images_of_class[column])}
-                             for column, class_id in enumerate(ids[is_class].tolist())}}
-    return intervals
+    classes = {}
+    for column, class_id in enumerate(ids[is_class].tolist()):
+        classes[str(class_id)] = {
+            "iou": percentile_interval(numbers.classes["iou"][:, column], level),
+            "images": int(images_of_class[column]),
+            **{key: percentile_interval(values[:, column], level)
+               for key, values in numbers.classes.items() if key != "iou"}}
+    return {"level": level, "resamples": resamples, "seed": seed, "images": len(counts),
+            "method": "percentile bootstrap over images (the pooled numbers of each resample)",
+            **{key: percentile_interval(values, level) for key, values in numbers.measures.items()},
+            "classes": classes}
 
 
 LARGEST_CHANGES = 5  # images listed with the largest losses, and with the largest gains
 
 
-def _sum_matrices(reports):
-    """The summed 256x256 matrix of image reports, their summed boundary counts (or None), and their
-    ImageCounts."""
-    total, counts = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64), ImageCounts()
-    boundary = np.zeros((2, LABEL_SPACE), dtype=np.int64) if reports and "mean_boundary_iou" in reports[0] else None
+def _summed(reports):
+    """The Counts of each image report, their sum, and their ImageCounts."""
+    boundary = bool(reports) and "mean_boundary_iou" in reports[0]
+    total, per_image = CountsSum(boundary), ImageCounts()
     for report in reports:
-        labels = report["confusion_matrix"]["labels"]
-        if labels:
-            compact = np.array(report["confusion_matrix"]["matrix"], np.int64)
-            total[np.ix_(labels, labels)] += compact
-            image_boundary = boundary_counts(report) if boundary is not None else None
-            if image_boundary is not None:
-                boundary += image_boundary
-            counts.add(labels, compact, image_boundary)
-    return total, boundary, counts
+        counts = counts_of_report(report, boundary)
+        total.add(counts)
+        if len(counts.ids):
+            per_image.add(counts)
+    return total.counts(), per_image
+
+
+def _change(before, after, resampled_before, resampled_after, level):
+    """A number of two models: both values, the difference, and its paired interval (None without
+    resamples)."""
+    interval = None if resampled_before is None else percentile_interval(resampled_after - resampled_before, level)
+    return {"baseline": before, "model": after, "delta": None if None in (before, after) else after - before,
+            "interval": interval}
 
 
 def compare_models(models, names, ignore_index=None, zero_division=0.0, class_names=None, resamples=1000,
@@ -1949,14 +2070,15 @@ def compare_models(models, names, ignore_index=None, zero_division=0.0, class_na
     reports per model, in the same image order; names are what the models are called (their reports).
 
     Every difference comes with a paired bootstrap interval: one set of draws of the images, applied to
-    every model, so that each resample's difference is between the models on the same images. Returns
-    the comparison as a JSON-ready dict."""
-    summed = [_sum_matrices(reports) for reports in models]
-    pooled = [compute_report(total, zero_division, ignore_index, class_names, boundary) for total, boundary, _ in summed]
-    ids = np.unique(np.concatenate([counts.ids() for _, _, counts in summed]))
+    every model, so that each resample's difference is between the models on the same images. Every
+    measure and each class's every metric is compared. Returns the comparison as a JSON-ready dict."""
+    summed = [_summed(reports) for reports in models]
+    pooled = [compute_report(total, zero_division, ignore_index, class_names) for total, _ in summed]
+    ids = np.unique(np.concatenate([per_image.ids() for _, per_image in summed]))
     is_class = ids != ignore_index if ignore_index is not None else np.ones(len(ids), bool)
-    dense = [counts.dense(ids)[1] for _, _, counts in summed]
+    dense = [per_image.dense(ids)[1] for _, per_image in summed]
     images = len(dense[0])  # those with counted pixels: the same in every model, as the labels are
+    check_bootstrap_memory(resamples, int(is_class.sum()), len(models))
     numbers = resampled_numbers(dense, resamples, seed, is_class, zero_division) if images else []
     images_of_class = (dense[0][:, 1] > 0).sum(axis=0)[is_class]
     comparison = {"baseline": {"report": names[0], "images": images, **headline_numbers(pooled[0])},
@@ -1966,19 +2088,20 @@ def compare_models(models, names, ignore_index=None, zero_division=0.0, class_na
                   "comparisons": []}
     for model in range(1, len(models)):
         base, this = headline_numbers(pooled[0]), headline_numbers(pooled[model])
-        delta = {key: None if None in (base[key], this[key]) else this[key] - base[key] for key in base}
-        intervals = {key: percentile_interval(numbers[model][key] - numbers[0][key], level) if numbers else None
-                     for key in base}
+        changes = {key: _change(base[key], this[key], *(numbers[index].measures[key] if numbers else None
+                                                        for index in (0, model)), level) for key in base}
         classes = {}
         for column, class_id in enumerate(ids[is_class].tolist()):
-            before, after = (pooled[index]["classes"].get(str(class_id), {}).get("iou") for index in (0, model))
-            change = numbers[model]["class_iou"][:, column] - numbers[0]["class_iou"][:, column] if numbers else None
-            classes[str(class_id)] = {"name": (class_names or {}).get(class_id), "baseline": before, "model": after,
-                                      "delta": None if None in (before, after) else after - before,
-                                      "interval": percentile_interval(change, level) if numbers else None,
-                                      "images": int(images_of_class[column])}
+            metrics = {key: _change(*(pooled[index]["classes"].get(str(class_id), {}).get(key)
+                                      for index in (0, model)),
+                                    *(numbers[index].classes[key][:, column] if numbers else None
+                                      for index in (0, model)), level) for key in CLASS_METRICS}
+            classes[str(class_id)] = {"name": (class_names or {}).get(class_id), **metrics["iou"],
+                                      "images": int(images_of_class[column]), "metrics": metrics}
         order = sorted(classes, key=lambda class_id: (classes[class_id]["delta"] is None,
                                                       -(classes[class_id]["delta"] or 0), int(class_id)))
+        delta = {key: change["delta"] for key, change in changes.items()}
+        intervals = {key: change["interval"] for key, change in changes.items()}
         comparison["comparisons"].append({
             "model": names[model], **this, "delta": delta, "confidence_intervals": intervals,
             "verdict": verdict(names[model], names[0], delta["mean_iou"], intervals["mean_iou"], level, images),
@@ -2014,15 +2137,8 @@ def verdict(model, baseline, delta, interval, level, images):
 
 
 def headline_numbers(report):
-    """A report's headline numbers by their keys in BOOTSTRAP_NUMBERS (those the report has)."""
-    numbers = {}
-    for key, path, _ in HEADLINE.values():
-        value = report
-        for step in path:
-            value = value.get(step, KeyError) if isinstance(value, dict) else KeyError
-        if value is not KeyError:
-            numbers[key] = value
-    return numbers
+    """A report's headline numbers, by their keys in MEASURES (those the report has)."""
+    return {key: report[key] for key in MEASURES if key in report}
 
 
 def confused_pairs(report, count, class_names):
@@ -2060,24 +2176,25 @@ def worst_class(report):
     return class_id, entry
 
 
-def image_report(image_id, label_path, inference_path, matrix, zero_division=0.0,
-                 ignore_index=None, class_names=None, boundary=None):
-    """The report of one image, with its id and files first."""
+def image_report(image_id, label_path, inference_path, counts, zero_division=0.0, ignore_index=None,
+                 class_names=None):
+    """The report of one image's Counts, with its id and files first."""
     return {"id": image_id, "label": shown(label_path), "inference": shown(inference_path),
-            **compute_report(matrix, zero_division, ignore_index, class_names, boundary)}
+            **compute_report(counts, zero_division, ignore_index, class_names)}
 
 
 def combined_report(total, summary_rows, zero_division=0.0, ignore_index=None, class_names=None,
-                    image_ious=None, num_classes=None, boundary=None):
-    """The report of the summed matrix, with the image count, the mean of per-image mean IoUs, and the
+                    image_ious=None, num_classes=None):
+    """The report of the summed Counts, with the image count, the mean of per-image mean IoUs, and the
     headline numbers as other tools would compute them (image_ious: an ImageIoUs of the same images)."""
     report = {"images": len(summary_rows),
-              **compute_report(total, zero_division, ignore_index, class_names, boundary),
+              **compute_report(total, zero_division, ignore_index, class_names),
               "mean_image_mean_iou": _number(_macro_average(np.array(
                   [math.nan if row["mean_iou"] is None else row["mean_iou"] for row in summary_rows])))}
-    report["conventions"] = peer_conventions(report, total, image_ious or ImageIoUs(),
-                                             *number_of_classes(num_classes, class_names or {}, ignore_index, total),
-                                             ignore_index)
+    matrix = whole_matrix(total)
+    report["conventions"] = peer_conventions(report, matrix, image_ious or ImageIoUs(),
+                                             *number_of_classes(num_classes, class_names or {}, ignore_index,
+                                                                matrix), ignore_index)
     return report
 
 
@@ -2089,15 +2206,13 @@ class ImageIoUs:
         self.sums = np.zeros(LABEL_SPACE)
         self.images = np.zeros(LABEL_SPACE, dtype=np.int64)
 
-    def add(self, labels, compact):
-        """Add one image, from its compact confusion matrix over the ids labels (as a report holds it)."""
-        if not labels:
-            return
-        tp = np.diag(compact)
-        union = compact.sum(axis=0) + compact.sum(axis=1) - tp
+    def add(self, counts):
+        """Add one image's Counts."""
+        tp = np.diagonal(counts.matrix)
+        union = counts.matrix.sum(axis=0) + counts.matrix.sum(axis=1) - tp
         occurs = union > 0  # a predicted ignore id occurs too: a tool without an ignore index sees it
-        self.sums[np.asarray(labels)[occurs]] += tp[occurs] / union[occurs]
-        self.images[np.asarray(labels)[occurs]] += 1
+        self.sums[counts.ids[occurs]] += tp[occurs] / union[occurs]
+        self.images[counts.ids[occurs]] += 1
 
 
 def number_of_classes(option, class_names, ignore_index, matrix):
@@ -2145,8 +2260,8 @@ PEER_NUMBERS = ("aAcc", "mIoU", "mAcc", "mDice", "mFscore", "fwIoU")  # as the t
 
 def our_conventional_numbers(report):
     """This tool's numbers under the names of PEER_NUMBERS (mFscore is our mDice: F1 is never 0/0 here)."""
-    numbers = headline_numbers(report)
-    ours = {name: numbers[HEADLINE[name][0]] for name in PEER_NUMBERS if name in HEADLINE}
+    by_name = {measure.name: report.get(key) for key, measure in MEASURES.items()}
+    ours = {name: by_name[name] for name in PEER_NUMBERS if name in by_name}
     return {**ours, "mFscore": ours["mDice"]}
 
 
@@ -2221,12 +2336,9 @@ def summary_row(report, file=None):
     file is the name of the image's output files (see output_name).
     """
     worst = worst_class(report)
-    row = {"id": report["id"], "file": file, "pixels": report["pixels"], "accuracy": report["accuracy"],
-           "mean_iou": report["mean_iou"], "macro_f1": report["macro_avg"]["f1_score"],
-           "worst_class": worst and (worst[0], worst[1]["name"], worst[1]["iou"])}
-    if "mean_boundary_iou" in report:
-        row["mean_boundary_iou"] = report["mean_boundary_iou"]
-    return row
+    return {"id": report["id"], "file": file, "pixels": report["pixels"], **headline_numbers(report),
+            "macro_f1": report["macro_avg"]["f1_score"],
+            "worst_class": worst and (worst[0], worst[1]["name"], worst[1]["iou"])}
 
 
 def occurrence_note(entry, zero_division):
@@ -2249,7 +2361,7 @@ def unexpected_note(report):
 
 def undefined_note(report):
     """A note when some values are undefined (0/0 with --zero-division nan) and left out of the averages."""
-    if any(entry[m] is None for entry in report["classes"].values() for m in METRICS):
+    if any(entry[m] is None for entry in report["classes"].values() for m in CLASS_METRICS):
         return "(undefined values, 0/0 with --zero-division nan, are left out of both averages)"
     return None
 
@@ -2405,27 +2517,35 @@ class Column(NamedTuple):
         return self.csv or (self.key,)
 
 
-METRIC_COLUMNS = tuple(Column(title, key, "score", also=also) for key, (title, also, _) in CLASS_METRICS.items())
-# The classification report: a row per class, then the macro and weighted averages.
-CLASS_TABLE = (Column("class", "class", "class", csv=("class_id", "name")),
-               *METRIC_COLUMNS,
-               Column("boundary IoU", "boundary_iou", "score", optional=True),
-               Column("support", "support", "count"),
-               Column("IoU interval", "iou_interval", "interval", formats="text html", optional=True),
-               Column("images", "images", "count", formats="text html", optional=True),
-               Column("", "note", "note", formats="text html"),
-               Column("occurs in", "occurs_in", "note", formats="csv"))
-# The per-image summary: a row per image (the index page orders them worst first).
-SUMMARY_TABLE = (Column("#", "rank", "rank", formats="html"),
-                 Column("image", "id", "image"),
-                 Column("pixels", "pixels", "count"),
-                 Column("accuracy", "accuracy", "score"),
-                 Column("mean IoU", "mean_iou", "score"),
-                 Column("mean boundary IoU", "mean_boundary_iou", "score", optional=True),
-                 Column("macro F1", "macro_f1", "score", formats="html csv"),
-                 Column("worst class (IoU)", "worst_class", "class score",
-                        csv=("worst_class_id", "worst_class_name", "worst_class_iou")),
-                 Column("errors on the picture", "file", "thumbnail", formats="html"))
+def class_table():
+    """The classification report: a row per class, then the macro and weighted averages; a column per
+    metric of CLASS_METRICS (read when drawn, so that an entry added to it is a column everywhere)."""
+    return (Column("class", "class", "class", csv=("class_id", "name")),
+            *(Column(metric.title, key, "score", also=metric.also) for key, metric in CLASS_METRICS.items()),
+            Column("boundary IoU", "boundary_iou", "score", optional=True),
+            Column("support", "support", "count"),
+            Column("IoU interval", "iou_interval", "interval", formats="text html", optional=True),
+            Column("images", "images", "count", formats="text html", optional=True),
+            Column("", "note", "note", formats="text html"),
+            Column("occurs in", "occurs_in", "note", formats="csv"))
+
+
+def summary_table():
+    """The per-image summary: a row per image (the index page orders them worst first); summary.csv also
+    holds every other measure of MEASURES."""
+    shown_keys = {"accuracy", "mean_iou", "mean_boundary_iou"}
+    return (Column("#", "rank", "rank", formats="html"),
+            Column("image", "id", "image"),
+            Column("pixels", "pixels", "count"),
+            Column("accuracy", "accuracy", "score"),
+            Column("mean IoU", "mean_iou", "score"),
+            Column("mean boundary IoU", "mean_boundary_iou", "score", optional=True),
+            Column("macro F1", "macro_f1", "score", formats="html csv"),
+            Column("worst class (IoU)", "worst_class", "class score",
+                   csv=("worst_class_id", "worst_class_name", "worst_class_iou")),
+            Column("errors on the picture", "file", "thumbnail", formats="html"),
+            *(Column(measure.name, key, "score", formats="csv", optional=measure.boundary)
+              for key, measure in MEASURES.items() if key not in shown_keys))
 # The headline numbers, named as the field names them: a row per number (see headline_rows).
 HEADLINE_TABLE = (Column("headline", "name", "class"),
                   Column("value", "value", "score"),
@@ -2468,7 +2588,7 @@ def csv_header(table, present=()):
 
 
 def class_table_rows(report, zero_division):
-    """The rows of CLASS_TABLE for a report: (class rows, average rows)."""
+    """The rows of class_table() for a report: (class rows, average rows)."""
     intervals = report.get("confidence_intervals", {}).get("classes", {})
     rows = []
     for class_id, entry in report["classes"].items():
@@ -2500,28 +2620,10 @@ def rarity_note(interval):
 def headline_rows(report):
     """The rows of HEADLINE_TABLE for a report: each headline number with the field's name for it, what it
     is, and (short) what a figure on a page says."""
-    classes = report["classes"].values()
-    in_label = sum(entry["support"] > 0 for entry in classes)
-    matrix = report["confusion_matrix"]["matrix"]
-    correct = sum(matrix[k][k] for k in range(len(matrix)))
-    # Kappa is 0/0 when label and inference hold one and the same id; MCC when either holds one id.
-    ids_held = (sum(map(any, matrix)), sum(map(any, zip(*matrix))))
-    zero_by_zero = ", 0/0 here (one id only), shown as --zero-division says"
-    meanings = {
-        "aAcc": f"pixel accuracy: {correct} of {report['pixels']} pixels correct",
-        "mIoU": f"mean IoU (Jaccard) of the {plural(len(classes), 'class', 'classes')}"
-                + (", pooled over all pixels" if "images" in report else ""),
-        "mAcc": f"mean recall (sensitivity) of the {plural(in_label, 'class', 'classes')} in the label, "
-                "= balanced accuracy",
-        "mDice": f"mean F1 (Dice) of the {plural(len(classes), 'class', 'classes')}",
-        "fwIoU": "IoU weighted by each class's pixels in the label",
-        "kappa": "Cohen's kappa: agreement beyond chance" + (zero_by_zero if ids_held == (1, 1) else ""),
-        "MCC": "Matthews correlation coefficient" + (zero_by_zero if 1 in ids_held else ""),
-        "mBIoU": "mean boundary IoU (Cheng et al. 2021) of the classes with a boundary band",
-    }
-    numbers, intervals = headline_numbers(report), report.get("confidence_intervals", {})
-    rows = [{"name": name, "value": numbers[key], "figure": figure, "meaning": meanings[name],
-             "interval": intervals.get(key)} for name, (key, _, figure) in HEADLINE.items() if key in numbers]
+    intervals = report.get("confidence_intervals", {})
+    rows = [{"name": measure.name, "value": report[key], "figure": measure.figure,
+             "meaning": measure.meaning(report) if measure.meaning else measure.figure,
+             "interval": intervals.get(key)} for key, measure in MEASURES.items() if key in report]
     if "mean_image_mean_iou" in report:  # after the pooled mIoU, so that the two are told apart
         rows.insert(2, {"name": "mIoU/image", "value": report["mean_image_mean_iou"],
                         "figure": "mean over images of each image's mean IoU",
@@ -2560,9 +2662,9 @@ def convention_rows(report):
 def comparison_rows(comparison, entry):
     """The rows of COMPARISON_TABLE and COMPARISON_CLASS_TABLE for one model of a comparison."""
     baseline = comparison["baseline"]
-    headline = [{"name": name, "baseline": baseline[key], "model": entry[key], "delta": entry["delta"][key],
-                 "interval": entry["confidence_intervals"][key]} for name, (key, _, _) in HEADLINE.items()
-                if key in entry["delta"]]
+    headline = [{"name": measure.name, "baseline": baseline[key], "model": entry[key],
+                 "delta": entry["delta"][key], "interval": entry["confidence_intervals"][key]}
+                for key, measure in MEASURES.items() if key in entry["delta"]]
     classes = [{**change, "class": (int(class_id), change["name"]), "note": rarity_note(change)}
                for class_id, change in entry["classes"].items()]
     return headline, classes
@@ -2669,7 +2771,7 @@ def format_report(report, digits=4, zero_division=0.0):
     if not report["classes"]:
         return "Classification report: no pixels counted, every metric is undefined."
     rows, averages = class_table_rows(report, zero_division)
-    lines = ["Classification report", *text_table(CLASS_TABLE, rows, averages, digits)]
+    lines = ["Classification report", *text_table(class_table(), rows, averages, digits)]
     undefined = undefined_note(report)
     if undefined:
         lines.append(undefined)
@@ -2715,7 +2817,7 @@ def format_summary(rows, digits=4):
     """One line per image: id, pixels, accuracy, mean IoU, worst class; the lowest mean IoU marked."""
     scored = [(row["mean_iou"], index) for index, row in enumerate(rows) if row["mean_iou"] is not None]
     lowest = min(scored)[1] if len(scored) > 1 else None
-    header, *lines = text_table(SUMMARY_TABLE, rows, digits=digits)
+    header, *lines = text_table(summary_table(), rows, digits=digits)
     if lowest is not None:
         lines[lowest] += "  <- lowest mean IoU"
     return "\n".join(["Per-image summary", header, *lines])
@@ -2934,7 +3036,7 @@ def html_table(table, rows, averages=(), digits=4, attributes="", page_folder=""
 def html_class_table(report, digits, zero_division):
     """The classification report as an HTML table (class rows, then the averages), with its notes."""
     notes = [unexpected_note(report)] if report["unexpected_ids"] else []
-    return (html_table(CLASS_TABLE, *class_table_rows(report, zero_division), digits=digits)
+    return (html_table(class_table(), *class_table_rows(report, zero_division), digits=digits)
             + "".join(f'<p class="note">{html.escape(note)}</p>' for note in notes))
 
 
@@ -3126,7 +3228,7 @@ def index_page(combined, rows, refused, warnings, settings, has_overlays):
     """index.html: the combined numbers, IoU per class, heat map, most confused pairs, report, other tools'
     numbers, then every image, worst mean IoU first; the files that were skipped, counted at the top."""
     digits, ignore_index = settings.digits, settings.ignore_index
-    table = SUMMARY_TABLE if has_overlays else [c for c in SUMMARY_TABLE if c.kind != "thumbnail"]
+    table = [column for column in summary_table() if has_overlays or column.kind != "thumbnail"]
     notes = [f"warning: {warning}" for warning in warnings] + [
         note for note in (void_note(combined, ignore_index, settings.class_names),) if note]
     skipped = (f'<p class="note"><a href="#refused">{plural(len(refused), "file")} skipped because of errors</a>, '
@@ -3600,6 +3702,7 @@ class Result(NamedTuple):
     picture_note: str | None = None  # why the overlay had no camera picture
     width: int = 0  # the masks' width, when their pictures were drawn
     picture: str | None = None  # the suffix of the camera picture's copy, when there is one
+    counts: "Counts | None" = None  # the pair's tally, which the combined report sums
 
 
 def json_head(settings):
@@ -3730,12 +3833,12 @@ class FolderSink(Sink):
         self.json = JsonSink(self.files.enter_context(atomic_open(self.folder / "report.json")), self.settings)
         self.json.begin()
         self.classes = csv.writer(self.files.enter_context(atomic_open(self.folder / "classes.csv", newline="")))
-        self.classes.writerow(["id", *csv_header(CLASS_TABLE, self.present)])
+        self.classes.writerow(["id", *csv_header(class_table(), self.present)])
 
     def add(self, result):
         report, file = result.report, output_name(result.key)
         self.json.add(result)
-        self.classes.writerows(csv_rows(CLASS_TABLE, class_table_rows(report, self.settings.zero_division)[0],
+        self.classes.writerows(csv_rows(class_table(), class_table_rows(report, self.settings.zero_division)[0],
                                         first=[report["id"]], present=self.present))
         with drawing(report["id"]):
             write_csv(file_path(self.folder, file, "matrix"), matrix_csv_rows(report))
@@ -3754,11 +3857,11 @@ class FolderSink(Sink):
         class_rows, averages = class_table_rows(combined, s.zero_division)
         with drawing("combined"):
             write_csv(self.folder / "confusion_matrix.csv", matrix_csv_rows(combined))
-            write_csv(self.folder / "combined.csv", [csv_header(CLASS_TABLE, self.present)] + csv_rows(
-                CLASS_TABLE, class_rows + [{**row, "class": (None, row["class"])} for row in averages],
+            write_csv(self.folder / "combined.csv", [csv_header(class_table(), self.present)] + csv_rows(
+                class_table(), class_rows + [{**row, "class": (None, row["class"])} for row in averages],
                 present=self.present))
-            write_csv(self.folder / "summary.csv", [csv_header(SUMMARY_TABLE, self.present)]
-                      + csv_rows(SUMMARY_TABLE, rows, present=self.present))
+            write_csv(self.folder / "summary.csv", [csv_header(summary_table(), self.present)]
+                      + csv_rows(summary_table(), rows, present=self.present))
             plot_confusion_matrix(combined, s.class_names, self.folder / "confusion_matrix.png",
                                   f"All {combined['images']} images: share of each label's pixels")
             write_text(self.folder / "index.html", index_page(combined, rows, refused, warnings, s,
@@ -3817,7 +3920,7 @@ def score_pair(pair, settings):
             note, picture = draw_pictures(pair.key, label, inference, settings)
             if settings.plots_per_image:
                 draw_image_plot(report, output_name(pair.key), settings)
-    return Result(pair.key, shown(pair.label), report, None, note, label.shape[1], picture)
+    return Result(pair.key, shown(pair.label), report, None, note, label.shape[1], picture, counts)
 
 
 def check_with_sklearn(pair, label, inference, counts, ignore_index):
@@ -3893,10 +3996,10 @@ def default_jobs(pair_count):
 def merged_results(images, settings):
     """Rescore the images of merged reports from their matrices, as score_pairs would yield them."""
     for image in sorted(images, key=lambda image: id_order(image["id"])):
-        report = image_report(image["id"], image["label"], image["inference"], matrix_from_report(image),
-                              settings.zero_division, settings.ignore_index, settings.class_names,
-                              boundary_counts(image) if settings.boundary else None)
-        yield Result(image["id"], image["label"], report, None)
+        counts = counts_of_report(image, settings.boundary)
+        report = image_report(image["id"], image["label"], image["inference"], counts, settings.zero_division,
+                              settings.ignore_index, settings.class_names)
+        yield Result(image["id"], image["label"], report, None, counts=counts)
 
 
 def shard_of(pairs, refused, shard):
@@ -3927,9 +4030,8 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
     are warnings that the merged reports miss images: with them, the status is 1.
     Standard output failing (a closed pipe, a full disk) does not stop the report folder.
     """
-    total = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
+    total = CountsSum(settings.boundary)
     image_ious, image_counts = ImageIoUs(), ImageCounts() if settings.bootstrap else None
-    boundary = np.zeros((2, LABEL_SPACE), dtype=np.int64) if settings.boundary else None
     rows, bar, console = [], progress_bar(count, settings.quiet), Console(sys.stdout)
     with contextlib.ExitStack() as stack:
         if bar is not None:
@@ -3948,28 +4050,22 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
             if result.error is not None:
                 refused.append(Refused(result.key, result.path, result.error))
                 continue
-            labels = result.report["confusion_matrix"]["labels"]
-            if labels:  # add the compact form: cheaper than rebuilding the 256x256 matrix
-                compact = np.array(result.report["confusion_matrix"]["matrix"], np.int64)
-                total[np.ix_(labels, labels)] += compact
-                image_ious.add(labels, compact)
-                image_boundary = boundary_counts(result.report) if boundary is not None else None
-                if image_boundary is not None:
-                    boundary += image_boundary
-                if image_counts is not None:
-                    image_counts.add(labels, compact, image_boundary)
+            total.add(result.counts)
+            image_ious.add(result.counts)
+            if image_counts is not None and len(result.counts.ids):
+                image_counts.add(result.counts)
             for sink in sinks:
                 sink.add(result)
             rows.append(summary_row(result.report, output_name(result.key)))
-        combined = combined_report(total, rows, settings.zero_division, settings.ignore_index, settings.class_names,
-                                   image_ious, settings.num_classes, boundary)
+        combined = combined_report(total.counts(), rows, settings.zero_division, settings.ignore_index,
+                                   settings.class_names, image_ious, settings.num_classes)
         if image_counts is not None and image_counts.images:
             combined["confidence_intervals"] = confidence_intervals(
                 image_counts, settings.ignore_index, settings.bootstrap, settings.confidence, settings.seed,
                 settings.zero_division)
         refused.sort(key=lambda error: id_order(error.key))
-        doubts = id_scheme_warnings(total, settings.ignore_index)  # the numbers are wrong as the ids stand
-        warnings = [*incomplete, *doubts, *ignored_foreground_hint(total, settings.ignore_index)]
+        doubts = id_scheme_warnings(total.matrix, settings.ignore_index)  # wrong as the ids stand
+        warnings = [*incomplete, *doubts, *ignored_foreground_hint(total.matrix, settings.ignore_index)]
         for warning in warnings:
             say(f"warning: {warning}")
         for sink in sinks:
@@ -4133,9 +4229,8 @@ def compare(settings):
     for other in reports:
         by_id = {image["id"]: image for image in other.images}
         models.append([image_report(image_id, by_id[image_id]["label"], by_id[image_id]["inference"],
-                                    matrix_from_report(by_id[image_id]), zero_division, baseline.ignore_index, names,
-                                    boundary_counts(by_id[image_id]) if with_boundary else None)
-                       for image_id in order])
+                                    counts_of_report(by_id[image_id], with_boundary), zero_division,
+                                    baseline.ignore_index, names) for image_id in order])
     document = compare_models(models, [shown(path) for path in paths], baseline.ignore_index, zero_division, names,
                               settings.bootstrap or DEFAULT_RESAMPLES, settings.confidence, settings.seed)
     console = Console(sys.stdout)

@@ -39,10 +39,9 @@ def random_matrices(rng, images, ignore_index):
 def image_counts(matrices, ignore_index):
     counts = tool.ImageCounts()
     for matrix, boundary in matrices:
-        report = tool.compute_report(matrix, 0.0, ignore_index)
-        labels = report["confusion_matrix"]["labels"]
-        if labels:
-            counts.add(labels, np.array(report["confusion_matrix"]["matrix"]), boundary)
+        image = tool.counts_of_matrix(matrix, boundary)
+        if len(image.ids):
+            counts.add(image)
     return counts
 
 
@@ -73,22 +72,25 @@ def test_the_fast_path_equals_a_plain_loop_over_the_same_draws(source, ignore_in
     counts = image_counts(matrices, ignore_index)
     ids, dense = counts.dense()
     is_class = ids != ignore_index if ignore_index is not None else np.ones(len(ids), bool)
-    fast = tool.numbers_of_counts(tool.resampled_counts([dense], resamples, seed)[0], is_class, zero_division)
+    fast = tool.resampled_numbers([dense], resamples, seed, is_class, zero_division)[0]
     slow = plain_loop(matrices, resamples, seed, zero_division, ignore_index)
-    assert ("mean_boundary_iou" in fast) == (matrices[0][1] is not None)
-    for key in tool.BOOTSTRAP_NUMBERS:
-        if key not in fast:
-            continue
+    assert ("mean_boundary_iou" in fast.measures) == (matrices[0][1] is not None)
+    for key, values in fast.measures.items():
         expected = np.array([np.nan if value is None else value for value in
                              (tool.headline_numbers(report)[key] for report in slow)])
-        if key in ("cohen_kappa", "matthews_corrcoef"):  # from class totals here, from the matrix there
-            np.testing.assert_allclose(fast[key], expected, rtol=1e-12, atol=1e-15)
+        if key in ("cohen_kappa", "matthews_corrcoef"):  # over every id of the run here, its own there
+            np.testing.assert_allclose(values, expected, rtol=1e-12, atol=1e-15)
         else:
-            np.testing.assert_array_equal(fast[key], expected, err_msg=key)
-    for column, class_id in enumerate(ids[is_class].tolist()):
-        expected = [report["classes"].get(str(class_id), {}).get("iou") for report in slow]
-        np.testing.assert_array_equal(fast["class_iou"][:, column],
-                                      [np.nan if value is None else value for value in expected])
+            np.testing.assert_array_equal(values, expected, err_msg=key)
+    for key in tool.CLASS_METRICS:  # each class's every metric, and their averages
+        for column, class_id in enumerate(ids[is_class].tolist()):
+            expected = [report["classes"].get(str(class_id), {}).get(key) for report in slow]
+            np.testing.assert_array_equal(fast.classes[key][:, column],
+                                          [np.nan if value is None else value for value in expected])
+        for average in ("macro", "weighted"):
+            expected = [report[f"{average}_avg"][key] for report in slow]
+            np.testing.assert_array_equal(getattr(fast, average)[key],
+                                          [np.nan if value is None else value for value in expected])
     # The intervals are the percentiles of those numbers.
     intervals = tool.confidence_intervals(counts, ignore_index, resamples, 0.9, seed, zero_division)
     for key in ("mean_iou", "accuracy"):
@@ -108,7 +110,7 @@ def test_seeded_runs_print_the_same_intervals_and_another_seed_others(capsys, mo
     other = run_json(capsys, "--bootstrap", "200", "--seed", "1")[1]["combined"]["confidence_intervals"]
     assert first == again and first["mean_iou"] != other["mean_iou"]
     assert set(first) == {"level", "resamples", "seed", "images", "method", "classes",
-                          *(key for key in tool.BOOTSTRAP_NUMBERS if key != "mean_boundary_iou")}
+                          *(key for key in tool.MEASURES if key != "mean_boundary_iou")}
     assert (first["level"], first["resamples"], first["seed"], first["images"]) == (0.95, 200, 0, 10)
     assert first["classes"]["16"]["images"] == 2  # train is in two samples' labels
     assert tool.main(["--bootstrap", "200", "--brief"]) == 0

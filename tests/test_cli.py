@@ -58,7 +58,8 @@ def test_json_has_the_documented_shape_and_types(three_pairs, capsys):
     assert [image["id"] for image in document["images"]] == ["img1", "img2", "img10"]
     assert document["errors"] == []
     average_keys = {"precision", "recall", "f1_score", "iou", "specificity"}
-    headline_keys = {"accuracy", "mean_iou", "mean_accuracy", "cohen_kappa", "matthews_corrcoef"}
+    headline_keys = {"accuracy", "mean_iou", "mean_accuracy", "mean_dice", "frequency_weighted_iou", "cohen_kappa",
+                     "matthews_corrcoef"}
     for image in document["images"]:
         assert set(image) == {"id", "label", "inference", "pixels", "confusion_matrix", "classes",
                               "unexpected_ids", "macro_avg", "weighted_avg", *headline_keys}

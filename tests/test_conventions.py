@@ -78,7 +78,7 @@ def test_torchmetrics_mean_iou_class_docstring_example(tmp_path, capsys):
     document = run(tmp_path, capsys, pairs, "--num-classes", "3")
     image_ious = tool.ImageIoUs()
     for image in document["images"]:
-        image_ious.add(image["confusion_matrix"]["labels"], np.array(image["confusion_matrix"]["matrix"]))
+        image_ious.add(tool.counts_of_report(image))
     per_class = image_ious.sums[:3] / np.maximum(image_ious.images[:3], 1)
     assert [round(value, 4) for value in per_class[:2]] == [0.3334, 0.3336] and image_ious.images[2] == 0
     # Without per_class, MeanIoU averages every (image, class) pair: here both classes are in all ten images.

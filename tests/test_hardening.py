@@ -187,7 +187,7 @@ def test_merged_counts_whose_sum_would_overflow_are_refused_and_those_that_fit_a
     assert combined["confusion_matrix"]["matrix"] == [[2**61 + 2**60, 2**60 - 2], [0, 1]]
     tp, fn = 2**61 + 2**60, 2**60 - 2
     assert combined["classes"]["0"]["f1_score"] == 2 * tp / (2 * tp + fn)  # exact: Python's integers
-    assert all(0 <= entry[metric] <= 1 for entry in combined["classes"].values() for metric in tool.METRICS
+    assert all(0 <= entry[metric] <= 1 for entry in combined["classes"].values() for metric in tool.CLASS_METRICS
                if entry[metric] is not None)
 
 
@@ -582,9 +582,10 @@ def test_memory_kept_per_image_is_small(monkeypatch):
     def results(count):
         for index in range(count):
             key = f"frankfurt/frankfurt_{index:06d}_000019"
-            report = tool.image_report(key, f"labels/{key}.png", f"inferences/{key}.png", matrix.copy(),
-                                       0.0, None, settings.class_names)
-            yield tool.Result(key, report["label"], report, None)
+            counts = tool.counts_of_matrix(matrix.copy())
+            report = tool.image_report(key, f"labels/{key}.png", f"inferences/{key}.png", counts, 0.0, None,
+                                       settings.class_names)
+            yield tool.Result(key, report["label"], report, None, counts=counts)
             sys.stdout.seek(0)  # the document is not what is measured
             sys.stdout.truncate()
 
@@ -663,7 +664,7 @@ def test_merge_of_any_mutated_report_is_a_report_or_one_line(real_report, tmp_pa
         status = tool.main(["--merge", str(folder / "in.json"), "--format", "json",
                             "--output-dir", str(folder / "report"), "--quiet"])
     err = stderr.read_text()
-    assert status in (0, 1, 2) and "Traceback" not in err
+    assert status in (0, 1, 2, tool.NUMBERS_IN_DOUBT) and "Traceback" not in err
     if status == 2:
         assert err.count("\n") == 1 and err.startswith("error: ") and stdout.read_text() == ""
     else:

@@ -146,7 +146,7 @@ def test_bootstrap_sums_of_counts_near_2_to_the_62_are_exact_never_wrapped(tmp_p
     assert status == 0, err
     intervals = document["combined"]["confidence_intervals"]
     assert intervals["accuracy"] == tool.percentile_interval(exact_accuracies("a", 1000, 0), 0.95)
-    assert all(0 <= bound <= 1 for key in tool.BOOTSTRAP_NUMBERS if intervals.get(key)
+    assert all(0 <= bound <= 1 for key in tool.MEASURES if intervals.get(key)
                for bound in intervals[key])
     status, comparison, err = json_run(capsys, "--compare", str(a), str(b))
     assert status == 0, err
@@ -161,17 +161,17 @@ def many_ids_counts(images=30, ids=200, seed=0):
     rng = np.random.default_rng(seed)
     counts = tool.ImageCounts()
     for _ in range(images):
-        labels = sorted(rng.choice(ids, size=ids // 2, replace=False).tolist())
-        counts.add(labels, rng.integers(0, 50, size=(len(labels), len(labels))))
+        labels = np.sort(rng.choice(ids, size=ids // 2, replace=False))
+        counts.add(tool.Counts(labels, rng.integers(0, 50, size=(len(labels), len(labels))), None))
     return counts
 
 
 def test_bootstrap_memory_stays_bounded_by_the_numbers_it_keeps(capsys):
     """Item 10: every batch's summed counts were kept (3 x ids floats per resample, copied twice more);
     now each batch becomes its numbers at once, and only those are kept: a float per resample for each
-    headline number and each class's IoU."""
+    measure, average and class metric (twice, while the batches' numbers are joined)."""
     counts, resamples, ids = many_ids_counts(), 3000, 200
-    kept = resamples * (ids + len(tool.BOOTSTRAP_NUMBERS)) * 8  # bytes of the numbers themselves
+    kept = tool.bootstrap_bytes(resamples, ids)  # bytes of the numbers themselves
     tracemalloc.start()
     try:
         intervals = tool.confidence_intervals(counts, None, resamples, 0.95, 0)
@@ -182,7 +182,7 @@ def test_bootstrap_memory_stays_bounded_by_the_numbers_it_keeps(capsys):
     assert peak < 1.5 * kept + (4 << 20), (peak, kept)
     models = [[tool.image_report(f"i{index}", "l", "i", tool.count_matrix(*masks(seed * 100 + index, classes=60)))
                for index in range(30)] for seed in (1, 2)]
-    kept = 2 * resamples * (60 + len(tool.BOOTSTRAP_NUMBERS)) * 8
+    kept = tool.bootstrap_bytes(resamples, 60, models=2)
     tracemalloc.start()
     try:
         tool.compare_models(models, ["a", "b"], resamples=resamples)

@@ -64,7 +64,8 @@ def test_csv_numbers_equal_the_json(report_folder):
     document = json.loads(outputs["json"])
     summary = read_csv(folder / "summary.csv")
     assert summary[0] == ["id", "pixels", "accuracy", "mean_iou", "macro_f1", "worst_class_id",
-                          "worst_class_name", "worst_class_iou"]
+                          "worst_class_name", "worst_class_iou", "mean_accuracy", "mean_dice",
+                          "frequency_weighted_iou", "cohen_kappa", "matthews_corrcoef"]
     reports = document["images"]  # the per-image tables hold images only; the combined set has its files
     assert [row[0] for row in summary[1:]] == [report["id"] for report in reports]
     for row, report in zip(summary[1:], reports):
@@ -80,13 +81,13 @@ def test_csv_numbers_equal_the_json(report_folder):
     classes = read_csv(folder / "classes.csv")
     assert classes[0] == ["id", "class_id", "name", "precision", "recall", "f1_score", "iou", "specificity",
                           "support", "occurs_in"]
-    m = len(tool.METRICS)
+    m = len(tool.CLASS_METRICS)
     expected = [(report["id"], class_id, entry) for report in reports
                 for class_id, entry in report["classes"].items()]
     assert len(classes) - 1 == len(expected)
     for row, (image_id, class_id, entry) in zip(classes[1:], expected):
         assert row[:3] == [image_id, class_id, entry["name"] or ""]
-        assert [number(value) for value in row[3:3 + m]] == [entry[metric] for metric in tool.METRICS]
+        assert [number(value) for value in row[3:3 + m]] == [entry[metric] for metric in tool.CLASS_METRICS]
         assert (int(row[3 + m]), row[4 + m]) == (entry["support"], entry["occurs_in"])
 
     combined = document["combined"]
@@ -95,11 +96,11 @@ def test_csv_numbers_equal_the_json(report_folder):
     assert [row[0] for row in rows[1:]] == [*combined["classes"], "", ""]
     for row, (class_id, entry) in zip(rows[1:], combined["classes"].items()):
         assert row[1] == (entry["name"] or "")
-        assert [number(value) for value in row[2:2 + m]] == [entry[metric] for metric in tool.METRICS]
+        assert [number(value) for value in row[2:2 + m]] == [entry[metric] for metric in tool.CLASS_METRICS]
         assert (int(row[2 + m]), row[3 + m]) == (entry["support"], entry["occurs_in"])
     for row, key in zip(rows[-2:], ("macro_avg", "weighted_avg")):
         assert row[1] == key.replace("_", " ")
-        assert [number(value) for value in row[2:2 + m]] == [combined[key][metric] for metric in tool.METRICS]
+        assert [number(value) for value in row[2:2 + m]] == [combined[key][metric] for metric in tool.CLASS_METRICS]
 
     matrices = [(folder / "matrices" / f"{report['id']}.csv", report) for report in reports]
     for path, report in matrices + [(folder / "confusion_matrix.csv", combined)]:
