@@ -1,0 +1,136 @@
+"""The numbers core: a measure or a per-class metric is one entry, and it then appears everywhere a number
+does (text, JSON, CSV, HTML, --bootstrap intervals, --compare differences, --merge); and text tables laid
+out as worked out by hand."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import tool
+
+
+def write_pairs(folder, seed, images=4):
+    rng = np.random.default_rng(seed)
+    for side in ("labels", "inferences"):
+        (folder / side).mkdir(parents=True, exist_ok=True)
+    for n in range(images):
+        label = rng.integers(0, 3, (12, 16), np.uint8)
+        inference = np.where(rng.random(label.shape) < 0.7, label, rng.integers(0, 3, label.shape)).astype(np.uint8)
+        Image.fromarray(label).save(folder / "labels" / f"img{n}.png")
+        Image.fromarray(inference).save(folder / "inferences" / f"img{n}.png")
+
+
+@pytest.fixture
+def registered(monkeypatch):
+    """A headline measure (the share of counted pixels predicted as the first id) and a per-class metric
+    (a class's own accuracy, (TP + TN) / pixels), each added as one entry."""
+    first_share = tool.Measure("fShare", "share of the first id", lambda batch, numbers:
+                               batch.stats[:, 2, 0] / batch.stats[:, 1].sum(axis=1))
+    monkeypatch.setitem(tool.MEASURES, "first_share", first_share)
+    monkeypatch.setitem(tool.CLASS_METRICS, "class_accuracy", tool.ClassMetric(
+        "class acc", "Rand", lambda tp, fp, fn, tn: (tp + tn, tp + fp + fn + tn)))
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as file:
+        return list(csv.reader(file))
+
+
+def run(capsys, *args):
+    status = tool.main([*args, "--quiet"])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    return captured.out
+
+
+def test_a_measure_and_a_class_metric_added_as_one_entry_appear_everywhere(registered, tmp_path, capsys,
+                                                                             monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_pairs(tmp_path, 1)
+    labels, inferences = tmp_path / "labels", tmp_path / "inferences"
+    # text
+    text = run(capsys, "--jobs", "1")
+    assert "fShare" in text and "share of the first id" in text and "class acc" in text and "Rand" in text
+    # JSON, with the bootstrap
+    document = json.loads(run(capsys, "--format", "json", "--bootstrap", "100", "--output-dir", "out"))
+    combined, image = document["combined"], document["images"][0]
+    matrix = np.array(image["confusion_matrix"]["matrix"])
+    assert image["first_share"] == matrix[:, 0].sum() / matrix.sum()
+    tp, pixels = matrix[1, 1], matrix.sum()
+    tn = pixels - matrix[1].sum() - matrix[:, 1].sum() + tp
+    assert image["classes"]["1"]["class_accuracy"] == (tp + tn) / pixels
+    assert "class_accuracy" in combined["macro_avg"] and "class_accuracy" in combined["weighted_avg"]
+    intervals = combined["confidence_intervals"]
+    assert len(intervals["first_share"]) == 2 and len(intervals["classes"]["1"]["class_accuracy"]) == 2
+    # CSV and HTML of the report folder
+    assert "first_share" in read_csv(tmp_path / "out" / "summary.csv")[0]
+    assert "class_accuracy" in read_csv(tmp_path / "out" / "classes.csv")[0]
+    assert "class_accuracy" in read_csv(tmp_path / "out" / "combined.csv")[0]
+    index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert "fShare" in index and "class acc" in index
+    assert "class acc" in (tmp_path / "out" / "reports" / "img0.html").read_text(encoding="utf-8")
+    # --merge of two shards: the numbers come back from the tallies
+    for k in (1, 2):
+        (tmp_path / f"shard{k}.json").write_text(run(capsys, "--labels", str(labels), "--inferences",
+                                                     str(inferences), "--format", "json", "--shard", f"{k}/2"))
+    merged = json.loads(run(capsys, "--merge", "shard1.json", "shard2.json", "--format", "json"))
+    assert merged["combined"]["first_share"] == combined["first_share"]
+    assert merged["combined"]["classes"]["2"]["class_accuracy"] == combined["classes"]["2"]["class_accuracy"]
+    # --compare: a difference and its paired interval for each
+    write_pairs(tmp_path / "other", 1)
+    rng = np.random.default_rng(2)
+    for path in (tmp_path / "other" / "inferences").iterdir():
+        Image.fromarray(rng.integers(0, 3, (12, 16), np.uint8)).save(path)
+    (tmp_path / "other.json").write_text(run(capsys, "--labels", str(tmp_path / "other" / "labels"),
+                                             "--inferences", str(tmp_path / "other" / "inferences"),
+                                             "--format", "json"))
+    (tmp_path / "base.json").write_text(json.dumps(document))
+    comparison = json.loads(run(capsys, "--compare", "base.json", "other.json", "--format", "json"))["comparisons"][0]
+    assert comparison["delta"]["first_share"] == comparison["first_share"] - combined["first_share"]
+    assert len(comparison["confidence_intervals"]["first_share"]) == 2
+    change = comparison["classes"]["1"]["metrics"]["class_accuracy"]
+    assert change["delta"] == change["model"] - change["baseline"] and len(change["interval"]) == 2
+    assert "fShare" in run(capsys, "--compare", "base.json", "other.json")
+
+
+def test_text_tables_are_laid_out_as_worked_out_by_hand(tmp_path, capsys, monkeypatch):
+    """Four pixels: labels 0 0 1 1, predictions 0 1 1 1. Class 0: TP 1, FP 0, FN 1, TN 2; class 1: TP 2,
+    FP 1, FN 0, TN 1. kappa: p_o 3/4, p_e (2 x 1 + 2 x 3) / 16 = 1/2, so 1/2; MCC: (3 x 4 - 8) / sqrt((16 -
+    10)(16 - 8)) = 0.577. Columns: the class column as wide as 'weighted avg', left-aligned; each number
+    column as wide as its title or its other name (--digits 2 needs 5), right-aligned, two spaces apart."""
+    monkeypatch.chdir(tmp_path)
+    for side, ids in (("labels", [[0, 0, 1, 1]]), ("inferences", [[0, 1, 1, 1]])):
+        (tmp_path / side).mkdir()
+        Image.fromarray(np.array(ids, np.uint8)).save(tmp_path / side / "x.png")
+    out = run(capsys, "--digits", "2")
+    expected = """\
+=== x: labels/x.png vs inferences/x.png, 4 pixels counted ===
+
+Headline numbers
+headline  value
+aAcc       0.75  pixel accuracy: 3 of 4 pixels correct
+mIoU       0.58  mean IoU (Jaccard) of the 2 classes
+mAcc       0.75  mean recall (sensitivity) of the 2 classes in the label, = balanced accuracy
+mDice      0.73  mean F1 (Dice) of the 2 classes
+fwIoU      0.58  IoU weighted by each class's pixels in the label
+kappa      0.50  Cohen's kappa: agreement beyond chance
+MCC        0.58  Matthews correlation coefficient
+
+Confusion matrix (rows = label, columns = inference, in pixels)
+label \\ inference  0  1
+  0                1  1
+  1                0  2
+
+Classification report
+class         precision       recall  f1_score      IoU  specificity  support
+                         sensitivity      Dice  Jaccard
+  0                1.00         0.50      0.67     0.50         1.00        2
+  1                0.67         1.00      0.80     0.67         0.50        2
+
+macro avg          0.83         0.75      0.73     0.58         0.75        4
+weighted avg       0.83         0.75      0.73     0.58         0.75        4
+"""
+    assert out.startswith(expected), out[:1500]
