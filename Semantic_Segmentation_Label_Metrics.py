@@ -942,7 +942,7 @@ def _endings_said(listing):
     for path in listing.masks.values():
         ending = name_ending([Path(path).stem]) or "(no ending)"
         endings[ending] = endings.get(ending, 0) + 1
-    return ", ".join(f"{ending} ({count} file{'s' if count > 1 else ''})" for ending, count in endings.items())
+    return ", ".join(f"{ending} ({plural(count, 'file')})" for ending, count in endings.items())
 
 
 def by_file_name(listing):
@@ -1074,7 +1074,7 @@ def find_pairs(labels_dir, inferences_dir, recursive=False, label_suffix="", inf
     for listing, folder, suffix in ((labels, labels_dir, label_suffix), (inferences, inferences_dir, inference_suffix)):
         if listing.without_suffix:
             count = len(listing.without_suffix)
-            notes.append(f"note: passed over {count} file{'s' if count > 1 else ''} in {shown(folder)} whose name "
+            notes.append(f"note: passed over {plural(count, 'file')} in {shown(folder)} whose name "
                          f"does not end in {suffix} (first: {shown(listing.without_suffix[0])})")
     passed_over = labels.passed_over + inferences.passed_over
     if passed_over:
@@ -1084,7 +1084,7 @@ def find_pairs(labels_dir, inferences_dir, recursive=False, label_suffix="", inf
                      + (", ..." if len(passed_over) > 5 else ""))
     if not pairs:
         if labels.subfolders or inferences.subfolders:
-            hints.append(f"{labels.subfolders} sub-folder{'s' if labels.subfolders != 1 else ''} of "
+            hints.append(f"{plural(labels.subfolders, 'sub-folder')} of "
                          f"{shown(labels_dir)} and {inferences.subfolders} of {shown(inferences_dir)} were not "
                          "searched: use --recursive")
         if labels.masks and inferences.masks:
@@ -1892,6 +1892,359 @@ def _unexpected_ids(counts, class_names):
             if class_id not in class_names}
 
 
+def headline_numbers(report):
+    """A report's headline numbers, by their keys in MEASURES (those the report has)."""
+    return {key: report[key] for key in MEASURES if key in report}
+
+
+def confused_pairs(report, count, class_names):
+    """The count largest off-diagonal cells of a report's matrix: rows of CONFUSED_TABLE, largest first."""
+    labels = report["confusion_matrix"]["labels"]
+    if not labels:
+        return []
+    matrix = np.array(report["confusion_matrix"]["matrix"], dtype=np.int64)
+    errors = matrix.copy()
+    np.fill_diagonal(errors, 0)
+    label_pixels, all_errors = matrix.sum(axis=1), errors.sum()
+    largest = np.argsort(-errors, axis=None, kind="stable")[:count]
+    pairs = []
+    for row, column in zip(*np.unravel_index(largest, errors.shape)):
+        if errors[row, column]:
+            pairs.append({"label": (labels[row], class_names.get(labels[row])),
+                          "predicted": (labels[column], class_names.get(labels[column])),
+                          "pixels": int(errors[row, column]), "of_label": errors[row, column] / label_pixels[row],
+                          "of_errors": errors[row, column] / all_errors})
+    return pairs
+
+
+def worst_class(report):
+    """(id, entry) of the class in the label with the lowest IoU, or None when there is none.
+
+    Only when no labelled class has an IoU does a class found only in the
+    inference count: naming a hallucinated class as the image's worst would hide
+    the labelled class the model missed.
+    """
+    defined = [(entry["support"] == 0, entry["iou"], int(class_id), entry)
+               for class_id, entry in report["classes"].items() if entry["iou"] is not None]
+    if not defined:
+        return None
+    *_, class_id, entry = min(defined, key=lambda item: item[:3])
+    return class_id, entry
+
+
+def image_report(image_id, label_path, inference_path, counts, zero_division=0.0, ignore_index=None,
+                 class_names=None):
+    """The report of one image's Counts, with its id and files first."""
+    return {"id": image_id, "label": shown(label_path), "inference": shown(inference_path),
+            **compute_report(counts, zero_division, ignore_index, class_names)}
+
+
+def combined_report(total, summary_rows, zero_division=0.0, ignore_index=None, class_names=None,
+                    image_ious=None, num_classes=None):
+    """The report of the summed Counts, with the image count, the mean of per-image mean IoUs, and the
+    headline numbers as other tools would compute them (image_ious: an ImageIoUs of the same images)."""
+    report = {"images": len(summary_rows),
+              **compute_report(total, zero_division, ignore_index, class_names),
+              "mean_image_mean_iou": _number(_macro_average(np.array(
+                  [math.nan if row["mean_iou"] is None else row["mean_iou"] for row in summary_rows])))}
+    matrix = whole_matrix(total)
+    report["conventions"] = peer_conventions(report, matrix, image_ious or ImageIoUs(),
+                                             *number_of_classes(num_classes, class_names or {}, ignore_index,
+                                                                matrix), ignore_index)
+    return report
+
+
+class ImageIoUs:
+    """Each id's IoU summed over the images it occurs in, and the number of those images: what an average
+    over images (torchmetrics' MeanIoU) needs, kept in 4 KB however many images there are."""
+
+    def __init__(self):
+        self.sums = np.zeros(LABEL_SPACE)
+        self.images = np.zeros(LABEL_SPACE, dtype=np.int64)
+
+    def add(self, counts):
+        """Add one image's Counts."""
+        tp = np.diagonal(counts.matrix)
+        union = counts.matrix.sum(axis=0) + counts.matrix.sum(axis=1) - tp
+        occurs = union > 0  # a predicted ignore id occurs too: a tool without an ignore index sees it
+        self.sums[counts.ids[occurs]] += tp[occurs] / union[occurs]
+        self.images[counts.ids[occurs]] += 1
+
+
+def number_of_classes(option, class_names, ignore_index, matrix):
+    """N, the class count other tools are given, and where it comes from: --num-classes; else the named
+    ids 0, 1, 2, ... up to the first unnamed id or the ignore index (Cityscapes' names give 19, not 256
+    for void); else 1 + the largest id that occurs, the ignore index aside."""
+    if option is not None:
+        return option, "--num-classes"
+    count = 0
+    while count in class_names and count != ignore_index:
+        count += 1
+    if count:
+        return count, "the class names"
+    occurring = np.flatnonzero((matrix.sum(axis=1) > 0) | (matrix.sum(axis=0) > 0))
+    occurring = occurring[occurring != ignore_index] if ignore_index is not None else occurring
+    return (int(occurring[-1]) + 1 if occurring.size else 0), "the ids that occur"
+
+
+# Other evaluators: (short name, full name, how it computes the headline numbers, in our words, from its
+# code); N is the class count each is given.
+PEER_RULES = {
+    "mmsegmentation": ("mmsegmentation, HF evaluate", "mmsegmentation IoUMetric and Hugging Face evaluate mean_iou",
+                       "classes 0..N-1 whose union is not 0, pooled over all pixels; pixels labelled an id >= N "
+                       "are not counted, but a prediction of class c on them still counts against c; mFscore "
+                       "leaves out a class with TP = 0 (its F is 0/0 there); mmsegmentation prints x100, "
+                       "rounded to 2 decimals"),
+    "torchmetrics_jaccard": ("torchmetrics JaccardIndex", "torchmetrics MulticlassJaccardIndex(average='macro')",
+                             "classes 0..N-1 that occur, pooled over all pixels; stops on an id >= N"),
+    "torchmetrics_mean_iou": ("torchmetrics MeanIoU", "torchmetrics MeanIoU",
+                              "each image's IoU of each class 0..N-1 that occurs in it, averaged over all such "
+                              "(image, class) pairs: a small image or a rare class weighs as much as a large "
+                              "one; it has no ignore index (here ignored pixels are removed first) and stops on "
+                              "an id >= N"),
+    "detectron2": ("detectron2", "detectron2 SemSegEvaluator",
+                   "only the classes in the label: a class that is only predicted never lowers a mean; an id "
+                   ">= N gives no number to trust (a label of N is taken for void, a larger id is counted in "
+                   "another class's cell, and past (N+1)^2 cells it stops); it calls aAcc pACC and mAcc "
+                   "mACC, and prints x100"),
+    "cityscapes": ("cityscapesScripts", "cityscapesScripts evalPixelLevelSemanticLabeling",
+                   "classes 0..N-1 (the 19 of Cityscapes); pixels labelled an id >= N count against no class, "
+                   "as void does; a class with TP + FP + FN = 0 is left out"),
+}
+PEER_NUMBERS = ("aAcc", "mIoU", "mAcc", "mDice", "mFscore", "fwIoU")  # as the tools name them
+
+
+def our_conventional_numbers(report):
+    """This tool's numbers under the names of PEER_NUMBERS (mFscore is our mDice: F1 is never 0/0 here)."""
+    by_name = {measure.name: report.get(key) for key, measure in MEASURES.items()}
+    ours = {name: by_name[name] for name in PEER_NUMBERS if name in by_name}
+    return {**ours, "mFscore": ours["mDice"]}
+
+
+def _ratio(numerator, denominator):
+    """numerator / denominator elementwise, nan where the denominator is 0 (as the tools' numpy gives)."""
+    numerator, denominator = np.asarray(numerator, np.float64), np.asarray(denominator, np.float64)
+    return np.divide(numerator, denominator, out=np.full(numerator.shape, math.nan), where=denominator != 0)
+
+
+def peer_conventions(report, matrix, image_ious, num_classes, num_classes_from, ignore_index):
+    """The headline numbers as each tool in PEER_RULES would compute them on the pixels of matrix (a
+    256x256 matrix whose ignore row is empty), with N = num_classes. A tool that stops on ids >= N gets
+    "refused" instead of numbers; "agree" says whether every tool gives this tool's own numbers."""
+    n = num_classes
+    labelled, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
+    beyond = [k for k in np.flatnonzero((labelled > 0) | (predicted > 0)).tolist() if k >= n]
+    held = f"the masks hold ids >= N ({', '.join(map(str, beyond[:8]))}{', ...' if len(beyond) > 8 else ''})"
+    refusals = {"torchmetrics_jaccard": f"stops: {held}", "torchmetrics_mean_iou": f"stops: {held}",
+                "detectron2": f"no number to trust: {held}, which it takes for void, counts in another class's "
+                              "cell, or stops on"} if beyond else {}
+    tp, label, prediction = np.diag(matrix)[:n], labelled[:n], predicted[:n]
+    # mmsegmentation and HF evaluate: histograms of the ids 0..N-1 over the counted pixels.
+    union = prediction + label - tp
+    precision, recall = _ratio(tp, prediction), _ratio(tp, label)
+    with np.errstate(invalid="ignore"):
+        fscore = 2 * precision * recall / (precision + recall)
+    tools = {"mmsegmentation": {"aAcc": _ratio(tp.sum(), label.sum()).item(), "mIoU": _macro_average(_ratio(tp, union)),
+                                "mAcc": _macro_average(recall), "mDice": _macro_average(_ratio(2 * tp, prediction + label)),
+                                "mFscore": _macro_average(fscore)}}
+    # torchmetrics: the same classes, the ignore id's own column (when below N) left out of the mean.
+    iou = _ratio(tp, union)
+    if ignore_index is not None and ignore_index < n:
+        iou[ignore_index] = math.nan
+    tools["torchmetrics_jaccard"] = {"mIoU": _macro_average(iou)}
+    tools["torchmetrics_mean_iou"] = {"mIoU": _ratio(image_ious.sums[:n].sum(), image_ious.images[:n].sum()).item()}
+    # detectron2: the classes with pixels in the label.
+    in_label = label > 0
+    tools["detectron2"] = {"aAcc": _ratio(tp.sum(), label.sum()).item(),
+                           "mIoU": float(np.mean(iou[in_label])) if in_label.any() else math.nan,
+                           "mAcc": float(np.mean(recall[in_label])) if in_label.any() else math.nan,
+                           "fwIoU": float(np.sum(iou[in_label] * (label / label.sum())[in_label])) if in_label.any()
+                           else math.nan}
+    # cityscapesScripts: false positives only from pixels labelled a class 0..N-1.
+    false_positives = matrix[:n, :n].sum(axis=0) - tp
+    city = _ratio(tp, tp + false_positives + (label - tp))
+    if ignore_index is not None and ignore_index < n:
+        city[ignore_index] = math.nan
+    tools["cityscapes"] = {"mIoU": _macro_average(city)}
+
+    ours = our_conventional_numbers(report)
+    conventions = {"num_classes": n, "num_classes_from": num_classes_from, "agree": True, "tools": {}}
+    for tool, numbers in tools.items():
+        stops = refusals.get(tool)
+        short, name, rule = PEER_RULES[tool]
+        entry = {"short": short, "name": name, "rule": rule, "refused": stops}
+        entry.update({name: None if stops else _number(value) for name, value in numbers.items()})
+        conventions["tools"][tool] = entry
+        conventions["agree"] &= stops is None and all(
+            entry[name] is None and ours[name] is None
+            or None not in (entry[name], ours[name]) and math.isclose(entry[name], ours[name], rel_tol=1e-12, abs_tol=1e-15)
+            for name in numbers)
+    return conventions
+
+
+def summary_row(report, file=None):
+    """What the per-image summary shows of a report: kept for every image, so it stays small.
+
+    file is the name of the image's output files (see output_name).
+    """
+    worst = worst_class(report)
+    return {"id": report["id"], "file": file, "pixels": report["pixels"], **headline_numbers(report),
+            "macro_f1": report["macro_avg"]["f1_score"],
+            "worst_class": worst and (worst[0], worst[1]["name"], worst[1]["iou"])}
+
+
+def occurrence_note(entry, zero_division):
+    """Why a class row holds a 0/0, when it occurs on one side only."""
+    if entry["occurs_in"] == "both":
+        return ""
+    as_shown = {0.0: "shown as 0", 1.0: "shown as 1"}.get(zero_division, "undefined")
+    if entry["occurs_in"] == "label":
+        return f"label only: never predicted, precision is 0/0, {as_shown}"
+    if entry["occurs_in"] == "inference":
+        return f"inference only: no support, recall is 0/0, {as_shown}"
+    return ""
+
+
+def unexpected_note(report):
+    listed = ", ".join(f"{class_id} ({plural(pixels, 'pixel')})"
+                       for class_id, pixels in report["unexpected_ids"].items())
+    return f"unexpected ids (no class name; wrong file or mapping?): {listed}"
+
+
+def undefined_note(report):
+    """A note when some values are undefined (0/0 with --zero-division nan) and left out of the averages."""
+    if any(entry[m] is None for entry in report["classes"].values() for m in CLASS_METRICS):
+        return "(undefined values, 0/0 with --zero-division nan, are left out of both averages)"
+    return None
+
+
+def void_ids(class_names):
+    """The ids whose class name says they mark pixels to leave out (void, unlabelled, ...)."""
+    return [class_id for class_id, name in sorted(class_names.items())
+            if name.strip().lower().replace("'", "") in VOID_NAMES]
+
+
+def void_note(report, ignore_index, class_names):
+    """A hint when a labelled id is counted as a class though it is likely void: its name says so, or it is
+    an unnamed 255, never predicted, in a task of several classes besides it. (An unnamed 255 next to one
+    other class is more likely a foreground.)"""
+    named = [class_id for class_id in void_ids(class_names) if class_id != ignore_index
+             and report["classes"].get(str(class_id), {}).get("support")]
+    if named:
+        return (f"note: id {named[0]} is named {class_names[named[0]]!r} and its label pixels are counted as "
+                f"a class; if it marks pixels to leave out, run again with --ignore-index {named[0]}")
+    void = report["classes"].get("255")
+    others = [class_id for class_id, entry in report["classes"].items() if class_id != "255" and entry["support"]]
+    if ignore_index is None and 255 not in class_names and void and void["occurs_in"] == "label" \
+            and len(others) >= 2:
+        return ("note: id 255 is in the labels but never predicted; if it marks pixels to leave out "
+                "(void), run again with --ignore-index 255")
+    return None
+
+
+# Known ways in which two files can mean different things by the same id: the map from the labels' id
+# to the inferences' id that each stands for, and the option that undoes it.
+CITYSCAPES_TRAIN_IDS = {label_id: train_id for label_id, train_id, _ in CITYSCAPES_LABELS if train_id != 255}
+ID_SCHEMES = (
+    (CITYSCAPES_TRAIN_IDS.get, "Cityscapes labelIds in the labels against trainIds in the inferences",
+     "--label-map cityscapes-labelids"),
+    ({train_id: label_id for label_id, train_id in CITYSCAPES_TRAIN_IDS.items()}.get,
+     "Cityscapes trainIds in the labels against labelIds in the inferences", "--inference-map cityscapes-labelids"),
+    (lambda k: k - 1 if 0 < k < 255 else None, "ids before reduce-zero-label in the labels (ADE20K's 0 = other, "
+     "k = class k-1) against ids after it in the inferences", "--label-map reduce-zero-label"),
+    (lambda k: k + 1 if k < 254 else None, "ids after reduce-zero-label in the labels against ids before it in "
+     "the inferences", "--inference-map reduce-zero-label"),
+)
+MIN_SHARE_OF_PIXELS = 0.0005  # a label id with fewer of the counted pixels says too little about the ids
+# Inferences holding this many ids, and this many times as many as the labels, hold scores (probabilities
+# saved as 0..255, or masks resized with interpolation), not class ids: no model of a dataset's classes
+# predicts so many (COCO-Stuff has 171, ADE20K 150); nor this many against a binary task's labels.
+SCORE_MAP_IDS = 200
+SCORE_MAP_RATIO = 8
+BINARY_SCORE_MAP_IDS = 32
+
+
+def id_scheme_warnings(matrix, ignore_index=None):
+    """What the counts of a (combined) matrix say about the ids: warnings that the numbers are wrong as the
+    ids stand, naming the option that fixes it where there is one; [] when nothing is amiss.
+
+    Score maps on one side (score_map_warnings); and where the label's id is mostly
+    predicted as another id for most classes, and those other ids are all different
+    (a renaming, not a poor model that predicts one class everywhere), the ids do
+    not mean the same in both.
+    """
+    labelled, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
+    label_ids, inference_ids = set(np.flatnonzero(labelled).tolist()), set(np.flatnonzero(predicted).tolist())
+    for labels, inferences, option in (({0, 255}, {0, 1}, "--label-map 255:1"),
+                                       ({0, 1}, {0, 255}, "--inference-map 255:1")):
+        if 255 in label_ids | inference_ids and label_ids <= labels and inference_ids <= inferences \
+                and 1 in label_ids | inference_ids:
+            return [f"the labels hold ids {sorted(label_ids)} and the inferences {sorted(inference_ids)}: "
+                    f"one class in two encodings (0/255 and 0/1)? Map it with {option}; leaving 255 out as "
+                    "void would drop that class instead of scoring it"]
+    score_maps = score_map_warnings(labelled, predicted, ignore_index)
+    if score_maps:
+        return score_maps
+    sizeable = [k for k in sorted(label_ids) if k != ignore_index and labelled[k] >= MIN_SHARE_OF_PIXELS * labelled.sum()]
+    dominant = {k: int(np.argmax(matrix[k])) for k in sizeable}
+    moved = {k: p for k, p in dominant.items() if p != k and matrix[k, p] * 2 > labelled[k]}
+    if len(moved) < max(2, len(sizeable) / 2):
+        return _scheme_by_agreement(matrix)
+    mapping = ", ".join(f"{k}→{p}" for k, p in list(moved.items())[:8]) + (", ..." if len(moved) > 8 else "")
+    said = (f"most pixels of {len(moved)} of the {len(sizeable)} label ids are predicted as another id "
+            f"(label→inference: {mapping})")
+    for scheme, reading, option in ID_SCHEMES:
+        expected = {k: scheme(k) for k in moved if scheme(k) is not None}
+        if len(expected) >= 2 and sum(moved[k] == target for k, target in expected.items()) >= 0.8 * len(expected):
+            return [f"{said}: this looks like {reading}: use {option}"]
+    if len(set(moved.values())) == len(moved):
+        return [f"{said}, each to a different id: the two seem to number the classes differently; "
+                "map one onto the other with --label-map or --inference-map"]
+    return _scheme_by_agreement(matrix)
+
+
+def score_map_warnings(labelled, predicted, ignore_index=None):
+    """A warning when the inferences hold scores, not class ids: SCORE_MAP_IDS ids or more, and
+    SCORE_MAP_RATIO times as many as the labels hold; or, against labels of one or two ids (a binary
+    task), BINARY_SCORE_MAP_IDS or more (probabilities saved as percentages). labelled, predicted: pixels
+    per id; a predicted ignore id is no class of the labels'."""
+    label_ids, inference_ids = np.flatnonzero(labelled), np.flatnonzero(predicted)
+    inference_ids = inference_ids[inference_ids != ignore_index]
+    # (Not the labels: many label ids against few predicted ones is a model that predicts one class.)
+    if len(inference_ids) >= SCORE_MAP_IDS and len(inference_ids) >= SCORE_MAP_RATIO * len(label_ids) \
+            or len(label_ids) <= 2 and len(inference_ids) >= BINARY_SCORE_MAP_IDS:
+        return [f"the inferences hold {len(inference_ids)} ids from {inference_ids[0]} to {inference_ids[-1]}, "
+                f"the labels {plural(len(label_ids), 'id')}: these look like score maps (a probability per "
+                "pixel saved as 0..255, or masks resized with interpolation), not class ids, and the numbers "
+                "are not meaningful; threshold the inferences into class ids and score those"]
+    return []
+
+
+def ignored_foreground_hint(matrix, ignore_index=None):
+    """A warning, no doubt (healthy scans, a shard of negatives), when every counted label pixel is 0 with
+    255 ignored and the inferences hold 1: 255 may be the labels' foreground, saved 0/255."""
+    label_ids = set(np.flatnonzero(matrix.sum(axis=1)).tolist())
+    if ignore_index == 255 and label_ids == {0} and matrix[:, 1].any():
+        return ["every counted label pixel is 0 and the inferences hold 1: if 255 is the labels' foreground "
+                "(0/255 against 0/1), ignoring it drops the whole class; map it with --label-map 255:1 instead"]
+    return []
+
+
+def _scheme_by_agreement(matrix):
+    """A warning when most counted pixels agree once the labels are read in one of ID_SCHEMES and at most half
+    as many as they are: what a model with the other scheme's ids gives, however many of its classes it
+    confuses (on a few images, its confusions can hide the renaming from id_scheme_warnings' count of ids)."""
+    counted, as_they_are = matrix.sum(), np.trace(matrix)  # (the ignore index's row is not counted)
+    for scheme, reading, option in ID_SCHEMES:
+        agreeing = [int(matrix[k, scheme(k)]) for k in range(LABEL_SPACE) if scheme(k) is not None]
+        agreeing_ids, agreeing = sum(map(bool, agreeing)), sum(agreeing)
+        # Two ids at least: one class predicted as another is a poor model (or swapped binary ids), not a scheme.
+        if counted and agreeing_ids >= 2 and agreeing > counted / 2 and agreeing > 2 * as_they_are:
+            return [f"{agreeing / counted:.0%} of the counted pixels agree if these are {reading}, "
+                    f"{as_they_are / counted:.0%} as the ids are: use {option}"]
+    return []
+
+
 # ---------------------------------------------------------------- bootstrap and comparison
 
 class ImageCounts:
@@ -2128,369 +2481,12 @@ def verdict(model, baseline, delta, interval, level, images):
     if delta is None or interval is None:
         return f"{shown(model)} and {shown(baseline)} have no mean IoU to compare"
     said = (f"mIoU {delta * 100:+.1f} points [{interval[0] * 100:+.1f}, {interval[1] * 100:+.1f}] "
-            f"({level * 100:g}%, paired bootstrap over {images} image{'' if images == 1 else 's'})")
+            f"({level * 100:g}%, paired bootstrap over {plural(images, 'image')})")
     if interval[0] > 0:
         return f"{shown(model)} is better than {shown(baseline)}: {said}"
     if interval[1] < 0:
         return f"{shown(model)} is worse than {shown(baseline)}: {said}"
     return f"no clear difference between {shown(model)} and {shown(baseline)}: {said}"
-
-
-def headline_numbers(report):
-    """A report's headline numbers, by their keys in MEASURES (those the report has)."""
-    return {key: report[key] for key in MEASURES if key in report}
-
-
-def confused_pairs(report, count, class_names):
-    """The count largest off-diagonal cells of a report's matrix: rows of CONFUSED_TABLE, largest first."""
-    labels = report["confusion_matrix"]["labels"]
-    if not labels:
-        return []
-    matrix = np.array(report["confusion_matrix"]["matrix"], dtype=np.int64)
-    errors = matrix.copy()
-    np.fill_diagonal(errors, 0)
-    label_pixels, all_errors = matrix.sum(axis=1), errors.sum()
-    largest = np.argsort(-errors, axis=None, kind="stable")[:count]
-    pairs = []
-    for row, column in zip(*np.unravel_index(largest, errors.shape)):
-        if errors[row, column]:
-            pairs.append({"label": (labels[row], class_names.get(labels[row])),
-                          "predicted": (labels[column], class_names.get(labels[column])),
-                          "pixels": int(errors[row, column]), "of_label": errors[row, column] / label_pixels[row],
-                          "of_errors": errors[row, column] / all_errors})
-    return pairs
-
-
-def worst_class(report):
-    """(id, entry) of the class in the label with the lowest IoU, or None when there is none.
-
-    Only when no labelled class has an IoU does a class found only in the
-    inference count: naming a hallucinated class as the image's worst would hide
-    the labelled class the model missed.
-    """
-    defined = [(entry["support"] == 0, entry["iou"], int(class_id), entry)
-               for class_id, entry in report["classes"].items() if entry["iou"] is not None]
-    if not defined:
-        return None
-    *_, class_id, entry = min(defined, key=lambda item: item[:3])
-    return class_id, entry
-
-
-def image_report(image_id, label_path, inference_path, counts, zero_division=0.0, ignore_index=None,
-                 class_names=None):
-    """The report of one image's Counts, with its id and files first."""
-    return {"id": image_id, "label": shown(label_path), "inference": shown(inference_path),
-            **compute_report(counts, zero_division, ignore_index, class_names)}
-
-
-def combined_report(total, summary_rows, zero_division=0.0, ignore_index=None, class_names=None,
-                    image_ious=None, num_classes=None):
-    """The report of the summed Counts, with the image count, the mean of per-image mean IoUs, and the
-    headline numbers as other tools would compute them (image_ious: an ImageIoUs of the same images)."""
-    report = {"images": len(summary_rows),
-              **compute_report(total, zero_division, ignore_index, class_names),
-              "mean_image_mean_iou": _number(_macro_average(np.array(
-                  [math.nan if row["mean_iou"] is None else row["mean_iou"] for row in summary_rows])))}
-    matrix = whole_matrix(total)
-    report["conventions"] = peer_conventions(report, matrix, image_ious or ImageIoUs(),
-                                             *number_of_classes(num_classes, class_names or {}, ignore_index,
-                                                                matrix), ignore_index)
-    return report
-
-
-class ImageIoUs:
-    """Each id's IoU summed over the images it occurs in, and the number of those images: what an average
-    over images (torchmetrics' MeanIoU) needs, kept in 4 KB however many images there are."""
-
-    def __init__(self):
-        self.sums = np.zeros(LABEL_SPACE)
-        self.images = np.zeros(LABEL_SPACE, dtype=np.int64)
-
-    def add(self, counts):
-        """Add one image's Counts."""
-        tp = np.diagonal(counts.matrix)
-        union = counts.matrix.sum(axis=0) + counts.matrix.sum(axis=1) - tp
-        occurs = union > 0  # a predicted ignore id occurs too: a tool without an ignore index sees it
-        self.sums[counts.ids[occurs]] += tp[occurs] / union[occurs]
-        self.images[counts.ids[occurs]] += 1
-
-
-def number_of_classes(option, class_names, ignore_index, matrix):
-    """N, the class count other tools are given, and where it comes from: --num-classes; else the named
-    ids 0, 1, 2, ... up to the first unnamed id or the ignore index (Cityscapes' names give 19, not 256
-    for void); else 1 + the largest id that occurs, the ignore index aside."""
-    if option is not None:
-        return option, "--num-classes"
-    count = 0
-    while count in class_names and count != ignore_index:
-        count += 1
-    if count:
-        return count, "the class names"
-    occurring = np.flatnonzero((matrix.sum(axis=1) > 0) | (matrix.sum(axis=0) > 0))
-    occurring = occurring[occurring != ignore_index] if ignore_index is not None else occurring
-    return (int(occurring[-1]) + 1 if occurring.size else 0), "the ids that occur"
-
-
-# Other evaluators: (short name, full name, how it computes the headline numbers, in our words, from its
-# code); N is the class count each is given.
-PEER_RULES = {
-    "mmsegmentation": ("mmsegmentation, HF evaluate", "mmsegmentation IoUMetric and Hugging Face evaluate mean_iou",
-                       "classes 0..N-1 whose union is not 0, pooled over all pixels; pixels labelled an id >= N "
-                       "are not counted, but a prediction of class c on them still counts against c; mFscore "
-                       "leaves out a class with TP = 0 (its F is 0/0 there); mmsegmentation prints x100, "
-                       "rounded to 2 decimals"),
-    "torchmetrics_jaccard": ("torchmetrics JaccardIndex", "torchmetrics MulticlassJaccardIndex(average='macro')",
-                             "classes 0..N-1 that occur, pooled over all pixels; stops on an id >= N"),
-    "torchmetrics_mean_iou": ("torchmetrics MeanIoU", "torchmetrics MeanIoU",
-                              "each image's IoU of each class 0..N-1 that occurs in it, averaged over all such "
-                              "(image, class) pairs: a small image or a rare class weighs as much as a large "
-                              "one; it has no ignore index (here ignored pixels are removed first) and stops on "
-                              "an id >= N"),
-    "detectron2": ("detectron2", "detectron2 SemSegEvaluator",
-                   "only the classes in the label: a class that is only predicted never lowers a mean; an id "
-                   ">= N gives no number to trust (a label of N is taken for void, a larger id is counted in "
-                   "another class's cell, and past (N+1)^2 cells it stops); it calls aAcc pACC and mAcc "
-                   "mACC, and prints x100"),
-    "cityscapes": ("cityscapesScripts", "cityscapesScripts evalPixelLevelSemanticLabeling",
-                   "classes 0..N-1 (the 19 of Cityscapes); pixels labelled an id >= N count against no class, "
-                   "as void does; a class with TP + FP + FN = 0 is left out"),
-}
-PEER_NUMBERS = ("aAcc", "mIoU", "mAcc", "mDice", "mFscore", "fwIoU")  # as the tools name them
-
-
-def our_conventional_numbers(report):
-    """This tool's numbers under the names of PEER_NUMBERS (mFscore is our mDice: F1 is never 0/0 here)."""
-    by_name = {measure.name: report.get(key) for key, measure in MEASURES.items()}
-    ours = {name: by_name[name] for name in PEER_NUMBERS if name in by_name}
-    return {**ours, "mFscore": ours["mDice"]}
-
-
-def _ratio(numerator, denominator):
-    """numerator / denominator elementwise, nan where the denominator is 0 (as the tools' numpy gives)."""
-    numerator, denominator = np.asarray(numerator, np.float64), np.asarray(denominator, np.float64)
-    return np.divide(numerator, denominator, out=np.full(numerator.shape, math.nan), where=denominator != 0)
-
-
-def _nanmean(values):
-    return float(np.nanmean(values)) if (~np.isnan(values)).any() else math.nan
-
-
-def peer_conventions(report, matrix, image_ious, num_classes, num_classes_from, ignore_index):
-    """The headline numbers as each tool in PEER_RULES would compute them on the pixels of matrix (a
-    256x256 matrix whose ignore row is empty), with N = num_classes. A tool that stops on ids >= N gets
-    "refused" instead of numbers; "agree" says whether every tool gives this tool's own numbers."""
-    n = num_classes
-    labelled, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
-    beyond = [k for k in np.flatnonzero((labelled > 0) | (predicted > 0)).tolist() if k >= n]
-    held = f"the masks hold ids >= N ({', '.join(map(str, beyond[:8]))}{', ...' if len(beyond) > 8 else ''})"
-    refusals = {"torchmetrics_jaccard": f"stops: {held}", "torchmetrics_mean_iou": f"stops: {held}",
-                "detectron2": f"no number to trust: {held}, which it takes for void, counts in another class's "
-                              "cell, or stops on"} if beyond else {}
-    tp, label, prediction = np.diag(matrix)[:n], labelled[:n], predicted[:n]
-    # mmsegmentation and HF evaluate: histograms of the ids 0..N-1 over the counted pixels.
-    union = prediction + label - tp
-    precision, recall = _ratio(tp, prediction), _ratio(tp, label)
-    with np.errstate(invalid="ignore"):
-        fscore = 2 * precision * recall / (precision + recall)
-    tools = {"mmsegmentation": {"aAcc": _ratio(tp.sum(), label.sum()).item(), "mIoU": _nanmean(_ratio(tp, union)),
-                                "mAcc": _nanmean(recall), "mDice": _nanmean(_ratio(2 * tp, prediction + label)),
-                                "mFscore": _nanmean(fscore)}}
-    # torchmetrics: the same classes, the ignore id's own column (when below N) left out of the mean.
-    iou = _ratio(tp, union)
-    if ignore_index is not None and ignore_index < n:
-        iou[ignore_index] = math.nan
-    tools["torchmetrics_jaccard"] = {"mIoU": _nanmean(iou)}
-    tools["torchmetrics_mean_iou"] = {"mIoU": _ratio(image_ious.sums[:n].sum(), image_ious.images[:n].sum()).item()}
-    # detectron2: the classes with pixels in the label.
-    in_label = label > 0
-    tools["detectron2"] = {"aAcc": _ratio(tp.sum(), label.sum()).item(),
-                           "mIoU": float(np.mean(iou[in_label])) if in_label.any() else math.nan,
-                           "mAcc": float(np.mean(recall[in_label])) if in_label.any() else math.nan,
-                           "fwIoU": float(np.sum(iou[in_label] * (label / label.sum())[in_label])) if in_label.any()
-                           else math.nan}
-    # cityscapesScripts: false positives only from pixels labelled a class 0..N-1.
-    false_positives = matrix[:n, :n].sum(axis=0) - tp
-    city = _ratio(tp, tp + false_positives + (label - tp))
-    if ignore_index is not None and ignore_index < n:
-        city[ignore_index] = math.nan
-    tools["cityscapes"] = {"mIoU": _nanmean(city)}
-
-    ours = our_conventional_numbers(report)
-    conventions = {"num_classes": n, "num_classes_from": num_classes_from, "agree": True, "tools": {}}
-    for tool, numbers in tools.items():
-        stops = refusals.get(tool)
-        short, name, rule = PEER_RULES[tool]
-        entry = {"short": short, "name": name, "rule": rule, "refused": stops}
-        entry.update({name: None if stops else _number(value) for name, value in numbers.items()})
-        conventions["tools"][tool] = entry
-        conventions["agree"] &= stops is None and all(
-            entry[name] is None and ours[name] is None
-            or None not in (entry[name], ours[name]) and math.isclose(entry[name], ours[name], rel_tol=1e-12, abs_tol=1e-15)
-            for name in numbers)
-    return conventions
-
-
-def summary_row(report, file=None):
-    """What the per-image summary shows of a report: kept for every image, so it stays small.
-
-    file is the name of the image's output files (see output_name).
-    """
-    worst = worst_class(report)
-    return {"id": report["id"], "file": file, "pixels": report["pixels"], **headline_numbers(report),
-            "macro_f1": report["macro_avg"]["f1_score"],
-            "worst_class": worst and (worst[0], worst[1]["name"], worst[1]["iou"])}
-
-
-def occurrence_note(entry, zero_division):
-    """Why a class row holds a 0/0, when it occurs on one side only."""
-    if entry["occurs_in"] == "both":
-        return ""
-    as_shown = {0.0: "shown as 0", 1.0: "shown as 1"}.get(zero_division, "undefined")
-    if entry["occurs_in"] == "label":
-        return f"label only: never predicted, precision is 0/0, {as_shown}"
-    if entry["occurs_in"] == "inference":
-        return f"inference only: no support, recall is 0/0, {as_shown}"
-    return ""
-
-
-def unexpected_note(report):
-    listed = ", ".join(f"{class_id} ({plural(pixels, 'pixel')})"
-                       for class_id, pixels in report["unexpected_ids"].items())
-    return f"unexpected ids (no class name; wrong file or mapping?): {listed}"
-
-
-def undefined_note(report):
-    """A note when some values are undefined (0/0 with --zero-division nan) and left out of the averages."""
-    if any(entry[m] is None for entry in report["classes"].values() for m in CLASS_METRICS):
-        return "(undefined values, 0/0 with --zero-division nan, are left out of both averages)"
-    return None
-
-
-def void_ids(class_names):
-    """The ids whose class name says they mark pixels to leave out (void, unlabelled, ...)."""
-    return [class_id for class_id, name in sorted(class_names.items())
-            if name.strip().lower().replace("'", "") in VOID_NAMES]
-
-
-def void_note(report, ignore_index, class_names):
-    """A hint when a labelled id is counted as a class though it is likely void: its name says so, or it is
-    an unnamed 255, never predicted, in a task of several classes besides it. (An unnamed 255 next to one
-    other class is more likely a foreground.)"""
-    named = [class_id for class_id in void_ids(class_names) if class_id != ignore_index
-             and report["classes"].get(str(class_id), {}).get("support")]
-    if named:
-        return (f"note: id {named[0]} is named {class_names[named[0]]!r} and its label pixels are counted as "
-                f"a class; if it marks pixels to leave out, run again with --ignore-index {named[0]}")
-    void = report["classes"].get("255")
-    others = [class_id for class_id, entry in report["classes"].items() if class_id != "255" and entry["support"]]
-    if ignore_index is None and 255 not in class_names and void and void["occurs_in"] == "label" \
-            and len(others) >= 2:
-        return ("note: id 255 is in the labels but never predicted; if it marks pixels to leave out "
-                "(void), run again with --ignore-index 255")
-    return None
-
-
-# Known ways in which two files can mean different things by the same id: the map from the labels' id
-# to the inferences' id that each stands for, and the option that undoes it.
-CITYSCAPES_TRAIN_IDS = {label_id: train_id for label_id, train_id, _ in CITYSCAPES_LABELS if train_id != 255}
-ID_SCHEMES = (
-    (CITYSCAPES_TRAIN_IDS.get, "Cityscapes labelIds in the labels against trainIds in the inferences",
-     "--label-map cityscapes-labelids"),
-    ({train_id: label_id for label_id, train_id in CITYSCAPES_TRAIN_IDS.items()}.get,
-     "Cityscapes trainIds in the labels against labelIds in the inferences", "--inference-map cityscapes-labelids"),
-    (lambda k: k - 1 if 0 < k < 255 else None, "ids before reduce-zero-label in the labels (ADE20K's 0 = other, "
-     "k = class k-1) against ids after it in the inferences", "--label-map reduce-zero-label"),
-    (lambda k: k + 1 if k < 254 else None, "ids after reduce-zero-label in the labels against ids before it in "
-     "the inferences", "--inference-map reduce-zero-label"),
-)
-MIN_SHARE_OF_PIXELS = 0.0005  # a label id with fewer of the counted pixels says too little about the ids
-# Inferences holding this many ids, and this many times as many as the labels, hold scores (probabilities
-# saved as 0..255, or masks resized with interpolation), not class ids: no model of a dataset's classes
-# predicts so many (COCO-Stuff has 171, ADE20K 150); nor this many against a binary task's labels.
-SCORE_MAP_IDS = 200
-SCORE_MAP_RATIO = 8
-BINARY_SCORE_MAP_IDS = 32
-
-
-def id_scheme_warnings(matrix, ignore_index=None):
-    """What the counts of a (combined) matrix say about the ids: warnings that the numbers are wrong as the
-    ids stand, naming the option that fixes it where there is one; [] when nothing is amiss.
-
-    Score maps on one side (score_map_warnings); and where the label's id is mostly
-    predicted as another id for most classes, and those other ids are all different
-    (a renaming, not a poor model that predicts one class everywhere), the ids do
-    not mean the same in both.
-    """
-    labelled, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
-    label_ids, inference_ids = set(np.flatnonzero(labelled).tolist()), set(np.flatnonzero(predicted).tolist())
-    for labels, inferences, option in (({0, 255}, {0, 1}, "--label-map 255:1"),
-                                       ({0, 1}, {0, 255}, "--inference-map 255:1")):
-        if 255 in label_ids | inference_ids and label_ids <= labels and inference_ids <= inferences \
-                and 1 in label_ids | inference_ids:
-            return [f"the labels hold ids {sorted(label_ids)} and the inferences {sorted(inference_ids)}: "
-                    f"one class in two encodings (0/255 and 0/1)? Map it with {option}; leaving 255 out as "
-                    "void would drop that class instead of scoring it"]
-    score_maps = score_map_warnings(labelled, predicted, ignore_index)
-    if score_maps:
-        return score_maps
-    sizeable = [k for k in sorted(label_ids) if k != ignore_index and labelled[k] >= MIN_SHARE_OF_PIXELS * labelled.sum()]
-    dominant = {k: int(np.argmax(matrix[k])) for k in sizeable}
-    moved = {k: p for k, p in dominant.items() if p != k and matrix[k, p] * 2 > labelled[k]}
-    if len(moved) < max(2, len(sizeable) / 2):
-        return _scheme_by_agreement(matrix)
-    mapping = ", ".join(f"{k}→{p}" for k, p in list(moved.items())[:8]) + (", ..." if len(moved) > 8 else "")
-    said = (f"most pixels of {len(moved)} of the {len(sizeable)} label ids are predicted as another id "
-            f"(label→inference: {mapping})")
-    for scheme, reading, option in ID_SCHEMES:
-        expected = {k: scheme(k) for k in moved if scheme(k) is not None}
-        if len(expected) >= 2 and sum(moved[k] == target for k, target in expected.items()) >= 0.8 * len(expected):
-            return [f"{said}: this looks like {reading}: use {option}"]
-    if len(set(moved.values())) == len(moved):
-        return [f"{said}, each to a different id: the two seem to number the classes differently; "
-                "map one onto the other with --label-map or --inference-map"]
-    return _scheme_by_agreement(matrix)
-
-
-def score_map_warnings(labelled, predicted, ignore_index=None):
-    """A warning when the inferences hold scores, not class ids: SCORE_MAP_IDS ids or more, and
-    SCORE_MAP_RATIO times as many as the labels hold; or, against labels of one or two ids (a binary
-    task), BINARY_SCORE_MAP_IDS or more (probabilities saved as percentages). labelled, predicted: pixels
-    per id; a predicted ignore id is no class of the labels'."""
-    label_ids, inference_ids = np.flatnonzero(labelled), np.flatnonzero(predicted)
-    inference_ids = inference_ids[inference_ids != ignore_index]
-    # (Not the labels: many label ids against few predicted ones is a model that predicts one class.)
-    if len(inference_ids) >= SCORE_MAP_IDS and len(inference_ids) >= SCORE_MAP_RATIO * len(label_ids) \
-            or len(label_ids) <= 2 and len(inference_ids) >= BINARY_SCORE_MAP_IDS:
-        return [f"the inferences hold {len(inference_ids)} ids from {inference_ids[0]} to {inference_ids[-1]}, "
-                f"the labels {plural(len(label_ids), 'id')}: these look like score maps (a probability per "
-                "pixel saved as 0..255, or masks resized with interpolation), not class ids, and the numbers "
-                "are not meaningful; threshold the inferences into class ids and score those"]
-    return []
-
-
-def ignored_foreground_hint(matrix, ignore_index=None):
-    """A warning, no doubt (healthy scans, a shard of negatives), when every counted label pixel is 0 with
-    255 ignored and the inferences hold 1: 255 may be the labels' foreground, saved 0/255."""
-    label_ids = set(np.flatnonzero(matrix.sum(axis=1)).tolist())
-    if ignore_index == 255 and label_ids == {0} and matrix[:, 1].any():
-        return ["every counted label pixel is 0 and the inferences hold 1: if 255 is the labels' foreground "
-                "(0/255 against 0/1), ignoring it drops the whole class; map it with --label-map 255:1 instead"]
-    return []
-
-
-def _scheme_by_agreement(matrix):
-    """A warning when most counted pixels agree once the labels are read in one of ID_SCHEMES and at most half
-    as many as they are: what a model with the other scheme's ids gives, however many of its classes it
-    confuses (on a few images, its confusions can hide the renaming from id_scheme_warnings' count of ids)."""
-    counted, as_they_are = matrix.sum(), np.trace(matrix)  # (the ignore index's row is not counted)
-    for scheme, reading, option in ID_SCHEMES:
-        agreeing = [int(matrix[k, scheme(k)]) for k in range(LABEL_SPACE) if scheme(k) is not None]
-        agreeing_ids, agreeing = sum(map(bool, agreeing)), sum(agreeing)
-        # Two ids at least: one class predicted as another is a poor model (or swapped binary ids), not a scheme.
-        if counted and agreeing_ids >= 2 and agreeing > counted / 2 and agreeing > 2 * as_they_are:
-            return [f"{agreeing / counted:.0%} of the counted pixels agree if these are {reading}, "
-                    f"{as_they_are / counted:.0%} as the ids are: use {option}"]
-    return []
 
 
 # ---------------------------------------------------------------- tables
@@ -2614,7 +2610,7 @@ def rarity_note(interval):
         return ""
     if not interval["images"]:
         return "in no image's label, only predicted"
-    return f"in {interval['images']} image{'' if interval['images'] == 1 else 's'}: the interval rests on few"
+    return f"in {plural(interval['images'], 'image')}: the interval rests on few"
 
 
 def headline_rows(report):
@@ -2632,18 +2628,23 @@ def headline_rows(report):
     return rows
 
 
+def few_images_said(images):
+    """Why an interval over fewer than FEW_IMAGES images is worth little."""
+    return (f"only {plural(images, 'image')}: an interval from fewer than about {FEW_IMAGES} images is rough, "
+            "and narrower than it should be")
+
+
 def interval_notes(report):
     """The bootstrap's summary line, and a note when there are too few images for it to say much."""
     intervals = report.get("confidence_intervals")
     if not intervals:
         return []
     level, images = f"{intervals['level'] * 100:g}%", intervals["images"]
-    lines = [f"intervals: {level} percentile bootstrap over the {images} image{'' if images == 1 else 's'} "
+    lines = [f"intervals: {level} percentile bootstrap over the {plural(images, 'image')} "
              f"({intervals['resamples']} resamples of the images, seed {intervals['seed']}): each resample's "
              "pooled numbers"]
     if images < FEW_IMAGES:
-        lines.append(f"note: only {images} image{'' if images == 1 else 's'}: an interval from fewer than about "
-                     f"{FEW_IMAGES} images is rough, and narrower than it should be")
+        lines.append(f"note: {few_images_said(images)}")
     return lines
 
 
@@ -2675,6 +2676,166 @@ def matrix_table(report, class_names):
     labels = report["confusion_matrix"]["labels"]
     return labels, [(class_id, class_names.get(class_id), row)
                     for class_id, row in zip(labels, report["confusion_matrix"]["matrix"])]
+
+
+# ---------------------------------------------------------------- files
+# The report folder's files: their names and paths, written whole or not at all, and the lock that keeps
+# two runs apart.
+
+# Where an image's files stand in the report folder, by what they are.
+IMAGE_FILES = {"page": ("reports", ".html"), "matrix": ("matrices", ".csv"), "overlay": ("overlays", ".png"),
+               "predicted_as": ("predicted_as", ".png"), "label": ("label_colours", ".png"),
+               "prediction": ("inference_colours", ".png"), "picture": ("pictures", ".jpg"),  # or its own suffix
+               "thumbnail": ("thumbnails", ".jpg"), "plot": ("plots", ".png")}
+# --compare's copies of the reports' thumbnails: a folder of their own, as any name may be an image's.
+COMPARISON_THUMBNAILS = "compare_thumbnails"
+OUTPUT_SUBFOLDERS = (*(name for name, _ in IMAGE_FILES.values()), COMPARISON_THUMBNAILS)
+# The files a run writes at the top of its report folder (as FolderSink and write_comparison_folder name
+# them), besides OUTPUT_SUBFOLDERS: an input report must not be one of them.
+FOLDER_FILES = {"merge": ("report.json", "classes.csv", "combined.csv", "confusion_matrix.csv", "summary.csv",
+                          "confusion_matrix.png", "index.html", ".lock"),
+                "compare": ("comparison.json", "compare.html", ".lock")}
+MAX_NAME_BYTES = 200  # a file name's limit is 255 bytes; room for the suffix and a temporary name's parts
+
+
+HASHED_NAME = re.compile(r"~[0-9a-f]{10}$")
+
+
+def output_name(key):
+    """The name an image's output files get: its key where that is a plain file name, else a safe
+    form of it with a short hash of the key, so that two keys never share a file."""
+    plain = (key == shown(key) and key not in ("", ".", "..") and not key.startswith(".")
+             and "/" not in key and "\\" not in key and len(key.encode()) <= MAX_NAME_BYTES
+             and not HASHED_NAME.search(key))  # else a plain key could be another key's hashed name
+    if plain:
+        return key
+    import hashlib  # loads OpenSSL (3 MB): only a run with such names pays for it
+    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:10]
+    safe = re.sub(r"[^\w .,+=@-]", "_", shown(key)).lstrip(".")
+    safe = safe.encode()[:100].decode(errors="ignore")  # 100 bytes: letters of other scripts take 2 to 4
+    return f"{safe}~{digest}"
+
+
+def file_path(folder, file, what, suffix=None):
+    """The path of an image's file of kind what (a key of IMAGE_FILES) in the report folder; suffix for a
+    kind whose files keep their own (the camera pictures)."""
+    subfolder, kind_suffix = IMAGE_FILES[what]
+    return folder / subfolder / f"{file}{kind_suffix if suffix is None else suffix}"
+
+
+def file_link(file, what, suffix=None):
+    """file_path as a link relative to the report folder's top."""
+    subfolder, kind_suffix = IMAGE_FILES[what]
+    return f"{subfolder}/{urllib.parse.quote(file)}{kind_suffix if suffix is None else suffix}"
+
+
+# What _replacing writes, .<name>.<pid>.part, for the files a report folder holds: nothing else matches.
+TEMPORARY_NAME = re.compile(r"\..+\.(html|csv|json|png|jpg|jpeg|gif|webp|bmp)\.[0-9]+\.part")
+
+
+@contextlib.contextmanager
+def _replacing(path):
+    """A temporary path beside path, renamed to path when the block ends without an error, so that an
+    interrupted run never leaves half a file; raises OutputError naming path when it cannot be written.
+
+    The temporary name is the file's own with a dot before it and .<pid>.part after: at most 14 bytes
+    longer than the name (a pid has at most 7 digits), which output_name leaves room for.
+    """
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield temporary
+        os.replace(temporary, path)
+    except OSError as error:  # name what the system refused: a folder on the way, else the file
+        # Never another file the error names: copying a picture out of space names the picture read.
+        on_the_way = error.filename is not None and Path(error.filename) in path.parents
+        culprit = error.filename if on_the_way else path
+        raise OutputError(f"{shown(culprit)}: {error.strerror or error}") from None
+    finally:
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+
+
+LOCK_NAME = ".lock"  # in the report folder while a run writes it; holds the run's process id
+
+
+@contextlib.contextmanager
+def folder_lock(folder):
+    """Hold the report folder for this run: a second run writing it at the same time is refused
+    (RunError); temporary files of a killed run are removed, now and when this run ends."""
+    path = folder / LOCK_NAME
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for subfolder in (folder / name for name in OUTPUT_SUBFOLDERS):
+            if subfolder.is_symlink() or (subfolder.exists() and not subfolder.is_dir()):
+                raise OutputError(f"{shown(subfolder)}: a link or a file where the report folder's own "
+                                  "sub-folder belongs; files are never written or removed through it")
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            os.close(descriptor)
+            raise OutputError(f"{shown(path)}: not a regular file")
+        lock = open(descriptor, "r+", encoding="utf-8")
+    except OSError as error:
+        raise OutputError(f"{shown(error.filename or path)}: {error.strerror or error}") from None
+    with lock:
+        if fcntl is not None:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                # The lock file of a run that just ended is gone: then the lock taken is on nothing.
+                held = os.path.samestat(os.fstat(lock.fileno()), os.stat(path))
+            except BlockingIOError:
+                held = False
+            except OSError:  # a file system without locks: go on, as on Windows
+                held = True
+            if not held:
+                lock.seek(0)
+                holder = lock.read().strip()
+                raise RunError(f"--output-dir {shown(folder)}: another run"
+                               + (f" (process {holder})" if holder.isdigit() else "")
+                               + " is writing this report folder; wait for it to end, or choose another "
+                               "folder")
+            lock.truncate(0)
+            lock.write(str(os.getpid()))
+            lock.flush()
+        remove_leftovers(folder)
+        try:
+            yield
+        finally:
+            remove_leftovers(folder)
+            with contextlib.suppress(OSError):
+                path.unlink()  # while still held: a run waiting for it then finds it gone
+
+
+def remove_leftovers(folder):
+    """Remove the temporary files that a killed run left in a report folder (nothing else)."""
+    for subfolder in (folder, *(folder / name for name in OUTPUT_SUBFOLDERS)):
+        with contextlib.suppress(OSError), os.scandir(subfolder) as entries:
+            for entry in entries:
+                if TEMPORARY_NAME.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                    os.unlink(entry.path)
+
+
+@contextlib.contextmanager
+def atomic_open(path, newline=None):
+    """A text file that appears at path, whole, only when the with-block ends without an error."""
+    with _replacing(path) as temporary, open(temporary, "w", encoding="utf-8", newline=newline) as file:
+        yield file
+
+
+def write_atomically(path, write):
+    """write(temporary path), then rename it to path."""
+    with _replacing(path) as temporary:
+        write(temporary)
+
+
+def write_text(path, text):
+    with atomic_open(path) as file:
+        file.write(text)
+
+
+def save_image(image, path, **options):
+    write_atomically(path, lambda temporary: image.save(temporary, format=path.suffix[1:].upper()
+                                                         .replace("JPG", "JPEG"), **options))
 
 
 # ---------------------------------------------------------------- renderers: text
@@ -2836,7 +2997,7 @@ def format_image_section(image, class_names, digits=4, zero_division=0.0, ignore
 def format_combined_section(combined, class_names, digits=4, zero_division=0.0, ignore_index=None,
                             skipped_ids=()):
     """The combined heading, matrix, report and both means, clearly told apart."""
-    heading = (f"=== combined: {combined['images']} image{'' if combined['images'] == 1 else 's'}, "
+    heading = (f"=== combined: {plural(combined['images'], 'image')}, "
                f"{combined['pixels']} pixels counted ===")
     if skipped_ids:
         heading += (f"\n{len(skipped_ids)} skipped because of errors (listed at the end): "
@@ -2858,14 +3019,13 @@ def format_comparison(comparison, digits=4):
     first) and the images that changed most."""
     baseline, bootstrap = comparison["baseline"], comparison["bootstrap"]
     images = baseline["images"]
-    sections = [f"Baseline {baseline['report']}: {images} image{'' if images == 1 else 's'} with counted pixels; "
+    sections = [f"Baseline {baseline['report']}: {plural(images, 'image')} with counted pixels; "
                 f"intervals: {bootstrap['level'] * 100:g}% paired percentile bootstrap over the images "
                 f"({bootstrap['resamples']} resamples, seed {bootstrap['seed']}), the same resamples for every model"]
     if not images:  # every label pixel is the ignore index: no number, no interval
         sections = [f"Baseline {baseline['report']}: {NOTHING_TO_COMPARE}"]
     elif images < FEW_IMAGES:
-        sections[0] += (f"\nnote: only {images} image{'' if images == 1 else 's'}: an interval from fewer than about "
-                        f"{FEW_IMAGES} images is rough, and narrower than it should be")
+        sections[0] += f"\nnote: {few_images_said(images)}"
     for entry in comparison["comparisons"]:
         headline, classes = comparison_rows(comparison, entry)
         changes = entry["images"]
@@ -3275,8 +3435,7 @@ def comparison_page(comparison, overlays, digits):
         body[0] = (f"<h1>Models against {html.escape(baseline['report'])}</h1>"
                    f'<p class="note">{NOTHING_TO_COMPARE} &middot; <a href="comparison.json">comparison.json</a></p>')
     elif baseline["images"] < FEW_IMAGES:
-        body.append(f'<p class="note">only {baseline["images"]} images: an interval from fewer than about '
-                    f"{FEW_IMAGES} images is rough, and narrower than it should be</p>")
+        body.append(f'<p class="note">{html.escape(few_images_said(baseline["images"]))}</p>')
     for index, entry in enumerate(comparison["comparisons"], start=1):
         headline, classes = comparison_rows(comparison, entry)
         changes = entry["images"]
@@ -3303,54 +3462,7 @@ def comparison_page(comparison, overlays, digits):
     return _page("Model comparison", "".join(body))
 
 
-# ---------------------------------------------------------------- renderers: pictures and files
-
-# Where an image's files stand in the report folder, by what they are.
-IMAGE_FILES = {"page": ("reports", ".html"), "matrix": ("matrices", ".csv"), "overlay": ("overlays", ".png"),
-               "predicted_as": ("predicted_as", ".png"), "label": ("label_colours", ".png"),
-               "prediction": ("inference_colours", ".png"), "picture": ("pictures", ".jpg"),  # or its own suffix
-               "thumbnail": ("thumbnails", ".jpg"), "plot": ("plots", ".png")}
-# --compare's copies of the reports' thumbnails: a folder of their own, as any name may be an image's.
-COMPARISON_THUMBNAILS = "compare_thumbnails"
-OUTPUT_SUBFOLDERS = (*(name for name, _ in IMAGE_FILES.values()), COMPARISON_THUMBNAILS)
-# The files a run writes at the top of its report folder (as FolderSink and write_comparison_folder name
-# them), besides OUTPUT_SUBFOLDERS: an input report must not be one of them.
-FOLDER_FILES = {"merge": ("report.json", "classes.csv", "combined.csv", "confusion_matrix.csv", "summary.csv",
-                          "confusion_matrix.png", "index.html", ".lock"),
-                "compare": ("comparison.json", "compare.html", ".lock")}
-MAX_NAME_BYTES = 200  # a file name's limit is 255 bytes; room for the suffix and a temporary name's parts
-
-
-HASHED_NAME = re.compile(r"~[0-9a-f]{10}$")
-
-
-def output_name(key):
-    """The name an image's output files get: its key where that is a plain file name, else a safe
-    form of it with a short hash of the key, so that two keys never share a file."""
-    plain = (key == shown(key) and key not in ("", ".", "..") and not key.startswith(".")
-             and "/" not in key and "\\" not in key and len(key.encode()) <= MAX_NAME_BYTES
-             and not HASHED_NAME.search(key))  # else a plain key could be another key's hashed name
-    if plain:
-        return key
-    import hashlib  # loads OpenSSL (3 MB): only a run with such names pays for it
-    digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:10]
-    safe = re.sub(r"[^\w .,+=@-]", "_", shown(key)).lstrip(".")
-    safe = safe.encode()[:100].decode(errors="ignore")  # 100 bytes: letters of other scripts take 2 to 4
-    return f"{safe}~{digest}"
-
-
-def file_path(folder, file, what, suffix=None):
-    """The path of an image's file of kind what (a key of IMAGE_FILES) in the report folder; suffix for a
-    kind whose files keep their own (the camera pictures)."""
-    subfolder, kind_suffix = IMAGE_FILES[what]
-    return folder / subfolder / f"{file}{kind_suffix if suffix is None else suffix}"
-
-
-def file_link(file, what, suffix=None):
-    """file_path as a link relative to the report folder's top."""
-    subfolder, kind_suffix = IMAGE_FILES[what]
-    return f"{subfolder}/{urllib.parse.quote(file)}{kind_suffix if suffix is None else suffix}"
-
+# ---------------------------------------------------------------- renderers: pictures
 
 def error_layer(label, inference, ignore_index=None):
     """The model's errors as a layer to lay on the camera picture: wrong pixels WRONG_COLOUR, ignored ones
@@ -3434,115 +3546,6 @@ def find_picture(images_dir, key, size, endings=("",)):
             except (OSError, *PILLOW_DECODING_ERRORS) as error:
                 return None, f"{shown(path)}: cannot read ({error})"
     return None, f"no {shown(key)}.* in {shown(images_dir)}"
-
-
-# What _replacing writes, .<name>.<pid>.part, for the files a report folder holds: nothing else matches.
-TEMPORARY_NAME = re.compile(r"\..+\.(html|csv|json|png|jpg|jpeg|gif|webp|bmp)\.[0-9]+\.part")
-
-
-@contextlib.contextmanager
-def _replacing(path):
-    """A temporary path beside path, renamed to path when the block ends without an error, so that an
-    interrupted run never leaves half a file; raises OutputError naming path when it cannot be written.
-
-    The temporary name is the file's own with a dot before it and .<pid>.part after: at most 14 bytes
-    longer than the name (a pid has at most 7 digits), which output_name leaves room for.
-    """
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        yield temporary
-        os.replace(temporary, path)
-    except OSError as error:  # name what the system refused: a folder on the way, else the file
-        # Never another file the error names: copying a picture out of space names the picture read.
-        on_the_way = error.filename is not None and Path(error.filename) in path.parents
-        culprit = error.filename if on_the_way else path
-        raise OutputError(f"{shown(culprit)}: {error.strerror or error}") from None
-    finally:
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
-
-
-LOCK_NAME = ".lock"  # in the report folder while a run writes it; holds the run's process id
-
-
-@contextlib.contextmanager
-def folder_lock(folder):
-    """Hold the report folder for this run: a second run writing it at the same time is refused
-    (RunError); temporary files of a killed run are removed, now and when this run ends."""
-    path = folder / LOCK_NAME
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        for subfolder in (folder / name for name in OUTPUT_SUBFOLDERS):
-            if subfolder.is_symlink() or (subfolder.exists() and not subfolder.is_dir()):
-                raise OutputError(f"{shown(subfolder)}: a link or a file where the report folder's own "
-                                  "sub-folder belongs; files are never written or removed through it")
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            os.close(descriptor)
-            raise OutputError(f"{shown(path)}: not a regular file")
-        lock = open(descriptor, "r+", encoding="utf-8")
-    except OSError as error:
-        raise OutputError(f"{shown(error.filename or path)}: {error.strerror or error}") from None
-    with lock:
-        if fcntl is not None:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                # The lock file of a run that just ended is gone: then the lock taken is on nothing.
-                held = os.path.samestat(os.fstat(lock.fileno()), os.stat(path))
-            except BlockingIOError:
-                held = False
-            except OSError:  # a file system without locks: go on, as on Windows
-                held = True
-            if not held:
-                lock.seek(0)
-                holder = lock.read().strip()
-                raise RunError(f"--output-dir {shown(folder)}: another run"
-                               + (f" (process {holder})" if holder.isdigit() else "")
-                               + " is writing this report folder; wait for it to end, or choose another "
-                               "folder")
-            lock.truncate(0)
-            lock.write(str(os.getpid()))
-            lock.flush()
-        remove_leftovers(folder)
-        try:
-            yield
-        finally:
-            remove_leftovers(folder)
-            with contextlib.suppress(OSError):
-                path.unlink()  # while still held: a run waiting for it then finds it gone
-
-
-def remove_leftovers(folder):
-    """Remove the temporary files that a killed run left in a report folder (nothing else)."""
-    for subfolder in (folder, *(folder / name for name in OUTPUT_SUBFOLDERS)):
-        with contextlib.suppress(OSError), os.scandir(subfolder) as entries:
-            for entry in entries:
-                if TEMPORARY_NAME.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
-                    os.unlink(entry.path)
-
-
-@contextlib.contextmanager
-def atomic_open(path, newline=None):
-    """A text file that appears at path, whole, only when the with-block ends without an error."""
-    with _replacing(path) as temporary, open(temporary, "w", encoding="utf-8", newline=newline) as file:
-        yield file
-
-
-def write_atomically(path, write):
-    """write(temporary path), then rename it to path."""
-    with _replacing(path) as temporary:
-        write(temporary)
-
-
-def write_text(path, text):
-    with atomic_open(path) as file:
-        file.write(text)
-
-
-def save_image(image, path, **options):
-    write_atomically(path, lambda temporary: image.save(temporary, format=path.suffix[1:].upper()
-                                                         .replace("JPG", "JPEG"), **options))
 
 
 def draw_pictures(key, label, inference, settings):
@@ -3699,10 +3702,15 @@ class Result(NamedTuple):
     path: str  # the file at fault (shown), when refused; else the label
     report: dict | None
     error: str | None
-    picture_note: str | None = None  # why the overlay had no camera picture
-    width: int = 0  # the masks' width, when their pictures were drawn
-    picture: str | None = None  # the suffix of the camera picture's copy, when there is one
     counts: "Counts | None" = None  # the pair's tally, which the combined report sums
+    drawn: "Drawn | None" = None  # what the report folder drew of the pair (FolderSink.draw)
+
+
+class Drawn(NamedTuple):
+    """What the report folder drew of a pair, for its page."""
+    width: int  # the masks' width
+    picture: str | None  # the suffix of the camera picture's copy, when there is one
+    note: str | None  # why the overlay had no camera picture
 
 
 def json_head(settings):
@@ -3843,11 +3851,11 @@ class FolderSink(Sink):
         with drawing(report["id"]):
             write_csv(file_path(self.folder, file, "matrix"), matrix_csv_rows(report))
             write_text(file_path(self.folder, file, "page"), image_page(
-                report, file, self.settings, None if self.merged else (result.width, result.picture)))
+                report, file, self.settings, None if self.merged else result.drawn[:2]))
             if self.merged and self.settings.plots_per_image:
                 draw_image_plot(report, file, self.settings)
-        if result.picture_note:
-            self.picture_notes.append(result.picture_note)
+        if result.drawn and result.drawn.note:
+            self.picture_notes.append(result.drawn.note)
 
     def finish(self, combined, rows, refused, warnings):
         s = self.settings
@@ -3886,15 +3894,23 @@ class FolderSink(Sink):
     def __exit__(self, *exception):
         return self.held.__exit__(*exception)
 
+    @staticmethod
+    def draw(key, label, inference, report, settings):
+        """A pair's pictures (draw_pictures) and, with --plots-per-image, its heat map, drawn where the
+        masks are (in a worker process): its Drawn. A report folder that cannot be written stops the run
+        (OutputError): it is no fault of the masks, and dropping their pair would change the numbers."""
+        with drawing(report["id"]):
+            note, picture = draw_pictures(key, label, inference, settings)
+            if settings.plots_per_image:
+                draw_image_plot(report, output_name(key), settings)
+        return Drawn(label.shape[1], picture, note)
+
 
 # ---------------------------------------------------------------- pipeline
 
 def score_pair(pair, settings):
-    """Score one pair: a Result with its report, or with the error that refused it.
-
-    With a report folder, the overlay, thumbnail and maybe a heat map are drawn
-    here, where the masks are at hand (in a worker process).
-    """
+    """Score one pair: (a Result with its report and tally, or with the error that refused it; the pair's
+    (label, inference) ids when scored, else None)."""
     try:
         label, inference = read_pair(pair.label, pair.inference, settings.palette, settings.label_map,
                                      settings.inference_map, settings.ignore_index)
@@ -3905,22 +3921,23 @@ def score_pair(pair, settings):
         report = image_report(shown(pair.key), pair.label, pair.inference, counts, settings.zero_division,
                               settings.ignore_index, settings.class_names)
     except MaskError as error:
-        return Result(pair.key, shown(error.path or pair.label), None, str(error))
+        return Result(pair.key, shown(error.path or pair.label), None, str(error)), None
     except CheckFailed:  # stops the run: every number of it is in doubt
         raise
     except Exception as error:  # a bug of ours must still name the file and spare the other pairs
         return Result(pair.key, shown(pair.label), None, (
             f"{shown(pair.label)}, {shown(pair.inference)}: internal error "
-            f"({type(error).__name__}: {error})"))
-    # A report folder that cannot be written stops the run (OutputError): it is no fault of the masks,
-    # and dropping their pair would change the numbers.
-    note = picture = None
-    if settings.output_dir is not None:
-        with drawing(report["id"]):
-            note, picture = draw_pictures(pair.key, label, inference, settings)
-            if settings.plots_per_image:
-                draw_image_plot(report, output_name(pair.key), settings)
-    return Result(pair.key, shown(pair.label), report, None, note, label.shape[1], picture, counts)
+            f"({type(error).__name__}: {error})")), None
+    return Result(pair.key, shown(pair.label), report, None, counts), (label, inference)
+
+
+def pair_task(pair, settings):
+    """What a worker does with a pair: score it and, with a report folder, have the folder draw its pictures
+    while the masks are at hand (they never travel to the parent); returns the Result."""
+    result, masks = score_pair(pair, settings)
+    if masks is not None and settings.output_dir is not None:
+        result = result._replace(drawn=FolderSink.draw(pair.key, *masks, result.report, settings))
+    return result
 
 
 def check_with_sklearn(pair, label, inference, counts, ignore_index):
@@ -3974,8 +3991,8 @@ def _start_worker(max_image_pixels):
 
 
 def score_pairs(pairs, settings, jobs=1):
-    """score_pair of every pair, yielded in the order of pairs, decoded in `jobs` processes."""
-    score = functools.partial(score_pair, settings=settings)
+    """pair_task of every pair, yielded in the order of pairs, decoded in `jobs` processes."""
+    score = functools.partial(pair_task, settings=settings)
     if jobs <= 1 or len(pairs) <= 1:
         yield from map(score, pairs)
         return
@@ -4101,8 +4118,8 @@ def score(settings):
                                                          "run_ids": run_ids})
     if settings.shard and not pairs and not refused and run_ids:  # a job array's task past the last id
         if not settings.quiet:
-            say(f"note: shard {settings.shard[0]}/{settings.shard[1]} holds none of the run's {run_ids} image "
-                f"id{'s' if run_ids > 1 else ''}: its report is empty, and merges as such")
+            say(f"note: shard {settings.shard[0]}/{settings.shard[1]} holds none of the run's "
+                f"{plural(run_ids, 'image id')}: its report is empty, and merges as such")
         return consume_results(score_pairs([], settings), 0, [], settings)
     # A shard whose ids were all refused still reports them (exit 1), so that its task ends and it merges.
     if not pairs and not (settings.shard and run_pairs):
