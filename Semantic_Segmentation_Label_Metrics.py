@@ -21,15 +21,19 @@ balanced_accuracy_score (mAcc), cohen_kappa_score and matthews_corrcoef on the r
 pixel arrays (with pixels labelled --ignore-index removed).
 """
 # Contents, in file order; each section uses only the ones above it:
-#   constants   label space, formats, colours, presets, and Settings (what a run is asked to do)
-#   reading     mask files to class ids, class names, pairing files, JSON reports for --merge
-#   counting    a pair's confusion matrix over the ids that occur in it (Counts), or over all 256 ids
-#   reports     a matrix's classification report (a dict), other tools' conventions, summary rows, notes
-#   tables      each table described once: its columns (title, key, kind, formats)
-#   renderers   text, HTML, CSV and pictures, drawn from those descriptions
-#   sinks       console text, JSON document, report folder: begin / add / finish
-#   pipeline    scoring pairs (in worker processes), merging reports, handing results to the sinks
-#   CLI         the options, Settings made from them, main()
+#   constants    label space, formats, dataset presets (names, voids, colours), and Settings
+#   reading      mask files to class ids, class names, id maps, palettes, pairing files, JSON reports
+#   counting     a pair's tally (Counts: the confusion matrix over the ids that occur, boundary counts),
+#                tallies summed (CountsSum) and read back from JSON
+#   measures     every number, one entry each: CLASS_METRICS and MEASURES, functions of a Batch of tallies
+#   reports      a tally's report (a dict), other tools' conventions, summary rows, notes, id checks
+#   bootstrap    intervals over resampled images, and models compared on paired resamples
+#   tables       each table described once: its columns (title, key, kind, formats)
+#   files        the report folder's names and paths, files written whole, the folder's lock
+#   renderers    text, CSV, HTML and pictures, drawn from those descriptions
+#   sinks        console text, JSON document, report folder: begin / add / finish (and the folder's drawing)
+#   pipeline     scoring pairs (in worker processes), merging reports, handing results to the sinks
+#   CLI          the options, Settings made from them, main()
 
 import argparse
 import contextlib
@@ -2245,7 +2249,7 @@ def _scheme_by_agreement(matrix):
     return []
 
 
-# ---------------------------------------------------------------- bootstrap and comparison
+# ---------------------------------------------------------------- bootstrap
 
 class ImageCounts:
     """Each image's Batch statistics (statistics_of: TP, label and predicted pixels per id that occurs in it,

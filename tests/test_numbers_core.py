@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import tool
+from conftest import ROOT, tool
 
 
 def write_pairs(folder, seed, images=4):
@@ -134,3 +134,36 @@ macro avg          0.83         0.75      0.73     0.58         0.75        4
 weighted avg       0.83         0.75      0.73     0.58         0.75        4
 """
     assert out.startswith(expected), out[:1500]
+
+
+def test_the_table_of_contents_is_true_and_no_section_uses_one_below_it():
+    """The sections are those the module's opening comment lists, in its order, and no top-level name is
+    used by a section above the one that defines it (annotations and local names aside)."""
+    import ast
+    source = (ROOT / "Semantic_Segmentation_Label_Metrics.py").read_text(encoding="utf-8")
+    lines = source.splitlines()
+    starts = [(number, line.split("-- ", 1)[1].split(":")[0]) for number, line in enumerate(lines, 1)
+              if line.startswith("# ----------")]
+    contents = source.split("# Contents, in file order", 1)[1].split("\n\n", 1)[0].splitlines()[1:]
+    listed = [line.split()[1] for line in contents if line.startswith("#   ") and line[4] != " "]
+    assert list(dict.fromkeys(title for _, title in starts)) == listed  # "renderers: text" is renderers
+
+    def section(line):
+        return max((index for index, (start, _) in enumerate(starts) if start <= line), default=-1)
+    tree = ast.parse(source)
+    defined = {}
+    for node in tree.body:
+        targets = [node.name] if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else [
+            target.id for target in getattr(node, "targets", []) if isinstance(target, ast.Name)]
+        defined.update(dict.fromkeys(targets, section(node.lineno)))
+    downward = []
+    for node in tree.body:
+        if not isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Assign)):
+            continue
+        local = {name.id for name in ast.walk(node) if isinstance(name, ast.Name)
+                 and isinstance(name.ctx, ast.Store)} | {arg.arg for arg in ast.walk(node) if isinstance(arg, ast.arg)}
+        for name in ast.walk(node):
+            if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Load) and name.id not in local \
+                    and defined.get(name.id, -1) > section(node.lineno):
+                downward.append(f"{getattr(node, 'name', name.id)} uses {name.id}")
+    assert downward == []
