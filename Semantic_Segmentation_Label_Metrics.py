@@ -1683,24 +1683,27 @@ def _weighted_average(values, weights):
     return float(np.average(values[defined], weights=weights[defined]))
 
 
-def _averages(values, present, weights):
-    """The macro and weighted (by weights, the support) averages of each row of values over the row's present
-    classes, nan where none is defined. Each row is summed as np.nanmean and np.average sum it, so a report's
-    averages are scikit-learn's to the last bit; rows in which every class is present and defined (a
-    report, usually) are done at once."""
-    if values.shape[1] and present.all() and not np.isnan(values).any() and weights.sum(axis=1).all():
-        return (values.sum(axis=1) / values.shape[1],
-                (values * weights).sum(axis=1) / weights.sum(axis=1, dtype=np.float64))
-    macro, weighted = np.full(len(values), math.nan), np.full(len(values), math.nan)
-    for row, (row_values, row_present, row_weights) in enumerate(zip(values, present, weights)):
-        if row_present.any():
-            macro[row] = _macro_average(row_values[row_present])
-            weighted[row] = _weighted_average(row_values[row_present], row_weights[row_present])
+def _averages(table, present, weights):
+    """The macro and weighted (by weights, the support) averages of a (metrics, rows, classes) table, each
+    row over its present classes, (metrics, rows) nan where none is defined. Each row is summed as
+    np.nanmean and np.average sum it, so a report's averages are scikit-learn's to the last bit; when
+    every class is present and defined (a report, usually) all rows are done at once."""
+    if table.shape[2] and present.all() and not np.isnan(table).any() and weights.sum(axis=1).all():
+        return (table.sum(axis=2) / table.shape[2],
+                (table * weights).sum(axis=2) / weights.sum(axis=1, dtype=np.float64))
+    macro, weighted = np.full(table.shape[:2], math.nan), np.full(table.shape[:2], math.nan)
+    for (metric, row), values in np.ndenumerate(np.empty(table.shape[:2])):
+        chosen = present[row]
+        if chosen.any():
+            macro[metric, row] = _macro_average(table[metric, row][chosen])
+            weighted[metric, row] = _weighted_average(table[metric, row][chosen], weights[row][chosen])
     return macro, weighted
 
 
 def _row_means(values, chosen, otherwise=math.nan):
     """The mean of each row's chosen values, otherwise where a row has none."""
+    if chosen.all() and values.shape[1]:  # (np.mean of a row adds as its sum along the axis does)
+        return values.sum(axis=1) / values.shape[1]
     return np.array([np.mean(row[mask]) if mask.any() else otherwise for row, mask in zip(values, chosen)])
 
 
@@ -1713,12 +1716,13 @@ def evaluate(batch):
     fn = label - tp  # FN: pixels of the class predicted as something else
     tn = pixels - tp - fp - fn  # TN: pixels neither labelled nor predicted as the class
     present = (label > 0) | (predicted > 0)  # every class of a report; not so in a resample
-    values, macro, weighted = {}, {}, {}
-    for key, metric in CLASS_METRICS.items():
-        numerator, denominator = metric.ratio(tp, fp, fn, tn)
-        values[key] = _divide(numerator, denominator, batch.zero_division)
-        macro[key], weighted[key] = _averages(values[key], present, label)
-        values[key][~present] = math.nan
+    # Every metric at once: a (metrics, rows, classes) table, averaged as (metrics x rows) rows.
+    numerators, denominators = zip(*(metric.ratio(tp, fp, fn, tn) for metric in CLASS_METRICS.values()))
+    table = _divide(np.array(numerators), np.array(denominators), batch.zero_division)
+    macro, weighted = (dict(zip(CLASS_METRICS, average)) for average in _averages(table, present, label))
+    if not present.all():
+        table[:, ~present] = math.nan
+    values = dict(zip(CLASS_METRICS, table))
     boundary_iou = None
     if batch.boundary:
         boundary_iou = _divide(classes[:, 3], classes[:, 4], batch.zero_division)
@@ -1730,18 +1734,21 @@ def evaluate(batch):
     return numbers
 
 
+def _ratio(numerator, denominator):
+    """numerator / denominator elementwise, nan where the denominator is 0 (as the tools' numpy gives)."""
+    numerator, denominator = np.asarray(numerator, np.float64), np.asarray(denominator, np.float64)
+    return np.divide(numerator, denominator, out=np.full(numerator.shape, math.nan), where=denominator != 0)
+
+
 def pixel_accuracy(batch, numbers):
     """aAcc: correct pixels over counted pixels."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return batch.stats[:, 0].sum(axis=1) / batch.stats[:, 1].sum(axis=1)
+    return _ratio(batch.stats[:, 0].sum(axis=1), batch.stats[:, 1].sum(axis=1))
 
 
 def mean_accuracy(batch, numbers):
-    """mAcc: the mean recall of the classes in the label (a class only predicted has no recall)."""
-    classes = batch.stats[:, :, batch.is_class]
-    labelled = classes[:, 1] > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return _row_means(classes[:, 0] / classes[:, 1], labelled)
+    """mAcc: the mean recall of the classes in the label (a class only predicted has no recall): their
+    recall is TP / label pixels, never 0/0."""
+    return _row_means(numbers.classes["recall"], batch.stats[:, 1, batch.is_class] > 0)
 
 
 def mean_boundary_iou(batch, numbers):
@@ -1758,12 +1765,20 @@ def cohen_kappa(batch, numbers):
     from the matrix; 0/0 (chance expects no disagreement: one class only) gives --zero-division."""
     label, predicted = batch.stats[:, 1].astype(np.float64), batch.stats[:, 2].astype(np.float64)
     pixels = predicted.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        by_chance = predicted[:, :, None] * label[:, None, :] / pixels[:, None, None]
-        expected = ((1 - np.eye(label.shape[1])) * by_chance).sum(axis=(1, 2))
-        observed = pixels - batch.stats[:, 0].sum(axis=1, dtype=np.float64)
-        kappa = np.where(expected == 0, batch.zero_division, 1 - observed / expected)
+    by_chance = predicted[:, :, None] * label[:, None, :]
+    by_chance /= np.where(pixels > 0, pixels, 1)[:, None, None]
+    expected = (_off_diagonal(label.shape[1]) * by_chance).sum(axis=(1, 2))
+    observed = pixels - batch.stats[:, 0].sum(axis=1, dtype=np.float64)
+    kappa = np.full(len(pixels), float(batch.zero_division))
+    np.subtract(1, np.divide(observed, expected, where=expected != 0, out=np.zeros_like(pixels)), out=kappa,
+                where=expected != 0)
     return np.where(pixels > 0, kappa, math.nan)
+
+
+@functools.lru_cache(maxsize=None)
+def _off_diagonal(ids):
+    """An (ids, ids) float64 matrix of ones with a diagonal of zeros: the cells of disagreement."""
+    return 1 - np.eye(ids)
 
 
 def matthews_corrcoef(batch, numbers):
@@ -1847,15 +1862,16 @@ def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=Non
     class_names = class_names or {}
     batch = batch_of_counts(counts, ignore_index, zero_division)
     numbers = evaluate(batch)
-    classes = counts.ids[batch.is_class]
-    tp, support, predicted = batch.stats[0][:3, batch.is_class]
+    _, support, predicted = batch.stats[0][:3, batch.is_class].tolist()
     report_classes = {}
-    values_by_class = np.array([numbers.classes[key][0] for key in CLASS_METRICS]).T.tolist()
-    for column, (class_id, values) in enumerate(zip(classes.tolist(), values_by_class)):
-        count, guessed = int(support[column]), int(predicted[column])
+    table = np.array([values[0] for values in numbers.classes.values()])
+    values_by_class, undefined = table.T.tolist(), np.isnan(table).any()
+    for class_id, values, count, guessed in zip(counts.ids[batch.is_class].tolist(), values_by_class, support,
+                                                predicted):
         report_classes[str(class_id)] = {
             "name": class_names.get(class_id),
-            **{key: None if value != value else value for key, value in zip(CLASS_METRICS, values)},
+            **(dict(zip(CLASS_METRICS, values)) if not undefined  # no 0/0 left undefined: the usual case
+               else {key: None if value != value else value for key, value in zip(CLASS_METRICS, values)}),
             "support": count,
             "occurs_in": "both" if count and guessed else "label" if count else "inference",
         }
@@ -2023,12 +2039,6 @@ def our_conventional_numbers(report):
     by_name = {measure.name: report.get(key) for key, measure in MEASURES.items()}
     ours = {name: by_name[name] for name in PEER_NUMBERS if name in by_name}
     return {**ours, "mFscore": ours["mDice"]}
-
-
-def _ratio(numerator, denominator):
-    """numerator / denominator elementwise, nan where the denominator is 0 (as the tools' numpy gives)."""
-    numerator, denominator = np.asarray(numerator, np.float64), np.asarray(denominator, np.float64)
-    return np.divide(numerator, denominator, out=np.full(numerator.shape, math.nan), where=denominator != 0)
 
 
 def peer_conventions(report, matrix, image_ious, num_classes, num_classes_from, ignore_index):
@@ -2520,8 +2530,13 @@ class Column(NamedTuple):
 def class_table():
     """The classification report: a row per class, then the macro and weighted averages; a column per
     metric of CLASS_METRICS (read when drawn, so that an entry added to it is a column everywhere)."""
+    return _class_table(tuple(CLASS_METRICS.items()))
+
+
+@functools.lru_cache(maxsize=4)
+def _class_table(metrics):
     return (Column("class", "class", "class", csv=("class_id", "name")),
-            *(Column(metric.title, key, "score", also=metric.also) for key, metric in CLASS_METRICS.items()),
+            *(Column(metric.title, key, "score", also=metric.also) for key, metric in metrics),
             Column("boundary IoU", "boundary_iou", "score", optional=True),
             Column("support", "support", "count"),
             Column("IoU interval", "iou_interval", "interval", formats="text html", optional=True),
