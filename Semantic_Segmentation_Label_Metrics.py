@@ -10,7 +10,7 @@ torchmetrics, detectron2 and cityscapesScripts would print on the same masks.
 
     python Semantic_Segmentation_Label_Metrics.py
     python Semantic_Segmentation_Label_Metrics.py --ignore-index 255
-    python Semantic_Segmentation_Label_Metrics.py --labels gt --inferences pred --format json > report.json
+    python Semantic_Segmentation_Label_Metrics.py --labels gt --inferences pred --format json
     python Semantic_Segmentation_Label_Metrics.py --ignore-index 255 --output-dir report
     python Semantic_Segmentation_Label_Metrics.py --brief --num-classes 19
 
@@ -22,16 +22,16 @@ pixel arrays (with pixels labelled --ignore-index removed).
 """
 # Contents, in file order; each section uses only the ones above it:
 #   constants    label space, formats, dataset presets (names, voids, colours), and Settings
-#   reading      mask files to class ids, class names, id maps, palettes, pairing files, JSON reports
-#   counting     a pair's tally (Counts: the confusion matrix over the ids that occur, boundary counts),
-#                tallies summed (CountsSum) and read back from JSON
-#   measures     every number, one entry each: CLASS_METRICS and MEASURES, functions of a Batch of tallies
+#   reading      mask files to class ids, class names, id maps, palettes, pairing, JSON reports
+#   counting     a pair's tally (Counts: the confusion matrix over the ids that occur, boundary
+#                counts), tallies summed (CountsSum) and read back from JSON
+#   measures     every number, one entry each: CLASS_METRICS and MEASURES, functions of a Batch
 #   reports      a tally's report (a dict), other tools' conventions, summary rows, notes, id checks
 #   bootstrap    intervals over resampled images, and models compared on paired resamples
 #   tables       each table described once: its columns (title, key, kind, formats)
 #   files        the report folder's names and paths, files written whole, the folder's lock
 #   renderers    text, CSV, HTML and pictures, drawn from those descriptions
-#   sinks        console text, JSON document, report folder: begin / add / finish (and the folder's drawing)
+#   sinks        console text, JSON document, report folder: begin / add / finish; the folder draws
 #   pipeline     scoring pairs (in worker processes), merging reports, handing results to the sinks
 #   CLI          the options, Settings made from them, main()
 
@@ -68,22 +68,26 @@ try:
 except ImportError as missing:  # run before installing the requirements: say so in one line
     if __name__ != "__main__":
         raise
-    print(f"error: the Python package {'Pillow' if missing.name == 'PIL' else missing.name} is not installed; "
-          "install what the tool needs with: pip install -r requirements.txt", file=sys.stderr)
+    print(f"error: the Python package {'Pillow' if missing.name == 'PIL' else missing.name} is not "
+          "installed; install what the tool needs with: pip install -r requirements.txt",
+          file=sys.stderr)
     raise SystemExit(2)
 
 # ---------------------------------------------------------------- constants
 
 LABEL_SPACE = 256  # every 8-bit value is a possible class id; nothing is declared
 ZERO_DIVISION_CHOICES = {"0": 0.0, "1": 1.0, "nan": math.nan}  # scikit-learn's zero_division
-# Class names that say an id marks pixels to leave out (compared in lower case, apostrophes dropped).
+# Class names that say an id marks pixels to leave out (compared in lower case, apostrophes
+# dropped).
 VOID_NAMES = {"void", "unlabelled", "unlabeled", "ignore", "ignored", "dont care", "dontcare"}
-CLASS_NAMES_FILE = "class_names.txt"  # used when found in the labels folder and --class-names is absent
+# used when found in the labels folder and --class-names is absent
+CLASS_NAMES_FILE = "class_names.txt"
 # Formats that store pixel values losslessly, so they can hold class ids, and those that do not.
 # (PGM and PBM are not among them: Pillow rescales their samples and inverts PBM's bits.)
 MASK_FORMATS = {"PNG", "BMP", "TIFF", "GIF"}
 LOSSY_FORMATS = {"JPEG", "MPO", "WEBP", "JPEG2000", "AVIF", "HEIF"}
-# Files with these suffixes are treated as masks (and refused if they are not); others are passed over.
+# Files with these suffixes are treated as masks (and refused if they are not); others are passed
+# over.
 MASK_SUFFIXES = {".png", ".bmp", ".tif", ".tiff", ".gif", ".pgm", ".pbm", ".pnm", ".ppm",
                  ".jpg", ".jpeg", ".jpe", ".jp2", ".webp", ".avif", ".heic"}
 MAX_DIGITS = 17  # a float64 holds about 17 significant digits; more would show noise
@@ -91,33 +95,40 @@ MAX_RUNS_PER_PIXEL = 1 / 8  # above this, runs are too short for run-length coun
 WRONG_COLOUR = (255, 40, 40)  # overlay: a wrong pixel; dimmed pixels never reach this red
 IGNORED_COLOUR = (150, 175, 215)  # overlay: a pixel whose label is the ignore index; not a grey
 THUMBNAIL_WIDTH = 480  # pixels; the page shows them at half that, sharp on high-density screens
-THUMBNAIL_HEIGHT = 4 * THUMBNAIL_WIDTH  # at most: a mask a pixel or two wide is not drawn tens of thousands high
+# at most: a mask a pixel or two wide is not drawn tens of thousands high
+THUMBNAIL_HEIGHT = 4 * THUMBNAIL_WIDTH
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")  # camera pictures
 PAIRS_PER_WORKER = 8  # starting a worker process costs about as much as scoring a few pairs
 PROGRESS_DELAY_SECONDS = 1.0  # a run shorter than this never shows a progress bar
 MAX_LISTED = 10  # files listed when nothing pairs: enough to see the pattern in thousands
 # Name endings that tell labels from predictions when --labels and --inferences are one folder, as
-# (label's, prediction's); DeepLabV3Plus-Pytorch writes N_target.png and N_pred.png beside N_image.png.
+# (label's, prediction's); DeepLabV3Plus-Pytorch writes N_target.png and N_pred.png beside
+# N_image.png.
 ONE_FOLDER_ENDINGS = tuple((separator + label, separator + prediction) for separator in "_-"
                            for label, prediction in (
                                ("target", "pred"), ("target", "prediction"), ("gt", "pred"),
                                ("gt", "prediction"), ("gt", "output"), ("label", "pred"),
-                               ("label", "prediction"), ("labels", "preds"), ("labels", "predictions"),
+                               ("label", "prediction"), ("labels", "preds"),
+                               ("labels", "predictions"),
                                ("mask", "pred"), ("mask", "prediction"), ("groundtruth", "pred"),
                                ("groundtruth", "prediction"), ("true", "pred"), ("truth", "pred")))
 MAX_TEXT_FILE_BYTES = 1 << 20  # class names, id map, palette: 256 ids and long names fit many times
-BOUNDARY_RATIO = 0.02  # --boundary-ratio: the Boundary IoU paper's and detectron2's band width, of the diagonal
-DEFAULT_RESAMPLES = 1000  # --compare without --bootstrap: enough for the 2.5th and 97.5th percentiles
+# --boundary-ratio: the Boundary IoU paper's and detectron2's band width, of the diagonal
+BOUNDARY_RATIO = 0.02
+# --compare without --bootstrap: enough for the 2.5th and 97.5th percentiles
+DEFAULT_RESAMPLES = 1000
 MAX_RESAMPLES = 1_000_000  # --bootstrap: more adds nothing a percentile can show
-MAX_BOOTSTRAP_BYTES = 4 << 30  # the resampled numbers the bootstrap keeps for its percentiles, at most
+# the resampled numbers the bootstrap keeps for its percentiles, at most
+MAX_BOOTSTRAP_BYTES = 4 << 30
 MIN_RESAMPLES = 100  # --bootstrap: fewer leave a 95% interval's 2.5% tails two resamples or none
-RESAMPLES_PER_BATCH = 100  # bootstrap resamples drawn at once: a batch's weights take 100 x images x 8 bytes
+# bootstrap resamples drawn at once: a batch's weights take 100 x images x 8 bytes
+RESAMPLES_PER_BATCH = 100
 FEW_IMAGES = 20  # a bootstrap over fewer images says little about the images that were not drawn
 FEW_IMAGES_OF_CLASS = 5  # a class in fewer images has an interval that rests on those few
 # Pillow's raw modes for greyscale samples of fewer than 8 bits, which it scales to 0..255.
 LOW_BIT_RAWMODES = {"1": 1, "L;2": 2, "L;4": 4}
-# A PNG's text or colour-profile chunk may decompress to this much. Pillow's own limit, 1 MiB, refuses
-# genuine masks that carry a large ICC profile or metadata; 64 MiB still stops a zip bomb.
+# A PNG's text or colour-profile chunk may decompress to this much. Pillow's own limit, 1 MiB,
+# refuses genuine masks that carry a large ICC profile or metadata; 64 MiB still stops a zip bomb.
 PNG_METADATA_LIMIT = 64 << 20
 # What Pillow raises, besides OSError, while decoding a damaged file.
 PILLOW_DECODING_ERRORS = (SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError,
@@ -129,50 +140,66 @@ _CITYSCAPES = ("road", "sidewalk", "building", "wall", "fence", "pole", "traffic
 _PASCAL_VOC = ("background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car",
                "cat", "chair", "cow", "diningtable", "dog", "horse", "motorbike", "person",
                "pottedplant", "sheep", "sofa", "train", "tvmonitor")
-# ADE20K's 150 classes (SceneParsing), in the order of the ids after reduce-zero-label (mmsegmentation's).
+# ADE20K's 150 classes (SceneParsing), in the order of the ids after reduce-zero-label
+# (mmsegmentation's).
 _ADE20K = (
-    "wall", "building", "sky", "floor", "tree", "ceiling", "road", "bed", "windowpane", "grass", "cabinet",
-    "sidewalk", "person", "earth", "door", "table", "mountain", "plant", "curtain", "chair", "car", "water",
-    "painting", "sofa", "shelf", "house", "sea", "mirror", "rug", "field", "armchair", "seat", "fence",
+    "wall", "building", "sky", "floor", "tree", "ceiling", "road", "bed", "windowpane",
+    "grass", "cabinet",
+    "sidewalk", "person", "earth", "door", "table", "mountain", "plant", "curtain", "chair",
+    "car", "water",
+    "painting", "sofa", "shelf", "house", "sea", "mirror", "rug", "field", "armchair",
+    "seat", "fence",
     "desk", "rock", "wardrobe", "lamp", "bathtub", "railing", "cushion", "base", "box", "column",
-    "signboard", "chest of drawers", "counter", "sand", "sink", "skyscraper", "fireplace", "refrigerator",
-    "grandstand", "path", "stairs", "runway", "case", "pool table", "pillow", "screen door", "stairway",
-    "river", "bridge", "bookcase", "blind", "coffee table", "toilet", "flower", "book", "hill", "bench",
+    "signboard", "chest of drawers", "counter", "sand", "sink", "skyscraper", "fireplace",
+    "refrigerator",
+    "grandstand", "path", "stairs", "runway", "case", "pool table", "pillow", "screen door",
+    "stairway",
+    "river", "bridge", "bookcase", "blind", "coffee table", "toilet", "flower", "book",
+    "hill", "bench",
     "countertop", "stove", "palm", "kitchen island", "computer", "swivel chair", "boat", "bar",
     "arcade machine", "hovel", "bus", "towel", "light", "truck", "tower", "chandelier", "awning",
-    "streetlight", "booth", "television receiver", "airplane", "dirt track", "apparel", "pole", "land",
-    "bannister", "escalator", "ottoman", "bottle", "buffet", "poster", "stage", "van", "ship", "fountain",
+    "streetlight", "booth", "television receiver", "airplane", "dirt track", "apparel",
+    "pole", "land",
+    "bannister", "escalator", "ottoman", "bottle", "buffet", "poster", "stage", "van", "ship",
+    "fountain",
     "conveyer belt", "canopy", "washer", "plaything", "swimming pool", "stool", "barrel", "basket",
-    "waterfall", "tent", "bag", "minibike", "cradle", "oven", "ball", "food", "step", "tank", "trade name",
-    "microwave", "pot", "animal", "bicycle", "lake", "dishwasher", "screen", "blanket", "sculpture", "hood",
-    "sconce", "vase", "traffic light", "tray", "ashcan", "fan", "pier", "crt screen", "plate", "monitor",
+    "waterfall", "tent", "bag", "minibike", "cradle", "oven", "ball", "food", "step", "tank",
+    "trade name",
+    "microwave", "pot", "animal", "bicycle", "lake", "dishwasher", "screen", "blanket",
+    "sculpture", "hood",
+    "sconce", "vase", "traffic light", "tray", "ashcan", "fan", "pier", "crt screen",
+    "plate", "monitor",
     "bulletin board", "shower", "radiator", "glass", "clock", "flag")
 # CamVid as SegNet ships it: 11 classes, and 11 marks unlabelled pixels.
 _CAMVID = ("sky", "building", "pole", "road", "pavement", "tree", "sign symbol", "fence", "car",
            "pedestrian", "bicyclist")
-# Cityscapes' label table (cityscapesScripts' labels.py): (labelId, trainId, colour) of the 34 labelIds;
-# trainId 255 marks the labels left out of the benchmark.
+# Cityscapes' label table (cityscapesScripts' labels.py): (labelId, trainId, colour) of the 34
+# labelIds; trainId 255 marks the labels left out of the benchmark.
 CITYSCAPES_LABELS = (
     (0, 255, (0, 0, 0)), (1, 255, (0, 0, 0)), (2, 255, (0, 0, 0)), (3, 255, (0, 0, 0)),
     (4, 255, (0, 0, 0)), (5, 255, (111, 74, 0)), (6, 255, (81, 0, 81)), (7, 0, (128, 64, 128)),
-    (8, 1, (244, 35, 232)), (9, 255, (250, 170, 160)), (10, 255, (230, 150, 140)), (11, 2, (70, 70, 70)),
+    (8, 1, (244, 35, 232)), (9, 255, (250, 170, 160)), (10, 255, (230, 150, 140)),
+    (11, 2, (70, 70, 70)),
     (12, 3, (102, 102, 156)), (13, 4, (190, 153, 153)), (14, 255, (180, 165, 180)),
     (15, 255, (150, 100, 100)), (16, 255, (150, 120, 90)), (17, 5, (153, 153, 153)),
-    (18, 255, (153, 153, 153)), (19, 6, (250, 170, 30)), (20, 7, (220, 220, 0)), (21, 8, (107, 142, 35)),
-    (22, 9, (152, 251, 152)), (23, 10, (70, 130, 180)), (24, 11, (220, 20, 60)), (25, 12, (255, 0, 0)),
+    (18, 255, (153, 153, 153)), (19, 6, (250, 170, 30)), (20, 7, (220, 220, 0)),
+    (21, 8, (107, 142, 35)),
+    (22, 9, (152, 251, 152)), (23, 10, (70, 130, 180)), (24, 11, (220, 20, 60)),
+    (25, 12, (255, 0, 0)),
     (26, 13, (0, 0, 142)), (27, 14, (0, 0, 70)), (28, 15, (0, 60, 100)), (29, 255, (0, 0, 90)),
     (30, 255, (0, 0, 110)), (31, 16, (0, 80, 100)), (32, 17, (0, 0, 230)), (33, 18, (119, 11, 32)))
 # --label-map / --inference-map presets, as {from: to} with "*" for every id not listed.
 ID_MAP_PRESETS = {
-    "cityscapes-labelids": {**{label_id: train_id for label_id, train_id, _ in CITYSCAPES_LABELS}, "*": 255},
+    "cityscapes-labelids": {**{label_id: train_id for label_id, train_id,
+                               _ in CITYSCAPES_LABELS}, "*": 255},
     # ADE20K as mmsegmentation reads it: 0 (other) is left out, the 150 classes move down by one.
     "reduce-zero-label": {0: 255, **{k: k - 1 for k in range(1, 255)}, 255: 255},
 }
 
 
 def voc_colour(class_id):
-    """Pascal VOC's colour of an id (its colour map indexes any id): the id's bits, three at a time, fill
-    the channels from the top bit down."""
+    """Pascal VOC's colour of an id (its colour map indexes any id): the id's bits, three at a time,
+    fill the channels from the top bit down."""
     colour = [0, 0, 0]
     for shift in range(7, -1, -1):
         for channel in range(3):
@@ -183,26 +210,29 @@ def voc_colour(class_id):
 
 # CamVid's colours as SegNet draws its 11 classes (void black).
 _CAMVID_COLOURS = ((128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128), (60, 40, 222),
-                   (128, 128, 0), (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0), (0, 128, 192))
-# ADE20K's 150 colours as mmsegmentation draws them (its ADE20KDataset palette), 'rrggbb' each. Two classes
-# share one colour there (6 road and 48 skyscraper, both 8c8c8c): a colour-coded mask cannot tell them apart.
+                   (128, 128, 0), (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0),
+                   (0, 128, 192))
+# ADE20K's 150 colours as mmsegmentation draws them (its ADE20KDataset palette), 'rrggbb' each. Two
+# classes share one colour there (6 road and 48 skyscraper, both 8c8c8c): a colour-coded mask cannot
+# tell them apart.
 _ADE20K_COLOURS = bytes.fromhex(
-    "787878b4787806e6e650323204c8037878508c8c8ccc05ffe6e6e604fa07e005ffebff0796053d78784608ff33ff0652"
-    "8fff8cccff04ff3307cc46030066c83de6faff06330b66ffff0747ff09e00907e6dcdcdcff095c7009ff08ffd607ffe0"
-    "ffb8060aff47ff290a07ffffe0ff086608ffff3d06ffc207ff7a0800ff14ff0829ff05990633ffeb0cffa0961400a3ff"
-    "8c8c8cfa0a0f14ff001fff00ff1f00ffe00099ff000000ffff470000ebff00adff1f00ff0bc8c8ff520000fff5003dff"
-    "00ff7000ff85ff0000ffa300ff6600c2ff00008fff33ff000052ff00ff2900ffad0a00ffadff0000ff99ff5c00ff00ff"
-    "ff00f5ff0066ffad00ff0014ffb8b8001fff00ff3d0047ffff00cc00ffc200ff52000aff0070ff3300ff00c2ff007aff"
-    "00ffa3ff990000ff0aff70008fff005200ffa3ff00ffeb0008b8aa8500ff00ff5cb800ffff001f00b8ff00d6ffff0070"
-    "5cff0000e0ff70e0ff46b8a0a300ff9900ff47ff00ff00a3ffcc00ff008f00ffeb85ff00ff00ebf500ffff007afff500"
-    "0abed4d6ff0000ccff1400ffffff000099ff0029ff00ffcc2900ff29ff00ad00ff00f5ff4700ff7a00ff00ffb8005cff"
-    "b8ff000085ffffd60019c2c266ff005c00ff")
+    "787878b4787806e6e650323204c8037878508c8c8ccc05ffe6e6e604fa07e005ffebff0796053d78784608ff33"
+    "ff06528fff8cccff04ff3307cc46030066c83de6faff06330b66ffff0747ff09e00907e6dcdcdcff095c7009ff"
+    "08ffd607ffe0ffb8060aff47ff290a07ffffe0ff086608ffff3d06ffc207ff7a0800ff14ff0829ff05990633ff"
+    "eb0cffa0961400a3ff8c8c8cfa0a0f14ff001fff00ff1f00ffe00099ff000000ffff470000ebff00adff1f00ff"
+    "0bc8c8ff520000fff5003dff00ff7000ff85ff0000ffa300ff6600c2ff00008fff33ff000052ff00ff2900ffad"
+    "0a00ffadff0000ff99ff5c00ff00ffff00f5ff0066ffad00ff0014ffb8b8001fff00ff3d0047ffff00cc00ffc2"
+    "00ff52000aff0070ff3300ff00c2ff007aff00ffa3ff990000ff0aff70008fff005200ffa3ff00ffeb0008b8aa"
+    "8500ff00ff5cb800ffff001f00b8ff00d6ffff00705cff0000e0ff70e0ff46b8a0a300ff9900ff47ff00ff00a3"
+    "ffcc00ff008f00ffeb85ff00ff00ebf500ffff007afff5000abed4d6ff0000ccff1400ffffff000099ff0029ff"
+    "00ffcc2900ff29ff00ad00ff00f5ff4700ff7a00ff00ffb8005cffb8ff000085ffffd60019c2c266ff005c00ff")
 
 
 class Dataset(NamedTuple):
-    """A dataset preset (--class-names NAME, --palette NAME): its class names; the id of its unlabelled
-    pixels, named void, which it leaves out as a class-names file's 'ignore: N' line does; and the colours
-    its masks are drawn in, {id: (r, g, b)}, for pictures and for reading colour-coded masks."""
+    """A dataset preset (--class-names NAME, --palette NAME): its class names; the id of its
+    unlabelled pixels, named void, which it leaves out as a class-names file's 'ignore: N' line
+    does; and the colours its masks are drawn in, {id: (r, g, b)}, for pictures and for reading
+    colour-coded masks."""
     names: dict
     void: int
     colours: dict
@@ -210,32 +240,37 @@ class Dataset(NamedTuple):
 
 _CITYSCAPES_DATASET = Dataset(
     {**dict(enumerate(_CITYSCAPES)), 255: "void"}, 255,  # the 19 train ids
-    {**{train_id: colour for _, train_id, colour in CITYSCAPES_LABELS if train_id != 255}, 255: (0, 0, 0)})
+    {**{train_id: colour for _, train_id, colour in CITYSCAPES_LABELS if train_id != 255},
+     255: (0, 0, 0)})
+# after reduce-zero-label: 0 = wall
 DATASETS = {
     "cityscapes": _CITYSCAPES_DATASET,
     "kitti": _CITYSCAPES_DATASET,  # KITTI's benchmark uses Cityscapes' ids and colours
     "pascal-voc": Dataset({**dict(enumerate(_PASCAL_VOC)), 255: "void"}, 255,
                           {k: voc_colour(k) for k in (*range(len(_PASCAL_VOC)), 255)}),
-    "ade20k": Dataset({**dict(enumerate(_ADE20K)), 255: "void"}, 255,  # after reduce-zero-label: 0 = wall
+    "ade20k": Dataset({**dict(enumerate(_ADE20K)), 255: "void"}, 255,
                       {**{k: tuple(_ADE20K_COLOURS[3 * k:3 * k + 3]) for k in range(len(_ADE20K))},
                        255: (0, 0, 0)}),
     "camvid": Dataset({**dict(enumerate(_CAMVID)), 11: "void"}, 11,
                       {**dict(enumerate(_CAMVID_COLOURS)), 11: (0, 0, 0)}),
 }
-# --palette presets: the datasets' colours, and Cityscapes' whole label table, in which the colours of the
-# labels left out of the benchmark become 255 (a train id wins where two labels share a colour).
+# --palette presets: the datasets' colours, and Cityscapes' whole label table, in which the colours
+# of the labels left out of the benchmark become 255 (a train id wins where two labels share a
+# colour).
 PALETTE_PRESETS = {
     **{name: {colour: class_id for class_id, colour in dataset.colours.items()}
        for name, dataset in DATASETS.items() if name != "kitti"},
     "cityscapes": {**{colour: 255 for _, _, colour in CITYSCAPES_LABELS},
-                   **{colour: train_id for _, train_id, colour in CITYSCAPES_LABELS if train_id != 255}},
+                   **{colour: train_id for _, train_id,
+                      colour in CITYSCAPES_LABELS if train_id != 255}},
 }
 
 
 @functools.lru_cache(maxsize=None)
 def class_colours(dataset=None):
-    """The (256, 3) uint8 colours pictures draw each id in: a dataset's own colours where it has them
-    (CamVid's sky is grey, as in its own pictures), Pascal VOC's colour map for every other id."""
+    """The (256, 3) uint8 colours pictures draw each id in: a dataset's own colours where it has
+    them (CamVid's sky is grey, as in its own pictures), Pascal VOC's colour map for every other
+    id."""
     colours = np.array([voc_colour(class_id) for class_id in range(LABEL_SPACE)], dtype=np.uint8)
     for class_id, colour in DATASETS[dataset].colours.items() if dataset else ():
         colours[class_id] = colour
@@ -244,7 +279,8 @@ def class_colours(dataset=None):
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """What a run is asked to do: made once in main() from the options, passed down (and to the workers)."""
+    """What a run is asked to do: made once in main() from the options, passed down (and to the
+    workers)."""
     labels: Path = Path("labels")
     inferences: Path = Path("inferences")
     images: Path = Path("images")  # camera pictures the overlays are drawn on
@@ -254,18 +290,21 @@ class Settings:
     label_map: "IdMap | None" = None  # ids that become other ids after reading, before counting
     inference_map: "IdMap | None" = None
     palette: "Palette | None" = None  # colours of RGB masks that stand for ids
-    input: dict = dataclasses.field(default_factory=dict)  # how the masks were read, as the JSON head says
+    # how the masks were read, as the JSON head says
+    input: dict = dataclasses.field(default_factory=dict)
     ignore_index: int | None = None  # label id whose pixels are not counted
     # (with --merge or --compare, "none" when given so, until checked against the reports')
     ignore_index_from: str | None = None  # the option or file that gave it, as the JSON head says
-    zero_division: float | None = 0.0  # the value of 0/0; None: not given, so --merge takes the reports'
+    # the value of 0/0; None: not given, so --merge takes the reports'
+    zero_division: float | None = 0.0
     class_names: dict | None = dataclasses.field(default_factory=dict)  # None: not given (--merge)
     dataset: str | None = None  # the preset of DATASETS whose colours the pictures use; None: VOC's
     digits: int = 4
     format: str = "text"
     jobs: int | None = None  # None: decided by the number of pairs
     quiet: bool = False
-    num_classes: int | None = None  # N for the other tools' conventions; None: from the names or the ids
+    # N for the other tools' conventions; None: from the names or the ids
+    num_classes: int | None = None
     brief: bool = False  # text: only the per-image summary and the combined section
     boundary: bool = False  # Boundary IoU per class too
     boundary_ratio: float = 0.02  # the band's width, as a share of the image's diagonal
@@ -274,12 +313,14 @@ class Settings:
     seed: int = 0  # of the resampling: a fixed default, so that two runs print the same intervals
     compare: tuple = ()  # JSON reports to compare: the baseline first
     shard: tuple | None = None  # (k, n)
-    shards: dict | None = None  # the JSON head's record of a sharded run: {"of", "included", "run_ids"}
+    # the JSON head's record of a sharded run: {"of", "included", "run_ids"}
+    shards: dict | None = None
     merge: tuple = ()  # JSON reports to merge instead of reading masks
     output_dir: Path | None = None
     plots_per_image: bool = False
     max_image_pixels: int = Image.MAX_IMAGE_PIXELS
-    check_with_sklearn: bool = False  # recount every pair with scikit-learn, stopping on a difference
+    # recount every pair with scikit-learn, stopping on a difference
+    check_with_sklearn: bool = False
 
     @property
     def zero_division_name(self):
@@ -304,11 +345,13 @@ class UsageError(ValueError):
 
 
 class RunError(Exception):
-    """Nothing can be scored (no folder, no pair, unusable reports): the run stops with this message."""
+    """Nothing can be scored (no folder, no pair, unusable reports): the run stops with this
+    message."""
 
 
 class CheckFailed(Exception):
-    """--check-with-sklearn found a pair whose matrix is not scikit-learn's: the run stops, naming it."""
+    """--check-with-sklearn found a pair whose matrix is not scikit-learn's: the run stops, naming
+    it."""
 
 
 def plural(count, word, words=None):
@@ -317,14 +360,16 @@ def plural(count, word, words=None):
 
 
 def say(message):
-    """A line on stderr; a closed or full stderr loses the line, never the run (nor stdout's report)."""
+    """A line on stderr; a closed or full stderr loses the line, never the run (nor stdout's
+    report)."""
     if sys.stderr is not None:
         with contextlib.suppress(OSError, ValueError):
             print(message, file=sys.stderr, flush=True)
 
 
 class Terminated(BaseException):
-    """SIGTERM, raised where the run is, to stop it as Ctrl-C does (no handler of errors catches it)."""
+    """SIGTERM, raised where the run is, to stop it as Ctrl-C does (no handler of errors catches
+    it)."""
 
 
 # ---------------------------------------------------------------- reading
@@ -332,7 +377,8 @@ class Terminated(BaseException):
 PngImagePlugin.MAX_TEXT_CHUNK = PNG_METADATA_LIMIT
 
 def shown(path):
-    """A file name as one line of printable text: undecodable bytes as \\xNN, control characters escaped."""
+    """A file name as one line of printable text: undecodable bytes as \\xNN, control characters
+    escaped."""
     text = str(path)
     if text.isascii() and text.isprintable():  # the usual name: nothing to escape
         return text
@@ -343,7 +389,8 @@ def shown(path):
 
 def natural_key(text):
     """Sort key that orders 'img2' before 'img10'. A run of digits compares as its number does (by
-    length, then digits, leading zeros aside) without becoming an int, so any length of digits sorts."""
+    length, then digits, leading zeros aside) without becoming an int, so any length of digits
+    sorts."""
     parts = re.split(r"([0-9]+)", text)  # text at even places, runs of ASCII digits at odd ones
     return [(len(part.lstrip("0")), part.lstrip("0")) if place % 2 else part
             for place, part in enumerate(parts)]
@@ -370,10 +417,11 @@ def _refuse_colours(image, path):
     if image.mode == "RGB":
         rgb = np.asarray(image)
         if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all():
-            return MaskError(f"{shown(path)}: mode RGB holds colours, not class ids; its three channels "
-                             "are equal, so it is a greyscale mask saved as RGB: save "
+            return MaskError(f"{shown(path)}: mode RGB holds colours, not class ids; its three "
+                             "channels are equal, so it is a greyscale mask saved as RGB: save "
                              "Image.open(path).convert('L') as the mask", path)
-    hint = ("drop the alpha channel if the grey values are the ids" if image.mode in ("LA", "La", "PA")
+    hint = ("drop the alpha channel if the grey values are the ids"
+            if image.mode in ("LA", "La", "PA")
             else "for a colour-coded mask, give its dataset's colours with --palette (a preset: "
                  + ", ".join(PALETTE_PRESETS) + "; or a file of colours)")
     return MaskError(f"{shown(path)}: mode {image.mode} holds colours, not class ids; {hint}", path)
@@ -382,7 +430,8 @@ def _refuse_colours(image, path):
 @contextlib.contextmanager
 def open_image(path):
     """Image.open, refusing every image above the decompression-bomb limit: Pillow only warns up to
-    twice the limit, and raises DecompressionBombWarning here as it does DecompressionBombError above."""
+    twice the limit, and raises DecompressionBombWarning here as it does DecompressionBombError
+    above."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         with Image.open(path) as image:
@@ -408,23 +457,26 @@ def read_mask(path, palette=None):
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as bomb:
         size = re.search(r"\((\d+) pixels\)", str(bomb))  # Pillow's message holds the image's size
-        raise MaskError(f"{name}: {size[1] + ' pixels, ' if size else ''}more than the decompression-bomb limit "
-                        f"of {Image.MAX_IMAGE_PIXELS}; if the file is genuine, raise the limit with "
-                        "--max-image-pixels", path) from None
+        raise MaskError(f"{name}: {size[1] + ' pixels, ' if size else ''}more than the "
+                        f"decompression-bomb limit of {Image.MAX_IMAGE_PIXELS}; if the file is "
+                        "genuine, raise the limit with --max-image-pixels", path) from None
     except UnidentifiedImageError:
-        raise MaskError(f"{name}: not a readable image (corrupt, or not an image at all)", path) from None
+        raise MaskError(f"{name}: not a readable image (corrupt, or not an image at all)",
+                        path) from None
     except OSError as error:
         if error.filename is not None or isinstance(error, PermissionError):
-            raise MaskError(f"{name}: cannot read the file ({error.strerror or error})", path) from None
+            raise MaskError(f"{name}: cannot read the file ({error.strerror or error})",
+                            path) from None
         if str(error).startswith("Unsupported"):  # e.g. a 2-bit BMP, which Pillow does not read
-            raise MaskError(f"{name}: a kind of file Pillow cannot read ({error}); save masks as PNG",
+            raise MaskError(f"{name}: a kind of file Pillow cannot read ({error}); save masks as "
+                            "PNG",
                             path) from None
         raise MaskError(f"{name}: truncated or corrupt image ({error})", path) from None
     except PILLOW_DECODING_ERRORS as error:
         if "Decompressed data too large" in str(error):
             raise MaskError(f"{name}: a text or colour-profile chunk decompresses to more than "
-                            f"{PNG_METADATA_LIMIT >> 20} MiB, the most the tool reads; save the mask without "
-                            "that metadata", path) from None
+                            f"{PNG_METADATA_LIMIT >> 20} MiB, the most the tool reads; save the "
+                            "mask without that metadata", path) from None
         raise MaskError(f"{name}: truncated or corrupt image ({type(error).__name__}: {error})",
                         path) from None
 
@@ -432,8 +484,9 @@ def read_mask(path, palette=None):
 def _decode_mask(image, path, palette=None):
     name = shown(path)
     if image.format in LOSSY_FORMATS or image.info.get("compression") in ("jpeg", "tiff_jpeg"):
-        raise MaskError(f"{name}: {image.format} compression is or can be lossy, and then the pixel "
-                        "values are not the class ids that were saved; save masks as PNG", path)
+        raise MaskError(f"{name}: {image.format} compression is or can be lossy, and then the "
+                        "pixel values are not the class ids that were saved; save masks as PNG",
+                        path)
     if image.format not in MASK_FORMATS:
         raise MaskError(f"{name}: {image.format} is not a mask format (expected PNG, or lossless "
                         "TIFF, BMP or GIF)", path)
@@ -460,7 +513,8 @@ def _decode_mask(image, path, palette=None):
         values = np.asarray(image)
         lowest, highest = int(values.min(initial=0)), int(values.max(initial=0))
         if lowest < 0 or highest > LABEL_SPACE - 1:
-            found = f"largest value {highest}" if highest > LABEL_SPACE - 1 else f"smallest value {lowest}"
+            found = (f"largest value {highest}" if highest > LABEL_SPACE - 1
+                     else f"smallest value {lowest}")
             raise MaskError(f"{name}: {bits}-bit greyscale with {found}; class ids must be within "
                             "0..255", path)
         return values.astype(np.uint8), bits
@@ -468,20 +522,20 @@ def _decode_mask(image, path, palette=None):
         raise MaskError(f"{name}: mode F holds floating-point values, not class ids; "
                         "save the class ids as an 8-bit greyscale PNG", path)
     if mode in ("RGB", "RGBA") and ";16" in _raw_mode(image):
-        raise MaskError(f"{name}: 16 bits per colour channel, of which Pillow reads only the high byte, so "
-                        "colours that differ in the low byte would become one; save colour-coded masks with "
-                        "8 bits per channel", path)
+        raise MaskError(f"{name}: 16 bits per colour channel, of which Pillow reads only the high "
+                        "byte, so colours that differ in the low byte would become one; save "
+                        "colour-coded masks with 8 bits per channel", path)
     if mode in ("RGB", "RGBA") and palette is not None:
         return ids_from_colours(image, palette, path), 8
     raise _refuse_colours(image, path)
 
 
 def decoded_bytes(image):
-    """An 8-bit (L or P) image's pixels as a uint8 array, decoded straight into the array: Pillow is handed
-    the array's memory as the image's, which spares np.asarray's copy of every pixel (a third of reading a
-    mask). Where Pillow keeps memory of its own after all, the pixels are copied as np.asarray does; and so
-    they are where the file's tiles do not cover the whole image (a GIF frame smaller than its canvas), whose
-    rest Pillow fills itself."""
+    """An 8-bit (L or P) image's pixels as a uint8 array, decoded straight into the array: Pillow is
+    handed the array's memory as the image's, which spares np.asarray's copy of every pixel (a third
+    of reading a mask). Where Pillow keeps memory of its own after all, the pixels are copied as
+    np.asarray does; and so they are where the file's tiles do not cover the whole image (a GIF
+    frame smaller than its canvas), whose rest Pillow fills itself."""
     if len(image.tile) != 1 or tuple(image.tile[0][1]) != (0, 0, image.width, image.height):
         image.load()
         return np.asarray(image)
@@ -493,8 +547,8 @@ def decoded_bytes(image):
 
 
 def _read_bmp_samples_as_stored(image, path):
-    """Pillow takes a 4-bit BMP whose palette is the grey levels 0..15 for 8-bit greyscale, and its decoder
-    fails; have it decode the 4-bit samples (as it does a 4-bit greyscale PNG's)."""
+    """Pillow takes a 4-bit BMP whose palette is the grey levels 0..15 for 8-bit greyscale, and its
+    decoder fails; have it decode the 4-bit samples (as it does a 4-bit greyscale PNG's)."""
     with open(path, "rb") as file:
         header = file.read(30)
     header_size = struct.unpack_from("<I", header, 14)[0]
@@ -513,7 +567,8 @@ def ids_from_colours(image, palette, path):
     if image.mode == "RGBA" and np.asarray(image.getchannel("A")).min(initial=255) < 255:
         raise MaskError(f"{shown(path)}: RGBA with transparent pixels; a colour-coded mask must be "
                         "opaque", path)
-    words = np.asarray(image.convert("RGBA")).view("<u4").ravel()  # the alpha byte is 255 everywhere
+    # the alpha byte is 255 everywhere
+    words = np.asarray(image.convert("RGBA")).view("<u4").ravel()
     starts = np.concatenate(([0], np.flatnonzero(words[1:] != words[:-1]) + 1))
     lengths = np.diff(starts, append=words.size)
     colours = words[starts]
@@ -524,14 +579,16 @@ def ids_from_colours(image, palette, path):
         shared = [word for word in unknown.tolist() if word in palette.shared]
         if shared:
             first, second = palette.shared[shared[0]]
-            raise MaskError(f"{shown(path)}: colour {_rgb(shared[0])} stands for two classes in the palette "
-                            f"{palette.name} (ids {first} and {second}), so the mask cannot say which; "
-                            "save the masks as class ids", path)
+            raise MaskError(f"{shown(path)}: colour {_rgb(shared[0])} stands for two classes in "
+                            f"the palette {palette.name} (ids {first} and {second}), so the mask "
+                            "cannot say which; save the masks as class ids", path)
         pixels = np.bincount(inverse, weights=lengths[~known]).astype(np.int64)
         first = np.argsort(-pixels, kind="stable")[:3]
-        listed = ", ".join(f"{_rgb(int(unknown[k]))} in {plural(pixels[k], 'pixel')}" for k in first)
-        raise MaskError(f"{shown(path)}: {len(unknown)} colour{'s are' if len(unknown) > 1 else ' is'} not in "
-                        f"the palette {palette.name}: {listed}{', ...' if len(unknown) > 3 else ''} (lossy "
+        listed = ", ".join(f"{_rgb(int(unknown[k]))} in {plural(pixels[k], 'pixel')}"
+                           for k in first)
+        raise MaskError(f"{shown(path)}: {len(unknown)} "
+                        f"colour{'s are' if len(unknown) > 1 else ' is'} not in the palette "
+                        f"{palette.name}: {listed}{', ...' if len(unknown) > 3 else ''} (lossy "
                         "compression, or another dataset's colours?)", path)
     return np.repeat(palette.ids[where], lengths).reshape(image.height, image.width)
 
@@ -542,10 +599,11 @@ def _rgb(word):
 
 
 def ids_of_palette_image(indices, image, palette):
-    """A palette image's ids under --palette: its indices, unless its own palette draws every index it uses
-    in a colour of --palette that stands for another id (a mask saved with a palette of its own order):
-    then those ids, as the picture shows them. The two palettes that masks of ids are saved with, grey
-    levels (index k drawn (k, k, k)) and Pascal VOC's colour map (labelme's, mmsegmentation's), are of ids."""
+    """A palette image's ids under --palette: its indices, unless its own palette draws every index
+    it uses in a colour of --palette that stands for another id (a mask saved with a palette of its
+    own order): then those ids, as the picture shows them. The two palettes that masks of ids are
+    saved with, grey levels (index k drawn (k, k, k)) and Pascal VOC's colour map (labelme's,
+    mmsegmentation's), are of ids."""
     used = np.flatnonzero(np.bincount(indices.ravel(), minlength=LABEL_SPACE))
     own = np.zeros((LABEL_SPACE, 3), dtype=np.uint32)
     drawn = np.asarray(image.getpalette("RGB") or [], dtype=np.uint32).reshape(-1, 3)[:LABEL_SPACE]
@@ -565,7 +623,8 @@ def ids_of_palette_image(indices, image, palette):
 def _text_lines(source):
     """The lines of a UTF-8 text file, numbered from 1; raises ValueError (or OSError). A file
     larger than MAX_TEXT_FILE_BYTES is refused before it is read."""
-    if Path(source).exists() and not Path(source).is_file():  # reading a pipe or a device would hang
+    # reading a pipe or a device would hang
+    if Path(source).exists() and not Path(source).is_file():
         raise ValueError(f"{shown(source)}: not a regular file")
     with open(source, "rb") as file:
         size = os.fstat(file.fileno()).st_size
@@ -579,27 +638,30 @@ def _text_lines(source):
         text = data.decode("utf-8-sig")  # -sig: files saved with a byte-order mark
         text = text.replace("\r\n", "\n").replace("\r", "\n")  # line breaks as read_text has them
     except UnicodeDecodeError as error:
-        raise ValueError(f"{shown(source)}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+        raise ValueError(f"{shown(source)}: not UTF-8 text ({error.reason} at byte "
+                         f"{error.start})") from None
     return enumerate(re.split(r"\r?\n", text.removesuffix("\n")), start=1)
 
 
 def _values_by_id(source, lines, value_of=str):
-    """{id: value} of the lines of a file in which line k (from 0) gives id k's value, a line 'N: value'
-    gives id N's wherever it stands, and a blank line gives nothing; raises ValueError.
+    """{id: value} of the lines of a file in which line k (from 0) gives id k's value, a line 'N:
+    value' gives id N's wherever it stands, and a blank line gives nothing; raises ValueError.
 
     value_of turns a line's text into its value (raising ValueError); an id given twice is an error.
     """
     values, given_on = {}, {}
     for line_number, line in lines:
         explicit = re.fullmatch(r"\s*(-?[0-9]+)\s*:\s*(.*?)\s*", line)
-        class_id, text = (int(explicit[1]), explicit[2]) if explicit else (line_number - 1, line.strip())
+        class_id, text = (int(explicit[1]), explicit[2]) if explicit else (line_number - 1,
+                                                                           line.strip())
         if not text:
             continue
         where = f"{shown(source)}, line {line_number}"
         if not 0 <= class_id < LABEL_SPACE:
             raise ValueError(f"{where}: id {class_id} is outside 0..255")
         if class_id in values:
-            raise ValueError(f"{where}: id {class_id} was already given on line {given_on[class_id]}")
+            raise ValueError(f"{where}: id {class_id} was already given on line "
+                             f"{given_on[class_id]}")
         try:
             values[class_id], given_on[class_id] = value_of(text), line_number
         except ValueError as error:
@@ -617,7 +679,8 @@ def _refuse_two_readings(source, reading, other_form):
 
 
 def read_class_names(source):
-    """Class names from a preset name or a text file: ({id: name}, the ignore id it declares or None).
+    """Class names from a preset name or a text file: ({id: name}, the ignore id it declares or
+    None).
 
     In the file, line k (from 0) names id k; a blank line leaves that id unnamed;
     a line 'N: name' names id N wherever it stands; a line 'ignore: N' names no
@@ -636,23 +699,26 @@ def read_class_names(source):
         if directive is None:
             lines.append((line_number, line))
         elif ignore_line is not None:
-            raise ValueError(f"{shown(source)}, line {line_number}: the ignore id was already given on line "
-                             f"{ignore_line}")
+            raise ValueError(f"{shown(source)}, line {line_number}: the ignore id was already "
+                             f"given on line {ignore_line}")
         elif directive[1].isascii() and directive[1].isdigit() and int(directive[1]) < LABEL_SPACE:
             ignore_index, ignore_line = int(directive[1]), line_number
         else:
-            raise ValueError(f"{shown(source)}, line {line_number}: 'ignore:' takes an id within 0..255")
+            raise ValueError(f"{shown(source)}, line {line_number}: 'ignore:' takes an id within "
+                             "0..255")
     return _values_by_id(source, lines), ignore_index
 
 
 class IdMap(NamedTuple):
-    """An id map (--label-map, --inference-map): its name as given, and the id each of the 256 ids becomes."""
+    """An id map (--label-map, --inference-map): its name as given, and the id each of the 256 ids
+    becomes."""
     name: str
     table: np.ndarray  # uint8[256]
 
 
 def read_id_map(source):
-    """An IdMap from a preset, an inline list ('255:1' or '0:0,255:1') or a text file; raises ValueError.
+    """An IdMap from a preset, an inline list ('255:1' or '0:0,255:1') or a text file; raises
+    ValueError.
 
     The file has a line 'from: to' per id; '*: to' sends every id not listed to
     one id; without it, ids not listed stay as they are.
@@ -662,7 +728,8 @@ def read_id_map(source):
         _refuse_two_readings(source, "a preset", "move the file away for the preset")
         entries = list(ID_MAP_PRESETS[source].items())
     else:
-        inline = re.fullmatch(r"\s*(\*|[0-9]+)\s*:\s*[0-9]+\s*(,\s*(\*|[0-9]+)\s*:\s*[0-9]+\s*)*", source)
+        inline = re.fullmatch(r"\s*(\*|[0-9]+)\s*:\s*[0-9]+\s*(,\s*(\*|[0-9]+)\s*:\s*[0-9]+\s*)*",
+                              source)
         if inline:
             spaced = ", ".join(re.sub(r"\s*:\s*", ": ", part.strip()) for part in source.split(","))
             other_form = spaced if spaced != source else spaced.replace(" ", "")  # the same list
@@ -678,26 +745,29 @@ def read_id_map(source):
             if not line.strip():
                 continue
             entry = re.fullmatch(r"\s*(\*|[0-9]+)\s*:\s*([0-9]+)\s*", line)
-            if not entry or (entry[1] != "*" and int(entry[1]) >= LABEL_SPACE) or int(entry[2]) >= LABEL_SPACE:
-                raise ValueError(f"{where}, entry {line_number}: {line.strip()!r} is not 'from: to' with ids "
-                                 "within 0..255 (or '*: to')")
+            if not entry or (entry[1] != "*"
+                             and int(entry[1]) >= LABEL_SPACE) or int(entry[2]) >= LABEL_SPACE:
+                raise ValueError(f"{where}, entry {line_number}: {line.strip()!r} is not 'from: "
+                                 "to' with ids within 0..255 (or '*: to')")
             source_id = entry[1] if entry[1] == "*" else int(entry[1])
             if source_id in given_in:  # which of the two was meant? say so rather than pick one
-                raise ValueError(f"{where}, entry {line_number}: {source_id} was already mapped in entry "
-                                 f"{given_in[source_id]}")
+                raise ValueError(f"{where}, entry {line_number}: {source_id} was already mapped in "
+                                 f"entry {given_in[source_id]}")
             entries.append((source_id, int(entry[2])))
             given_in[source_id] = line_number
         if not entries:
             raise ValueError(f"{where}: maps no id (expected 'from: to' entries)")
     table = np.arange(LABEL_SPACE, dtype=np.uint8)
-    for source_id, target in sorted(entries, key=lambda entry: entry[0] != "*"):  # '*' first, then the ids
+    # '*' first, then the ids
+    for source_id, target in sorted(entries, key=lambda entry: entry[0] != "*"):
         table[slice(None) if source_id == "*" else source_id] = target
     return IdMap(source, table)
 
 
 class Palette(NamedTuple):
-    """The colours of colour-coded masks (--palette): each colour as a 32-bit RGBA word (alpha 255), sorted,
-    and the id it stands for; and the colours a preset gives to two ids, which no mask can be read by."""
+    """The colours of colour-coded masks (--palette): each colour as a 32-bit RGBA word (alpha 255),
+    sorted, and the id it stands for; and the colours a preset gives to two ids, which no mask can
+    be read by."""
     name: str
     words: np.ndarray  # uint32, ascending
     ids: np.ndarray  # uint8
@@ -716,7 +786,8 @@ def _colour(text):
     if match:
         return tuple(bytes.fromhex(match[1]))
     parts = re.split(r"[\s,]+", text)
-    if len(parts) != 3 or not all(part.isascii() and part.isdigit() and int(part) < 256 for part in parts):
+    if len(parts) != 3 or not all(part.isascii() and part.isdigit() and int(part) < 256
+                                  for part in parts):
         raise ValueError(f"{text!r} is not a colour: 'R G B' with each within 0..255, or '#rrggbb'")
     return tuple(map(int, parts))
 
@@ -739,11 +810,12 @@ def read_palette(source):
         by_colour = {}
         for class_id, colour in _values_by_id(source, _text_lines(source), _colour).items():
             if by_colour.setdefault(colour, class_id) != class_id:
-                raise ValueError(f"{shown(source)}: colour {colour} is given to ids {by_colour[colour]} "
-                                 f"and {class_id}")
+                raise ValueError(f"{shown(source)}: colour {colour} is given to ids "
+                                 f"{by_colour[colour]} and {class_id}")
     words = {colour_word(colour): class_id for colour, class_id in by_colour.items()}
     order = sorted(words)
-    return Palette(source, np.array(order, dtype=np.uint32), np.array([words[w] for w in order], np.uint8),
+    return Palette(source, np.array(order, dtype=np.uint32),
+                   np.array([words[w] for w in order], np.uint8),
                    shared)
 
 
@@ -754,15 +826,16 @@ def id_order(key):
 
 
 class Pair(NamedTuple):
-    """A label and its inference; key is the file name's stem as the file system has it. The paths are
-    kept as text: a run holds every pair, and a Path object weighs several times its text."""
+    """A label and its inference; key is the file name's stem as the file system has it. The paths
+    are kept as text: a run holds every pair, and a Path object weighs several times its text."""
     key: str
     label: str
     inference: str
 
 
 class Refused(NamedTuple):
-    """A file, or pair, that is not scored: its key, the file at fault (shown) and the one-line reason."""
+    """A file, or pair, that is not scored: its key, the file at fault (shown) and the one-line
+    reason."""
     key: str
     path: str
     message: str
@@ -771,15 +844,16 @@ class Refused(NamedTuple):
 class Listing(NamedTuple):
     """The masks of one folder by key, and what was not taken."""
     masks: dict  # key -> path; the key is the path below the folder, without suffix and name ending
-    refused: list  # Refused: two masks for one key, a mask name on what is not a file, a sub-folder not read
+    # Refused: two masks for one key, a mask name on what is not a file, a sub-folder not read
+    refused: list
     passed_over: list  # files that are not masks
     without_suffix: list  # masks whose name does not end in the suffix that was asked for
     subfolders: int  # sub-folders not searched (without recursive)
 
 
 def _is_folder(entry):
-    """Whether a folder entry is a folder; an entry that cannot be told (a link in a loop, or into a folder
-    that cannot be read) is not, so that reading it refuses that one file with its reason."""
+    """Whether a folder entry is a folder; an entry that cannot be told (a link in a loop, or into a
+    folder that cannot be read) is not, so that reading it refuses that one file with its reason."""
     try:
         return entry.is_dir()
     except OSError:
@@ -787,12 +861,14 @@ def _is_folder(entry):
 
 
 def _files(folder, recursive):
-    """(path, path below folder, in posix form) of the files of a folder (and its sub-folders), hidden ones
-    left out; the number of sub-folders not searched; and the sub-folders not read, as (path, why).
-    Text, not Path objects: thousands are held. Raises OSError when folder cannot be read."""
+    """(path, path below folder, in posix form) of the files of a folder (and its sub-folders),
+    hidden ones left out; the number of sub-folders not searched; and the sub-folders not read, as
+    (path, why). Text, not Path objects: thousands are held. Raises OSError when folder cannot be
+    read."""
     if not recursive:
         with os.scandir(folder) as entries:
-            entries = [(entry, _is_folder(entry)) for entry in entries if not entry.name.startswith(".")]
+            entries = [(entry, _is_folder(entry)) for entry in entries
+                       if not entry.name.startswith(".")]
         return [(entry.path, entry.name) for entry, is_folder in entries if not is_folder], \
             sum(is_folder for _, is_folder in entries), []
     files, not_read = _walk(folder)
@@ -868,7 +944,8 @@ def list_masks(folder, recursive=False, suffix=""):
     """
     masks, passed_over, without_suffix = {}, [], []
     files, subfolders, not_read = _files(folder, recursive)
-    refused = [Refused(Path(path).relative_to(folder).as_posix() + "/", shown(path),  # no mask's key ends in /
+    # no mask's key ends in /
+    refused = [Refused(Path(path).relative_to(folder).as_posix() + "/", shown(path),
                        f"{shown(path)}: {why}") for path, why in not_read]
     for path, below in sorted(files, key=lambda item: id_order(item[1])):
         if below == CLASS_NAMES_FILE:
@@ -882,10 +959,12 @@ def list_masks(folder, recursive=False, suffix=""):
             without_suffix.append(path)
             continue
         key = below_stem[:len(below_stem) - len(suffix)]
-        if not os.path.isfile(path) and os.path.exists(path):  # reading a pipe or a device would hang
+        # reading a pipe or a device would hang
+        if not os.path.isfile(path) and os.path.exists(path):
             refused.append(Refused(key, shown(path), f"{shown(path)}: not a regular file"))
         elif key in masks:
-            refused.append(Refused(key, shown(path), f"{shown(masks[key])} and {shown(path)}: two masks for one id"))
+            refused.append(Refused(key, shown(path),
+                                   f"{shown(masks[key])} and {shown(path)}: two masks for one id"))
         else:
             masks[key] = path
     for error in refused:
@@ -894,11 +973,13 @@ def list_masks(folder, recursive=False, suffix=""):
 
 
 def name_ending(names):
-    """The ending the names share from a separator on, after their last number: '_gtFine_labelTrainIds'
-    of Cityscapes' labels, '_mask' of 'x_mask' and 'y_mask'; '' when they share none."""
+    """The ending the names share from a separator on, after their last number:
+    '_gtFine_labelTrainIds' of Cityscapes' labels, '_mask' of 'x_mask' and 'y_mask'; '' when they
+    share none."""
     shared = os.path.commonprefix([name[::-1] for name in names])[::-1]
     parts = re.split(r"([_\-. ])", shared)  # words at even places, separators at odd ones
-    start = next((index + 1 for index in range(len(parts) - 1, -1, -2) if parts[index].isdigit()), 1)
+    start = next((index + 1 for index in range(len(parts) - 1, -1, -2)
+                  if parts[index].isdigit()), 1)
     return "".join(parts[start:])
 
 
@@ -918,24 +999,29 @@ def _pair(labels, inferences, labels_dir, inferences_dir):
     for key in sorted((labels.masks.keys() | inferences.masks.keys()) - refused_keys, key=id_order):
         if key not in inferences.masks:
             label = shown(labels.masks[key])
-            refused.append(Refused(key, label, f"{label}: no inference of that name in {shown(inferences_dir)}"))
+            why = f"{label}: no inference of that name in {shown(inferences_dir)}"
+            refused.append(Refused(key, label, why))
         elif key not in labels.masks:
             inference = shown(inferences.masks[key])
-            refused.append(Refused(key, inference, f"{inference}: no label of that name in {shown(labels_dir)}"))
-        elif _same_file(labels.masks[key], inferences.masks[key]):  # a file against itself proves nothing
+            refused.append(Refused(key, inference,
+                                   f"{inference}: no label of that name in {shown(labels_dir)}"))
+        # a file against itself proves nothing
+        elif _same_file(labels.masks[key], inferences.masks[key]):
             label, inference = shown(labels.masks[key]), shown(inferences.masks[key])
-            refused.append(Refused(key, label, f"{label}: the label and the inference are the same file "
+            refused.append(Refused(key, label,
+                                   f"{label}: the label and the inference are the same file "
                                                f"({inference})"))
         else:
             pairs.append(Pair(key, str(labels.masks[key]), str(inferences.masks[key])))
-    # Two names shown alike (a newline, and a backslash and n) are two images with one id in every report:
-    # the first keeps it, the others are refused.
+    # Two names shown alike (a newline, and a backslash and n) are two images with one id in every
+    # report: the first keeps it, the others are refused.
     first_of_id = {}
     for pair in list(pairs):
         first = first_of_id.setdefault(shown(pair.key), pair)
         if first is not pair:
             pairs.remove(pair)
-            refused.append(Refused(pair.key, shown(pair.label), f"{shown(pair.label)}: its id {shown(pair.key)} "
+            refused.append(Refused(pair.key, shown(pair.label),
+                                   f"{shown(pair.label)}: its id {shown(pair.key)} "
                                    f"is shown as {shown(first.label)}'s is; rename one of them"))
     return pairs, refused
 
@@ -950,32 +1036,35 @@ def _endings_said(listing):
 
 
 def by_file_name(listing):
-    """A Listing's masks keyed by their file name alone, without their sub-folders; None when two of them
-    would share a key."""
+    """A Listing's masks keyed by their file name alone, without their sub-folders; None when two of
+    them would share a key."""
     masks = {key.rpartition("/")[2]: path for key, path in listing.masks.items()}
     return listing._replace(masks=masks) if len(masks) == len(listing.masks) else None
 
 
 def _other_pairings(labels, inferences, labels_dir, inferences_dir, recursive, suffixes_given):
-    """The other ways to pair two folders' masks when their ids pair nothing, in turn: without each folder's
-    common name ending (when no suffix was given), and, with recursive, by file name alone (when it is unique
-    in each folder: labels in sub-folders, as Cityscapes' cities, against predictions written flat). Yields
-    (label listing, inference listing, the note that says so)."""
+    """The other ways to pair two folders' masks when their ids pair nothing, in turn: without each
+    folder's common name ending (when no suffix was given), and, with recursive, by file name alone
+    (when it is unique in each folder: labels in sub-folders, as Cityscapes' cities, against
+    predictions written flat). Yields (label listing, inference listing, the note that says so)."""
     listings = [(labels, inferences, "")]  # with what differs from the exact names
     endings = name_ending([Path(p).stem for p in labels.masks.values()]), \
         name_ending([Path(p).stem for p in inferences.masks.values()])
     if not suffixes_given and any(endings) and endings[0] != endings[1]:
-        without = (f"without the endings {endings[0] or '(none)'} of the labels and {endings[1] or '(none)'} of "
-                   "the inferences (--label-suffix and --inference-suffix say so and silence this note)")
+        without = (f"without the endings {endings[0] or '(none)'} of the labels and "
+                   f"{endings[1] or '(none)'} of the inferences (--label-suffix and "
+                   "--inference-suffix say so and silence this note)")
         listings.append((list_masks(labels_dir, recursive, endings[0]),
                          list_masks(inferences_dir, recursive, endings[1]), without))
-        yield listings[-1][0], listings[-1][1], f"note: no file names match; pairing by their names {without}"
+        note = f"note: no file names match; pairing by their names {without}"
+        yield listings[-1][0], listings[-1][1], note
     if recursive:
         for label_listing, inference_listing, without in listings:
             flat = by_file_name(label_listing), by_file_name(inference_listing)
             if all(flat):
-                yield (*flat, "note: no ids match with their sub-folders; pairing by file name alone, which is "
-                       "unique in both folders" + (f", and {without}" if without else ""))
+                yield (*flat,
+                       "note: no ids match with their sub-folders; pairing by file name alone, "
+                       "which is unique in both folders" + (f", and {without}" if without else ""))
 
 
 def _ending_counts(keys):
@@ -1068,14 +1157,18 @@ def find_pairs(labels_dir, inferences_dir, recursive=False, label_suffix="", inf
     pairs, refused = _pair(labels, inferences, labels_dir, inferences_dir)
     notes, hints = [], []
     if not pairs:
-        for label_listing, inference_listing, note in _other_pairings(labels, inferences, labels_dir, inferences_dir,
-                                                                      recursive, label_suffix or inference_suffix):
+        for label_listing, inference_listing, note in _other_pairings(labels, inferences,
+                                                                      labels_dir, inferences_dir,
+                                                                      recursive,
+                                                                      label_suffix
+                                                                      or inference_suffix):
             retried = _pair(label_listing, inference_listing, labels_dir, inferences_dir)
             if retried[0]:
                 (labels, inferences), (pairs, refused) = (label_listing, inference_listing), retried
                 notes.append(note)
                 break
-    for listing, folder, suffix in ((labels, labels_dir, label_suffix), (inferences, inferences_dir, inference_suffix)):
+    for listing, folder, suffix in ((labels, labels_dir, label_suffix),
+                                    (inferences, inferences_dir, inference_suffix)):
         if listing.without_suffix:
             count = len(listing.without_suffix)
             notes.append(f"note: passed over {plural(count, 'file')} in {shown(folder)} whose name "
@@ -1089,18 +1182,19 @@ def find_pairs(labels_dir, inferences_dir, recursive=False, label_suffix="", inf
     if not pairs:
         if labels.subfolders or inferences.subfolders:
             hints.append(f"{plural(labels.subfolders, 'sub-folder')} of "
-                         f"{shown(labels_dir)} and {inferences.subfolders} of {shown(inferences_dir)} were not "
-                         "searched: use --recursive")
+                         f"{shown(labels_dir)} and {inferences.subfolders} of "
+                         f"{shown(inferences_dir)} were not searched: use --recursive")
         if labels.masks and inferences.masks:
             hints.append(f"label names end in {_endings_said(labels)}; inference names in "
-                         f"{_endings_said(inferences)}: give the ending that is not part of the id with "
-                         "--label-suffix and --inference-suffix")
+                         f"{_endings_said(inferences)}: give the ending that is not part of the id "
+                         "with --label-suffix and --inference-suffix")
     return pairs, refused, notes, hints
 
 
-def read_pair(label_path, inference_path, palette=None, label_map=None, inference_map=None, ignore_index=None):
-    """The class ids of a label and its inference, each mapped by its IdMap, checked to fit together;
-    raises MaskError."""
+def read_pair(label_path, inference_path, palette=None, label_map=None, inference_map=None,
+              ignore_index=None):
+    """The class ids of a label and its inference, each mapped by its IdMap, checked to fit
+    together; raises MaskError."""
     (label, label_bits), (inference, inference_bits) = (read_mask(label_path, palette),
                                                         read_mask(inference_path, palette))
     if label.shape != inference.shape:
@@ -1112,7 +1206,8 @@ def read_pair(label_path, inference_path, palette=None, label_map=None, inferenc
     if inference_map is not None:
         inference = inference_map.table[inference]
     _check_bit_depths(MaskSide(label_path, label, label_bits, label_map, "--label-map"),
-                      MaskSide(inference_path, inference, inference_bits, inference_map, "--inference-map"),
+                      MaskSide(inference_path, inference, inference_bits, inference_map,
+                               "--inference-map"),
                       ignore_index)
     return label, inference
 
@@ -1145,16 +1240,19 @@ def _check_bit_depths(label, inference, ignore_index=None):
         present = present[present != ignore_index]
     foreign = np.setdiff1d(present, holdable)
     if foreign.size:
-        can_hold = (f"ids {', '.join(map(str, holdable))} after its id map" if low.id_map is not None
+        can_hold = (f"ids {', '.join(map(str, holdable))} after its id map"
+                    if low.id_map is not None
                     else f"ids 0..{(1 << low.bits) - 1}")
-        raise MaskError(f"{shown(low.path)} stores {low.bits}-bit samples ({can_hold}) but {shown(high.path)} "
-                        f"has ids up to {int(foreign[-1])}: the two files disagree in bit depth; map the ids "
-                        f"with {high.option} (e.g. {int(foreign[-1])}:{int(holdable[-1])}) or save both masks "
-                        "with the same ids and bit depth")
+        raise MaskError(f"{shown(low.path)} stores {low.bits}-bit samples ({can_hold}) but "
+                        f"{shown(high.path)} has ids up to {int(foreign[-1])}: the two files "
+                        f"disagree in bit depth; map the ids with {high.option} (e.g. "
+                        f"{int(foreign[-1])}:{int(holdable[-1])}) or save both masks with the same "
+                        "ids and bit depth")
 
 
 class Reports(NamedTuple):
-    """What --merge takes from JSON reports: the images and refused files, and how they were made."""
+    """What --merge takes from JSON reports: the images and refused files, and how they were
+    made."""
     images: list  # image reports, checked: ids, files and matrices well formed
     refused: list  # Refused
     ignore_index: int | None
@@ -1164,25 +1262,34 @@ class Reports(NamedTuple):
     shards: dict | None  # the merged JSON head's record of the shards, or None
     incomplete: list  # warnings that shards or ids of the run are missing
     boundary_ratio: float | None  # the reports' --boundary-ratio, None without --boundary
-    ignore_index_from: str | None  # where the reports' ignore index came from, when they say the same
+    # where the reports' ignore index came from, when they say the same
+    ignore_index_from: str | None
 
 
-MAX_ID_CHARACTERS = 4096  # an image id is a path below the masks' folder: no system has longer paths
+# an image id is a path below the masks' folder: no system has longer paths
+MAX_ID_CHARACTERS = 4096
 INT64_MAX = 2**63 - 1  # the largest count of one cell
-MAX_PIXELS = 2**62 - 1  # int64 sums of the summed matrix, doubled for F1 (2 tp + fp + fn), stay exact
-INPUT_KEYS = ("recursive", "label_suffix", "inference_suffix", "label_map", "inference_map", "palette")
+# int64 sums of the summed matrix, doubled for F1 (2 tp + fp + fn), stay exact
+MAX_PIXELS = 2**62 - 1
+INPUT_KEYS = ("recursive", "label_suffix", "inference_suffix", "label_map",
+              "inference_map", "palette")
 
 
 def _problem(what, value, wanted):
-    """ValueError saying what is wrong with a field of a report, its value shown short and escaped."""
-    text = shown(json.dumps(value) if isinstance(value, (str, int, float, bool, type(None))) else type(value).__name__)
+    """ValueError saying what is wrong with a field of a report, its value shown short and
+    escaped."""
+    text = shown(json.dumps(value) if isinstance(value, (str, int, float, bool, type(None)))
+                 else type(value).__name__)
     return ValueError(f"{what} is {text[:60] + '...' if len(text) > 60 else text}, not {wanted}")
 
 
 def _check_id(value, what="an image's id"):
-    """The id, unless it is not one the tool writes: printable text, a relative path with no hidden part."""
-    if not isinstance(value, str) or not value or len(value) > MAX_ID_CHARACTERS or value != shown(value):
-        raise _problem(what, value, f"printable text of at most {MAX_ID_CHARACTERS} characters, as ids are")
+    """The id, unless it is not one the tool writes: printable text, a relative path with no hidden
+    part."""
+    if not isinstance(value,
+                      str) or not value or len(value) > MAX_ID_CHARACTERS or value != shown(value):
+        raise _problem(what, value,
+                       f"printable text of at most {MAX_ID_CHARACTERS} characters, as ids are")
     if any(part in ("", ".", "..") or part.startswith(".") for part in value.split("/")):
         raise _problem(what, value, "a path below the masks' folder, as ids are")
     return value
@@ -1197,58 +1304,75 @@ def _check_image_report(image):
         if not isinstance(image.get(key), str):
             raise _problem(f"image {image_id}: {key}", image.get(key), "a file name")
     matrix = image.get("confusion_matrix")
-    labels, rows = (matrix.get("labels"), matrix.get("matrix")) if isinstance(matrix, dict) else (None, None)
-    if not (isinstance(labels, list) and all(type(value) is int and 0 <= value < LABEL_SPACE for value in labels)
+    labels, rows = (matrix.get("labels"), matrix.get("matrix")) if isinstance(matrix,
+                                                                              dict) else (None,
+                                                                                          None)
+    if not (isinstance(labels, list) and all(type(value) is int and 0 <= value < LABEL_SPACE
+                                             for value in labels)
             and labels == sorted(set(labels))):
         raise ValueError(f"image {image_id}: the matrix labels are not ascending ids within 0..255")
     if not (isinstance(rows, list) and len(rows) == len(labels)
             and all(isinstance(row, list) and len(row) == len(labels) for row in rows)
-            and all(type(count) is int and 0 <= count <= INT64_MAX for row in rows for count in row)):
+            and all(type(count) is int and 0 <= count <= INT64_MAX for row in rows
+                    for count in row)):
         raise ValueError(f"image {image_id}: the matrix is not a square of pixel counts")
 
 
 def _check_boundary_counts(image):
-    """Raise ValueError unless every class of an image report (checked by _check_image_report) has boundary
-    counts that can be merged: 0 <= intersection <= union <= the class's pixels in the label and in the
-    inference together (its bands lie within them), so that sums over images stay within the pixels'."""
+    """Raise ValueError unless every class of an image report (checked by _check_image_report) has
+    boundary counts that can be merged: 0 <= intersection <= union <= the class's pixels in the
+    label and in the inference together (its bands lie within them), so that sums over images stay
+    within the pixels'."""
     classes = image.get("classes")
     labels, rows = image["confusion_matrix"]["labels"], image["confusion_matrix"]["matrix"]
-    pixels_of = {class_id: sum(rows[index]) + sum(row[index] for row in rows) for index, class_id in enumerate(labels)}
+    pixels_of = {class_id: sum(rows[index]) + sum(row[index] for row in rows) for index,
+                 class_id in enumerate(labels)}
     if not isinstance(classes, dict) or not all(
-            isinstance(class_id, str) and class_id.isascii() and class_id.isdigit() and int(class_id) in pixels_of
+            isinstance(class_id, str) and class_id.isascii() and class_id.isdigit()
+            and int(class_id) in pixels_of
             and isinstance(entry, dict) and type(entry.get("boundary_intersection")) is int
             and type(entry.get("boundary_union")) is int
-            and 0 <= entry["boundary_intersection"] <= entry["boundary_union"] <= pixels_of[int(class_id)]
+            and 0 <= entry["boundary_intersection"] <= entry["boundary_union"]
+            <= pixels_of[int(class_id)]
             for class_id, entry in classes.items()):
-        raise ValueError(f"image {image['id']}: the classes' boundary counts are not 0 <= intersection <= union "
-                         "<= the class's pixels in the label and the inference")
+        raise ValueError(f"image {image['id']}: the classes' boundary counts are not 0 <= "
+                         "intersection <= union <= the class's pixels in the label and the "
+                         "inference")
 
 
 def _check_report(document):
-    """Raise ValueError, naming the field, unless a JSON document is a report that --merge can use."""
+    """Raise ValueError, naming the field, unless a JSON document is a report that --merge can
+    use."""
     if not isinstance(document, dict):
         raise ValueError("not a JSON object")
     checks = {
         "label_space": (lambda v: type(v) is int and v == LABEL_SPACE, str(LABEL_SPACE)),
-        "ignore_index": (lambda v: v is None or (type(v) is int and 0 <= v < LABEL_SPACE), "null or an id within 0..255"),
-        "zero_division": (lambda v: v == "nan" or (type(v) is int and v in (0, 1)), "0, 1 or \"nan\""),
+        "ignore_index": (lambda v: v is None or (type(v) is int and 0 <= v < LABEL_SPACE),
+                         "null or an id within 0..255"),
+        "zero_division": (lambda v: v == "nan" or (type(v) is int and v in (0, 1)),
+                          "0, 1 or \"nan\""),
         "class_names": (lambda v: isinstance(v, dict) and all(
-            k.isascii() and k.isdigit() and str(int(k)) == k and int(k) < LABEL_SPACE and isinstance(name, str)
+            k.isascii() and k.isdigit() and str(int(k)) == k and int(k) < LABEL_SPACE
+            and isinstance(name, str)
             for k, name in v.items()), "names of ids within 0..255"),
         "input": (lambda v: isinstance(v, dict) and set(v) <= set(INPUT_KEYS)
                   and all(type(x) is bool if k == "recursive" else isinstance(x, (str, type(None)))
                           for k, x in v.items()), "how the masks were read"),
         "shards": (lambda v: v is None or (
             isinstance(v, dict) and set(v) == {"of", "included", "run_ids"}
-            and type(v["of"]) is int and v["of"] >= 1 and type(v["run_ids"]) is int and v["run_ids"] >= 0
+            and type(v["of"]) is int and v["of"] >= 1 and type(v["run_ids"]) is int
+            and v["run_ids"] >= 0
             and isinstance(v["included"], list) and v["included"]
             and all(type(k) is int and 1 <= k <= v["of"] for k in v["included"])
             and len(set(v["included"])) == len(v["included"])), "null or the shards of a run"),
-        "boundary_ratio": (lambda v: v is None or (type(v) is float and 0 < v <= 1), "null or a ratio within (0, 1]"),
-        "ignore_index_from": (lambda v: v is None or isinstance(v, str), "null or the option that gave it"),
+        "boundary_ratio": (lambda v: v is None or (type(v) is float and 0 < v <= 1),
+                           "null or a ratio within (0, 1]"),
+        "ignore_index_from": (lambda v: v is None or isinstance(v, str),
+                              "null or the option that gave it"),
         "images": (lambda v: isinstance(v, list), "a list of image reports"),
         "errors": (lambda v: isinstance(v, list) and all(
-            isinstance(e, dict) and isinstance(e.get("path"), str) and isinstance(e.get("error"), str)
+            isinstance(e, dict) and isinstance(e.get("path"), str)
+            and isinstance(e.get("error"), str)
             for e in v), "a list of refused files"),
     }
     # Older reports have none of these.
@@ -1258,14 +1382,16 @@ def _check_report(document):
             raise ValueError(f"it has no {key}")
         if not valid(document.get(key, optional.get(key))):
             raise _problem(key, document[key], wanted)
-    ignore_index, with_boundary = document["ignore_index"], document.get("boundary_ratio") is not None
+    ignore_index = document["ignore_index"]
+    with_boundary = document.get("boundary_ratio") is not None
     for image in document["images"]:
         _check_image_report(image)
         if with_boundary:
             _check_boundary_counts(image)
         labels, rows = image["confusion_matrix"]["labels"], image["confusion_matrix"]["matrix"]
         if ignore_index in labels and any(rows[labels.index(ignore_index)]):
-            raise ValueError(f"image {image['id']}: pixels labelled the ignore index {ignore_index} are counted")
+            raise ValueError(f"image {image['id']}: pixels labelled the ignore index "
+                             f"{ignore_index} are counted")
     for error in document["errors"]:  # an id may be refused twice, and refused as another is scored
         _check_id(error.get("id"), "an error's id")
 
@@ -1281,39 +1407,46 @@ def _merged_shards(records):
         return None, []
     if len(sharded) < len(records):
         raise RunError(f"{shown(sharded[0][0])} is a shard (--shard) and "
-                       f"{shown(next(path for path, shards, _ in records if shards is None))} is not: "
-                       "merge the shards of one run")
+                       f"{shown(next(path for path, shards, _ in records if shards is None))} is "
+                       "not: merge the shards of one run")
     runs = {(shards["of"], shards["run_ids"]) for _, shards in sharded}
     if len(runs) > 1:
         raise RunError("the reports are shards of different runs: " + ", ".join(
-            f"{shown(path)} is of {shards['of']} shards of {shards['run_ids']} ids" for path, shards in sharded))
+            f"{shown(path)} is of {shards['of']} shards of {shards['run_ids']} ids" for path,
+            shards in sharded))
     (count, run_ids), included = runs.pop(), {}
     for path, shards in sharded:
         for k in shards["included"]:
             if k in included:
-                raise RunError(f"shard {k}/{count} is in both {shown(included[k])} and {shown(path)}")
+                raise RunError(f"shard {k}/{count} is in both {shown(included[k])} and "
+                               f"{shown(path)}")
             included[k] = path
-    # Shard k holds ids only when k <= run_ids (a shard beyond them has nothing to score, and no report).
+    # Shard k holds ids only when k <= run_ids (a shard beyond them has nothing to score, and no
+    # report).
     holding = min(count, run_ids)
     missing_count = holding - sum(k <= holding for k in included)
-    missing = [k for k in range(1, min(holding, len(included) + MAX_LISTED) + 1) if k not in included][:MAX_LISTED]
+    missing = [k for k in range(1, min(holding, len(included) + MAX_LISTED) + 1)
+               if k not in included][:MAX_LISTED]
     ids = sum(len(held) for _, _, held in records)
     incomplete = []
     if missing_count:
         incomplete.append(f"shard{'s' if missing_count > 1 else ''} "
                           + ", ".join(f"{k}/{count}" for k in missing)
-                          + (f" and {missing_count - len(missing)} more" if missing_count > len(missing) else "")
-                          + f" {'are' if missing_count > 1 else 'is'} missing: the merged report covers "
-                          f"{ids} of the run's {run_ids} image ids")
+                          + (f" and {missing_count - len(missing)} more"
+                             if missing_count > len(missing) else "")
+                          + f" {'are' if missing_count > 1 else 'is'} missing: the merged report "
+                          f"covers {ids} of the run's {run_ids} image ids")
     elif ids != run_ids:
-        incomplete.append(f"the shards cover {ids} image ids but the run had {run_ids}: were masks added or "
-                          "removed between the shard runs?")
-    return ({"of": count, "included": sorted(included), "run_ids": run_ids} if incomplete else None), incomplete
+        incomplete.append(f"the shards cover {ids} image ids but the run had {run_ids}: were masks "
+                          "added or removed between the shard runs?")
+    return ({"of": count, "included": sorted(included), "run_ids": run_ids} if incomplete
+            else None), incomplete
 
 
 def given_twice(paths):
-    """(the path, the one given before it) of the first file given twice under any spelling (a link, a
-    '..'), or None. A set of real paths, each folder resolved once: linear in thousands of shards."""
+    """(the path, the one given before it) of the first file given twice under any spelling (a link,
+    a '..'), or None. A set of real paths, each folder resolved once: linear in thousands of
+    shards."""
     seen, folders = {}, {}
     for path in map(Path, paths):
         if path.parent not in folders:
@@ -1329,90 +1462,109 @@ def given_twice(paths):
 
 
 def read_reports(paths):
-    """The images and refused files of JSON reports (from --format json), for --merge; raises RunError.
+    """The images and refused files of JSON reports (from --format json), for --merge; raises
+    RunError.
 
     Every field is checked by type and range, and what will be shown is escaped.
     An image id in two reports, an id named differently, reports whose masks were
     read differently (maps, palette, suffixes), shards of different runs, or
     pixel counts whose sum a 64-bit count cannot hold are errors. Returns Reports.
     """
-    images, refused, ignore_indexes, zero_divisions, source, names, inputs = [], [], set(), set(), {}, {}, {}
+    images, refused, ignore_indexes, zero_divisions = [], [], set(), set()
+    source, names, inputs = {}, {}, {}
     boundary_ratios, ignore_index_sources = set(), set()
     records, pixels, overlap = [], 0, None
     twice = given_twice(paths)
     if twice is not None:
         again, first = twice
-        raise RunError(f"{shown(again)} is given twice" + (f" (as {shown(first)})" if again != first else ""))
+        raise RunError(f"{shown(again)} is given twice"
+                       + (f" (as {shown(first)})" if again != first else ""))
     for path in paths:
         try:
             if Path(path).exists() and not Path(path).is_file():
                 raise OSError("not a regular file")
             text = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
-            raise RunError(f"{shown(path)}: cannot read the report ({getattr(error, 'strerror', None) or error})") from None
+            raise RunError(f"{shown(path)}: cannot read the report "
+                           f"({getattr(error, 'strerror', None) or error})") from None
         try:
             document = json.loads(text)
         except RecursionError:
-            raise RunError(f"{shown(path)}: not a report written by --format json (nested too deeply)") from None
+            raise RunError(f"{shown(path)}: not a report written by --format json (nested too "
+                           "deeply)") from None
         except ValueError as error:  # JSONDecodeError, or a number too long to convert
             raise RunError(f"{shown(path)}: not JSON ({shown(str(error))[:200]})") from None
         try:
             _check_report(document)
             for class_id, name in document["class_names"].items():
                 if names.setdefault(int(class_id), name) != name:
-                    raise ValueError(f"id {class_id} is named {shown(name)!r} here, {shown(names[int(class_id)])!r} before")
+                    raise ValueError(f"id {class_id} is named {shown(name)!r} here, "
+                                     f"{shown(names[int(class_id)])!r} before")
         except ValueError as error:
-            raise RunError(f"{shown(path)}: not a report written by --format json ({error})") from None
+            raise RunError(f"{shown(path)}: not a report written by --format json "
+                           f"({error})") from None
         ignore_indexes.add(document["ignore_index"])
-        ignore_index_sources.add(document.get("ignore_index_from") and shown(document["ignore_index_from"]))
+        ignore_index_sources.add(document.get("ignore_index_from")
+                                 and shown(document["ignore_index_from"]))
         boundary_ratios.add(document.get("boundary_ratio"))
         zero_divisions.add(str(document["zero_division"]))
         if "input" in document:  # an older report's is unknown: it agrees with any
             inputs.setdefault(json.dumps(document["input"], sort_keys=True), document["input"])
         held = {image["id"] for image in document["images"]}
         if len(held) < len(document["images"]):
-            raise RunError(f"{shown(path)}: not a report written by --format json (an image id is in it twice)")
+            raise RunError(f"{shown(path)}: not a report written by --format json (an image id is "
+                           "in it twice)")
         held |= {error["id"] for error in document["errors"]}  # one id may have several errors
-        if overlap is None and held & source.keys():  # said after the shards' check, which says more
+        # said after the shards' check, which says more
+        if overlap is None and held & source.keys():
             image_id = min(held & source.keys(), key=id_order)
-            overlap = RunError(f"image {image_id} is in both {shown(source[image_id])} and {shown(path)}: "
-                               "shards must not overlap (were both made with the same --shard?)")
+            overlap = RunError(f"image {image_id} is in both {shown(source[image_id])} and "
+                               f"{shown(path)}: shards must not overlap (were both made with the "
+                               "same --shard?)")
         source.update(dict.fromkeys(held, path))
         records.append((path, document.get("shards"), held))
         for image in document["images"]:
             pixels += sum(map(sum, image["confusion_matrix"]["matrix"]))
-            images.append({**image, "label": shown(image["label"]), "inference": shown(image["inference"])})
-        refused += [Refused(e["id"], shown(e["path"]), shown(e["error"])) for e in document["errors"]]
+            images.append({**image, "label": shown(image["label"]),
+                           "inference": shown(image["inference"])})
+        refused += [Refused(e["id"], shown(e["path"]), shown(e["error"]))
+                    for e in document["errors"]]
     if pixels > MAX_PIXELS:
-        raise RunError(f"the reports count {pixels} pixels in all, more than the tool adds up exactly (2^62 - 1)")
+        raise RunError(f"the reports count {pixels} pixels in all, more than the tool adds up "
+                       "exactly (2^62 - 1)")
     if len(boundary_ratios) > 1:
-        raise RunError("the reports were made with different --boundary-ratio values, or some without --boundary: "
+        raise RunError("the reports were made with different --boundary-ratio values, or some "
+                       "without --boundary: "
                        + ", ".join(map(str, sorted(boundary_ratios, key=str))))
     if len(ignore_indexes) > 1:
         raise RunError("the reports were made with different --ignore-index values: "
                        + ", ".join(map(str, sorted(ignore_indexes, key=str))))
     if len(inputs) > 1:
-        raise RunError("the reports read their masks differently (id maps, palette or name suffixes): "
+        raise RunError("the reports read their masks differently (id maps, palette or name "
+                       "suffixes): "
                        + " against ".join(sorted(inputs)))
     shards, incomplete = _merged_shards(records)
     if overlap is not None:
         raise overlap
-    return Reports(images, refused, ignore_indexes.pop(), zero_divisions.pop() if len(zero_divisions) == 1 else None,
-                   names, next(iter(inputs.values()), {}), shards, incomplete, boundary_ratios.pop(),
+    return Reports(images, refused, ignore_indexes.pop(),
+                   zero_divisions.pop() if len(zero_divisions) == 1 else None,
+                   names, next(iter(inputs.values()), {}), shards, incomplete,
+                   boundary_ratios.pop(),
                    ignore_index_sources.pop() if len(ignore_index_sources) == 1 else None)
 
 
 # ---------------------------------------------------------------- counting
 
 def count_matrix(label, inference, ignore_index=None):
-    """256x256 int64 confusion matrix: [i, j] = pixels labelled i and predicted j (see count_pair)."""
+    """256x256 int64 confusion matrix: [i, j] = pixels labelled i and predicted j (see
+    count_pair)."""
     return count_pair(label, inference, ignore_index)[0]
 
 
 def count_pair(label, inference, ignore_index=None, band_width=0):
-    """(matrix, boundary) of a pair over the whole label space: the 256x256 int64 confusion matrix, [i, j] =
-    pixels labelled i and predicted j, and with band_width d > 0 the (2, 256) boundary counts (see
-    count_occurring); else None."""
+    """(matrix, boundary) of a pair over the whole label space: the 256x256 int64 confusion matrix,
+    [i, j] = pixels labelled i and predicted j, and with band_width d > 0 the (2, 256) boundary
+    counts (see count_occurring); else None."""
     counts = count_occurring(label, inference, ignore_index, band_width)
     matrix = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
     matrix[np.ix_(counts.ids, counts.ids)] = counts.matrix
@@ -1424,28 +1576,33 @@ def count_pair(label, inference, ignore_index=None, band_width=0):
 
 
 class Counts(NamedTuple):
-    """A pair's counts over the ids that occur in it, which is all a report needs (and a few hundred bytes
-    where the whole label space's matrix takes 512 KB)."""
+    """A pair's counts over the ids that occur in it, which is all a report needs (and a few hundred
+    bytes where the whole label space's matrix takes 512 KB)."""
     ids: np.ndarray  # ascending: every id some counted pixel is labelled or predicted as
-    matrix: np.ndarray  # int64 confusion matrix over ids: [a, b] = pixels labelled ids[a], predicted ids[b]
-    boundary: np.ndarray | None  # int64 (2, len(ids)): boundary intersection and union of each id, or None
+    # int64 confusion matrix over ids: [a, b] = pixels labelled ids[a], predicted ids[b]
+    matrix: np.ndarray
+    # int64 (2, len(ids)): boundary intersection and union of each id, or None
+    boundary: np.ndarray | None
 
 
 def count_occurring(label, inference, ignore_index=None, band_width=0):
-    """The Counts of a pair: its confusion matrix over the ids that occur, and with band_width d > 0 each id's
-    boundary intersection |G & P| and union |G | P|, where G and P are the id's boundary bands of width d in
-    the label and in the inference (boundary_band). Pixels whose label is ignore_index are not counted at all.
+    """The Counts of a pair: its confusion matrix over the ids that occur, and with band_width d > 0
+    each id's boundary intersection |G & P| and union |G | P|, where G and P are the id's boundary
+    bands of width d in the label and in the inference (boundary_band). Pixels whose label is
+    ignore_index are not counted at all.
 
-    A pixel's cell is its label and inference id, with a bit for each band it is in; the cells are counted run
-    by run where the masks are piecewise constant, else pixel by pixel with np.bincount.
+    A pixel's cell is its label and inference id, with a bit for each band it is in; the cells are
+    counted run by run where the masks are piecewise constant, else pixel by pixel with np.bincount.
     """
     if label.shape != inference.shape:
         raise ValueError(f"label is {label.shape[1]}x{label.shape[0]}, "
                          f"inference is {inference.shape[1]}x{inference.shape[0]}")
-    bands = (boundary_band(label, band_width).ravel(), boundary_band(inference, band_width).ravel()) \
+    bands = (boundary_band(label, band_width).ravel(),
+             boundary_band(inference, band_width).ravel()) \
         if band_width else ()
     label, inference = label.ravel(), inference.ravel()
-    planes = 4 if bands else 1  # cells of pixels in neither band, the label's, the inference's, both
+    # cells of pixels in neither band, the label's, the inference's, both
+    planes = 4 if bands else 1
     # Masks are piecewise constant: where the pixels form few runs of one (label,
     # inference) pair, count each run's cell weighted by its length, which is
     # several times faster than a cell per pixel and gives the same counts.
@@ -1461,18 +1618,22 @@ def count_occurring(label, inference, ignore_index=None, band_width=0):
         lengths[:-1] = run_starts[1:]
         lengths[:-1] -= run_starts[:-1]
         lengths[-1] = label.size - run_starts[-1]
-        run_labels, run_inferences = label[run_starts].astype(np.intp), inference[run_starts].astype(np.intp)
-        run_planes = sum((band[run_starts].astype(np.intp) << bit for bit, band in enumerate(bands)), 0)
+        run_labels = label[run_starts].astype(np.intp)
+        run_inferences = inference[run_starts].astype(np.intp)
+        run_planes = sum((band[run_starts].astype(np.intp) << bit
+                          for bit, band in enumerate(bands)), 0)
         if ignore_index is not None:  # leave those runs out
             counted = run_labels != ignore_index
-            run_labels, run_inferences, lengths = run_labels[counted], run_inferences[counted], lengths[counted]
+            run_labels, run_inferences = run_labels[counted], run_inferences[counted]
+            lengths = lengths[counted]
             run_planes = run_planes[counted] if bands else 0
         occurs = np.zeros(LABEL_SPACE, dtype=bool)
         occurs[run_labels] = occurs[run_inferences] = True
         ids = np.flatnonzero(occurs)
         position = np.zeros(LABEL_SPACE, dtype=np.intp)
         position[ids] = np.arange(len(ids))
-        cells = (run_planes * len(ids) + position.take(run_labels)) * len(ids) + position.take(run_inferences)
+        cells = (run_planes * len(ids)
+                 + position.take(run_labels)) * len(ids) + position.take(run_inferences)
         counts = np.zeros(planes * len(ids) ** 2, dtype=np.int64)
         np.add.at(counts, cells, lengths)  # integer sums: exact
         counts = counts.reshape(planes, len(ids), len(ids))
@@ -1482,7 +1643,8 @@ def count_occurring(label, inference, ignore_index=None, band_width=0):
         codes |= inference
         for bit, band in enumerate(bands, start=16):
             codes |= band.astype(np.uint32) << bit
-        counts = np.bincount(codes, minlength=planes * LABEL_SPACE * LABEL_SPACE).astype(np.int64, copy=False)
+        counts = np.bincount(codes, minlength=planes * LABEL_SPACE * LABEL_SPACE).astype(np.int64,
+                                                                                         copy=False)
         counts = counts.reshape(planes, LABEL_SPACE, LABEL_SPACE)
         if ignore_index is not None:
             counts[:, ignore_index, :] = 0  # same as removing those pixels before counting
@@ -1493,24 +1655,26 @@ def count_occurring(label, inference, ignore_index=None, band_width=0):
         return Counts(ids, counts[0], None)
     in_label_band, in_inference_band = counts[1] + counts[3], counts[2] + counts[3]
     intersection = np.diagonal(counts[3])
-    return Counts(ids, counts.sum(axis=0), np.array([intersection, in_label_band.sum(axis=1)
-                                                     + in_inference_band.sum(axis=0) - intersection]))
+    union = in_label_band.sum(axis=1) + in_inference_band.sum(axis=0) - intersection
+    return Counts(ids, counts.sum(axis=0), np.array([intersection, union]))
 
 
 def boundary_width(shape, ratio):
-    """The boundary band's width d for an image of shape (height, width): ratio x its diagonal, rounded,
-    at least 1 (as the Boundary IoU reference's mask_to_boundary)."""
+    """The boundary band's width d for an image of shape (height, width): ratio x its diagonal,
+    rounded, at least 1 (as the Boundary IoU reference's mask_to_boundary)."""
     return max(1, round(ratio * math.sqrt(shape[0] ** 2 + shape[1] ** 2)))
 
 
 def boundary_band(ids, d):
-    """The boundary bands of width d of every id at once, as a bool array: each pixel is in its own id's band
-    when a pixel of another id, or the image's edge, is within chessboard distance d of it.
+    """The boundary bands of width d of every id at once, as a bool array: each pixel is in its own
+    id's band when a pixel of another id, or the image's edge, is within chessboard distance d of
+    it.
 
-    For each id c this is (ids == c) minus its erosion: the mask padded by one pixel of background, eroded
-    d times with a 3x3 square, and unpadded (Cheng et al.'s mask_to_boundary). A pixel's square of radius d
-    holds another id exactly when one of its rows holds a change within d across, or its column holds a
-    change within d down; so two window passes over the changes between neighbours replace d erosions per id.
+    For each id c this is (ids == c) minus its erosion: the mask padded by one pixel of background,
+    eroded d times with a 3x3 square, and unpadded (Cheng et al.'s mask_to_boundary). A pixel's
+    square of radius d holds another id exactly when one of its rows holds a change within d across,
+    or its column holds a change within d down; so two window passes over the changes between
+    neighbours replace d erosions per id.
     """
     height, width = ids.shape
     # Changes across: the pair (x - 1, x) at column x + d - 1, the first and last against the edge.
@@ -1530,8 +1694,8 @@ def boundary_band(ids, d):
 
 
 def _window_any(flags, size, axis):
-    """out[i] = any(flags[i : i + size]) along axis 0 or 1 (windows cut at the end): log2(size) ORs of
-    the array with itself shifted, each window twice as long as the last."""
+    """out[i] = any(flags[i : i + size]) along axis 0 or 1 (windows cut at the end): log2(size) ORs
+    of the array with itself shifted, each window twice as long as the last."""
     result, n = flags.copy(), flags.shape[axis]
 
     def part(start, stop):
@@ -1548,22 +1712,27 @@ def _window_any(flags, size, axis):
 
 
 def counts_of_matrix(matrix, boundary=None):
-    """The Counts of a whole label space's (256, 256) matrix and (2, 256) boundary counts (or None): over
-    the ids with a pixel labelled or predicted as them."""
+    """The Counts of a whole label space's (256, 256) matrix and (2, 256) boundary counts (or None):
+    over the ids with a pixel labelled or predicted as them."""
     ids = np.flatnonzero((matrix.sum(axis=1) > 0) | (matrix.sum(axis=0) > 0))
     return Counts(ids, matrix[np.ix_(ids, ids)], None if boundary is None else boundary[:, ids])
 
 
 def counts_of_report(report, boundary=False):
-    """The Counts back from a report as JSON holds it (its confusion matrix, and with boundary each class's
-    boundary counts): the one place a tally is read from JSON (a report writes it in compute_report). Ids
-    without a pixel, which no report of the tool lists, are left out, as counting leaves them out."""
+    """The Counts back from a report as JSON holds it (its confusion matrix, and with boundary each
+    class's boundary counts): the one place a tally is read from JSON (a report writes it in
+    compute_report). Ids without a pixel, which no report of the tool lists, are left out, as
+    counting leaves them out."""
     ids = np.array(report["confusion_matrix"]["labels"], dtype=np.intp)
-    matrix = np.array(report["confusion_matrix"]["matrix"], dtype=np.int64).reshape(len(ids), len(ids))
+    matrix = np.array(report["confusion_matrix"]["matrix"], dtype=np.int64)
+    matrix = matrix.reshape(len(ids), len(ids))
     kept = (matrix.sum(axis=1) > 0) | (matrix.sum(axis=0) > 0)
+    entries = ([report["classes"].get(str(class_id), {}) for class_id in ids[kept].tolist()]
+               if boundary else [])
     sides = None if not boundary else np.array(
-        [[report["classes"].get(str(class_id), {}).get(key, 0) for class_id in ids[kept].tolist()]
-         for key in ("boundary_intersection", "boundary_union")], dtype=np.int64).reshape(2, int(kept.sum()))
+        [[entry.get(key, 0) for entry in entries]
+         for key in ("boundary_intersection", "boundary_union")], dtype=np.int64)
+    sides = None if sides is None else sides.reshape(2, len(entries))
     return Counts(ids[kept], matrix[np.ix_(kept, kept)], sides)
 
 
@@ -1580,8 +1749,8 @@ def whole_matrix(counts):
 
 
 class CountsSum:
-    """The sum of tallies (Counts), image by image: the one place tallies are added up, for the combined
-    report of a run, of merged reports and of each model compared."""
+    """The sum of tallies (Counts), image by image: the one place tallies are added up, for the
+    combined report of a run, of merged reports and of each model compared."""
 
     def __init__(self, boundary=False):
         self.matrix = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
@@ -1599,14 +1768,16 @@ class CountsSum:
 
 
 # ---------------------------------------------------------------- measures
-# Every number is one entry: a per-class metric of CLASS_METRICS, or a headline measure of MEASURES. Each
-# is a function of a Batch, the statistics of tallies with a row per tally: a report is a batch of one, the
-# bootstrap a batch of resamples, a comparison two paired batches. So each has its value in every report,
-# its interval under --bootstrap and its difference under --compare, by construction.
+# Every number is one entry: a per-class metric of CLASS_METRICS, or a headline measure of MEASURES.
+# Each is a function of a Batch, the statistics of tallies with a row per tally: a report is a batch
+# of one, the bootstrap a batch of resamples, a comparison two paired batches. So each has its value
+# in every report, its interval under --bootstrap and its difference under --compare, by
+# construction.
 
 class ClassMetric(NamedTuple):
-    """A per-class metric: its column title, the field's other name for it, and its ratio (numerator,
-    denominator) of a class's counts (tp, fp, fn, tn, arrays alike); 0/0 is --zero-division."""
+    """A per-class metric: its column title, the field's other name for it, and its ratio
+    (numerator, denominator) of a class's counts (tp, fp, fn, tn, arrays alike); 0/0 is
+    --zero-division."""
     title: str
     also: str
     ratio: object
@@ -1622,10 +1793,10 @@ CLASS_METRICS = {
 
 
 class Batch(NamedTuple):
-    """Tallies as the measures see them, a row per tally, each the sum of some images' Counts over one list
-    of ids: TP, label pixels and predicted pixels of each id (the statistics every measure is a function
-    of, linear in the Counts, so that sums of them are the statistics of summed Counts), and with --boundary
-    each id's boundary intersection and union."""
+    """Tallies as the measures see them, a row per tally, each the sum of some images' Counts over
+    one list of ids: TP, label pixels and predicted pixels of each id (the statistics every measure
+    is a function of, linear in the Counts, so that sums of them are the statistics of summed
+    Counts), and with --boundary each id's boundary intersection and union."""
     stats: np.ndarray  # (rows, 3 or 5, ids)
     is_class: np.ndarray  # (ids,) bool: the ids that are classes (the ignore index is not)
     zero_division: float
@@ -1636,21 +1807,24 @@ class Batch(NamedTuple):
 
 
 def statistics_of(counts):
-    """The (3 or 5, ids) statistics of a Batch of one tally: TP, label pixels, predicted pixels per id, and its
-    boundary intersection and union when it has them."""
+    """The (3 or 5, ids) statistics of a Batch of one tally: TP, label pixels, predicted pixels per
+    id, and its boundary intersection and union when it has them."""
     rows = [np.diagonal(counts.matrix), counts.matrix.sum(axis=1), counts.matrix.sum(axis=0)]
-    return np.array(rows + ([] if counts.boundary is None else list(counts.boundary)), dtype=np.int64)
+    return np.array(rows + ([] if counts.boundary is None else list(counts.boundary)),
+                    dtype=np.int64)
 
 
 def batch_of_counts(counts, ignore_index=None, zero_division=0.0):
-    """The Batch of one tally, over its own ids (so that its numbers are scikit-learn's to the last bit)."""
+    """The Batch of one tally, over its own ids (so that its numbers are scikit-learn's to the last
+    bit)."""
     return Batch(statistics_of(counts)[None], counts.ids != ignore_index, zero_division)
 
 
 class Numbers(NamedTuple):
-    """Every number of a Batch: each class metric's values for the classes (rows, classes), nan where a class
-    does not occur in a row; their macro and weighted averages (rows,); the boundary IoU of each class with
-    --boundary; and each headline measure's value (rows,), nan where undefined."""
+    """Every number of a Batch: each class metric's values for the classes (rows, classes), nan
+    where a class does not occur in a row; their macro and weighted averages (rows,); the boundary
+    IoU of each class with --boundary; and each headline measure's value (rows,), nan where
+    undefined."""
     classes: dict
     macro: dict
     weighted: dict
@@ -1659,7 +1833,8 @@ class Numbers(NamedTuple):
 
 
 def _divide(numerator, denominator, zero_division):
-    """numerator / denominator, element by element; 0/0 becomes zero_division (scikit-learn's rule)."""
+    """numerator / denominator, element by element; 0/0 becomes zero_division (scikit-learn's
+    rule)."""
     result = np.full(np.shape(numerator), zero_division, dtype=np.float64)
     return np.divide(numerator, denominator, out=result, where=denominator != 0)
 
@@ -1678,16 +1853,18 @@ def _weighted_average(values, weights):
     defined = ~np.isnan(values)
     if not defined.any():
         return math.nan
-    if weights[defined].sum() == 0:  # e.g. no labelled class predicted: scikit-learn takes the plain mean
+    # e.g. no labelled class predicted: scikit-learn takes the plain mean
+    if weights[defined].sum() == 0:
         return float(np.mean(values[defined]))
     return float(np.average(values[defined], weights=weights[defined]))
 
 
 def _averages(table, present, weights):
-    """The macro and weighted (by weights, the support) averages of a (metrics, rows, classes) table, each
-    row over its present classes, (metrics, rows) nan where none is defined. Each row is summed as
-    np.nanmean and np.average sum it, so a report's averages are scikit-learn's to the last bit; when
-    every class is present and defined (a report, usually) all rows are done at once."""
+    """The macro and weighted (by weights, the support) averages of a (metrics, rows, classes)
+    table, each row over its present classes, (metrics, rows) nan where none is defined. Each row is
+    summed as np.nanmean and np.average sum it, so a report's averages are scikit-learn's to the
+    last bit; when every class is present and defined (a report, usually) all rows are done at
+    once."""
     if table.shape[2] and present.all() and not np.isnan(table).any() and weights.sum(axis=1).all():
         return (table.sum(axis=2) / table.shape[2],
                 (table * weights).sum(axis=2) / weights.sum(axis=1, dtype=np.float64))
@@ -1696,7 +1873,8 @@ def _averages(table, present, weights):
         chosen = present[row]
         if chosen.any():
             macro[metric, row] = _macro_average(table[metric, row][chosen])
-            weighted[metric, row] = _weighted_average(table[metric, row][chosen], weights[row][chosen])
+            weighted[metric, row] = _weighted_average(table[metric, row][chosen],
+                                                      weights[row][chosen])
     return macro, weighted
 
 
@@ -1704,7 +1882,8 @@ def _row_means(values, chosen, otherwise=math.nan):
     """The mean of each row's chosen values, otherwise where a row has none."""
     if chosen.all() and values.shape[1]:  # (np.mean of a row adds as its sum along the axis does)
         return values.sum(axis=1) / values.shape[1]
-    return np.array([np.mean(row[mask]) if mask.any() else otherwise for row, mask in zip(values, chosen)])
+    return np.array([np.mean(row[mask]) if mask.any() else otherwise for row,
+                     mask in zip(values, chosen)])
 
 
 def evaluate(batch):
@@ -1717,16 +1896,19 @@ def evaluate(batch):
     tn = pixels - tp - fp - fn  # TN: pixels neither labelled nor predicted as the class
     present = (label > 0) | (predicted > 0)  # every class of a report; not so in a resample
     # Every metric at once: a (metrics, rows, classes) table, averaged as (metrics x rows) rows.
-    numerators, denominators = zip(*(metric.ratio(tp, fp, fn, tn) for metric in CLASS_METRICS.values()))
+    numerators, denominators = zip(*(metric.ratio(tp, fp, fn, tn)
+                                     for metric in CLASS_METRICS.values()))
     table = _divide(np.array(numerators), np.array(denominators), batch.zero_division)
-    macro, weighted = (dict(zip(CLASS_METRICS, average)) for average in _averages(table, present, label))
+    macro, weighted = (dict(zip(CLASS_METRICS, average))
+                       for average in _averages(table, present, label))
     if not present.all():
         table[:, ~present] = math.nan
     values = dict(zip(CLASS_METRICS, table))
     boundary_iou = None
     if batch.boundary:
         boundary_iou = _divide(classes[:, 3], classes[:, 4], batch.zero_division)
-        boundary_iou[classes[:, 4] == 0] = math.nan  # no band in label or inference: left out of the mean
+        # no band in label or inference: left out of the mean
+        boundary_iou[classes[:, 4] == 0] = math.nan
     numbers = Numbers(values, macro, weighted, boundary_iou, {})
     for key, measure in MEASURES.items():
         if batch.boundary or not measure.boundary:
@@ -1735,9 +1917,11 @@ def evaluate(batch):
 
 
 def _ratio(numerator, denominator):
-    """numerator / denominator elementwise, nan where the denominator is 0 (as the tools' numpy gives)."""
+    """numerator / denominator elementwise, nan where the denominator is 0 (as the tools' numpy
+    gives)."""
     numerator, denominator = np.asarray(numerator, np.float64), np.asarray(denominator, np.float64)
-    return np.divide(numerator, denominator, out=np.full(numerator.shape, math.nan), where=denominator != 0)
+    return np.divide(numerator, denominator, out=np.full(numerator.shape, math.nan),
+                     where=denominator != 0)
 
 
 def pixel_accuracy(batch, numbers):
@@ -1746,23 +1930,24 @@ def pixel_accuracy(batch, numbers):
 
 
 def mean_accuracy(batch, numbers):
-    """mAcc: the mean recall of the classes in the label (a class only predicted has no recall): their
-    recall is TP / label pixels, never 0/0."""
+    """mAcc: the mean recall of the classes in the label (a class only predicted has no recall):
+    their recall is TP / label pixels, never 0/0."""
     return _row_means(numbers.classes["recall"], batch.stats[:, 1, batch.is_class] > 0)
 
 
 def mean_boundary_iou(batch, numbers):
-    """mBIoU: the mean boundary IoU of the classes with a boundary band in the label or the inference;
-    --zero-division when none has one; undefined when no class occurs."""
+    """mBIoU: the mean boundary IoU of the classes with a boundary band in the label or the
+    inference; --zero-division when none has one; undefined when no class occurs."""
     occurs = ~np.isnan(numbers.classes["iou"])
     means = _row_means(numbers.boundary_iou, ~np.isnan(numbers.boundary_iou), batch.zero_division)
     return np.where(occurs.any(axis=1), means, math.nan)
 
 
 def cohen_kappa(batch, numbers):
-    """Cohen's kappa: 1 - observed disagreement / the disagreement expected by chance (the counts label and
-    inference would have if independent, with their own class frequencies), as scikit-learn computes it
-    from the matrix; 0/0 (chance expects no disagreement: one class only) gives --zero-division."""
+    """Cohen's kappa: 1 - observed disagreement / the disagreement expected by chance (the counts
+    label and inference would have if independent, with their own class frequencies), as
+    scikit-learn computes it from the matrix; 0/0 (chance expects no disagreement: one class only)
+    gives --zero-division."""
     label, predicted = batch.stats[:, 1].astype(np.float64), batch.stats[:, 2].astype(np.float64)
     pixels = predicted.sum(axis=1)
     by_chance = predicted[:, :, None] * label[:, None, :]
@@ -1770,7 +1955,8 @@ def cohen_kappa(batch, numbers):
     expected = (_off_diagonal(label.shape[1]) * by_chance).sum(axis=(1, 2))
     observed = pixels - batch.stats[:, 0].sum(axis=1, dtype=np.float64)
     kappa = np.full(len(pixels), float(batch.zero_division))
-    np.subtract(1, np.divide(observed, expected, where=expected != 0, out=np.zeros_like(pixels)), out=kappa,
+    np.subtract(1, np.divide(observed, expected, where=expected != 0,
+                             out=np.zeros_like(pixels)), out=kappa,
                 where=expected != 0)
     return np.where(pixels > 0, kappa, math.nan)
 
@@ -1798,9 +1984,9 @@ def matthews_corrcoef(batch, numbers):
 
 
 class Measure(NamedTuple):
-    """A headline number: the field's name for it, what a page's figure calls it, its value for each row of a
-    Batch (given the row's Numbers so far), what it is in a sentence (a function of the report), and
-    whether it needs --boundary."""
+    """A headline number: the field's name for it, what a page's figure calls it, its value for each
+    row of a Batch (given the row's Numbers so far), what it is in a sentence (a function of the
+    report), and whether it needs --boundary."""
     name: str
     figure: str
     value: object  # (Batch, Numbers) -> (rows,) float64, nan where undefined
@@ -1815,19 +2001,23 @@ def _classes_said(report, labelled=False):
 
 
 def _zero_by_zero(report, both):
-    """Where kappa (both: label and inference hold one and the same id) or MCC (either holds one) is 0/0."""
+    """Where kappa (both: label and inference hold one and the same id) or MCC (either holds one) is
+    0/0."""
     matrix = report["confusion_matrix"]["matrix"]
     held = (sum(map(any, matrix)), sum(map(any, zip(*matrix))))
     undefined = held == (1, 1) if both else 1 in held
     return ", 0/0 here (one id only), shown as --zero-division says" if undefined else ""
 
 
-# The headline numbers, as the field names them, by their JSON key (a report holds each at its top level).
+# The headline numbers, as the field names them, by their JSON key (a report holds each at its top
+# level).
 MEASURES = {
     "accuracy": Measure("aAcc", "pixel accuracy", pixel_accuracy, lambda report: (
         "pixel accuracy: {} of {} pixels correct".format(
-            sum(row[k] for k, row in enumerate(report["confusion_matrix"]["matrix"])), report["pixels"]))),
-    "mean_iou": Measure("mIoU", "mean IoU", lambda batch, numbers: numbers.macro["iou"], lambda report: (
+            sum(row[k] for k, row in enumerate(report["confusion_matrix"]["matrix"])),
+            report["pixels"]))),
+    "mean_iou": Measure("mIoU", "mean IoU", lambda batch, numbers: numbers.macro["iou"],
+                        lambda report: (
         f"mean IoU (Jaccard) of the {_classes_said(report)}"
         + (", pooled over all pixels" if "images" in report else ""))),
     "mean_accuracy": Measure("mAcc", "mean accuracy", mean_accuracy, lambda report: (
@@ -1837,13 +2027,15 @@ MEASURES = {
                          lambda report: f"mean F1 (Dice) of the {_classes_said(report)}"),
     "frequency_weighted_iou": Measure("fwIoU", "frequency-weighted IoU",
                                       lambda batch, numbers: numbers.weighted["iou"],
-                                      lambda report: "IoU weighted by each class's pixels in the label"),
+                                      lambda report: "IoU weighted by each class's pixels in the "
+                                      "label"),
     "cohen_kappa": Measure("kappa", "Cohen's kappa", cohen_kappa, lambda report: (
         "Cohen's kappa: agreement beyond chance" + _zero_by_zero(report, both=True))),
     "matthews_corrcoef": Measure("MCC", "Matthews correlation", matthews_corrcoef, lambda report: (
         "Matthews correlation coefficient" + _zero_by_zero(report, both=False))),
     "mean_boundary_iou": Measure("mBIoU", "mean boundary IoU", mean_boundary_iou, lambda report: (
-        "mean boundary IoU (Cheng et al. 2021) of the classes with a boundary band"), boundary=True),
+        "mean boundary IoU (Cheng et al. 2021) of the classes with a boundary band"),
+        boundary=True),
 }
 
 
@@ -1851,8 +2043,8 @@ MEASURES = {
 
 def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=None, boundary=None):
     """Classification report of a pair's Counts, or of a 256x256 confusion matrix (and its (2, 256)
-    boundary counts, when given), as a JSON-ready dict: the tally it comes from, each class's entry, and
-    every number of CLASS_METRICS and MEASURES (a Batch of one).
+    boundary counts, when given), as a JSON-ready dict: the tally it comes from, each class's entry,
+    and every number of CLASS_METRICS and MEASURES (a Batch of one).
 
     Undefined values are None. Only classes that occur (in the label or the
     inference) get a row and enter the averages; ignore_index never gets a row.
@@ -1866,12 +2058,15 @@ def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=Non
     report_classes = {}
     table = np.array([values[0] for values in numbers.classes.values()])
     values_by_class, undefined = table.T.tolist(), np.isnan(table).any()
-    for class_id, values, count, guessed in zip(counts.ids[batch.is_class].tolist(), values_by_class, support,
+    for class_id, values, count, guessed in zip(counts.ids[batch.is_class].tolist(),
+                                                values_by_class, support,
                                                 predicted):
+        # no 0/0 left undefined: the usual case
         report_classes[str(class_id)] = {
             "name": class_names.get(class_id),
-            **(dict(zip(CLASS_METRICS, values)) if not undefined  # no 0/0 left undefined: the usual case
-               else {key: None if value != value else value for key, value in zip(CLASS_METRICS, values)}),
+            **(dict(zip(CLASS_METRICS, values)) if not undefined
+               else {key: None if value != value else value for key,
+                     value in zip(CLASS_METRICS, values)}),
             "support": count,
             "occurs_in": "both" if count and guessed else "label" if count else "inference",
         }
@@ -1894,8 +2089,8 @@ def _number(value):
 
 
 def _add_boundary_counts(report_classes, boundary, zero_division):
-    """Add each class's boundary IoU to its entry, and the counts it comes from, which merge exactly:
-    boundary is the classes' (2, classes) boundary intersection and union."""
+    """Add each class's boundary IoU to its entry, and the counts it comes from, which merge
+    exactly: boundary is the classes' (2, classes) boundary intersection and union."""
     boundary_iou = _divide(boundary[0], boundary[1], zero_division)
     for entry, value, common, either in zip(report_classes.values(), boundary_iou.tolist(),
                                             boundary[0].tolist(), boundary[1].tolist()):
@@ -1904,7 +2099,8 @@ def _add_boundary_counts(report_classes, boundary, zero_division):
 
 
 def _unexpected_ids(counts, class_names):
-    """{id: the pixels it is labelled or predicted on} of the ids without a class name, when there are names."""
+    """{id: the pixels it is labelled or predicted on} of the ids without a class name, when there
+    are names."""
     if not class_names:
         return {}
     carrying = counts.matrix.sum(axis=1) + counts.matrix.sum(axis=0) - np.diagonal(counts.matrix)
@@ -1918,7 +2114,8 @@ def headline_numbers(report):
 
 
 def confused_pairs(report, count, class_names):
-    """The count largest off-diagonal cells of a report's matrix: rows of CONFUSED_TABLE, largest first."""
+    """The count largest off-diagonal cells of a report's matrix: rows of CONFUSED_TABLE, largest
+    first."""
     labels = report["confusion_matrix"]["labels"]
     if not labels:
         return []
@@ -1932,7 +2129,8 @@ def confused_pairs(report, count, class_names):
         if errors[row, column]:
             pairs.append({"label": (labels[row], class_names.get(labels[row])),
                           "predicted": (labels[column], class_names.get(labels[column])),
-                          "pixels": int(errors[row, column]), "of_label": errors[row, column] / label_pixels[row],
+                          "pixels": int(errors[row, column]),
+                          "of_label": errors[row, column] / label_pixels[row],
                           "of_errors": errors[row, column] / all_errors})
     return pairs
 
@@ -1961,22 +2159,26 @@ def image_report(image_id, label_path, inference_path, counts, zero_division=0.0
 
 def combined_report(total, summary_rows, zero_division=0.0, ignore_index=None, class_names=None,
                     image_ious=None, num_classes=None):
-    """The report of the summed Counts, with the image count, the mean of per-image mean IoUs, and the
-    headline numbers as other tools would compute them (image_ious: an ImageIoUs of the same images)."""
+    """The report of the summed Counts, with the image count, the mean of per-image mean IoUs, and
+    the headline numbers as other tools would compute them (image_ious: an ImageIoUs of the same
+    images)."""
     report = {"images": len(summary_rows),
               **compute_report(total, zero_division, ignore_index, class_names),
               "mean_image_mean_iou": _number(_macro_average(np.array(
-                  [math.nan if row["mean_iou"] is None else row["mean_iou"] for row in summary_rows])))}
+                  [math.nan if row["mean_iou"] is None else row["mean_iou"]
+                   for row in summary_rows])))}
     matrix = whole_matrix(total)
     report["conventions"] = peer_conventions(report, matrix, image_ious or ImageIoUs(),
-                                             *number_of_classes(num_classes, class_names or {}, ignore_index,
+                                             *number_of_classes(num_classes, class_names or {},
+                                                                ignore_index,
                                                                 matrix), ignore_index)
     return report
 
 
 class ImageIoUs:
-    """Each id's IoU summed over the images it occurs in, and the number of those images: what an average
-    over images (torchmetrics' MeanIoU) needs, kept in 4 KB however many images there are."""
+    """Each id's IoU summed over the images it occurs in, and the number of those images: what an
+    average over images (torchmetrics' MeanIoU) needs, kept in 4 KB however many images there
+    are."""
 
     def __init__(self):
         self.sums = np.zeros(LABEL_SPACE)
@@ -1986,15 +2188,16 @@ class ImageIoUs:
         """Add one image's Counts."""
         tp = np.diagonal(counts.matrix)
         union = counts.matrix.sum(axis=0) + counts.matrix.sum(axis=1) - tp
-        occurs = union > 0  # a predicted ignore id occurs too: a tool without an ignore index sees it
+        # a predicted ignore id occurs too: a tool without an ignore index sees it
+        occurs = union > 0
         self.sums[counts.ids[occurs]] += tp[occurs] / union[occurs]
         self.images[counts.ids[occurs]] += 1
 
 
 def number_of_classes(option, class_names, ignore_index, matrix):
-    """N, the class count other tools are given, and where it comes from: --num-classes; else the named
-    ids 0, 1, 2, ... up to the first unnamed id or the ignore index (Cityscapes' names give 19, not 256
-    for void); else 1 + the largest id that occurs, the ignore index aside."""
+    """N, the class count other tools are given, and where it comes from: --num-classes; else the
+    named ids 0, 1, 2, ... up to the first unnamed id or the ignore index (Cityscapes' names give
+    19, not 256 for void); else 1 + the largest id that occurs, the ignore index aside."""
     if option is not None:
         return option, "--num-classes"
     count = 0
@@ -2007,35 +2210,39 @@ def number_of_classes(option, class_names, ignore_index, matrix):
     return (int(occurring[-1]) + 1 if occurring.size else 0), "the ids that occur"
 
 
-# Other evaluators: (short name, full name, how it computes the headline numbers, in our words, from its
-# code); N is the class count each is given.
+# Other evaluators: (short name, full name, how it computes the headline numbers, in our words, from
+# its code); N is the class count each is given.
 PEER_RULES = {
-    "mmsegmentation": ("mmsegmentation, HF evaluate", "mmsegmentation IoUMetric and Hugging Face evaluate mean_iou",
-                       "classes 0..N-1 whose union is not 0, pooled over all pixels; pixels labelled an id >= N "
-                       "are not counted, but a prediction of class c on them still counts against c; mFscore "
-                       "leaves out a class with TP = 0 (its F is 0/0 there); mmsegmentation prints x100, "
-                       "rounded to 2 decimals"),
-    "torchmetrics_jaccard": ("torchmetrics JaccardIndex", "torchmetrics MulticlassJaccardIndex(average='macro')",
-                             "classes 0..N-1 that occur, pooled over all pixels; stops on an id >= N"),
+    "mmsegmentation": ("mmsegmentation, HF evaluate",
+                       "mmsegmentation IoUMetric and Hugging Face evaluate mean_iou",
+                       "classes 0..N-1 whose union is not 0, pooled over all pixels; pixels "
+                       "labelled an id >= N are not counted, but a prediction of class c on them "
+                       "still counts against c; mFscore leaves out a class with TP = 0 (its F is "
+                       "0/0 there); mmsegmentation prints x100, rounded to 2 decimals"),
+    "torchmetrics_jaccard": ("torchmetrics JaccardIndex",
+                             "torchmetrics MulticlassJaccardIndex(average='macro')",
+                             "classes 0..N-1 that occur, pooled over all pixels; stops on an id >= "
+                             "N"),
     "torchmetrics_mean_iou": ("torchmetrics MeanIoU", "torchmetrics MeanIoU",
-                              "each image's IoU of each class 0..N-1 that occurs in it, averaged over all such "
-                              "(image, class) pairs: a small image or a rare class weighs as much as a large "
-                              "one; it has no ignore index (here ignored pixels are removed first) and stops on "
-                              "an id >= N"),
+                              "each image's IoU of each class 0..N-1 that occurs in it, averaged "
+                              "over all such (image, class) pairs: a small image or a rare class "
+                              "weighs as much as a large one; it has no ignore index (here ignored "
+                              "pixels are removed first) and stops on an id >= N"),
     "detectron2": ("detectron2", "detectron2 SemSegEvaluator",
-                   "only the classes in the label: a class that is only predicted never lowers a mean; an id "
-                   ">= N gives no number to trust (a label of N is taken for void, a larger id is counted in "
-                   "another class's cell, and past (N+1)^2 cells it stops); it calls aAcc pACC and mAcc "
-                   "mACC, and prints x100"),
+                   "only the classes in the label: a class that is only predicted never lowers a "
+                   "mean; an id >= N gives no number to trust (a label of N is taken for void, a "
+                   "larger id is counted in another class's cell, and past (N+1)^2 cells it "
+                   "stops); it calls aAcc pACC and mAcc mACC, and prints x100"),
     "cityscapes": ("cityscapesScripts", "cityscapesScripts evalPixelLevelSemanticLabeling",
-                   "classes 0..N-1 (the 19 of Cityscapes); pixels labelled an id >= N count against no class, "
-                   "as void does; a class with TP + FP + FN = 0 is left out"),
+                   "classes 0..N-1 (the 19 of Cityscapes); pixels labelled an id >= N count "
+                   "against no class, as void does; a class with TP + FP + FN = 0 is left out"),
 }
 PEER_NUMBERS = ("aAcc", "mIoU", "mAcc", "mDice", "mFscore", "fwIoU")  # as the tools name them
 
 
 def our_conventional_numbers(report):
-    """This tool's numbers under the names of PEER_NUMBERS (mFscore is our mDice: F1 is never 0/0 here)."""
+    """This tool's numbers under the names of PEER_NUMBERS (mFscore is our mDice: F1 is never 0/0
+    here)."""
     by_name = {measure.name: report.get(key) for key, measure in MEASURES.items()}
     ours = {name: by_name[name] for name in PEER_NUMBERS if name in by_name}
     return {**ours, "mFscore": ours["mDice"]}
@@ -2043,36 +2250,43 @@ def our_conventional_numbers(report):
 
 def peer_conventions(report, matrix, image_ious, num_classes, num_classes_from, ignore_index):
     """The headline numbers as each tool in PEER_RULES would compute them on the pixels of matrix (a
-    256x256 matrix whose ignore row is empty), with N = num_classes. A tool that stops on ids >= N gets
-    "refused" instead of numbers; "agree" says whether every tool gives this tool's own numbers."""
+    256x256 matrix whose ignore row is empty), with N = num_classes. A tool that stops on ids >= N
+    gets "refused" instead of numbers; "agree" says whether every tool gives this tool's own
+    numbers."""
     n = num_classes
     labelled, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
     beyond = [k for k in np.flatnonzero((labelled > 0) | (predicted > 0)).tolist() if k >= n]
-    held = f"the masks hold ids >= N ({', '.join(map(str, beyond[:8]))}{', ...' if len(beyond) > 8 else ''})"
+    listed = ", ".join(map(str, beyond[:8])) + (", ..." if len(beyond) > 8 else "")
+    held = f"the masks hold ids >= N ({listed})"
     refusals = {"torchmetrics_jaccard": f"stops: {held}", "torchmetrics_mean_iou": f"stops: {held}",
-                "detectron2": f"no number to trust: {held}, which it takes for void, counts in another class's "
-                              "cell, or stops on"} if beyond else {}
+                "detectron2": f"no number to trust: {held}, which it takes for void, counts in "
+                              "another class's cell, or stops on"} if beyond else {}
     tp, label, prediction = np.diag(matrix)[:n], labelled[:n], predicted[:n]
     # mmsegmentation and HF evaluate: histograms of the ids 0..N-1 over the counted pixels.
     union = prediction + label - tp
     precision, recall = _ratio(tp, prediction), _ratio(tp, label)
     with np.errstate(invalid="ignore"):
         fscore = 2 * precision * recall / (precision + recall)
-    tools = {"mmsegmentation": {"aAcc": _ratio(tp.sum(), label.sum()).item(), "mIoU": _macro_average(_ratio(tp, union)),
-                                "mAcc": _macro_average(recall), "mDice": _macro_average(_ratio(2 * tp, prediction + label)),
+    tools = {"mmsegmentation": {"aAcc": _ratio(tp.sum(), label.sum()).item(),
+                                "mIoU": _macro_average(_ratio(tp, union)),
+                                "mAcc": _macro_average(recall),
+                                "mDice": _macro_average(_ratio(2 * tp, prediction + label)),
                                 "mFscore": _macro_average(fscore)}}
-    # torchmetrics: the same classes, the ignore id's own column (when below N) left out of the mean.
+    # torchmetrics: the same classes, the ignore id's own column (when below N) left out of the
+    # mean.
     iou = _ratio(tp, union)
     if ignore_index is not None and ignore_index < n:
         iou[ignore_index] = math.nan
     tools["torchmetrics_jaccard"] = {"mIoU": _macro_average(iou)}
-    tools["torchmetrics_mean_iou"] = {"mIoU": _ratio(image_ious.sums[:n].sum(), image_ious.images[:n].sum()).item()}
+    tools["torchmetrics_mean_iou"] = {"mIoU": _ratio(image_ious.sums[:n].sum(),
+                                                     image_ious.images[:n].sum()).item()}
     # detectron2: the classes with pixels in the label.
     in_label = label > 0
     tools["detectron2"] = {"aAcc": _ratio(tp.sum(), label.sum()).item(),
                            "mIoU": float(np.mean(iou[in_label])) if in_label.any() else math.nan,
                            "mAcc": float(np.mean(recall[in_label])) if in_label.any() else math.nan,
-                           "fwIoU": float(np.sum(iou[in_label] * (label / label.sum())[in_label])) if in_label.any()
+                           "fwIoU": float(np.sum(iou[in_label] * (label / label.sum())[in_label]))
+                           if in_label.any()
                            else math.nan}
     # cityscapesScripts: false positives only from pixels labelled a class 0..N-1.
     false_positives = matrix[:n, :n].sum(axis=0) - tp
@@ -2082,7 +2296,8 @@ def peer_conventions(report, matrix, image_ious, num_classes, num_classes_from, 
     tools["cityscapes"] = {"mIoU": _macro_average(city)}
 
     ours = our_conventional_numbers(report)
-    conventions = {"num_classes": n, "num_classes_from": num_classes_from, "agree": True, "tools": {}}
+    conventions = {"num_classes": n, "num_classes_from": num_classes_from, "agree": True,
+                   "tools": {}}
     for tool, numbers in tools.items():
         stops = refusals.get(tool)
         short, name, rule = PEER_RULES[tool]
@@ -2091,7 +2306,8 @@ def peer_conventions(report, matrix, image_ious, num_classes, num_classes_from, 
         conventions["tools"][tool] = entry
         conventions["agree"] &= stops is None and all(
             entry[name] is None and ours[name] is None
-            or None not in (entry[name], ours[name]) and math.isclose(entry[name], ours[name], rel_tol=1e-12, abs_tol=1e-15)
+            or None not in (entry[name], ours[name])
+            and math.isclose(entry[name], ours[name], rel_tol=1e-12, abs_tol=1e-15)
             for name in numbers)
     return conventions
 
@@ -2102,7 +2318,8 @@ def summary_row(report, file=None):
     file is the name of the image's output files (see output_name).
     """
     worst = worst_class(report)
-    return {"id": report["id"], "file": file, "pixels": report["pixels"], **headline_numbers(report),
+    return {"id": report["id"], "file": file, "pixels": report["pixels"],
+            **headline_numbers(report),
             "macro_f1": report["macro_avg"]["f1_score"],
             "worst_class": worst and (worst[0], worst[1]["name"], worst[1]["iou"])}
 
@@ -2126,7 +2343,8 @@ def unexpected_note(report):
 
 
 def undefined_note(report):
-    """A note when some values are undefined (0/0 with --zero-division nan) and left out of the averages."""
+    """A note when some values are undefined (0/0 with --zero-division nan) and left out of the
+    averages."""
     if any(entry[m] is None for entry in report["classes"].values() for m in CLASS_METRICS):
         return "(undefined values, 0/0 with --zero-division nan, are left out of both averages)"
     return None
@@ -2139,48 +2357,57 @@ def void_ids(class_names):
 
 
 def void_note(report, ignore_index, class_names):
-    """A hint when a labelled id is counted as a class though it is likely void: its name says so, or it is
-    an unnamed 255, never predicted, in a task of several classes besides it. (An unnamed 255 next to one
-    other class is more likely a foreground.)"""
+    """A hint when a labelled id is counted as a class though it is likely void: its name says so,
+    or it is an unnamed 255, never predicted, in a task of several classes besides it. (An unnamed
+    255 next to one other class is more likely a foreground.)"""
     named = [class_id for class_id in void_ids(class_names) if class_id != ignore_index
              and report["classes"].get(str(class_id), {}).get("support")]
     if named:
-        return (f"note: id {named[0]} is named {class_names[named[0]]!r} and its label pixels are counted as "
-                f"a class; if it marks pixels to leave out, run again with --ignore-index {named[0]}")
+        return (f"note: id {named[0]} is named {class_names[named[0]]!r} and its label pixels are "
+                "counted as a class; if it marks pixels to leave out, run again with "
+                f"--ignore-index {named[0]}")
     void = report["classes"].get("255")
-    others = [class_id for class_id, entry in report["classes"].items() if class_id != "255" and entry["support"]]
+    others = [class_id for class_id, entry in report["classes"].items() if class_id != "255"
+              and entry["support"]]
     if ignore_index is None and 255 not in class_names and void and void["occurs_in"] == "label" \
             and len(others) >= 2:
-        return ("note: id 255 is in the labels but never predicted; if it marks pixels to leave out "
-                "(void), run again with --ignore-index 255")
+        return ("note: id 255 is in the labels but never predicted; if it marks pixels to leave "
+                "out (void), run again with --ignore-index 255")
     return None
 
 
-# Known ways in which two files can mean different things by the same id: the map from the labels' id
-# to the inferences' id that each stands for, and the option that undoes it.
-CITYSCAPES_TRAIN_IDS = {label_id: train_id for label_id, train_id, _ in CITYSCAPES_LABELS if train_id != 255}
+# Known ways in which two files can mean different things by the same id: the map from the labels'
+# id to the inferences' id that each stands for, and the option that undoes it.
+CITYSCAPES_TRAIN_IDS = {label_id: train_id for label_id, train_id,
+                        _ in CITYSCAPES_LABELS if train_id != 255}
 ID_SCHEMES = (
-    (CITYSCAPES_TRAIN_IDS.get, "Cityscapes labelIds in the labels against trainIds in the inferences",
+    (CITYSCAPES_TRAIN_IDS.get,
+     "Cityscapes labelIds in the labels against trainIds in the inferences",
      "--label-map cityscapes-labelids"),
     ({train_id: label_id for label_id, train_id in CITYSCAPES_TRAIN_IDS.items()}.get,
-     "Cityscapes trainIds in the labels against labelIds in the inferences", "--inference-map cityscapes-labelids"),
-    (lambda k: k - 1 if 0 < k < 255 else None, "ids before reduce-zero-label in the labels (ADE20K's 0 = other, "
+     "Cityscapes trainIds in the labels against labelIds in the inferences",
+     "--inference-map cityscapes-labelids"),
+    (lambda k: k - 1 if 0 < k < 255 else None,
+     "ids before reduce-zero-label in the labels (ADE20K's 0 = other, "
      "k = class k-1) against ids after it in the inferences", "--label-map reduce-zero-label"),
-    (lambda k: k + 1 if k < 254 else None, "ids after reduce-zero-label in the labels against ids before it in "
+    (lambda k: k + 1 if k < 254 else None,
+     "ids after reduce-zero-label in the labels against ids before it in "
      "the inferences", "--inference-map reduce-zero-label"),
 )
-MIN_SHARE_OF_PIXELS = 0.0005  # a label id with fewer of the counted pixels says too little about the ids
-# Inferences holding this many ids, and this many times as many as the labels, hold scores (probabilities
-# saved as 0..255, or masks resized with interpolation), not class ids: no model of a dataset's classes
-# predicts so many (COCO-Stuff has 171, ADE20K 150); nor this many against a binary task's labels.
+# a label id with fewer of the counted pixels says too little about the ids
+MIN_SHARE_OF_PIXELS = 0.0005
+# Inferences holding this many ids, and this many times as many as the labels, hold scores
+# (probabilities saved as 0..255, or masks resized with interpolation), not class ids: no model of a
+# dataset's classes predicts so many (COCO-Stuff has 171, ADE20K 150); nor this many against a
+# binary task's labels.
 SCORE_MAP_IDS = 200
 SCORE_MAP_RATIO = 8
 BINARY_SCORE_MAP_IDS = 32
 
 
 def id_scheme_warnings(matrix, ignore_index=None):
-    """What the counts of a (combined) matrix say about the ids: warnings that the numbers are wrong as the
-    ids stand, naming the option that fixes it where there is one; [] when nothing is amiss.
+    """What the counts of a (combined) matrix say about the ids: warnings that the numbers are wrong
+    as the ids stand, naming the option that fixes it where there is one; [] when nothing is amiss.
 
     Score maps on one side (score_map_warnings); and where the label's id is mostly
     predicted as another id for most classes, and those other ids are all different
@@ -2188,28 +2415,34 @@ def id_scheme_warnings(matrix, ignore_index=None):
     not mean the same in both.
     """
     labelled, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
-    label_ids, inference_ids = set(np.flatnonzero(labelled).tolist()), set(np.flatnonzero(predicted).tolist())
+    label_ids = set(np.flatnonzero(labelled).tolist())
+    inference_ids = set(np.flatnonzero(predicted).tolist())
+    both = label_ids | inference_ids
     for labels, inferences, option in (({0, 255}, {0, 1}, "--label-map 255:1"),
                                        ({0, 1}, {0, 255}, "--inference-map 255:1")):
-        if 255 in label_ids | inference_ids and label_ids <= labels and inference_ids <= inferences \
-                and 1 in label_ids | inference_ids:
-            return [f"the labels hold ids {sorted(label_ids)} and the inferences {sorted(inference_ids)}: "
-                    f"one class in two encodings (0/255 and 0/1)? Map it with {option}; leaving 255 out as "
-                    "void would drop that class instead of scoring it"]
+        if 255 in both and 1 in both and label_ids <= labels and inference_ids <= inferences:
+            return [f"the labels hold ids {sorted(label_ids)} and the inferences "
+                    f"{sorted(inference_ids)}: one class in two encodings (0/255 and 0/1)? Map it "
+                    f"with {option}; leaving 255 out as void would drop that class instead of "
+                    "scoring it"]
     score_maps = score_map_warnings(labelled, predicted, ignore_index)
     if score_maps:
         return score_maps
-    sizeable = [k for k in sorted(label_ids) if k != ignore_index and labelled[k] >= MIN_SHARE_OF_PIXELS * labelled.sum()]
+    sizeable = [k for k in sorted(label_ids) if k != ignore_index
+                and labelled[k] >= MIN_SHARE_OF_PIXELS * labelled.sum()]
     dominant = {k: int(np.argmax(matrix[k])) for k in sizeable}
     moved = {k: p for k, p in dominant.items() if p != k and matrix[k, p] * 2 > labelled[k]}
     if len(moved) < max(2, len(sizeable) / 2):
         return _scheme_by_agreement(matrix)
-    mapping = ", ".join(f"{k}→{p}" for k, p in list(moved.items())[:8]) + (", ..." if len(moved) > 8 else "")
-    said = (f"most pixels of {len(moved)} of the {len(sizeable)} label ids are predicted as another id "
-            f"(label→inference: {mapping})")
+    mapping = ", ".join(f"{k}→{p}" for k, p in list(moved.items())[:8]) + (", ..."
+                                                                           if len(moved) > 8
+                                                                           else "")
+    said = (f"most pixels of {len(moved)} of the {len(sizeable)} label ids are predicted as "
+            f"another id (label→inference: {mapping})")
     for scheme, reading, option in ID_SCHEMES:
         expected = {k: scheme(k) for k in moved if scheme(k) is not None}
-        if len(expected) >= 2 and sum(moved[k] == target for k, target in expected.items()) >= 0.8 * len(expected):
+        if len(expected) >= 2 and sum(moved[k] == target for k,
+                                      target in expected.items()) >= 0.8 * len(expected):
             return [f"{said}: this looks like {reading}: use {option}"]
     if len(set(moved.values())) == len(moved):
         return [f"{said}, each to a different id: the two seem to number the classes differently; "
@@ -2220,39 +2453,45 @@ def id_scheme_warnings(matrix, ignore_index=None):
 def score_map_warnings(labelled, predicted, ignore_index=None):
     """A warning when the inferences hold scores, not class ids: SCORE_MAP_IDS ids or more, and
     SCORE_MAP_RATIO times as many as the labels hold; or, against labels of one or two ids (a binary
-    task), BINARY_SCORE_MAP_IDS or more (probabilities saved as percentages). labelled, predicted: pixels
-    per id; a predicted ignore id is no class of the labels'."""
+    task), BINARY_SCORE_MAP_IDS or more (probabilities saved as percentages). labelled, predicted:
+    pixels per id; a predicted ignore id is no class of the labels'."""
     label_ids, inference_ids = np.flatnonzero(labelled), np.flatnonzero(predicted)
     inference_ids = inference_ids[inference_ids != ignore_index]
-    # (Not the labels: many label ids against few predicted ones is a model that predicts one class.)
-    if len(inference_ids) >= SCORE_MAP_IDS and len(inference_ids) >= SCORE_MAP_RATIO * len(label_ids) \
-            or len(label_ids) <= 2 and len(inference_ids) >= BINARY_SCORE_MAP_IDS:
-        return [f"the inferences hold {len(inference_ids)} ids from {inference_ids[0]} to {inference_ids[-1]}, "
-                f"the labels {plural(len(label_ids), 'id')}: these look like score maps (a probability per "
-                "pixel saved as 0..255, or masks resized with interpolation), not class ids, and the numbers "
-                "are not meaningful; threshold the inferences into class ids and score those"]
+    # (Not the labels: many label ids against few predicted ones is a model that predicts one
+    # class.)
+    ids = len(inference_ids)
+    many = ids >= SCORE_MAP_IDS and ids >= SCORE_MAP_RATIO * len(label_ids)
+    if many or len(label_ids) <= 2 and len(inference_ids) >= BINARY_SCORE_MAP_IDS:
+        return [f"the inferences hold {len(inference_ids)} ids from {inference_ids[0]} to "
+                f"{inference_ids[-1]}, the labels {plural(len(label_ids), 'id')}: these look like "
+                "score maps (a probability per pixel saved as 0..255, or masks resized with "
+                "interpolation), not class ids, and the numbers are not meaningful; threshold the "
+                "inferences into class ids and score those"]
     return []
 
 
 def ignored_foreground_hint(matrix, ignore_index=None):
-    """A warning, no doubt (healthy scans, a shard of negatives), when every counted label pixel is 0 with
-    255 ignored and the inferences hold 1: 255 may be the labels' foreground, saved 0/255."""
+    """A warning, no doubt (healthy scans, a shard of negatives), when every counted label pixel is
+    0 with 255 ignored and the inferences hold 1: 255 may be the labels' foreground, saved 0/255."""
     label_ids = set(np.flatnonzero(matrix.sum(axis=1)).tolist())
     if ignore_index == 255 and label_ids == {0} and matrix[:, 1].any():
-        return ["every counted label pixel is 0 and the inferences hold 1: if 255 is the labels' foreground "
-                "(0/255 against 0/1), ignoring it drops the whole class; map it with --label-map 255:1 instead"]
+        return ["every counted label pixel is 0 and the inferences hold 1: if 255 is the labels' "
+                "foreground (0/255 against 0/1), ignoring it drops the whole class; map it with "
+                "--label-map 255:1 instead"]
     return []
 
 
 def _scheme_by_agreement(matrix):
-    """A warning when most counted pixels agree once the labels are read in one of ID_SCHEMES and at most half
-    as many as they are: what a model with the other scheme's ids gives, however many of its classes it
-    confuses (on a few images, its confusions can hide the renaming from id_scheme_warnings' count of ids)."""
+    """A warning when most counted pixels agree once the labels are read in one of ID_SCHEMES and at
+    most half as many as they are: what a model with the other scheme's ids gives, however many of
+    its classes it confuses (on a few images, its confusions can hide the renaming from
+    id_scheme_warnings' count of ids)."""
     counted, as_they_are = matrix.sum(), np.trace(matrix)  # (the ignore index's row is not counted)
     for scheme, reading, option in ID_SCHEMES:
         agreeing = [int(matrix[k, scheme(k)]) for k in range(LABEL_SPACE) if scheme(k) is not None]
         agreeing_ids, agreeing = sum(map(bool, agreeing)), sum(agreeing)
-        # Two ids at least: one class predicted as another is a poor model (or swapped binary ids), not a scheme.
+        # Two ids at least: one class predicted as another is a poor model (or swapped binary ids),
+        # not a scheme.
         if counted and agreeing_ids >= 2 and agreeing > counted / 2 and agreeing > 2 * as_they_are:
             return [f"{agreeing / counted:.0%} of the counted pixels agree if these are {reading}, "
                     f"{as_they_are / counted:.0%} as the ids are: use {option}"]
@@ -2262,11 +2501,13 @@ def _scheme_by_agreement(matrix):
 # ---------------------------------------------------------------- bootstrap
 
 class ImageCounts:
-    """Each image's Batch statistics (statistics_of: TP, label and predicted pixels per id that occurs in it,
-    and with --boundary its boundary counts), kept small (about 0.5 KB per image) for resampling the images."""
+    """Each image's Batch statistics (statistics_of: TP, label and predicted pixels per id that
+    occurs in it, and with --boundary its boundary counts), kept small (about 0.5 KB per image) for
+    resampling the images."""
 
     def __init__(self):
-        self.images = []  # (ids, statistics (3 or 5, ids) int64), in the order the images were added
+        # (ids, statistics (3 or 5, ids) int64), in the order the images were added
+        self.images = []
 
     def add(self, counts):
         """Add one image's Counts."""
@@ -2274,11 +2515,12 @@ class ImageCounts:
 
     def ids(self):
         """The ids that occur in any image, ascending."""
-        return np.unique(np.concatenate([image_ids for image_ids, _ in self.images] or [np.zeros(0, np.uint8)]))
+        return np.unique(np.concatenate([image_ids for image_ids, _ in self.images]
+                                        or [np.zeros(0, np.uint8)]))
 
     def dense(self, ids=None):
-        """(ids, statistics): ids (by default those that occur in any image), and an (images, 3 or 5, ids)
-        int64 array of each image's statistics: memory proportional to images x ids."""
+        """(ids, statistics): ids (by default those that occur in any image), and an (images, 3 or
+        5, ids) int64 array of each image's statistics: memory proportional to images x ids."""
         ids = self.ids() if ids is None else ids
         rows = len(self.images[0][1]) if self.images else 3
         counts = np.zeros((len(self.images), rows, len(ids)), dtype=np.int64)
@@ -2288,41 +2530,47 @@ class ImageCounts:
 
 
 def bootstrap_draws(images, resamples, seed):
-    """The images each bootstrap resample draws (with replacement, as many as there are), in batches of
-    RESAMPLES_PER_BATCH rows: numpy's default_rng(seed), so that a seed gives the same draws everywhere."""
+    """The images each bootstrap resample draws (with replacement, as many as there are), in batches
+    of RESAMPLES_PER_BATCH rows: numpy's default_rng(seed), so that a seed gives the same draws
+    everywhere."""
     rng = np.random.default_rng(seed)
     for start in range(0, resamples, RESAMPLES_PER_BATCH):
         yield rng.integers(0, images, size=(min(RESAMPLES_PER_BATCH, resamples - start), images))
 
 
 def exact_parts(flat, images):
-    """An (images, k) int64 array of counts as float64 parts whose sums over any resample of the images are
-    exact: [(part, scale)], flat = the sum of part x scale. float64 holds every integer below 2^53: one
-    part when a count times the images stays below, else a high part and a low one (a resample can draw
-    one image every time, so sums reach images x the largest count, past int64's range near 2^62).
-    Raises RunError when even two parts cannot be exact (counts near 2^63 over millions of images)."""
+    """An (images, k) int64 array of counts as float64 parts whose sums over any resample of the
+    images are exact: [(part, scale)], flat = the sum of part x scale. float64 holds every integer
+    below 2^53: one part when a count times the images stays below, else a high part and a low one
+    (a resample can draw one image every time, so sums reach images x the largest count, past
+    int64's range near 2^62). Raises RunError when even two parts cannot be exact (counts near 2^63
+    over millions of images)."""
     largest = int(flat.max(initial=0))
     if largest * images < 2**53:
         return [(flat.astype(np.float64), 1.0)]
     shift = 53 - images.bit_length()  # the low part is below 2^shift, so its sums stay below 2^53
     if (largest >> shift) * images >= 2**53:
-        raise RunError(f"a count of {largest} pixels over {images} images is too large for exact bootstrap sums: "
-                       "run without --bootstrap")
-    return [((flat >> shift).astype(np.float64), float(2**shift)), ((flat & (2**shift - 1)).astype(np.float64), 1.0)]
+        raise RunError(f"a count of {largest} pixels over {images} images is too large for exact "
+                       "bootstrap sums: run without --bootstrap")
+    return [((flat >> shift).astype(np.float64), float(2**shift)),
+            ((flat & (2**shift - 1)).astype(np.float64), 1.0)]
 
 
 def resampled_batches(models, resamples, seed):
-    """The summed counts of each bootstrap resample, a batch at a time: models is a list of (images, k, ids)
-    int64 arrays over the same images (paired: every model sees the same draws). Yields, per batch of
-    draws, one (rows, k, ids) float64 array per model, each sum the exact integer rounded once to float64.
+    """The summed counts of each bootstrap resample, a batch at a time: models is a list of (images,
+    k, ids) int64 arrays over the same images (paired: every model sees the same draws). Yields, per
+    batch of draws, one (rows, k, ids) float64 array per model, each sum the exact integer rounded
+    once to float64.
 
-    A resample's sum is its draw counts times the images' counts: one matrix product per batch, not a
-    loop over images; exact, as every product and partial sum is an integer below 2^53 (exact_parts)."""
+    A resample's sum is its draw counts times the images' counts: one matrix product per batch, not
+    a loop over images; exact, as every product and partial sum is an integer below 2^53
+    (exact_parts)."""
     images = models[0].shape[0]
     parts = [exact_parts(counts.reshape(images, -1), images) for counts in models]
     for draws in bootstrap_draws(images, resamples, seed):
         rows = len(draws)
-        weights = np.bincount((draws + images * np.arange(rows)[:, None]).ravel(), minlength=rows * images)
+        weights = np.bincount((draws + images * np.arange(rows)[:, None]).ravel(),
+                              minlength=rows * images)
         weights = weights.reshape(rows, images).astype(np.float64)
         batch = []
         for counts, model_parts in zip(models, parts):
@@ -2335,16 +2583,18 @@ def resampled_batches(models, resamples, seed):
 
 
 def resampled_counts(models, resamples, seed):
-    """Every batch of resampled_batches at once: one (resamples, k, ids) float64 array per model (memory
-    grows with resamples x ids; the tool itself goes a batch at a time, through resampled_numbers)."""
+    """Every batch of resampled_batches at once: one (resamples, k, ids) float64 array per model
+    (memory grows with resamples x ids; the tool itself goes a batch at a time, through
+    resampled_numbers)."""
     batches = list(resampled_batches(models, resamples, seed))
     return [np.concatenate([batch[index] for batch in batches]) for index in range(len(models))]
 
 
 def resampled_numbers(models, resamples, seed, is_class, zero_division=0.0):
-    """The Numbers of every bootstrap resample, for each model (as resampled_batches): each batch of sums
-    is evaluated at once, and only its numbers are kept, a float per resample for each measure, average and
-    class's metric, whatever the images. One Numbers per model, each array (resamples, ...)."""
+    """The Numbers of every bootstrap resample, for each model (as resampled_batches): each batch of
+    sums is evaluated at once, and only its numbers are kept, a float per resample for each measure,
+    average and class's metric, whatever the images. One Numbers per model, each array (resamples,
+    ...)."""
     parts = [[] for _ in models]
     for batch in resampled_batches(models, resamples, seed):
         for kept, sums in zip(parts, batch):
@@ -2357,13 +2607,14 @@ def joined_numbers(parts):
     def joined(values):
         return np.concatenate(values) if values[0] is not None else None
     return Numbers(*({key: joined([getattr(part, field)[key] for part in parts]) for key in group}
-                     if isinstance(group, dict) else joined([getattr(part, field) for part in parts])
+                     if isinstance(group, dict) else joined([getattr(part, field)
+                                                             for part in parts])
                      for field, group in zip(Numbers._fields, parts[0])))
 
 
 def bootstrap_bytes(resamples, classes, models=1):
-    """The memory resampled_numbers takes at most: a float per resample for each measure, average and class
-    metric, twice (the batches' numbers, and all of them joined)."""
+    """The memory resampled_numbers takes at most: a float per resample for each measure, average
+    and class metric, twice (the batches' numbers, and all of them joined)."""
     per_resample = len(MEASURES) + 2 * len(CLASS_METRICS) + (len(CLASS_METRICS) + 1) * classes
     return 2 * models * resamples * per_resample * 8
 
@@ -2373,9 +2624,10 @@ def check_bootstrap_memory(resamples, classes, models=1):
     needed = bootstrap_bytes(resamples, classes, models)
     if needed > MAX_BOOTSTRAP_BYTES:
         most = resamples * MAX_BOOTSTRAP_BYTES // needed
-        raise RunError(f"--bootstrap {resamples} over {plural(classes, 'class', 'classes')} would keep "
-                       f"{needed / 2**30:.1f} GiB of resampled numbers, more than the "
-                       f"{MAX_BOOTSTRAP_BYTES >> 30} GiB the tool allows itself; give at most {most}")
+        raise RunError(f"--bootstrap {resamples} over {plural(classes, 'class', 'classes')} would "
+                       f"keep {needed / 2**30:.1f} GiB of resampled numbers, more than the "
+                       f"{MAX_BOOTSTRAP_BYTES >> 30} GiB the tool allows itself; give at most "
+                       f"{most}")
 
 
 def percentile_interval(values, level):
@@ -2387,14 +2639,15 @@ def percentile_interval(values, level):
 
 
 def confidence_intervals(image_counts, ignore_index, resamples, level, seed, zero_division=0.0):
-    """Percentile bootstrap intervals of the combined (pooled) numbers, every measure and each class's every
-    metric: the images are resampled with replacement, and each resample's numbers come from its summed
-    counts."""
+    """Percentile bootstrap intervals of the combined (pooled) numbers, every measure and each
+    class's every metric: the images are resampled with replacement, and each resample's numbers
+    come from its summed counts."""
     ids, counts = image_counts.dense()
     is_class = ids != ignore_index if ignore_index is not None else np.ones(len(ids), bool)
     check_bootstrap_memory(resamples, int(is_class.sum()))
     numbers = resampled_numbers([counts], resamples, seed, is_class, zero_division)[0]
-    images_of_class = ((counts[:, 1] > 0).sum(axis=0))[is_class]  # images whose label holds the class
+    # images whose label holds the class
+    images_of_class = ((counts[:, 1] > 0).sum(axis=0))[is_class]
     classes = {}
     for column, class_id in enumerate(ids[is_class].tolist()):
         classes[str(class_id)] = {
@@ -2426,21 +2679,27 @@ def _summed(reports):
 def _change(before, after, resampled_before, resampled_after, level):
     """A number of two models: both values, the difference, and its paired interval (None without
     resamples)."""
-    interval = None if resampled_before is None else percentile_interval(resampled_after - resampled_before, level)
-    return {"baseline": before, "model": after, "delta": None if None in (before, after) else after - before,
+    interval = None if resampled_before is None else percentile_interval(
+        resampled_after - resampled_before, level)
+    return {"baseline": before, "model": after, "delta": None if None in (before, after)
+            else after - before,
             "interval": interval}
 
 
-def compare_models(models, names, ignore_index=None, zero_division=0.0, class_names=None, resamples=1000,
+def compare_models(models, names, ignore_index=None, zero_division=0.0, class_names=None,
+                   resamples=1000,
                    level=0.95, seed=0):
-    """Each model against the first (the baseline), on the same images: models holds one list of image
-    reports per model, in the same image order; names are what the models are called (their reports).
+    """Each model against the first (the baseline), on the same images: models holds one list of
+    image reports per model, in the same image order; names are what the models are called (their
+    reports).
 
-    Every difference comes with a paired bootstrap interval: one set of draws of the images, applied to
-    every model, so that each resample's difference is between the models on the same images. Every
-    measure and each class's every metric is compared. Returns the comparison as a JSON-ready dict."""
+    Every difference comes with a paired bootstrap interval: one set of draws of the images, applied
+    to every model, so that each resample's difference is between the models on the same images.
+    Every measure and each class's every metric is compared. Returns the comparison as a JSON-ready
+    dict."""
     summed = [_summed(reports) for reports in models]
-    pooled = [compute_report(total, zero_division, ignore_index, class_names) for total, _ in summed]
+    pooled = [compute_report(total, zero_division, ignore_index, class_names) for total,
+              _ in summed]
     ids = np.unique(np.concatenate([per_image.ids() for _, per_image in summed]))
     is_class = ids != ignore_index if ignore_index is not None else np.ones(len(ids), bool)
     dense = [per_image.dense(ids)[1] for _, per_image in summed]
@@ -2450,13 +2709,15 @@ def compare_models(models, names, ignore_index=None, zero_division=0.0, class_na
     images_of_class = (dense[0][:, 1] > 0).sum(axis=0)[is_class]
     comparison = {"baseline": {"report": names[0], "images": images, **headline_numbers(pooled[0])},
                   "bootstrap": {"level": level, "resamples": resamples, "seed": seed,
-                                "method": "paired percentile bootstrap over images: the same resampled images "
-                                          "for every model"},
+                                "method": "paired percentile bootstrap over images: the same "
+                                          "resampled images for every model"},
                   "comparisons": []}
     for model in range(1, len(models)):
         base, this = headline_numbers(pooled[0]), headline_numbers(pooled[model])
-        changes = {key: _change(base[key], this[key], *(numbers[index].measures[key] if numbers else None
-                                                        for index in (0, model)), level) for key in base}
+        changes = {key: _change(base[key], this[key],
+                                *(numbers[index].measures[key] if numbers else None
+                                                        for index in (0, model)), level)
+                                                        for key in base}
         classes = {}
         for column, class_id in enumerate(ids[is_class].tolist()):
             metrics = {key: _change(*(pooled[index]["classes"].get(str(class_id), {}).get(key)
@@ -2466,28 +2727,34 @@ def compare_models(models, names, ignore_index=None, zero_division=0.0, class_na
             classes[str(class_id)] = {"name": (class_names or {}).get(class_id), **metrics["iou"],
                                       "images": int(images_of_class[column]), "metrics": metrics}
         order = sorted(classes, key=lambda class_id: (classes[class_id]["delta"] is None,
-                                                      -(classes[class_id]["delta"] or 0), int(class_id)))
+                                                      -(classes[class_id]["delta"] or 0),
+                                                      int(class_id)))
         delta = {key: change["delta"] for key, change in changes.items()}
         intervals = {key: change["interval"] for key, change in changes.items()}
         comparison["comparisons"].append({
             "model": names[model], **this, "delta": delta, "confidence_intervals": intervals,
-            "verdict": verdict(names[model], names[0], delta["mean_iou"], intervals["mean_iou"], level, images),
+            "verdict": verdict(names[model], names[0], delta["mean_iou"], intervals["mean_iou"],
+                               level, images),
             "classes": {class_id: classes[class_id] for class_id in order},
             "images": image_changes(models[0], models[model])})
     return comparison
 
 
 def image_changes(baseline, model):
-    """How many images got better, worse or stayed the same by their mean IoU, and those that changed most."""
+    """How many images got better, worse or stayed the same by their mean IoU, and those that
+    changed most."""
     changes = [{"id": before["id"], "baseline": before["mean_iou"], "model": after["mean_iou"],
                 "delta": after["mean_iou"] - before["mean_iou"]}
-               for before, after in zip(baseline, model) if None not in (before["mean_iou"], after["mean_iou"])]
+               for before, after in zip(baseline, model)
+               if None not in (before["mean_iou"], after["mean_iou"])]
     by_change = sorted(changes, key=lambda change: (change["delta"], id_order(change["id"])))
     return {"better": sum(change["delta"] > 0 for change in changes),
             "worse": sum(change["delta"] < 0 for change in changes),
             "same": sum(change["delta"] == 0 for change in changes),
-            "largest_losses": [change for change in by_change[:LARGEST_CHANGES] if change["delta"] < 0],
-            "largest_gains": [change for change in reversed(by_change[-LARGEST_CHANGES:]) if change["delta"] > 0]}
+            "largest_losses": [change for change in by_change[:LARGEST_CHANGES]
+                               if change["delta"] < 0],
+            "largest_gains": [change for change in reversed(by_change[-LARGEST_CHANGES:])
+                              if change["delta"] > 0]}
 
 
 def verdict(model, baseline, delta, interval, level, images):
@@ -2528,8 +2795,9 @@ class Column(NamedTuple):
 
 
 def class_table():
-    """The classification report: a row per class, then the macro and weighted averages; a column per
-    metric of CLASS_METRICS (read when drawn, so that an entry added to it is a column everywhere)."""
+    """The classification report: a row per class, then the macro and weighted averages; a column
+    per metric of CLASS_METRICS (read when drawn, so that an entry added to it is a column
+    everywhere)."""
     return _class_table(tuple(CLASS_METRICS.items()))
 
 
@@ -2546,8 +2814,8 @@ def _class_table(metrics):
 
 
 def summary_table():
-    """The per-image summary: a row per image (the index page orders them worst first); summary.csv also
-    holds every other measure of MEASURES."""
+    """The per-image summary: a row per image (the index page orders them worst first); summary.csv
+    also holds every other measure of MEASURES."""
     shown_keys = {"accuracy", "mean_iou", "mean_boundary_iou"}
     return (Column("#", "rank", "rank", formats="html"),
             Column("image", "id", "image"),
@@ -2570,26 +2838,33 @@ HEADLINE_TABLE = (Column("headline", "name", "class"),
 CONVENTIONS_TABLE = (Column("tool", "name", "class"),
                      *(Column(name, name, "score") for name in PEER_NUMBERS),
                      Column("", "refused", "note"))
-# A model against the baseline (see comparison_rows): its headline numbers, each class's IoU, the images.
-CHANGE_COLUMNS = (Column("change", "delta", "change"), Column("interval", "interval", "change interval", optional=True))
+# A model against the baseline (see comparison_rows): its headline numbers, each class's IoU, the
+# images.
+CHANGE_COLUMNS = (Column("change", "delta", "change"),
+                  Column("interval", "interval", "change interval", optional=True))
 COMPARISON_TABLE = (Column("headline", "name", "class"), Column("baseline", "baseline", "score"),
                     Column("model", "model", "score"), *CHANGE_COLUMNS)
-COMPARISON_CLASS_TABLE = (Column("class", "class", "class"), Column("baseline IoU", "baseline", "score"),
+COMPARISON_CLASS_TABLE = (Column("class", "class", "class"),
+                          Column("baseline IoU", "baseline", "score"),
                           Column("model IoU", "model", "score"), *CHANGE_COLUMNS,
                           Column("images", "images", "count"), Column("", "note", "note"))
-COMPARISON_IMAGE_TABLE = (Column("image", "id", "class"), Column("baseline mIoU", "baseline", "score"),
-                          Column("model mIoU", "model", "score"), Column("change", "delta", "change"))
+COMPARISON_IMAGE_TABLE = (Column("image", "id", "class"),
+                          Column("baseline mIoU", "baseline", "score"),
+                          Column("model mIoU", "model", "score"),
+                          Column("change", "delta", "change"))
 # The most confused pairs (see confused_pairs): a row per off-diagonal cell of the matrix.
 CONFUSED_TABLE = (Column("label", "label", "class"), Column("predicted as", "predicted", "class"),
-                  Column("pixels", "pixels", "count"), Column("share of the label's pixels", "of_label", "score"),
+                  Column("pixels", "pixels", "count"),
+                  Column("share of the label's pixels", "of_label", "score"),
                   Column("share of all errors", "of_errors", "score"))
 MATRIX_CORNER = "label \\ inference"  # the matrix's corner: rows are labels, columns inferences
-BOUNDARY_KEYS = {"boundary_iou", "mean_boundary_iou"}  # the optional columns a run with --boundary fills
+# the optional columns a run with --boundary fills
+BOUNDARY_KEYS = {"boundary_iou", "mean_boundary_iou"}
 
 
 def columns_for(table, output, rows=(), present=None):
-    """The columns of a table that output ("text", "html" or "csv") shows: an optional column only when its
-    key is in present (by default, when one of rows has a value for it)."""
+    """The columns of a table that output ("text", "html" or "csv") shows: an optional column only
+    when its key is in present (by default, when one of rows has a value for it)."""
     if present is None:
         present = {column.key for column in table if column.optional
                    and any(row.get(column.key) is not None for row in rows)}
@@ -2598,8 +2873,10 @@ def columns_for(table, output, rows=(), present=None):
 
 
 def csv_header(table, present=()):
-    """A table's CSV header: the headers of its CSV columns (optional ones when their key is in present)."""
-    return [header for column in columns_for(table, "csv", present=set(present)) for header in column.csv_headers()]
+    """A table's CSV header: the headers of its CSV columns (optional ones when their key is in
+    present)."""
+    return [header for column in columns_for(table, "csv", present=set(present))
+            for header in column.csv_headers()]
 
 
 def class_table_rows(report, zero_division):
@@ -2608,7 +2885,8 @@ def class_table_rows(report, zero_division):
     rows = []
     for class_id, entry in report["classes"].items():
         interval = intervals.get(class_id)
-        notes = [note for note in (occurrence_note(entry, zero_division), rarity_note(interval)) if note]
+        notes = [note for note in (occurrence_note(entry, zero_division),
+                                   rarity_note(interval)) if note]
         rows.append({**entry, "class": (int(class_id), entry["name"]), **class_interval(interval),
                      "note": "; ".join(notes)})
     averages = [{"class": title, **report[key], "support": report["pixels"]}
@@ -2619,12 +2897,14 @@ def class_table_rows(report, zero_division):
 
 
 def class_interval(interval):
-    """A class row's bootstrap columns: its IoU interval and the images that hold it, when there are."""
+    """A class row's bootstrap columns: its IoU interval and the images that hold it, when there
+    are."""
     return {"iou_interval": interval["iou"], "images": interval["images"]} if interval else {}
 
 
 def rarity_note(interval):
-    """Why a class's interval is worth little: it rests on the few images whose label holds the class."""
+    """Why a class's interval is worth little: it rests on the few images whose label holds the
+    class."""
     if interval is None or interval["images"] >= FEW_IMAGES_OF_CLASS:
         return ""
     if not interval["images"]:
@@ -2633,8 +2913,8 @@ def rarity_note(interval):
 
 
 def headline_rows(report):
-    """The rows of HEADLINE_TABLE for a report: each headline number with the field's name for it, what it
-    is, and (short) what a figure on a page says."""
+    """The rows of HEADLINE_TABLE for a report: each headline number with the field's name for it,
+    what it is, and (short) what a figure on a page says."""
     intervals = report.get("confidence_intervals", {})
     rows = [{"name": measure.name, "value": report[key], "figure": measure.figure,
              "meaning": measure.meaning(report) if measure.meaning else measure.figure,
@@ -2649,8 +2929,8 @@ def headline_rows(report):
 
 def few_images_said(images):
     """Why an interval over fewer than FEW_IMAGES images is worth little."""
-    return (f"only {plural(images, 'image')}: an interval from fewer than about {FEW_IMAGES} images is rough, "
-            "and narrower than it should be")
+    return (f"only {plural(images, 'image')}: an interval from fewer than about {FEW_IMAGES} "
+            "images is rough, and narrower than it should be")
 
 
 def interval_notes(report):
@@ -2660,21 +2940,25 @@ def interval_notes(report):
         return []
     level, images = f"{intervals['level'] * 100:g}%", intervals["images"]
     lines = [f"intervals: {level} percentile bootstrap over the {plural(images, 'image')} "
-             f"({intervals['resamples']} resamples of the images, seed {intervals['seed']}): each resample's "
-             "pooled numbers"]
+             f"({intervals['resamples']} resamples of the images, seed {intervals['seed']}): each "
+             "resample's pooled numbers"]
     if images < FEW_IMAGES:
         lines.append(f"note: {few_images_said(images)}")
     return lines
 
 
 def convention_rows(report):
-    """The rows of CONVENTIONS_TABLE: this tool's numbers, then each other tool's, and their rules."""
-    ours = {name: value for name, value in our_conventional_numbers(report).items() if name != "mFscore"}
+    """The rows of CONVENTIONS_TABLE: this tool's numbers, then each other tool's, and their
+    rules."""
+    ours = {name: value for name, value in our_conventional_numbers(report).items()
+            if name != "mFscore"}
     rows = [{"name": "this tool", **ours}]
-    rules = ["this tool: every id that occurs (0..255) but the ignore index, pooled over all pixels"]
+    rules = ["this tool: every id that occurs (0..255) but the ignore index, pooled over all "
+             "pixels"]
     for entry in report["conventions"]["tools"].values():
         rows.append({"name": entry["short"], "refused": entry["refused"],
-                     **{name: entry[name] for name in PEER_NUMBERS if name in entry and not entry["refused"]}})
+                     **{name: entry[name] for name in PEER_NUMBERS if name in entry
+                        and not entry["refused"]}})
         rules.append(f"{entry['name']}: {entry['rule']}")
     return rows, rules
 
@@ -2691,30 +2975,36 @@ def comparison_rows(comparison, entry):
 
 
 def matrix_table(report, class_names):
-    """The confusion matrix over the occurring ids: (ids, [(id, name, counts)]), for every format."""
+    """The confusion matrix over the occurring ids: (ids, [(id, name, counts)]), for every
+    format."""
     labels = report["confusion_matrix"]["labels"]
     return labels, [(class_id, class_names.get(class_id), row)
                     for class_id, row in zip(labels, report["confusion_matrix"]["matrix"])]
 
 
 # ---------------------------------------------------------------- files
-# The report folder's files: their names and paths, written whole or not at all, and the lock that keeps
-# two runs apart.
+# The report folder's files: their names and paths, written whole or not at all, and the lock that
+# keeps two runs apart.
 
 # Where an image's files stand in the report folder, by what they are.
-IMAGE_FILES = {"page": ("reports", ".html"), "matrix": ("matrices", ".csv"), "overlay": ("overlays", ".png"),
+# or its own suffix
+IMAGE_FILES = {"page": ("reports", ".html"), "matrix": ("matrices", ".csv"),
+               "overlay": ("overlays", ".png"),
                "predicted_as": ("predicted_as", ".png"), "label": ("label_colours", ".png"),
-               "prediction": ("inference_colours", ".png"), "picture": ("pictures", ".jpg"),  # or its own suffix
+               "prediction": ("inference_colours", ".png"), "picture": ("pictures", ".jpg"),
                "thumbnail": ("thumbnails", ".jpg"), "plot": ("plots", ".png")}
-# --compare's copies of the reports' thumbnails: a folder of their own, as any name may be an image's.
+# --compare's copies of the reports' thumbnails: a folder of their own, as any name may be an
+# image's.
 COMPARISON_THUMBNAILS = "compare_thumbnails"
 OUTPUT_SUBFOLDERS = (*(name for name, _ in IMAGE_FILES.values()), COMPARISON_THUMBNAILS)
-# The files a run writes at the top of its report folder (as FolderSink and write_comparison_folder name
-# them), besides OUTPUT_SUBFOLDERS: an input report must not be one of them.
-FOLDER_FILES = {"merge": ("report.json", "classes.csv", "combined.csv", "confusion_matrix.csv", "summary.csv",
+# The files a run writes at the top of its report folder (as FolderSink and write_comparison_folder
+# name them), besides OUTPUT_SUBFOLDERS: an input report must not be one of them.
+FOLDER_FILES = {"merge": ("report.json", "classes.csv", "combined.csv", "confusion_matrix.csv",
+                          "summary.csv",
                           "confusion_matrix.png", "index.html", ".lock"),
                 "compare": ("comparison.json", "compare.html", ".lock")}
-MAX_NAME_BYTES = 200  # a file name's limit is 255 bytes; room for the suffix and a temporary name's parts
+# a file name's limit is 255 bytes; room for the suffix and a temporary name's parts
+MAX_NAME_BYTES = 200
 
 
 HASHED_NAME = re.compile(r"~[0-9a-f]{10}$")
@@ -2731,13 +3021,14 @@ def output_name(key):
     import hashlib  # loads OpenSSL (3 MB): only a run with such names pays for it
     digest = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()[:10]
     safe = re.sub(r"[^\w .,+=@-]", "_", shown(key)).lstrip(".")
-    safe = safe.encode()[:100].decode(errors="ignore")  # 100 bytes: letters of other scripts take 2 to 4
+    # 100 bytes: letters of other scripts take 2 to 4
+    safe = safe.encode()[:100].decode(errors="ignore")
     return f"{safe}~{digest}"
 
 
 def file_path(folder, file, what, suffix=None):
-    """The path of an image's file of kind what (a key of IMAGE_FILES) in the report folder; suffix for a
-    kind whose files keep their own (the camera pictures)."""
+    """The path of an image's file of kind what (a key of IMAGE_FILES) in the report folder; suffix
+    for a kind whose files keep their own (the camera pictures)."""
     subfolder, kind_suffix = IMAGE_FILES[what]
     return folder / subfolder / f"{file}{kind_suffix if suffix is None else suffix}"
 
@@ -2748,17 +3039,19 @@ def file_link(file, what, suffix=None):
     return f"{subfolder}/{urllib.parse.quote(file)}{kind_suffix if suffix is None else suffix}"
 
 
-# What _replacing writes, .<name>.<pid>.part, for the files a report folder holds: nothing else matches.
+# What _replacing writes, .<name>.<pid>.part, for the files a report folder holds: nothing else
+# matches.
 TEMPORARY_NAME = re.compile(r"\..+\.(html|csv|json|png|jpg|jpeg|gif|webp|bmp)\.[0-9]+\.part")
 
 
 @contextlib.contextmanager
 def _replacing(path):
-    """A temporary path beside path, renamed to path when the block ends without an error, so that an
-    interrupted run never leaves half a file; raises OutputError naming path when it cannot be written.
+    """A temporary path beside path, renamed to path when the block ends without an error, so that
+    an interrupted run never leaves half a file; raises OutputError naming path when it cannot be
+    written.
 
-    The temporary name is the file's own with a dot before it and .<pid>.part after: at most 14 bytes
-    longer than the name (a pid has at most 7 digits), which output_name leaves room for.
+    The temporary name is the file's own with a dot before it and .<pid>.part after: at most 14
+    bytes longer than the name (a pid has at most 7 digits), which output_name leaves room for.
     """
     temporary = path.with_name(f".{path.name}.{os.getpid()}.part")
     try:
@@ -2787,8 +3080,9 @@ def folder_lock(folder):
         folder.mkdir(parents=True, exist_ok=True)
         for subfolder in (folder / name for name in OUTPUT_SUBFOLDERS):
             if subfolder.is_symlink() or (subfolder.exists() and not subfolder.is_dir()):
-                raise OutputError(f"{shown(subfolder)}: a link or a file where the report folder's own "
-                                  "sub-folder belongs; files are never written or removed through it")
+                raise OutputError(f"{shown(subfolder)}: a link or a file where the report folder's "
+                                  "own sub-folder belongs; files are never written or removed "
+                                  "through it")
         descriptor = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
         if not stat.S_ISREG(os.fstat(descriptor).st_mode):
             os.close(descriptor)
@@ -2811,8 +3105,8 @@ def folder_lock(folder):
                 holder = lock.read().strip()
                 raise RunError(f"--output-dir {shown(folder)}: another run"
                                + (f" (process {holder})" if holder.isdigit() else "")
-                               + " is writing this report folder; wait for it to end, or choose another "
-                               "folder")
+                               + " is writing this report folder; wait for it to end, or choose "
+                               "another folder")
             lock.truncate(0)
             lock.write(str(os.getpid()))
             lock.flush()
@@ -2837,7 +3131,8 @@ def remove_leftovers(folder):
 @contextlib.contextmanager
 def atomic_open(path, newline=None):
     """A text file that appears at path, whole, only when the with-block ends without an error."""
-    with _replacing(path) as temporary, open(temporary, "w", encoding="utf-8", newline=newline) as file:
+    with _replacing(path) as temporary, open(temporary, "w", encoding="utf-8",
+                                             newline=newline) as file:
         yield file
 
 
@@ -2884,7 +3179,8 @@ def _text(column, value, digits):
 
 
 def _text_of(column, digits):
-    """How the text table shows a column's values: _text, with a score column's format chosen once."""
+    """How the text table shows a column's values: _text, with a score column's format chosen
+    once."""
     if column.kind == "score":
         spec = f".{digits}f"
         return lambda value: "undefined" if value is None else format(value, spec)
@@ -2892,10 +3188,13 @@ def _text_of(column, digits):
 
 
 def _score_text(value, digits, kind="score"):
-    """A score, a signed change, or an interval of either, with digits decimals; '' for a missing interval."""
+    """A score, a signed change, or an interval of either, with digits decimals; '' for a missing
+    interval."""
     signed = "+" if kind.startswith("change") else ""
     if kind.endswith("interval"):
-        return "" if value is None else f"[{value[0]:{signed}.{digits}f}, {value[1]:{signed}.{digits}f}]"
+        if value is None:
+            return ""
+        return f"[{value[0]:{signed}.{digits}f}, {value[1]:{signed}.{digits}f}]"
     return "undefined" if value is None else f"{value:{signed}.{digits}f}"
 
 
@@ -2942,7 +3241,8 @@ def format_matrix(report, class_names):
     numbers = f"%{width}d" * len(labels)  # a row's numbers, formatted at once
     lines = ["Confusion matrix (rows = label, columns = inference, in pixels)",
              MATRIX_CORNER.ljust(title_width) + numbers % tuple(labels)]
-    lines += [title.ljust(title_width) + numbers % tuple(counts) for title, (_, _, counts) in zip(titles, rows)]
+    lines += [title.ljust(title_width) + numbers % tuple(counts) for title,
+              (_, _, counts) in zip(titles, rows)]
     return "\n".join(lines)
 
 
@@ -2969,33 +3269,41 @@ def format_headline(report, digits=4):
     if intervals and intervals["mean_iou"]:
         lines.append(f"mean IoU {_score_text(report['mean_iou'], digits)} "
                      f"{_score_text(intervals['mean_iou'], digits, 'interval')} "
-                     f"({intervals['level'] * 100:g}% bootstrap over {plural(intervals['images'], 'image')})")
+                     f"({intervals['level'] * 100:g}% bootstrap over "
+                     f"{plural(intervals['images'], 'image')})")
     return "\n".join(lines + interval_notes(report))
 
 
 def class_count_said(conventions, how_to_set=False):
-    """N, the class count other tools are given, and where it comes from; with how_to_set, the option that
-    sets it when it did not come from that option."""
+    """N, the class count other tools are given, and where it comes from; with how_to_set, the
+    option that sets it when it did not come from that option."""
     said = f"N = {conventions['num_classes']} classes, from {conventions['num_classes_from']}"
-    return said + ("; --num-classes sets it" if how_to_set and conventions["num_classes_from"] != "--num-classes"
+    return said + ("; --num-classes sets it" if how_to_set
+                   and conventions["num_classes_from"] != "--num-classes"
                    else "")
 
 
 def format_conventions(report, digits=4):
-    """What other tools would print on the same pixels: one line when they all agree, else a table and
-    each tool's rule."""
+    """What other tools would print on the same pixels: one line when they all agree, else a table
+    and each tool's rule."""
     conventions = report["conventions"]
     if conventions["agree"]:
-        return ("Other tools (" + ", ".join(entry["short"] for entry in conventions["tools"].values())
-                + f") would print these same numbers on these masks ({class_count_said(conventions)}).")
+        return ("Other tools (" + ", ".join(entry["short"]
+                                            for entry in conventions["tools"].values())
+                + ") would print these same numbers on these masks "
+                f"({class_count_said(conventions)}).")
     rows, rules = convention_rows(report)
-    return "\n".join([f"What other tools would print on these masks ({class_count_said(conventions, True)})",
-                      *text_table(CONVENTIONS_TABLE, rows, digits=digits), *(f"- {rule}" for rule in rules)])
+    return "\n".join(["What other tools would print on these masks "
+                      f"({class_count_said(conventions, True)})",
+                      *text_table(CONVENTIONS_TABLE, rows, digits=digits),
+                      *(f"- {rule}" for rule in rules)])
 
 
 def format_summary(rows, digits=4):
-    """One line per image: id, pixels, accuracy, mean IoU, worst class; the lowest mean IoU marked."""
-    scored = [(row["mean_iou"], index) for index, row in enumerate(rows) if row["mean_iou"] is not None]
+    """One line per image: id, pixels, accuracy, mean IoU, worst class; the lowest mean IoU
+    marked."""
+    scored = [(row["mean_iou"], index) for index, row in enumerate(rows)
+              if row["mean_iou"] is not None]
     lowest = min(scored)[1] if len(scored) > 1 else None
     header, *lines = text_table(summary_table(), rows, digits=digits)
     if lowest is not None:
@@ -3030,17 +3338,19 @@ def format_combined_section(combined, class_names, digits=4, zero_division=0.0, 
     return "\n\n".join(lines)
 
 
-NOTHING_TO_COMPARE = "no image has counted pixels (each label pixel is the ignore index): there is nothing to compare"
+NOTHING_TO_COMPARE = ("no image has counted pixels (each label pixel is the ignore index): there "
+                      "is nothing to compare")
 
 
 def format_comparison(comparison, digits=4):
-    """Each model against the baseline: the verdict, the headline numbers, each class's IoU (largest gains
-    first) and the images that changed most."""
+    """Each model against the baseline: the verdict, the headline numbers, each class's IoU (largest
+    gains first) and the images that changed most."""
     baseline, bootstrap = comparison["baseline"], comparison["bootstrap"]
     images = baseline["images"]
     sections = [f"Baseline {baseline['report']}: {plural(images, 'image')} with counted pixels; "
-                f"intervals: {bootstrap['level'] * 100:g}% paired percentile bootstrap over the images "
-                f"({bootstrap['resamples']} resamples, seed {bootstrap['seed']}), the same resamples for every model"]
+                f"intervals: {bootstrap['level'] * 100:g}% paired percentile bootstrap over the "
+                f"images ({bootstrap['resamples']} resamples, seed {bootstrap['seed']}), the same "
+                "resamples for every model"]
     if not images:  # every label pixel is the ignore index: no number, no interval
         sections = [f"Baseline {baseline['report']}: {NOTHING_TO_COMPARE}"]
     elif images < FEW_IMAGES:
@@ -3049,13 +3359,16 @@ def format_comparison(comparison, digits=4):
         headline, classes = comparison_rows(comparison, entry)
         changes = entry["images"]
         lines = [f"=== {entry['model']} against {baseline['report']} ===", "", entry["verdict"], "",
-                 *text_table(COMPARISON_TABLE, headline, digits=digits), "", "IoU per class, largest gains first",
+                 *text_table(COMPARISON_TABLE, headline, digits=digits), "",
+                 "IoU per class, largest gains first",
                  *text_table(COMPARISON_CLASS_TABLE, classes, digits=digits), "",
                  f"Images by their mean IoU: {changes['better']} better, {changes['worse']} worse, "
                  f"{changes['same']} the same"]
-        for title, key in (("Largest losses", "largest_losses"), ("Largest gains", "largest_gains")):
+        for title, key in (("Largest losses", "largest_losses"),
+                           ("Largest gains", "largest_gains")):
             if changes[key]:
-                lines += ["", title, *text_table(COMPARISON_IMAGE_TABLE, changes[key], digits=digits)]
+                lines += ["", title, *text_table(COMPARISON_IMAGE_TABLE, changes[key],
+                                                 digits=digits)]
         sections.append("\n".join(lines))
     return "\n\n\n".join(sections)
 
@@ -3069,7 +3382,8 @@ def _csv_value(value):
 
 
 def csv_rows(table, rows, first=(), present=()):
-    """CSV rows of a table (no header), each starting with the cells of first; present as csv_header's."""
+    """CSV rows of a table (no header), each starting with the cells of first; present as
+    csv_header's."""
     columns = columns_for(table, "csv", present=set(present))
     lines = []
     for row in rows:
@@ -3095,12 +3409,14 @@ def write_csv(path, rows):
 
 # ---------------------------------------------------------------- renderers: HTML
 
-HEAT_MAP_COLOURS = ((247, 251, 255), (198, 219, 239), (107, 174, 214), (33, 113, 181), (8, 48, 107))  # 0..1
+# 0..1
+HEAT_MAP_COLOURS = ((247, 251, 255), (198, 219, 239), (107, 174, 214), (33, 113, 181), (8, 48, 107))
 CONFUSED_PAIRS = 20  # the most confused (label, predicted) pairs the index page lists
 
 
 def share_colours(shares):
-    """RGB colours of shares 0..1 along HEAT_MAP_COLOURS (white to dark blue), for heat maps and tables."""
+    """RGB colours of shares 0..1 along HEAT_MAP_COLOURS (white to dark blue), for heat maps and
+    tables."""
     stops = np.linspace(0, 1, len(HEAT_MAP_COLOURS))
     return np.stack([np.interp(shares, stops, [colour[channel] for colour in HEAT_MAP_COLOURS])
                      for channel in range(3)], axis=-1).round().astype(np.uint8)
@@ -3120,44 +3436,54 @@ h1 { font-size: 22px; margin: 8px 0 2px; } h2 { font-size: 17px; margin: 28px 0 
 .figure b { display: block; font-size: 21px; font-variant-numeric: tabular-nums; }
 .figure span { color: #5b6876; font-size: 12px; }
 table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
-th, td { padding: 4px 8px; border-bottom: 1px solid #e6ebf0; text-align: right; vertical-align: middle; }
+th, td { padding: 4px 8px; border-bottom: 1px solid #e6ebf0; text-align: right;
+  vertical-align: middle; }
 th { background: #eef2f6; font-weight: 600; position: sticky; top: 0; }
 td.text, th.text { text-align: left; white-space: nowrap; }
 tr.total td { font-weight: 600; background: #f8fafc; }
 .note { color: #8a5a00; font-size: 12px; margin: 6px 0; }
 .undefined { color: #98a2ad; }
 img.heatmap { max-width: 100%; height: auto; }
-img.thumb { max-width: 240px; max-height: 240px; display: block; border-radius: 4px; background: #ddd; }
+img.thumb { max-width: 240px; max-height: 240px; display: block; border-radius: 4px;
+  background: #ddd; }
 .pair { margin: 10px 0; } .pair figure { display: inline-block; margin: 0 14px 0 0; }
 .pair h3 { font-size: 14px; margin: 0 0 8px; }
-.legend span { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin: 0 4px -1px 12px; }
+.legend span { display: inline-block; width: 12px; height: 12px; border-radius: 2px;
+  margin: 0 4px -1px 12px; }
 .errors li { font-family: ui-monospace, monospace; font-size: 12px; }
 nav.pager { display: flex; flex-wrap: wrap; gap: 6px 18px; margin: 8px 0 4px; }
 .pictures { display: grid; gap: 10px; margin: 0 0 10px; }
 .pictures.three { grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); }
 .pictures.two { grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); }
-.pictures figure { margin: 0; background: #fff; border: 1px solid #dde3e9; border-radius: 8px; padding: 6px; }
+.pictures figure { margin: 0; background: #fff; border: 1px solid #dde3e9; border-radius: 8px;
+  padding: 6px; }
 .pictures img { width: 100%; height: auto; display: block; border-radius: 4px; }
 .pictures figcaption { color: #5b6876; font-size: 12px; margin: 4px 2px 0; }
 img.pixelated { image-rendering: pixelated; }
 .stack { position: relative; display: block; }
 .stack img.layer { position: absolute; left: 0; top: 0; width: 100%; height: 100%; }
 img.dimmed { filter: grayscale(1) brightness(.7); } img.half { filter: brightness(.5); }
-.classes span.swatch { display: inline-block; width: 12px; height: 12px; border-radius: 2px; margin: 0 4px -1px 0;
+.classes span.swatch { display: inline-block; width: 12px; height: 12px; border-radius: 2px;
+  margin: 0 4px -1px 0;
                        border: 1px solid rgba(0,0,0,.15); }
 .classes { display: flex; flex-wrap: wrap; gap: 4px 16px; margin: 6px 0; font-size: 13px; }
-.bars { display: grid; grid-template-columns: max-content 1fr max-content; gap: 3px 10px; align-items: center; }
+.bars { display: grid; grid-template-columns: max-content 1fr max-content; gap: 3px 10px;
+  align-items: center; }
 .bars .track { position: relative; height: 14px; background: #eef2f6; border-radius: 3px; }
-.bars .bar { position: absolute; left: 0; top: 0; bottom: 0; background: #4a7fc1; border-radius: 3px; }
+.bars .bar { position: absolute; left: 0; top: 0; bottom: 0; background: #4a7fc1;
+  border-radius: 3px; }
 .bars .bbar { position: absolute; left: 0; top: 5px; height: 4px; background: #e0892b; }
 .bars .whisker { position: absolute; top: 6px; height: 2px; background: #1d2733; }
-.bars .whisker::before, .bars .whisker::after { content: ""; position: absolute; top: -3px; width: 1px;
+.bars .whisker::before, .bars .whisker::after { content: ""; position: absolute; top: -3px;
+  width: 1px;
                                                 height: 8px; background: #1d2733; }
 .bars .whisker::after { right: 0; }
-.bars .middle { position: absolute; left: 50%; top: -2px; bottom: -2px; width: 1px; background: #5b6876; }
+.bars .middle { position: absolute; left: 50%; top: -2px; bottom: -2px; width: 1px;
+  background: #5b6876; }
 .bars .gain { background: #2e7d32; } .bars .loss { background: #c62828; }
 .bars .value { font-variant-numeric: tabular-nums; font-size: 12px; color: #5b6876; }
-th.vertical { vertical-align: bottom; } th.vertical span { writing-mode: vertical-rl; transform: rotate(180deg);
+th.vertical { vertical-align: bottom; } th.vertical span { writing-mode: vertical-rl;
+  transform: rotate(180deg);
                                                              white-space: nowrap; }
 td.shaded { text-align: right; }
 table.narrow { width: auto; min-width: 60%; }
@@ -3175,7 +3501,8 @@ def _cell(value, digits):
 
 
 def _html_cell(column, row, digits, page_folder):
-    """One <td> of a row; page_folder is where the page stands relative to the report folder's top."""
+    """One <td> of a row; page_folder is where the page stands relative to the report folder's
+    top."""
     if column.key not in row:
         return "<td></td>"
     value = row[column.key]
@@ -3196,48 +3523,63 @@ def _html_cell(column, row, digits, page_folder):
                 f'alt="errors of {html.escape(row["id"])}"></a></td>')
     if column.kind == "class score" and value is not None:
         class_id, name, iou = value
-        return f'<td class="text">{html.escape(_class_title(class_id, name).strip())} ({iou:.{digits}f})</td>'
+        title = html.escape(_class_title(class_id, name).strip())
+        return f'<td class="text">{title} ({iou:.{digits}f})</td>'
     return f'<td class="text">{html.escape(_text(column, value, digits).strip())}</td>'
 
 
 def html_table(table, rows, averages=(), digits=4, attributes="", page_folder=""):
     """A table as HTML: a header row, the rows, and the average rows in bold."""
     columns = columns_for(table, "html", [*rows, *averages])
-    header = "".join(("<th>" if column.kind in NUMBER_KINDS else '<th class="text">') + html.escape(column.title)
-                     + (f'<br><span class="also">{html.escape(column.also)}</span>' if column.also else "") + "</th>"
+    header = "".join(("<th>" if column.kind in NUMBER_KINDS else '<th class="text">')
+                     + html.escape(column.title)
+                     + (f'<br><span class="also">{html.escape(column.also)}</span>' if column.also
+                        else "") + "</th>"
                      for column in columns)
-    lines = ([f"<tr>{''.join(_html_cell(c, row, digits, page_folder) for c in columns)}</tr>" for row in rows]
-             + [f'<tr class="total">{"".join(_html_cell(c, row, digits, page_folder) for c in columns)}</tr>'
-                for row in averages])
+    def cells(row):
+        return "".join(_html_cell(column, row, digits, page_folder) for column in columns)
+    lines = ([f"<tr>{cells(row)}</tr>" for row in rows]
+             + [f'<tr class="total">{cells(row)}</tr>' for row in averages])
     return f"<table{attributes}><tr>{header}</tr>\n" + "\n".join(lines) + "</table>"
 
 
 def html_class_table(report, digits, zero_division):
-    """The classification report as an HTML table (class rows, then the averages), with its notes."""
+    """The classification report as an HTML table (class rows, then the averages), with its
+    notes."""
     notes = [unexpected_note(report)] if report["unexpected_ids"] else []
     return (html_table(class_table(), *class_table_rows(report, zero_division), digits=digits)
             + "".join(f'<p class="note">{html.escape(note)}</p>' for note in notes))
 
 
 def html_matrix_table(report, class_names):
-    """The confusion matrix with class names on both axes, each cell shaded by its share of the row (the
-    label's pixels), as the heat map is."""
+    """The confusion matrix with class names on both axes, each cell shaded by its share of the row
+    (the label's pixels), as the heat map is."""
     labels, rows = matrix_table(report, class_names)
     lines = [f'<table class="matrix"><tr><th class="text">{html.escape(MATRIX_CORNER)}</th>'
-             + "".join(f'<th class="vertical"><span>{html.escape(_class_title(class_id, name).strip())}</span></th>'
+             + "".join('<th class="vertical"><span>'
+                       f'{html.escape(_class_title(class_id, name).strip())}</span></th>'
                        for class_id, name, _ in rows) + "</tr>"]
     counts = np.array([row for _, _, row in rows], dtype=np.int64).reshape(len(rows), len(rows))
     totals = np.maximum(counts.sum(axis=1, keepdims=True), 1)
     colours, dark = share_colours(counts / totals).tolist(), (counts * 2 > totals).tolist()
     for (class_id, name, row), row_colours, row_dark in zip(rows, colours, dark):
-        lines.append(f'<tr><td class="text">{html.escape(_class_title(class_id, name).strip())}</td>' + "".join(
-            f'<td class="shaded" style="background:rgb({r},{g},{b}){";color:#fff" if is_dark else ""}">{count}</td>'
+        lines.append('<tr><td '
+                     f'class="text">{html.escape(_class_title(class_id, name).strip())}</td>'
+                     + "".join(
+            '<td class="shaded" '
+            f'style="background:rgb({r},{g},{b}){";color:#fff" if is_dark else ""}">{count}</td>'
             for count, (r, g, b), is_dark in zip(row, row_colours, row_dark)) + "</tr>")
     return "\n".join(lines) + "</table>"
 
 
+def confused_table(pairs, digits):
+    """The most confused pairs (rows of CONFUSED_TABLE) as an HTML table."""
+    return html_table(CONFUSED_TABLE, pairs, digits=digits, attributes=" class=narrow")
+
+
 def html_class_legend(class_ids, class_names, colours):
-    """Each class's colour in the label and prediction pictures (colours: (256, 3)), and its name."""
+    """Each class's colour in the label and prediction pictures (colours: (256, 3)), and its
+    name."""
     return '<div class="classes">' + "".join(
         f'<span><span class="swatch" style="background:rgb({r},{g},{b})"></span>'
         f"{html.escape(_class_title(class_id, class_names.get(class_id)).strip())}</span>"
@@ -3245,47 +3587,54 @@ def html_class_legend(class_ids, class_names, colours):
 
 
 def html_class_bars(report, digits):
-    """IoU per class as bars, worst first; with --bootstrap its interval as a whisker, with --boundary the
-    boundary IoU as a thin orange bar."""
+    """IoU per class as bars, worst first; with --bootstrap its interval as a whisker, with
+    --boundary the boundary IoU as a thin orange bar."""
     intervals = report.get("confidence_intervals", {}).get("classes", {})
     order = sorted(report["classes"].items(),
                    key=lambda item: (item[1]["iou"] is None, item[1]["iou"] or 0.0, int(item[0])))
     cells = []
     for class_id, entry in order:
-        iou, interval, boundary = entry["iou"] or 0.0, intervals.get(class_id, {}).get("iou"), entry.get("boundary_iou")
+        iou, boundary = entry["iou"] or 0.0, entry.get("boundary_iou")
+        interval = intervals.get(class_id, {}).get("iou")
         track = f'<span class="bar" style="width:{iou * 100:.2f}%"></span>'
         if boundary is not None:
             track += f'<span class="bbar" style="width:{boundary * 100:.2f}%"></span>'
         if interval:
             track += (f'<span class="whisker" style="left:{interval[0] * 100:.2f}%;'
                       f'width:{(interval[1] - interval[0]) * 100:.2f}%"></span>')
-        value = _score_text(entry["iou"], digits) + (f" [{_score_text(interval, digits, 'interval')[1:-1]}]"
+        value = _score_text(entry["iou"],
+                            digits) + (f" [{_score_text(interval, digits, 'interval')[1:-1]}]"
                                                        if interval else "")
         if boundary is not None:
             value += f" &middot; boundary {_score_text(boundary, digits)}"
-        cells.append(f'<span>{html.escape(_class_title(int(class_id), entry["name"]).strip())}</span>'
-                     f'<span class="track">{track}</span><span class="value">{value}</span>')
+        title = html.escape(_class_title(int(class_id), entry["name"]).strip())
+        cells.append(f'<span>{title}</span><span class="track">{track}</span>'
+                     f'<span class="value">{value}</span>')
     said = ["the bar is IoU"] + (["the whisker its interval"] if intervals else []) + (
         ["the thin orange bar boundary IoU"] if "mean_boundary_iou" in report else [])
     return (f'<p class="meta">{"; ".join(said)}.</p><div class="bars">' + "".join(cells) + "</div>")
 
 
 def html_change_bars(classes, digits):
-    """Each class's IoU change as a bar from the middle (gains right, losses left) with its interval."""
+    """Each class's IoU change as a bar from the middle (gains right, losses left) with its
+    interval."""
     cells = []
     for row in classes:
         if row["delta"] is None:
             continue
         delta, interval = row["delta"], row["interval"]
         start, width = (50, delta * 50) if delta >= 0 else (50 + delta * 50, -delta * 50)
-        track = (f'<span class="middle"></span><span class="bar {"gain" if delta >= 0 else "loss"}" '
+        track = ('<span class="middle"></span><span class="bar '
+                 f'{"gain" if delta >= 0 else "loss"}" '
                  f'style="left:{start:.2f}%;width:{width:.2f}%"></span>')
         if interval:
             track += (f'<span class="whisker" style="left:{50 + interval[0] * 50:.2f}%;'
                       f'width:{(interval[1] - interval[0]) * 50:.2f}%"></span>')
-        cells.append(f'<span>{html.escape(_class_title(*row["class"]).strip())}</span><span class="track">{track}'
-                     f'</span><span class="value">{_score_text(delta, digits, "change")}'
-                     + (f" [{_score_text(interval, digits, 'change interval')[1:-1]}]" if interval else "")
+        cells.append(f'<span>{html.escape(_class_title(*row["class"]).strip())}</span><span '
+                     f'class="track">{track}</span><span '
+                     f'class="value">{_score_text(delta, digits, "change")}'
+                     + (f" [{_score_text(interval, digits, 'change interval')[1:-1]}]"
+                        if interval else "")
                      + "</span>")
     return '<div class="bars">' + "".join(cells) + "</div>"
 
@@ -3300,7 +3649,8 @@ def html_headline(report, digits):
     """The headline numbers as figures: the field's name and what it is, the meaning on hover."""
     return ('<div class="headline">' + "".join(
         _figure(row["value"], f"{row['name']}: {row['figure']}"
-                + (f" {_score_text(row['interval'], digits, 'interval')}" if row.get("interval") else ""),
+                + (f" {_score_text(row['interval'], digits, 'interval')}"
+                   if row.get("interval") else ""),
                 digits, row["meaning"])
         for row in headline_rows(report)) + "</div>")
 
@@ -3315,7 +3665,8 @@ def html_conventions(report, digits):
     return (f'<h2>What other tools would print on these masks</h2><p class="meta">'
             f'{html.escape(class_count_said(conventions, True))}</p><div class="card">'
             + html_table(CONVENTIONS_TABLE, rows, digits=digits)
-            + '<ul class="rules">' + "".join(f"<li>{html.escape(rule)}</li>" for rule in rules) + "</ul></div>")
+            + '<ul class="rules">' + "".join(f"<li>{html.escape(rule)}</li>" for rule in rules)
+            + "</ul></div>")
 
 
 def _page(title, body):
@@ -3325,158 +3676,197 @@ def _page(title, body):
             f"<body><main>\n{body}\n</main></body></html>\n")
 
 
-OVERLAY_LEGEND = ('<p class="legend">Errors:<span style="background:rgb(%d,%d,%d)"></span>wrong pixel'
-                  '<span style="background:rgb(%d,%d,%d)"></span>ignored (the label is the ignore index)'
-                  '<span style="background:#6f7780"></span>correct: the camera picture in dimmed grey, or the '
-                  "label's class colours at half brightness where there is no picture. Errors by the class "
-                  "predicted: each wrong pixel in the colour of the class it was predicted as (the class colours "
-                  "above)</p>" % (*WRONG_COLOUR, *IGNORED_COLOUR))
-NAVIGATION = "<!--navigation-->"  # where an image page's previous / next go, once the order is known
+OVERLAY_LEGEND = ('<p class="legend">Errors:<span style="background:rgb(%d,%d,%d)"></span>wrong '
+                  'pixel<span style="background:rgb(%d,%d,%d)"></span>ignored (the label is the '
+                  'ignore index)<span style="background:#6f7780"></span>correct: the camera '
+                  'picture in dimmed grey, or the '
+                  "label's class colours at half brightness where there is no picture. Errors by "
+                  "the class predicted: each wrong pixel in the colour of the class it was "
+                  "predicted as (the class colours above)</p>" % (*WRONG_COLOUR, *IGNORED_COLOUR))
+# where an image page's previous / next go, once the order is known
+NAVIGATION = "<!--navigation-->"
 SMALL_PICTURE_WIDTH = 640  # pixels: narrower masks are shown enlarged, each pixel a sharp block
-MAX_MATRIX_TABLE_IDS = 60  # an image page's matrix table at most; 256 ids make 65,536 cells, 4 MB a page
+# an image page's matrix table at most; 256 ids make 65,536 cells, 4 MB a page
+MAX_MATRIX_TABLE_IDS = 60
 
 
 def image_page(report, file, settings, pictures):
-    """reports/<file>.html: one image's pictures (camera picture, label and prediction in class colours,
-    both overlays) with the legend of its classes, its numbers, report and matrix. pictures: None when
-    no picture was drawn (merged reports), else (width, the suffix of the camera picture's copy or None)."""
+    """reports/<file>.html: one image's pictures (camera picture, label and prediction in class
+    colours, both overlays) with the legend of its classes, its numbers, report and matrix.
+    pictures: None when no picture was drawn (merged reports), else (width, the suffix of the camera
+    picture's copy or None)."""
     image_id, digits, names = report["id"], settings.digits, settings.class_names
 
     shown_pictures = ""
     if pictures is not None:
-        links = {what: "../" + file_link(file, what, pictures[1] if what == "picture" else None) for what in IMAGE_FILES}
+        links = {what: "../" + file_link(file, what, pictures[1] if what == "picture" else None)
+                 for what in IMAGE_FILES}
         base = ("picture", "dimmed") if pictures[1] else ("label", "half")  # what the layers lie on
         shown_pictures = ('<div class="pictures three">'
-                          + (picture_figure(links, "picture", "camera picture", pictures[0]) if pictures[1] else "")
+                          + (picture_figure(links, "picture", "camera picture", pictures[0])
+                             if pictures[1] else "")
                           + picture_figure(links, "label", "label, in class colours", pictures[0])
-                          + picture_figure(links, "prediction", "prediction, in class colours", pictures[0])
+                          + picture_figure(links, "prediction", "prediction, in class colours",
+                                           pictures[0])
                           + '</div><div class="pictures two">'
                           + picture_figure(links, "overlay", "errors", pictures[0], base)
-                          + picture_figure(links, "predicted_as", "errors by the class predicted", pictures[0], base)
-                          + "</div>" + html_class_legend(report["confusion_matrix"]["labels"], names,
-                                                     class_colours(settings.dataset)) + OVERLAY_LEGEND)
+                          + picture_figure(links, "predicted_as", "errors by the class predicted",
+                                           pictures[0], base)
+                          + "</div>"
+                          + html_class_legend(report["confusion_matrix"]["labels"], names,
+                                                     class_colours(settings.dataset))
+                                                     + OVERLAY_LEGEND)
     links = [f'<a href="../{file_link(file, "matrix")}">matrix as CSV</a>']
     if settings.plots_per_image:
         links.append(f'<a href="../{file_link(file, "plot")}">heat map</a>')
     pairs = confused_pairs(report, 5, names)
     body = (f'<nav class="pager"><a href="../index.html">&larr; all images</a>{NAVIGATION}</nav>'
             f"<h1>{html.escape(image_id)}</h1>"
-            f'<p class="meta">{html.escape(report["label"])} vs {html.escape(report["inference"])}, '
-            f'{plural(report["pixels"], "pixel")} counted &middot; {" &middot; ".join(links)}</p>'
+            f'<p class="meta">{html.escape(report["label"])} vs '
+            f'{html.escape(report["inference"])}, {plural(report["pixels"], "pixel")} counted '
+            f'&middot; {" &middot; ".join(links)}</p>'
             + (html_headline(report, digits) if report["pixels"] else "") + shown_pictures
             + '<h2>Classification report</h2><div class="card">'
             + html_class_table(report, digits, settings.zero_division) + "</div>"
-            + (f'<h2>Most confused</h2><div class="card">'
-               f'{html_table(CONFUSED_TABLE, pairs, digits=digits, attributes=" class=narrow")}</div>' if pairs else "")
-            + '<h2>Confusion matrix (rows = label, columns = inference, pixels; shaded by the share of the label)</h2>'
+            + (f'<h2>Most confused</h2><div class="card">{confused_table(pairs, digits)}</div>'
+               if pairs else "")
+            + '<h2>Confusion matrix (rows = label, columns = inference, pixels; shaded by the '
+            'share of the label)</h2>'
             + (f'<div class="card" style="overflow-x:auto">{html_matrix_table(report, names)}</div>'
                if len(report["confusion_matrix"]["labels"]) <= MAX_MATRIX_TABLE_IDS else
-               f'<p class="note">{len(report["confusion_matrix"]["labels"])} ids occur in this image: its matrix of '
-               f'{len(report["confusion_matrix"]["labels"]) ** 2} cells is in <a href="../{file_link(file, "matrix")}">'
+               f'<p class="note">{len(report["confusion_matrix"]["labels"])} ids occur in this '
+               f'image: its matrix of {len(report["confusion_matrix"]["labels"]) ** 2} cells is in '
+               f'<a href="../{file_link(file, "matrix")}">'
                "its CSV</a>, too large to show here; the most confused pairs are above.</p>"))
     return _page(f"{image_id}: segmentation report", body)
 
 
 def picture_figure(links, what, caption, width, base=None):
-    """A picture of an image's page, linked to its file; with base (what, CSS class), a layer laid on that
-    picture (the camera picture in dimmed grey, or the label at half brightness)."""
+    """A picture of an image's page, linked to its file; with base (what, CSS class), a layer laid
+    on that picture (the camera picture in dimmed grey, or the label at half brightness)."""
     small = " pixelated" if width < SMALL_PICTURE_WIDTH else ""
-    picture = f'<img class="{"layer" if base else ""}{small}" src="{links[what]}" alt="{html.escape(caption)}">'
+    picture = (f'<img class="{"layer" if base else ""}{small}" src="{links[what]}" '
+               f'alt="{html.escape(caption)}">')
     if base:
-        picture = (f'<span class="stack"><img class="{base[1]}{small}" src="{links[base[0]]}" alt="">'
+        picture = (f'<span class="stack"><img class="{base[1]}{small}" src="{links[base[0]]}" '
+                   'alt="">'
                    f"{picture}</span>")
-    return f'<figure><a href="{links[what]}">{picture}</a><figcaption>{html.escape(caption)}</figcaption></figure>'
+    return (f'<figure><a href="{links[what]}">{picture}</a>'
+            f'<figcaption>{html.escape(caption)}</figcaption></figure>')
 
 
 def image_navigation(order, index):
-    """An image page's previous / next links, in the order of the index page (worst mean IoU first)."""
+    """An image page's previous / next links, in the order of the index page (worst mean IoU
+    first)."""
     links = []
     for step, arrow in ((-1, "&larr; previous"), (1, "next &rarr;")):
         if 0 <= index + step < len(order):
             row = order[index + step]
-            links.append(f'<a href="{urllib.parse.quote(row["file"])}.html">{arrow}: {html.escape(row["id"])}</a>')
-    return (f"<span>image {index + 1} of {len(order)}, worst mean IoU first</span>" + "".join(links))
+            links.append(f'<a href="{urllib.parse.quote(row["file"])}.html">{arrow}: '
+                         f'{html.escape(row["id"])}</a>')
+    return (f"<span>image {index + 1} of {len(order)}, worst mean IoU first</span>"
+            + "".join(links))
 
 
 def worst_first(rows):
-    """The summary rows in the index page's order: lowest mean IoU first, images without one last."""
-    return sorted(rows, key=lambda row: (row["mean_iou"] is None, row["mean_iou"] or 0.0, natural_key(row["id"])))
+    """The summary rows in the index page's order: lowest mean IoU first, images without one
+    last."""
+    return sorted(rows, key=lambda row: (row["mean_iou"] is None, row["mean_iou"] or 0.0,
+                                         natural_key(row["id"])))
 
 
 def index_page(combined, rows, refused, warnings, settings, has_overlays):
-    """index.html: the combined numbers, IoU per class, heat map, most confused pairs, report, other tools'
-    numbers, then every image, worst mean IoU first; the files that were skipped, counted at the top."""
+    """index.html: the combined numbers, IoU per class, heat map, most confused pairs, report, other
+    tools' numbers, then every image, worst mean IoU first; the files that were skipped, counted at
+    the top."""
     digits, ignore_index = settings.digits, settings.ignore_index
     table = [column for column in summary_table() if has_overlays or column.kind != "thumbnail"]
     notes = [f"warning: {warning}" for warning in warnings] + [
         note for note in (void_note(combined, ignore_index, settings.class_names),) if note]
-    skipped = (f'<p class="note"><a href="#refused">{plural(len(refused), "file")} skipped because of errors</a>, '
+    skipped = (f'<p class="note"><a href="#refused">{plural(len(refused), "file")} skipped because '
+               'of errors</a>, '
                "listed at the bottom; the numbers are of the other images</p>" if refused else "")
     error_list = ('<h2 id="refused">Refused files</h2><ul class="errors">'
                   + "".join(f"<li>{html.escape(error.message)}</li>" for error in refused) + "</ul>"
                   if refused else "")
-    meta = (f'{plural(combined["images"], "image")}, {plural(combined["pixels"], "pixel")} counted · ignore index '
-            f'{"none" if ignore_index is None else ignore_index} · zero division {settings.zero_division_name}')
+    meta = (f'{plural(combined["images"], "image")}, {plural(combined["pixels"], "pixel")} counted '
+            f'· ignore index {"none" if ignore_index is None else ignore_index} · zero division '
+            f'{settings.zero_division_name}')
     pairs = confused_pairs(combined, CONFUSED_PAIRS, settings.class_names)
     body = (f'<h1>Segmentation report</h1><p class="meta">{html.escape(meta)} &middot; '
             '<a href="report.json">report.json</a>, '
-            '<a href="summary.csv">summary.csv</a>, <a href="classes.csv">classes.csv</a> (per image), '
-            '<a href="combined.csv">combined.csv</a>, <a href="confusion_matrix.csv">confusion_matrix.csv</a></p>'
+            '<a href="summary.csv">summary.csv</a>, <a href="classes.csv">classes.csv</a> (per '
+            'image), <a href="combined.csv">combined.csv</a>, <a '
+            'href="confusion_matrix.csv">confusion_matrix.csv</a></p>'
             + skipped + "".join(f'<p class="note">{html.escape(note)}</p>' for note in notes)
             + (html_headline(combined, digits) if combined["pixels"] else "")
-            + (f'<h2>IoU per class, worst first</h2><div class="card">{html_class_bars(combined, digits)}</div>'
+            + ('<h2>IoU per class, worst first</h2><div '
+               f'class="card">{html_class_bars(combined, digits)}</div>'
                if combined["classes"] else "")
-            + '<h2>Confusion matrix, all images</h2><div class="card heatmap-card"><a href="confusion_matrix.png">'
-            '<img class="heatmap" src="confusion_matrix.png" alt="confusion matrix of all images, normalised per '
-            'label row"></a></div>'
-            + (f'<h2>Most confused, all images</h2><div class="card">'
-               f'{html_table(CONFUSED_TABLE, pairs, digits=digits, attributes=" class=narrow")}</div>' if pairs else "")
+            + '<h2>Confusion matrix, all images</h2><div class="card heatmap-card"><a '
+            'href="confusion_matrix.png"><img class="heatmap" src="confusion_matrix.png" '
+            'alt="confusion matrix of all images, normalised per label row"></a></div>'
+            + ('<h2>Most confused, all images</h2><div class="card">'
+               f"{confused_table(pairs, digits)}</div>" if pairs else "")
             + '<h2>Classification report, all images</h2>'
             f'<div class="card">{html_class_table(combined, digits, settings.zero_division)}</div>'
             + (html_conventions(combined, digits) if combined["pixels"] else "")
-            + f'<h2>Images, worst mean IoU first</h2>{OVERLAY_LEGEND if has_overlays else ""}<div class="card">'
-            + html_table(table, [{**row, "rank": rank} for rank, row in enumerate(worst_first(rows), start=1)],
+            + f'<h2>Images, worst mean IoU first</h2>{OVERLAY_LEGEND if has_overlays else ""}<div '
+            'class="card">'
+            + html_table(table, [{**row, "rank": rank} for rank,
+                                 row in enumerate(worst_first(rows), start=1)],
                          digits=digits, attributes=' class="images"')
             + "</div>" + error_list)
     return _page("Segmentation report", body)
 
 
 def comparison_page(comparison, overlays, digits):
-    """compare.html: for each model, the verdict, the headline with intervals, the chart of class changes,
-    the class table, and the images that changed most with both models' overlays side by side.
-    overlays: {(model index, image id): link} of the overlays copied into the folder."""
+    """compare.html: for each model, the verdict, the headline with intervals, the chart of class
+    changes, the class table, and the images that changed most with both models' overlays side by
+    side. overlays: {(model index, image id): link} of the overlays copied into the folder."""
     baseline, bootstrap = comparison["baseline"], comparison["bootstrap"]
     body = [f"<h1>Models against {html.escape(baseline['report'])}</h1>"
-            f'<p class="meta">{baseline["images"]} images; intervals: {bootstrap["level"] * 100:g}% paired '
-            f'percentile bootstrap over the images ({bootstrap["resamples"]} resamples, seed {bootstrap["seed"]}) '
-            '&middot; <a href="comparison.json">comparison.json</a></p>']
+            f'<p class="meta">{baseline["images"]} images; intervals: '
+            f'{bootstrap["level"] * 100:g}% paired percentile bootstrap over the images '
+            f'({bootstrap["resamples"]} resamples, seed {bootstrap["seed"]}) &middot; <a '
+            'href="comparison.json">comparison.json</a></p>']
     if not baseline["images"]:  # every label pixel is the ignore index: no number, no interval
         body[0] = (f"<h1>Models against {html.escape(baseline['report'])}</h1>"
-                   f'<p class="note">{NOTHING_TO_COMPARE} &middot; <a href="comparison.json">comparison.json</a></p>')
+                   f'<p class="note">{NOTHING_TO_COMPARE} &middot; <a '
+                   'href="comparison.json">comparison.json</a></p>')
     elif baseline["images"] < FEW_IMAGES:
         body.append(f'<p class="note">{html.escape(few_images_said(baseline["images"]))}</p>')
     for index, entry in enumerate(comparison["comparisons"], start=1):
         headline, classes = comparison_rows(comparison, entry)
         changes = entry["images"]
-        body += [f"<h2>{html.escape(entry['model'])}</h2><p><b>{html.escape(entry['verdict'])}</b></p>",
+        body += [f"<h2>{html.escape(entry['model'])}</h2>"
+                 f"<p><b>{html.escape(entry['verdict'])}</b></p>",
                  f'<div class="card">{html_table(COMPARISON_TABLE, headline, digits=digits)}</div>',
-                 f'<h2>IoU per class, largest gains first</h2><div class="card"><p class="meta">the bar is the '
+                 '<h2>IoU per class, largest gains first</h2><div class="card"><p '
+                 'class="meta">the bar is the '
                  "change of IoU (gains right, losses left), the whisker its paired interval</p>"
                  f"{html_change_bars(classes, digits)}</div>",
-                 f'<div class="card">{html_table(COMPARISON_CLASS_TABLE, classes, digits=digits)}</div>',
-                 f"<h2>Images by their mean IoU: {changes['better']} better, {changes['worse']} worse, "
-                 f"{changes['same']} the same</h2>"]
-        for title, key in (("Largest losses", "largest_losses"), ("Largest gains", "largest_gains")):
+                 '<div '
+                 f'class="card">{html_table(COMPARISON_CLASS_TABLE, classes, digits=digits)}</div>',
+                 f"<h2>Images by their mean IoU: {changes['better']} better, {changes['worse']} "
+                 f"worse, {changes['same']} the same</h2>"]
+        for title, key in (("Largest losses", "largest_losses"),
+                           ("Largest gains", "largest_gains")):
             for change in changes[key]:
                 pictures = "".join(
-                    f'<figure><a href="{overlays[(side, change["id"])]}"><img class="thumb" loading="lazy" '
-                    f'src="{overlays[(side, change["id"])]}" alt="{label} errors"></a><figcaption>{label}: '
+                    f'<figure><a href="{overlays[(side, change["id"])]}"><img class="thumb" '
+                    f'loading="lazy" src="{overlays[(side, change["id"])]}" alt="{label} '
+                    f'errors"></a><figcaption>{label}: '
                     f'{_score_text(change[key_], digits)}</figcaption></figure>'
-                    for side, label, key_ in ((0, "baseline", "baseline"), (index, "model", "model"))
+                    for side, label, key_ in ((0, "baseline", "baseline"),
+                                              (index, "model", "model"))
                     if (side, change["id"]) in overlays)
-                body.append(f'<div class="card pair"><h3>{title[:-1].lower()}: {html.escape(change["id"])} '
+                body.append(f'<div class="card pair"><h3>{title[:-1].lower()}: '
+                            f'{html.escape(change["id"])} '
                             f'({_score_text(change["delta"], digits, "change")})</h3>'
-                            + (pictures or '<p class="meta">no overlays: compare the report.json of report folders '
+                            + (pictures
+                               or '<p class="meta">no overlays: compare the report.json of report '
+                               'folders '
                                            "(--output-dir) to see them here</p>") + "</div>")
     return _page("Model comparison", "".join(body))
 
@@ -3484,10 +3874,11 @@ def comparison_page(comparison, overlays, digits):
 # ---------------------------------------------------------------- renderers: pictures
 
 def error_layer(label, inference, ignore_index=None):
-    """The model's errors as a layer to lay on the camera picture: wrong pixels WRONG_COLOUR, ignored ones
-    IGNORED_COLOUR, the rest transparent. A palette PNG of three colours is lossless, so every error pixel
-    stays sharp and exact, and it is small and fast to write; the page lays it on the picture's JPEG (a
-    tenth of a PNG's bytes), so no composite of the two is encoded, and the picture shows through."""
+    """The model's errors as a layer to lay on the camera picture: wrong pixels WRONG_COLOUR,
+    ignored ones IGNORED_COLOUR, the rest transparent. A palette PNG of three colours is lossless,
+    so every error pixel stays sharp and exact, and it is small and fast to write; the page lays it
+    on the picture's JPEG (a tenth of a PNG's bytes), so no composite of the two is encoded, and the
+    picture shows through."""
     ignored = label == ignore_index if ignore_index is not None else np.zeros(label.shape, bool)
     indices = np.zeros(label.shape, dtype=np.uint8)
     indices[(label != inference) & ~ignored] = 1
@@ -3496,10 +3887,10 @@ def error_layer(label, inference, ignore_index=None):
 
 
 def predicted_as_layer(label, inference, ignore_index=None, colours=None):
-    """Each wrong pixel in the colour of the class it was predicted as, ignored pixels IGNORED_COLOUR, the
-    rest transparent: a palette PNG whose indices are the predicted ids, with two ids that no wrong pixel
-    was predicted as standing for transparent and for ignored (RGBA when every id was predicted). colours:
-    the (256, 3) class colours, by default class_colours()."""
+    """Each wrong pixel in the colour of the class it was predicted as, ignored pixels
+    IGNORED_COLOUR, the rest transparent: a palette PNG whose indices are the predicted ids, with
+    two ids that no wrong pixel was predicted as standing for transparent and for ignored (RGBA when
+    every id was predicted). colours: the (256, 3) class colours, by default class_colours()."""
     colours = class_colours() if colours is None else colours
     ignored = label == ignore_index if ignore_index is not None else np.zeros(label.shape, bool)
     wrong = (label != inference) & ~ignored
@@ -3527,37 +3918,43 @@ def _palette_image(indices, palette, transparent=None):
 
 
 def class_colour_image(ids, colours):
-    """A mask in its class colours ((256, 3)): a palette image whose indices are the ids themselves."""
+    """A mask in its class colours ((256, 3)): a palette image whose indices are the ids
+    themselves."""
     return _palette_image(ids, colours)
 
 
 def draw_thumbnail(label, inference, ignore_index, colours):
-    """The errors on the label's class colours at half brightness, THUMBNAIL_WIDTH wide (or THUMBNAIL_HEIGHT
-    high, for a mask much higher than wide): a block with any wrong pixel is red, so small errors still show.
-    (The label, not the camera picture: decoding a photograph would cost more than everything else the
-    report folder draws.)"""
+    """The errors on the label's class colours at half brightness, THUMBNAIL_WIDTH wide (or
+    THUMBNAIL_HEIGHT high, for a mask much higher than wide): a block with any wrong pixel is red,
+    so small errors still show. (The label, not the camera picture: decoding a photograph would cost
+    more than everything else the report folder draws.)"""
     scale = min(THUMBNAIL_WIDTH / label.shape[1], THUMBNAIL_HEIGHT / label.shape[0])
     size = (max(1, round(label.shape[1] * scale)), max(1, round(label.shape[0] * scale)))
     enlarged = scale > 1
-    resample = Image.Resampling.NEAREST if enlarged else Image.Resampling.BOX  # enlarged: sharp pixel blocks
-    thumbnail = np.asarray(class_colour_image(label, colours).convert("RGB").resize(size, resample)) // 2
+    # enlarged: sharp pixel blocks
+    resample = Image.Resampling.NEAREST if enlarged else Image.Resampling.BOX
+    thumbnail = np.asarray(class_colour_image(label, colours).convert("RGB").resize(size,
+                                                                                    resample)) // 2
     ignored = label == ignore_index if ignore_index is not None else np.zeros(label.shape, bool)
-    for mask, colour, share in (((label != inference) & ~ignored, WRONG_COLOUR, 0), (ignored, IGNORED_COLOUR, 127)):
+    for mask, colour, share in (((label != inference) & ~ignored, WRONG_COLOUR, 0),
+                                (ignored, IGNORED_COLOUR, 127)):
         shrunk = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(size, resample))
         thumbnail[shrunk > share] = colour
     return Image.fromarray(thumbnail)
 
 
 def find_picture(images_dir, key, size, endings=("",)):
-    """The camera picture of an image, (path, its format), or (None, why not): found by its key, with one
-    of the name endings (Cityscapes' pictures end in _leftImg8bit, as the predictions named after them).
-    Only its header is read: its size must be the masks'."""
-    for path in (images_dir / f"{key}{ending}{suffix}" for ending in endings for suffix in PICTURE_SUFFIXES):
+    """The camera picture of an image, (path, its format), or (None, why not): found by its key,
+    with one of the name endings (Cityscapes' pictures end in _leftImg8bit, as the predictions named
+    after them). Only its header is read: its size must be the masks'."""
+    for path in (images_dir / f"{key}{ending}{suffix}" for ending in endings
+                 for suffix in PICTURE_SUFFIXES):
         if path.is_file():
             try:
                 with open_image(path) as picture:
                     if picture.size != size:
-                        return None, f"{shown(path)} is {picture.size[0]}x{picture.size[1]}, not {size[0]}x{size[1]}"
+                        return None, (f"{shown(path)} is {picture.size[0]}x{picture.size[1]}, not "
+                                      f"{size[0]}x{size[1]}")
                     return path, picture.format
             except (Image.DecompressionBombWarning, Image.DecompressionBombError):
                 return None, (f"{shown(path)}: more pixels than the decompression-bomb limit of "
@@ -3568,18 +3965,21 @@ def find_picture(images_dir, key, size, endings=("",)):
 
 
 def draw_pictures(key, label, inference, settings):
-    """An image's pictures in the report folder: the camera picture, the label and the prediction in class
-    colours, the layers of errors and of what each wrong pixel was predicted as (to lay on the picture, or
-    on the label without one), and a thumbnail of the errors. Returns (why the camera picture is missing,
-    or None; the suffix of its copy, or None)."""
-    found, detail = find_picture(settings.images, key, label.shape[::-1],  # (path, format) or (None, why not)
-                                 dict.fromkeys(("", settings.inference_suffix, settings.label_suffix)))
+    """An image's pictures in the report folder: the camera picture, the label and the prediction in
+    class colours, the layers of errors and of what each wrong pixel was predicted as (to lay on the
+    picture, or on the label without one), and a thumbnail of the errors. Returns (why the camera
+    picture is missing, or None; the suffix of its copy, or None)."""
+    # (path, format) or (None, why not)
+    found, detail = find_picture(settings.images, key, label.shape[::-1],
+                                 dict.fromkeys(("", settings.inference_suffix,
+                                                settings.label_suffix)))
     file, folder = output_name(key), settings.output_dir
-    # Palette PNGs at compress_level 1: lossless and a byte a pixel; higher levels save a few per cent of
-    # bytes for several times the time.
+    # Palette PNGs at compress_level 1: lossless and a byte a pixel; higher levels save a few per
+    # cent of bytes for several times the time.
     colours = class_colours(settings.dataset)
     for what, image in (("overlay", error_layer(label, inference, settings.ignore_index)),
-                        ("predicted_as", predicted_as_layer(label, inference, settings.ignore_index, colours)),
+                        ("predicted_as", predicted_as_layer(label, inference,
+                                                            settings.ignore_index, colours)),
                         ("label", class_colour_image(label, colours)),
                         ("prediction", class_colour_image(inference, colours))):
         save_image(image, file_path(folder, file, what), compress_level=1)
@@ -3591,21 +3991,25 @@ def draw_pictures(key, label, inference, settings):
     return why_not, suffix
 
 
-BROWSER_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "MPO": ".jpg", "GIF": ".gif", "WEBP": ".webp", "BMP": ".bmp"}
+BROWSER_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "MPO": ".jpg", "GIF": ".gif", "WEBP": ".webp",
+                   "BMP": ".bmp"}
 
 
 def copy_picture(path, picture_format, file, folder):
-    """The camera picture in the report folder, for the page: its bytes as they are when a browser shows
-    its format (no decoding, no encoding), else as a JPEG. Returns (the copy's suffix, None), or (None, why
-    not) when a picture to convert cannot be decoded: that costs only its own picture."""
+    """The camera picture in the report folder, for the page: its bytes as they are when a browser
+    shows its format (no decoding, no encoding), else as a JPEG. Returns (the copy's suffix, None),
+    or (None, why not) when a picture to convert cannot be decoded: that costs only its own
+    picture."""
     suffix = BROWSER_FORMATS.get(picture_format)
     if suffix:
-        write_atomically(file_path(folder, file, "picture", suffix), lambda temporary: shutil.copyfile(path, temporary))
+        write_atomically(file_path(folder, file, "picture", suffix),
+                         lambda temporary: shutil.copyfile(path, temporary))
         return suffix, None
     try:
         with open_image(path) as picture:
             converted = picture.convert("RGB")
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError, OSError, *PILLOW_DECODING_ERRORS) as error:
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError, OSError,
+            *PILLOW_DECODING_ERRORS) as error:
         return None, f"{shown(path)}: cannot read ({error})"
     save_image(converted, file_path(folder, file, "picture", ".jpg"), quality=85)
     return ".jpg", None
@@ -3622,9 +4026,10 @@ def _font(size):
 
 
 def draw_heat_map(report, class_names, title):
-    """A report's matrix as a heat map image, each row normalised to the label's pixels (so the diagonal
-    is recall). Readable at any class count: cells shrink to fit HEAT_MAP_SIDE, a cell shows its share
-    as text only when large enough, and class names stand on both axes while there is room for them."""
+    """A report's matrix as a heat map image, each row normalised to the label's pixels (so the
+    diagonal is recall). Readable at any class count: cells shrink to fit HEAT_MAP_SIDE, a cell
+    shows its share as text only when large enough, and class names stand on both axes while there
+    is room for them."""
     from PIL import ImageDraw
 
     labels = report["confusion_matrix"]["labels"]
@@ -3633,9 +4038,11 @@ def draw_heat_map(report, class_names, title):
     name_size = min(13, cell - 1)
     if name_size >= 7:  # room for every class's id and name
         names = [_class_title(class_id, class_names.get(class_id)).strip() for class_id in labels]
-    else:  # too many classes: the ids of every few, as ticks (the most confused pairs list the names)
+    # too many classes: the ids of every few, as ticks (the most confused pairs list the names)
+    else:
         step = math.ceil(10 / cell)
-        names = [str(class_id) if index % step == 0 else "" for index, class_id in enumerate(labels)]
+        names = [str(class_id) if index % step == 0 else "" for index,
+                 class_id in enumerate(labels)]
     name_font, title_font = _font(max(name_size, 8)), _font(15)
     name_width = max([name_font.getbbox(name)[2] for name in names] + [0]) + 8
     left, top, side = 30 + name_width, 60 + name_width, cell * len(labels)
@@ -3662,28 +4069,35 @@ def draw_heat_map(report, class_names, title):
         middle = top + index * cell + cell // 2
         draw.text((left - 6, middle), name, fill=(29, 39, 51), font=name_font, anchor="rm")
         column = Image.new("RGB", (name_width, max(cell, 12)), "white")
-        ImageDraw.Draw(column).text((2, column.height // 2), name, fill=(29, 39, 51), font=name_font, anchor="lm")
-        image.paste(column.rotate(90, expand=True), (left + index * cell + (cell - column.height) // 2,
+        ImageDraw.Draw(column).text((2, column.height // 2), name, fill=(29, 39, 51),
+                                    font=name_font, anchor="lm")
+        image.paste(column.rotate(90, expand=True),
+                    (left + index * cell + (cell - column.height) // 2,
                                                      top - name_width - 2))
     if cell >= HEAT_MAP_TEXT_CELL:
         text_font = _font(max(8, cell // 3))
         for (row, column), share in np.ndenumerate(shares):
             if counts[row, column]:
                 text = "<1%" if share < 0.005 else f"{share:.0%}"
-                colour = (255, 255, 255) if share > 0.5 else (138, 150, 163) if share < 0.005 else (29, 39, 51)
-                draw.text((left + column * cell + cell // 2, top + row * cell + cell // 2), text, fill=colour,
+                colour = (255, 255, 255) if share > 0.5 else (138, 150,
+                                                              163) if share < 0.005 else (29, 39,
+                                                                                          51)
+                draw.text((left + column * cell + cell // 2, top + row * cell + cell // 2), text,
+                          fill=colour,
                           font=text_font, anchor="mm")
     bar_left, bar_height = left + side + 24, min(side, 300)  # the colour scale, 100% at the top
     scale = share_colours(np.linspace(1, 0, bar_height))[:, None, :].repeat(16, axis=1)
     image.paste(Image.fromarray(scale), (bar_left, top))
     for share, y in ((1, top), (0.5, top + bar_height // 2), (0, top + bar_height - 1)):
-        draw.text((bar_left + 22, y), f"{share:.0%}", fill=(91, 104, 118), font=_font(11), anchor="lm")
+        draw.text((bar_left + 22, y), f"{share:.0%}", fill=(91, 104, 118), font=_font(11),
+                  anchor="lm")
     return image
 
 
 def plot_confusion_matrix(report, class_names, path, title):
     """Write a report's heat map (draw_heat_map) as a PNG."""
-    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # the guard is for input files, not ours
+    # the guard is for input files, not ours
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
     try:
         heat_map = draw_heat_map(report, class_names, title)
     finally:
@@ -3692,7 +4106,8 @@ def plot_confusion_matrix(report, class_names, path, title):
 
 
 def draw_image_plot(report, file, settings):
-    plot_confusion_matrix(report, settings.class_names, file_path(settings.output_dir, file, "plot"),
+    plot_confusion_matrix(report, settings.class_names,
+                          file_path(settings.output_dir, file, "plot"),
                           f"{report['id']}: share of each label's pixels")
 
 
@@ -3706,18 +4121,20 @@ def drawing(image_id):
     except OSError as error:
         raise OutputError(f"{image_id}: {error}") from None
     except Exception as error:
-        raise OutputError(f"{image_id}: drawing its pictures failed ({type(error).__name__}: {error})") from None
+        raise OutputError(f"{image_id}: drawing its pictures failed ({type(error).__name__}: "
+                          f"{error})") from None
 
 
 # ---------------------------------------------------------------- sinks
 # Each output is a sink: begin() before the first image, add(result) for each scored image, in id
-# order, and finish(combined, rows, refused, warnings) at the end; rows are the images' summary rows,
-# refused the files that were not scored, warnings what the counts say about the ids. A sink is a context manager, so that an interrupted run leaves no
-# half-written file.
+# order, and finish(combined, rows, refused, warnings) at the end; rows are the images' summary
+# rows, refused the files that were not scored, warnings what the counts say about the ids. A sink
+# is a context manager, so that an interrupted run leaves no half-written file.
 
 class Result(NamedTuple):
     """What scoring one pair gives: its report, or the one-line reason it was refused."""
-    key: str  # the file name's stem as the file system has it; finds pictures and names output files
+    # the file name's stem as the file system has it; finds pictures and names output files
+    key: str
     path: str  # the file at fault (shown), when refused; else the label
     report: dict | None
     error: str | None
@@ -3737,14 +4154,16 @@ def json_head(settings):
     return {"label_space": LABEL_SPACE, "ignore_index": settings.ignore_index,
             "ignore_index_from": settings.ignore_index_from,
             "zero_division": settings.zero_division_name,
-            "class_names": {str(class_id): name for class_id, name in sorted(settings.class_names.items())},
+            "class_names": {str(class_id): name for class_id,
+                            name in sorted(settings.class_names.items())},
             "input": settings.input, "shards": settings.shards,
             "boundary_ratio": settings.boundary_ratio if settings.boundary else None}
 
 
 class Console:
-    """Standard output that a closed pipe or a full disk cannot stop: the first failure is kept and later
-    writes are dropped, so that the run still finishes its report folder and says what went wrong."""
+    """Standard output that a closed pipe or a full disk cannot stop: the first failure is kept and
+    later writes are dropped, so that the run still finishes its report folder and says what went
+    wrong."""
 
     def __init__(self, stream):
         self.stream, self.error = stream, None
@@ -3762,7 +4181,8 @@ class Console:
             action(*args)
         except OSError as error:
             self.error = error
-            # Python flushes stdout once more at exit: send what is left to /dev/null, without a word.
+            # Python flushes stdout once more at exit: send what is left to /dev/null, without a
+            # word.
             with contextlib.suppress(OSError, ValueError):
                 os.dup2(os.open(os.devnull, os.O_WRONLY), self.stream.fileno())
 
@@ -3772,7 +4192,8 @@ class Console:
             return None
         if isinstance(self.error, BrokenPipeError):  # the reader went away, e.g. `| head`
             return "standard output was closed before the whole report was written", 1
-        return f"cannot write the report to standard output ({self.error.strerror or self.error})", 2
+        why = self.error.strerror or self.error
+        return f"cannot write the report to standard output ({why})", 2
 
 
 class Sink:
@@ -3792,7 +4213,8 @@ class Sink:
 
 
 class JsonSink(Sink):
-    """One JSON document on a stream, written image by image: memory does not grow with the images."""
+    """One JSON document on a stream, written image by image: memory does not grow with the
+    images."""
 
     def __init__(self, stream, settings):
         self.stream, self.settings, self.first = stream, settings, True
@@ -3805,8 +4227,10 @@ class JsonSink(Sink):
         self.first = False
 
     def finish(self, combined, rows, refused, warnings):
-        errors = [{"id": shown(error.key), "path": error.path, "error": error.message} for error in refused]
-        self.stream.write('], "combined": ' + json.dumps(combined) + ', "errors": ' + json.dumps(errors)
+        errors = [{"id": shown(error.key), "path": error.path, "error": error.message}
+                  for error in refused]
+        self.stream.write('], "combined": ' + json.dumps(combined) + ', "errors": '
+                          + json.dumps(errors)
                           + ', "warnings": ' + json.dumps(warnings) + "}\n")
         self.stream.flush()
 
@@ -3819,20 +4243,24 @@ class TextSink(Sink):
         self.stream, self.settings, self.bar = stream, settings, bar
 
     def _write(self, text):
-        self.bar.write(text, file=self.stream, end="") if self.bar is not None else self.stream.write(text)
+        self.bar.write(text, file=self.stream,
+                       end="") if self.bar is not None else self.stream.write(text)
 
     def add(self, result):
         s = self.settings
         if not s.brief:
-            self._write(format_image_section(result.report, s.class_names, s.digits, s.zero_division,
+            self._write(format_image_section(result.report, s.class_names, s.digits,
+                                             s.zero_division,
                                              s.ignore_index) + "\n\n\n")
 
     def finish(self, combined, rows, refused, warnings):
         s = self.settings
         if rows:
             self.stream.write(format_summary(rows, s.digits) + "\n\n\n")
-        self.stream.write(format_combined_section(combined, s.class_names, s.digits, s.zero_division,
-                                                  s.ignore_index, [shown(error.key) for error in refused]) + "\n")
+        self.stream.write(format_combined_section(combined, s.class_names, s.digits,
+                                                  s.zero_division,
+                                                  s.ignore_index,
+                                                  [shown(error.key) for error in refused]) + "\n")
         self.stream.flush()
         for error in refused:
             say(f"error: {error.message}")
@@ -3849,23 +4277,28 @@ class FolderSink(Sink):
     def __init__(self, settings, merged):
         self.settings, self.folder, self.merged = settings, settings.output_dir, merged
         self.present = BOUNDARY_KEYS if settings.boundary else set()  # the optional CSV columns
-        self.held, self.files, self.picture_notes = contextlib.ExitStack(), contextlib.ExitStack(), []
+        self.held, self.files = contextlib.ExitStack(), contextlib.ExitStack()
+        self.picture_notes = []
 
     def __enter__(self):
-        self.held.enter_context(folder_lock(self.folder))  # released last, after the files are closed
+        # released last, after the files are closed
+        self.held.enter_context(folder_lock(self.folder))
         self.held.enter_context(self.files)
         return self
 
     def begin(self):
-        self.json = JsonSink(self.files.enter_context(atomic_open(self.folder / "report.json")), self.settings)
+        self.json = JsonSink(self.files.enter_context(atomic_open(self.folder / "report.json")),
+                             self.settings)
         self.json.begin()
-        self.classes = csv.writer(self.files.enter_context(atomic_open(self.folder / "classes.csv", newline="")))
+        self.classes = csv.writer(self.files.enter_context(atomic_open(self.folder / "classes.csv",
+                                                                       newline="")))
         self.classes.writerow(["id", *csv_header(class_table(), self.present)])
 
     def add(self, result):
         report, file = result.report, output_name(result.key)
         self.json.add(result)
-        self.classes.writerows(csv_rows(class_table(), class_table_rows(report, self.settings.zero_division)[0],
+        self.classes.writerows(csv_rows(class_table(),
+                                        class_table_rows(report, self.settings.zero_division)[0],
                                         first=[report["id"]], present=self.present))
         with drawing(report["id"]):
             write_csv(file_path(self.folder, file, "matrix"), matrix_csv_rows(report))
@@ -3880,12 +4313,15 @@ class FolderSink(Sink):
         s = self.settings
         self.json.finish(combined, rows, refused, warnings)
         self.files.close()  # report.json and classes.csv are whole: put them in place
-        # The combined set's files stand at the top, apart from the images' (an image may be named combined).
+        # The combined set's files stand at the top, apart from the images' (an image may be named
+        # combined).
         class_rows, averages = class_table_rows(combined, s.zero_division)
         with drawing("combined"):
             write_csv(self.folder / "confusion_matrix.csv", matrix_csv_rows(combined))
-            write_csv(self.folder / "combined.csv", [csv_header(class_table(), self.present)] + csv_rows(
-                class_table(), class_rows + [{**row, "class": (None, row["class"])} for row in averages],
+            write_csv(self.folder / "combined.csv",
+                      [csv_header(class_table(), self.present)] + csv_rows(
+                class_table(), class_rows + [{**row, "class": (None, row["class"])}
+                                             for row in averages],
                 present=self.present))
             write_csv(self.folder / "summary.csv", [csv_header(summary_table(), self.present)]
                       + csv_rows(summary_table(), rows, present=self.present))
@@ -3894,20 +4330,27 @@ class FolderSink(Sink):
             write_text(self.folder / "index.html", index_page(combined, rows, refused, warnings, s,
                                                               has_overlays=not self.merged))
             order = worst_first(rows)
-            for index, row in enumerate(order):  # now that the order is known: each page's previous / next
+            # now that the order is known: each page's previous / next
+            for index, row in enumerate(order):
                 page = file_path(self.folder, row["file"], "page")
-                write_text(page, page.read_text(encoding="utf-8").replace(NAVIGATION, image_navigation(order, index), 1))
+                write_text(page, page.read_text(encoding="utf-8").replace(NAVIGATION,
+                                                                          image_navigation(order,
+                                                                                           index),
+                                                                                           1))
         if s.quiet:
             return
         notes = self.picture_notes
         if notes:
-            say(f"note: {len(notes)} overlay{'s are' if len(notes) > 1 else ' is'} drawn on the label's "
-                f"class colours, for want of a camera picture (first: {notes[0]})")
-        say(f"wrote {shown(self.folder)}/: index.html, report.json, summary.csv, classes.csv, combined.csv, "
-            f"confusion_matrix.csv, confusion_matrix.png, matrices/ and reports/ ({len(rows)})"
-            + (f", overlays/, predicted_as/, label_colours/, inference_colours/ and thumbnails/ ({len(rows)})"
+            say(f"note: {len(notes)} overlay{'s are' if len(notes) > 1 else ' is'} drawn on the "
+                f"label's class colours, for want of a camera picture (first: {notes[0]})")
+        say(f"wrote {shown(self.folder)}/: index.html, report.json, summary.csv, classes.csv, "
+            "combined.csv, confusion_matrix.csv, confusion_matrix.png, matrices/ and reports/ "
+            f"({len(rows)})"
+            + (", overlays/, predicted_as/, label_colours/, inference_colours/ and thumbnails/ "
+               f"({len(rows)})"
                if not self.merged else "")
-            + (f", pictures/ ({len(rows) - len(notes)})" if not self.merged and len(rows) > len(notes) else "")
+            + (f", pictures/ ({len(rows) - len(notes)})" if not self.merged
+               and len(rows) > len(notes) else "")
             + (f", plots/ ({len(rows)})" if s.plots_per_image else ""))
 
     def __exit__(self, *exception):
@@ -3915,9 +4358,10 @@ class FolderSink(Sink):
 
     @staticmethod
     def draw(key, label, inference, report, settings):
-        """A pair's pictures (draw_pictures) and, with --plots-per-image, its heat map, drawn where the
-        masks are (in a worker process): its Drawn. A report folder that cannot be written stops the run
-        (OutputError): it is no fault of the masks, and dropping their pair would change the numbers."""
+        """A pair's pictures (draw_pictures) and, with --plots-per-image, its heat map, drawn where
+        the masks are (in a worker process): its Drawn. A report folder that cannot be written stops
+        the run (OutputError): it is no fault of the masks, and dropping their pair would change the
+        numbers."""
         with drawing(report["id"]):
             note, picture = draw_pictures(key, label, inference, settings)
             if settings.plots_per_image:
@@ -3928,16 +4372,19 @@ class FolderSink(Sink):
 # ---------------------------------------------------------------- pipeline
 
 def score_pair(pair, settings):
-    """Score one pair: (a Result with its report and tally, or with the error that refused it; the pair's
-    (label, inference) ids when scored, else None)."""
+    """Score one pair: (a Result with its report and tally, or with the error that refused it; the
+    pair's (label, inference) ids when scored, else None)."""
     try:
-        label, inference = read_pair(pair.label, pair.inference, settings.palette, settings.label_map,
+        label, inference = read_pair(pair.label, pair.inference, settings.palette,
+                                     settings.label_map,
                                      settings.inference_map, settings.ignore_index)
-        band_width = boundary_width(label.shape, settings.boundary_ratio) if settings.boundary else 0
+        band_width = boundary_width(label.shape,
+                                    settings.boundary_ratio) if settings.boundary else 0
         counts = count_occurring(label, inference, settings.ignore_index, band_width)
         if settings.check_with_sklearn:
             check_with_sklearn(pair, label, inference, counts, settings.ignore_index)
-        report = image_report(shown(pair.key), pair.label, pair.inference, counts, settings.zero_division,
+        report = image_report(shown(pair.key), pair.label, pair.inference, counts,
+                              settings.zero_division,
                               settings.ignore_index, settings.class_names)
     except MaskError as error:
         return Result(pair.key, shown(error.path or pair.label), None, str(error)), None
@@ -3951,8 +4398,8 @@ def score_pair(pair, settings):
 
 
 def pair_task(pair, settings):
-    """What a worker does with a pair: score it and, with a report folder, have the folder draw its pictures
-    while the masks are at hand (they never travel to the parent); returns the Result."""
+    """What a worker does with a pair: score it and, with a report folder, have the folder draw its
+    pictures while the masks are at hand (they never travel to the parent); returns the Result."""
     result, masks = score_pair(pair, settings)
     if masks is not None and settings.output_dir is not None:
         result = result._replace(drawn=FolderSink.draw(pair.key, *masks, result.report, settings))
@@ -3960,9 +4407,10 @@ def pair_task(pair, settings):
 
 
 def check_with_sklearn(pair, label, inference, counts, ignore_index):
-    """Raise CheckFailed unless a pair's Counts equal sklearn.metrics.confusion_matrix(labels=range(256))
-    of its raw id arrays, the pixels labelled ignore_index removed first (scikit-learn has no ignore index):
-    the matrix every number comes from, proven on the user's own data."""
+    """Raise CheckFailed unless a pair's Counts equal
+    sklearn.metrics.confusion_matrix(labels=range(256)) of its raw id arrays, the pixels labelled
+    ignore_index removed first (scikit-learn has no ignore index): the matrix every number comes
+    from, proven on the user's own data."""
     from sklearn.metrics import confusion_matrix  # only a run with this option pays for the import
     label, inference = label.ravel(), inference.ravel()
     if ignore_index is not None:
@@ -3976,23 +4424,24 @@ def check_with_sklearn(pair, label, inference, counts, ignore_index):
     differ = np.argwhere(ours != expected)
     if differ.size:
         row, column = differ[0].tolist()
-        raise CheckFailed(f"{shown(pair.label)}, {shown(pair.inference)}: the confusion matrix differs from "
-                          f"scikit-learn's in {plural(len(differ), 'cell')}, first [{row}][{column}]: "
-                          f"{ours[row, column]} here, {expected[row, column]} by scikit-learn; no number of "
-                          "this run is to be trusted: please report it")
+        raise CheckFailed(f"{shown(pair.label)}, {shown(pair.inference)}: the confusion matrix "
+                          f"differs from scikit-learn's in {plural(len(differ), 'cell')}, first "
+                          f"[{row}][{column}]: {ours[row, column]} here, {expected[row, column]} "
+                          "by scikit-learn; no number of this run is to be trusted: please report "
+                          "it")
 
 
-# glibc's malloc hands every large freed block back to the system and maps fresh pages for the next, so
-# each decoded mask's pages are faulted in anew: a fifth to a third of a run's time. Keeping this much
-# free memory at the heap's top (M_TOP_PAD), more than a 2048x1024 pair and its arrays need, lets each
-# pair reuse the pages of the one before.
+# glibc's malloc hands every large freed block back to the system and maps fresh pages for the next,
+# so each decoded mask's pages are faulted in anew: a fifth to a third of a run's time. Keeping this
+# much free memory at the heap's top (M_TOP_PAD), more than a 2048x1024 pair and its arrays need,
+# lets each pair reuse the pages of the one before.
 MALLOC_TOP_PAD = 64 << 20
 M_TOP_PAD = -2  # mallopt's parameter number for it, in glibc's malloc.h
 
 
 def reuse_freed_memory():
-    """Have glibc keep MALLOC_TOP_PAD of freed memory for reuse; nothing changes with another C library
-    or on another system (the call is skipped, or fails quietly)."""
+    """Have glibc keep MALLOC_TOP_PAD of freed memory for reuse; nothing changes with another C
+    library or on another system (the call is skipped, or fails quietly)."""
     try:
         if not os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc"):
             return
@@ -4005,7 +4454,8 @@ def reuse_freed_memory():
 def _start_worker(max_image_pixels):
     reuse_freed_memory()  # inherited when forked; a spawned worker sets it anew
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle, once
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent ends its workers with SIGTERM: no word
+    # the parent ends its workers with SIGTERM: no word
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     Image.MAX_IMAGE_PIXELS = max_image_pixels
 
 
@@ -4025,7 +4475,8 @@ def score_pairs(pairs, settings, jobs=1):
 
 def default_jobs(pair_count):
     """All cores when there are enough pairs to pay for starting the workers, else 1."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os,
+                                                    "sched_getaffinity") else os.cpu_count() or 1
     return cores if pair_count >= PAIRS_PER_WORKER * cores else 1
 
 
@@ -4033,17 +4484,20 @@ def merged_results(images, settings):
     """Rescore the images of merged reports from their matrices, as score_pairs would yield them."""
     for image in sorted(images, key=lambda image: id_order(image["id"])):
         counts = counts_of_report(image, settings.boundary)
-        report = image_report(image["id"], image["label"], image["inference"], counts, settings.zero_division,
+        report = image_report(image["id"], image["label"], image["inference"], counts,
+                              settings.zero_division,
                               settings.ignore_index, settings.class_names)
         yield Result(image["id"], image["label"], report, None, counts=counts)
 
 
 def shard_of(pairs, refused, shard):
-    """The pairs and refused files of shard (k, n): every n-th image id, from the k-th, in id order."""
+    """The pairs and refused files of shard (k, n): every n-th image id, from the k-th, in id
+    order."""
     k, n = shard
     keys = sorted({item.key for item in pairs + refused}, key=id_order)
     chosen = set(keys[k - 1::n])
-    return [pair for pair in pairs if pair.key in chosen], [error for error in refused if error.key in chosen]
+    return [pair for pair in pairs if pair.key in chosen], [error for error in refused
+                                                            if error.key in chosen]
 
 
 def progress_bar(total, quiet):
@@ -4051,16 +4505,19 @@ def progress_bar(total, quiet):
     if quiet or sys.stderr is None or not sys.stderr.isatty():
         return None
     from tqdm import tqdm  # only a terminal session pays for the import
-    tqdm.monitor_interval = 0  # no monitor thread, so worker processes fork a single-threaded parent
-    return tqdm(total=total, unit="pair", file=sys.stderr, delay=PROGRESS_DELAY_SECONDS, leave=False)
+    # no monitor thread, so worker processes fork a single-threaded parent
+    tqdm.monitor_interval = 0
+    return tqdm(total=total, unit="pair", file=sys.stderr, delay=PROGRESS_DELAY_SECONDS,
+                leave=False)
 
 
 NUMBERS_IN_DOUBT = 3  # the exit status of a run whose report the tool itself believes wrong
 
 
 def consume_results(results, count, refused, settings, merged=False, incomplete=()):
-    """Hand every result to every sink as it arrives, then the combined report; returns the exit status:
-    NUMBERS_IN_DOUBT when the counts say the ids do not mean what they should (id_scheme_warnings).
+    """Hand every result to every sink as it arrives, then the combined report; returns the exit
+    status: NUMBERS_IN_DOUBT when the counts say the ids do not mean what they should
+    (id_scheme_warnings).
 
     Only the summed matrix and one small summary row per image are kept. incomplete
     are warnings that the merged reports miss images: with them, the status is 1.
@@ -4072,13 +4529,16 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
     with contextlib.ExitStack() as stack:
         if bar is not None:
             stack.callback(bar.close)
-        sinks = [FolderSink(settings, merged)] if settings.output_dir else []  # first: its notes precede errors
+        # first: its notes precede errors
+        sinks = [FolderSink(settings, merged)] if settings.output_dir else []
         # A check that stops the run must not leave half a JSON document: it is held until the end.
         document = io.StringIO() if settings.check_with_sklearn else console
-        sinks.append(TextSink(console, settings, bar) if settings.format == "text" else JsonSink(document, settings))
+        sinks.append(TextSink(console, settings, bar) if settings.format == "text"
+                     else JsonSink(document, settings))
         for sink in sinks:
             stack.enter_context(sink).begin()
-        # Closed first when the run stops: the worker processes end before the sinks clean up after them.
+        # Closed first when the run stops: the worker processes end before the sinks clean up after
+        # them.
         results = stack.enter_context(contextlib.closing(results))
         for result in results:
             if bar is not None:
@@ -4093,15 +4553,18 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
             for sink in sinks:
                 sink.add(result)
             rows.append(summary_row(result.report, output_name(result.key)))
-        combined = combined_report(total.counts(), rows, settings.zero_division, settings.ignore_index,
+        combined = combined_report(total.counts(), rows, settings.zero_division,
+                                   settings.ignore_index,
                                    settings.class_names, image_ious, settings.num_classes)
         if image_counts is not None and image_counts.images:
             combined["confidence_intervals"] = confidence_intervals(
-                image_counts, settings.ignore_index, settings.bootstrap, settings.confidence, settings.seed,
+                image_counts, settings.ignore_index, settings.bootstrap, settings.confidence,
+                settings.seed,
                 settings.zero_division)
         refused.sort(key=lambda error: id_order(error.key))
         doubts = id_scheme_warnings(total.matrix, settings.ignore_index)  # wrong as the ids stand
-        warnings = [*incomplete, *doubts, *ignored_foreground_hint(total.matrix, settings.ignore_index)]
+        warnings = [*incomplete, *doubts, *ignored_foreground_hint(total.matrix,
+                                                                   settings.ignore_index)]
         for warning in warnings:
             say(f"warning: {warning}")
         for sink in sinks:
@@ -4125,7 +4588,8 @@ def score(settings):
             raise RunError(f"{option} {shown(folder)}: "
                            + ("a file, not a folder" if folder.exists() else "no such folder"))
     try:
-        pairs, refused, notes, hints = find_pairs(settings.labels, settings.inferences, settings.recursive,
+        pairs, refused, notes, hints = find_pairs(settings.labels, settings.inferences,
+                                                  settings.recursive,
                                                   settings.label_suffix, settings.inference_suffix)
     except OSError as error:
         raise RunError(f"cannot list the masks: {error}") from None
@@ -4133,34 +4597,40 @@ def score(settings):
     if settings.shard:
         run_ids = len({item.key for item in pairs + refused})
         pairs, refused = shard_of(pairs, refused, settings.shard)
-        settings = dataclasses.replace(settings, shards={"of": settings.shard[1], "included": [settings.shard[0]],
+        settings = dataclasses.replace(settings, shards={"of": settings.shard[1],
+                                                         "included": [settings.shard[0]],
                                                          "run_ids": run_ids})
-    if settings.shard and not pairs and not refused and run_ids:  # a job array's task past the last id
+    # a job array's task past the last id
+    if settings.shard and not pairs and not refused and run_ids:
         if not settings.quiet:
             say(f"note: shard {settings.shard[0]}/{settings.shard[1]} holds none of the run's "
                 f"{plural(run_ids, 'image id')}: its report is empty, and merges as such")
         return consume_results(score_pairs([], settings), 0, [], settings)
-    # A shard whose ids were all refused still reports them (exit 1), so that its task ends and it merges.
+    # A shard whose ids were all refused still reports them (exit 1), so that its task ends and it
+    # merges.
     if not pairs and not (settings.shard and run_pairs):
         raise RunError(f"no pair of masks with the same name in {shown(settings.labels)} and "
                        f"{shown(settings.inferences)}"
-                       + (f" (shard {settings.shard[0]}/{settings.shard[1]})" if settings.shard else "")
+                       + (f" (shard {settings.shard[0]}/{settings.shard[1]})"
+                          if settings.shard else "")
                        + "".join(f"\n  {hint}" for hint in hints)
                        + "".join(f"\n  {error.message}" for error in refused[:MAX_LISTED])
-                       + (f"\n  ... and {len(refused) - MAX_LISTED} more" if len(refused) > MAX_LISTED else ""))
+                       + (f"\n  ... and {len(refused) - MAX_LISTED} more"
+                          if len(refused) > MAX_LISTED else ""))
     if not settings.quiet:
         for note in notes:
             say(note)
     for void in void_ids(settings.class_names)[:1]:
         if void != settings.ignore_index and not settings.quiet:
-            say(f"note: id {void} is named {settings.class_names[void]!r}, but without --ignore-index {void} "
-                "its pixels count as a class like any other")
+            say(f"note: id {void} is named {settings.class_names[void]!r}, but without "
+                f"--ignore-index {void} its pixels count as a class like any other")
     jobs = settings.jobs or default_jobs(len(pairs))
     return consume_results(score_pairs(pairs, settings, jobs), len(pairs), refused, settings)
 
 
 def check_ignore_index(given, reports_index):
-    """Raise RunError unless --ignore-index (None: not given; "none" or an id) is the reports' own."""
+    """Raise RunError unless --ignore-index (None: not given; "none" or an id) is the reports'
+    own."""
     if given is None or (None if given == "none" else given) == reports_index:
         return
     raise RunError(f"--ignore-index {given} differs from the reports' "
@@ -4186,48 +4656,56 @@ def merge(settings):
         class_names=reports.class_names if settings.class_names is None else settings.class_names,
         input=reports.input, shards=reports.shards, boundary=reports.boundary_ratio is not None,
         boundary_ratio=reports.boundary_ratio or settings.boundary_ratio)
-    return consume_results(merged_results(reports.images, settings), len(reports.images), reports.refused,
+    return consume_results(merged_results(reports.images, settings), len(reports.images),
+                           reports.refused,
                            settings, merged=True, incomplete=reports.incomplete)
 
 
 def read_comparison(paths):
-    """The JSON reports of --compare (a report folder stands for its report.json), each read as --merge
-    reads one, checked to be on the same labels; raises RunError naming the first difference.
-    Returns (paths, [Reports])."""
+    """The JSON reports of --compare (a report folder stands for its report.json), each read as
+    --merge reads one, checked to be on the same labels; raises RunError naming the first
+    difference. Returns (paths, [Reports])."""
     paths = [path / "report.json" if path.is_dir() else path for path in paths]
     reports = [read_reports([path]) for path in paths]
     baseline, base_path = reports[0], paths[0]
     base_ids = {image["id"]: image for image in baseline.images}
     for path, other in zip(paths[1:], reports[1:]):
         if other.ignore_index != baseline.ignore_index:
-            said = [("none" if index is None else index) for index in (other.ignore_index, baseline.ignore_index)]
-            raise RunError(f"{shown(path)} was made with --ignore-index {said[0]}, {shown(base_path)} with "
-                           f"{said[1]}: the reports must count the same label pixels")
+            said = [("none" if index is None else index)
+                    for index in (other.ignore_index, baseline.ignore_index)]
+            raise RunError(f"{shown(path)} was made with --ignore-index {said[0]}, "
+                           f"{shown(base_path)} with {said[1]}: the reports must count the same "
+                           "label pixels")
         ids = {image["id"]: image for image in other.images}
         for image_id in sorted(base_ids.keys() ^ ids.keys(), key=id_order)[:1]:
             holder, missing = (base_path, path) if image_id in base_ids else (path, base_path)
-            raise RunError(f"image {image_id} is in {shown(holder)} but not in {shown(missing)}: compare reports "
-                           "on the same images")
+            raise RunError(f"image {image_id} is in {shown(holder)} but not in {shown(missing)}: "
+                           "compare reports on the same images")
         for image_id in sorted(base_ids, key=id_order):
             before, after = (label_pixels(images[image_id]) for images in (base_ids, ids))
             if before != after:
-                class_id = min(before.keys() ^ after.keys() | {k for k in before.keys() & after.keys()
+                class_id = min(before.keys() ^ after.keys() | {k
+                                                               for k in before.keys() & after.keys()
                                                                if before[k] != after[k]})
-                raise RunError(f"image {image_id}: {shown(base_path)} has {before.get(class_id, 0)} label pixels of "
-                               f"class {class_id}, {shown(path)} {after.get(class_id, 0)}: the reports are not on "
+                raise RunError(f"image {image_id}: {shown(base_path)} has "
+                               f"{before.get(class_id, 0)} label pixels of class {class_id}, "
+                               f"{shown(path)} {after.get(class_id, 0)}: the reports are not on "
                                "the same labels")
     return paths, reports
 
 
 def label_pixels(image):
-    """{id: pixels} of an image report's label side (its matrix's row sums), the ids with pixels only."""
+    """{id: pixels} of an image report's label side (its matrix's row sums), the ids with pixels
+    only."""
     rows = image["confusion_matrix"]["matrix"]
-    return {class_id: sum(row) for class_id, row in zip(image["confusion_matrix"]["labels"], rows) if sum(row)}
+    return {class_id: sum(row) for class_id, row in zip(image["confusion_matrix"]["labels"], rows)
+            if sum(row)}
 
 
 def write_comparison_folder(comparison, paths, settings):
-    """--compare with --output-dir: comparison.json, the pictures of the errors of the images that changed
-    most (thumbnails copied from the reports' folders, where they have them), and compare.html."""
+    """--compare with --output-dir: comparison.json, the pictures of the errors of the images that
+    changed most (thumbnails copied from the reports' folders, where they have them), and
+    compare.html."""
     folder = settings.output_dir
     write_text(folder / "comparison.json", json.dumps(comparison))
     overlays = {}
@@ -4235,15 +4713,18 @@ def write_comparison_folder(comparison, paths, settings):
         for change in entry["images"]["largest_losses"] + entry["images"]["largest_gains"]:
             for side in (0, index):
                 source = file_path(paths[side].parent, output_name(change["id"]), "thumbnail")
-                if (side, change["id"]) not in overlays and paths[side].name == "report.json" and source.is_file():
-                    # A copy is named by the model's place and the image's file: '~' never stands in a place.
+                key = (side, change["id"])
+                if key not in overlays and paths[side].name == "report.json" and source.is_file():
+                    # A copy is named by the model's place and the image's file: '~' never stands in
+                    # a place.
                     copy = f"{side}~{output_name(change['id'])}.jpg"
                     write_atomically(folder / COMPARISON_THUMBNAILS / copy,
-                                     lambda temporary: Path(temporary).write_bytes(source.read_bytes()))
-                    overlays[(side, change["id"])] = f"{COMPARISON_THUMBNAILS}/{urllib.parse.quote(copy)}"
+                                     functools.partial(shutil.copyfile, source))
+                    overlays[key] = f"{COMPARISON_THUMBNAILS}/{urllib.parse.quote(copy)}"
     write_text(folder / "compare.html", comparison_page(comparison, overlays, settings.digits))
     if not settings.quiet:
-        say(f"wrote {shown(folder)}/: compare.html, comparison.json, {COMPARISON_THUMBNAILS}/ ({len(overlays)})")
+        say(f"wrote {shown(folder)}/: compare.html, comparison.json, {COMPARISON_THUMBNAILS}/ "
+            f"({len(overlays)})")
 
 
 def compare(settings):
@@ -4251,7 +4732,8 @@ def compare(settings):
     comparison (text or JSON) and, with --output-dir, write its page. Returns the exit status."""
     paths, reports = read_comparison(settings.compare)
     baseline = reports[0]
-    check_ignore_index(settings.ignore_index, baseline.ignore_index)  # read_comparison: every report's
+    # read_comparison: every report's
+    check_ignore_index(settings.ignore_index, baseline.ignore_index)
     zero_division = (settings.zero_division if settings.zero_division is not None
                      else ZERO_DIVISION_CHOICES[baseline.zero_division or "0"])
     names = settings.class_names if settings.class_names is not None else baseline.class_names
@@ -4259,16 +4741,19 @@ def compare(settings):
     ratios = {other.boundary_ratio for other in reports}
     with_boundary = len(ratios) == 1 and None not in ratios
     if len(ratios) > 1 and not settings.quiet:
-        say("note: the reports were made with different --boundary-ratio values, or some without --boundary: "
-            "boundary IoU is left out of the comparison")
+        say("note: the reports were made with different --boundary-ratio values, or some without "
+            "--boundary: boundary IoU is left out of the comparison")
     models = []
     for other in reports:
         by_id = {image["id"]: image for image in other.images}
-        models.append([image_report(image_id, by_id[image_id]["label"], by_id[image_id]["inference"],
+        models.append([image_report(image_id, by_id[image_id]["label"],
+                                    by_id[image_id]["inference"],
                                     counts_of_report(by_id[image_id], with_boundary), zero_division,
                                     baseline.ignore_index, names) for image_id in order])
-    document = compare_models(models, [shown(path) for path in paths], baseline.ignore_index, zero_division, names,
-                              settings.bootstrap or DEFAULT_RESAMPLES, settings.confidence, settings.seed)
+    document = compare_models(models, [shown(path) for path in paths], baseline.ignore_index,
+                              zero_division, names,
+                              settings.bootstrap or DEFAULT_RESAMPLES, settings.confidence,
+                              settings.seed)
     console = Console(sys.stdout)
     if settings.output_dir is not None:
         with folder_lock(settings.output_dir):
@@ -4308,22 +4793,24 @@ def build_parser():
     parser = argparse.ArgumentParser(
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Exit status: 0 when every pair was scored; 1 when some files were refused (the rest "
-               "are scored and reported, the errors listed on stderr or under \"errors\" in JSON), when "
-               "--merge finds shards missing, or when stdout was closed early (the report folder is still "
-               "finished); 2 on a usage error, when there is nothing to score, or when the report cannot be "
-               "written; 3 when the report is written but the tool believes its numbers wrong (its "
-               "warnings say why: ids of another scheme, 0/255 against 0/1, score maps); 130 when "
-               "interrupted (Ctrl-C), 143 when stopped (SIGTERM).")
+        epilog="Exit status: 0 when every pair was scored; 1 when some files were refused (the "
+               "rest are scored and reported, the errors listed on stderr or under \"errors\" in "
+               "JSON), when --merge finds shards missing, or when stdout was closed early (the "
+               "report folder is still finished); 2 on a usage error, when there is nothing to "
+               "score, or when the report cannot be written; 3 when the report is written but the "
+               "tool believes its numbers wrong (its warnings say why: ids of another scheme, "
+               "0/255 against 0/1, score maps); 130 when interrupted (Ctrl-C), 143 when stopped "
+               "(SIGTERM).")
     parser.add_argument("--labels", default="labels", type=Path, metavar="DIR",
                         help="folder of ground-truth masks (default: labels)")
     parser.add_argument("--inferences", default="inferences", type=Path, metavar="DIR",
-                        help="folder of model outputs with the same file names (default: inferences)")
+                        help="folder of model outputs with the same file names (default: "
+                        "inferences)")
     parser.add_argument("--ignore-index", type=parse_ignore_index, metavar="N",
                         help="label id whose pixels are not counted at all, e.g. 255 (void); "
-                             "a prediction of N on a counted pixel is still an error; 'none' counts "
-                             "every id, also when the class names file declares one (default: the "
-                             "class names file's 'ignore: N', else none)")
+                             "a prediction of N on a counted pixel is still an error; 'none' "
+                             "counts every id, also when the class names file declares one "
+                             "(default: the class names file's 'ignore: N', else none)")
     parser.add_argument("--zero-division", choices=ZERO_DIVISION_CHOICES,
                         help="value of an undefined ratio (0/0), as scikit-learn's zero_division; "
                              "nan leaves it undefined and out of the averages (default: 0, or "
@@ -4335,11 +4822,13 @@ def build_parser():
                              + ") or a text file, line k naming id k, 'N: name' for any id "
                              f"(default: <labels>/{CLASS_NAMES_FILE} when it exists)")
     parser.add_argument("--recursive", action="store_true",
-                        help="also find masks in sub-folders, paired by their path below the folder; "
-                             "the id is that path without the suffix (e.g. frankfurt/frankfurt_000000_000294)")
+                        help="also find masks in sub-folders, paired by their path below the "
+                             "folder; the id is that path without the suffix (e.g. "
+                             "frankfurt/frankfurt_000000_000294)")
     parser.add_argument("--label-suffix", default="", metavar="S",
-                        help="the end of the labels' file names (before the extension) that is not part of "
-                             "the id, e.g. _gtFine_labelTrainIds; other files are passed over")
+                        help="the end of the labels' file names (before the extension) that is not "
+                             "part of the id, e.g. _gtFine_labelTrainIds; other files are passed "
+                             "over")
     parser.add_argument("--inference-suffix", default="", metavar="S",
                         help="the same for the inferences, e.g. _leftImg8bit")
     parser.add_argument("--label-map", metavar="MAP",
@@ -4348,36 +4837,42 @@ def build_parser():
                              "file with a line 'from: to' per id ('*: to' for every id not listed)")
     parser.add_argument("--inference-map", metavar="MAP", help="the same for the inferences")
     parser.add_argument("--palette", metavar="PALETTE",
-                        help="read colour-coded (RGB) masks: each colour becomes the id it stands for; "
-                             "a preset (" + ", ".join(PALETTE_PRESETS) + ") or a text file in which line "
+                        help="read colour-coded (RGB) masks: each colour becomes the id it stands "
+                             "for; a preset (" + ", ".join(PALETTE_PRESETS)
+                             + ") or a text file in which line "
                              "k (or 'N: ...') gives id k's colour as 'R G B' or '#rrggbb'")
     parser.add_argument("--format", choices=("text", "json"), default="text",
                         help="text for people, json for other programs (default: text)")
     parser.add_argument("--brief", action="store_true",
-                        help="text: only the per-image summary and the combined section, headline first")
+                        help="text: only the per-image summary and the combined section, headline "
+                        "first")
     parser.add_argument("--num-classes", type=int, metavar="N",
                         help="the class count other tools are given (mmsegmentation, torchmetrics, "
-                             "detectron2, ...), for the table of what they would print (default: the named "
-                             "ids 0, 1, 2, ... up to the first unnamed one or the ignore index, else 1 + the "
-                             "largest id that occurs)")
+                             "detectron2, ...), for the table of what they would print (default: "
+                             "the named ids 0, 1, 2, ... up to the first unnamed one or the ignore "
+                             "index, else 1 + the largest id that occurs)")
     parser.add_argument("--boundary", action="store_true",
-                        help="also Boundary IoU per class and its mean (Cheng et al., CVPR 2021): the IoU of "
-                             "the bands of each class's pixels within d of its edge in label and inference")
+                        help="also Boundary IoU per class and its mean (Cheng et al., CVPR 2021): "
+                             "the IoU of the bands of each class's pixels within d of its edge in "
+                             "label and inference")
     parser.add_argument("--boundary-ratio", type=float, default=BOUNDARY_RATIO, metavar="R",
-                        help=f"the band's width d = R x the image's diagonal, at least 1 pixel (default: "
-                             f"{BOUNDARY_RATIO}, the paper's)")
+                        help="the band's width d = R x the image's diagonal, at least 1 pixel "
+                             f"(default: {BOUNDARY_RATIO}, the paper's)")
     parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
-                        help="confidence intervals of the combined numbers and of each class's IoU: resample "
-                             f"the images N times, at least {MIN_RESAMPLES} (1000 is a good value; default: off)")
+                        help="confidence intervals of the combined numbers and of each class's "
+                             f"IoU: resample the images N times, at least {MIN_RESAMPLES} (1000 is "
+                             "a good value; default: off)")
     parser.add_argument("--confidence", type=float, default=0.95, metavar="LEVEL",
                         help="the level of the intervals (default: 0.95)")
     parser.add_argument("--seed", type=int, default=0, metavar="S",
-                        help="the seed of the resampling, so that runs print the same intervals (default: 0)")
+                        help="the seed of the resampling, so that runs print the same intervals "
+                        "(default: 0)")
     parser.add_argument("--compare", nargs="+", type=Path, metavar="REPORT.json",
-                        help="compare models: BASELINE.json MODEL.json [MORE.json ...], JSON reports (--format "
-                             "json, or a report folder's report.json) on the same labels; paired bootstrap "
-                             "intervals of the differences (--bootstrap resamples, default 1000); the options "
-                             "that read masks, --brief, --num-classes and --plots-per-image are refused")
+                        help="compare models: BASELINE.json MODEL.json [MORE.json ...], JSON "
+                             "reports (--format json, or a report folder's report.json) on the "
+                             "same labels; paired bootstrap intervals of the differences "
+                             "(--bootstrap resamples, default 1000); the options that read masks, "
+                             "--brief, --num-classes and --plots-per-image are refused")
     parser.add_argument("--jobs", type=int, metavar="N",
                         help="processes that decode and count masks (default: all cores when "
                              f"there are at least {PAIRS_PER_WORKER} pairs per core, else 1)")
@@ -4392,11 +4887,12 @@ def build_parser():
                              "not overlap; the options that read masks are refused")
     parser.add_argument("--output-dir", type=Path, metavar="DIR",
                         help="also write a report folder: report.json, summary.csv, classes.csv, "
-                             "matrices/, a confusion-matrix heat map, overlays of the errors on the "
-                             "camera pictures, and index.html to browse them (DIR may exist; other "
-                             "files in it are left alone)")
+                             "matrices/, a confusion-matrix heat map, overlays of the errors on "
+                             "the camera pictures, and index.html to browse them (DIR may exist; "
+                             "other files in it are left alone)")
     parser.add_argument("--images", default="images", type=Path, metavar="DIR",
-                        help="folder of the camera pictures the overlays are drawn on (default: images)")
+                        help="folder of the camera pictures the overlays are drawn on (default: "
+                        "images)")
     parser.add_argument("--plots-per-image", action="store_true",
                         help="with --output-dir, also draw a heat map per image in plots/")
     parser.add_argument("--max-image-pixels", type=int, metavar="N",
@@ -4404,21 +4900,29 @@ def build_parser():
                              "decompression bombs (default: Pillow's limit, "
                              f"{Image.MAX_IMAGE_PIXELS})")
     parser.add_argument("--check-with-sklearn", action="store_true",
-                        help="also count every pair's confusion matrix with scikit-learn's confusion_matrix "
-                             "on the raw arrays and stop, exit 3, on any difference: proof on your own data "
-                             "that every number comes from the matrix scikit-learn defines (slower)")
+                        help="also count every pair's confusion matrix with scikit-learn's "
+                             "confusion_matrix on the raw arrays and stop, exit 3, on any "
+                             "difference: proof on your own data that every number comes from the "
+                             "matrix scikit-learn defines (slower)")
     return parser
 
 
-# The options --merge and --compare refuse: they read no mask (nor draw one), and why each cannot apply.
+# The options --merge and --compare refuse: they read no mask (nor draw one), and why each cannot
+# apply.
 NO_MASK_READ = "no mask is read, only the reports' counts"
-NOT_WITH_REPORTS = (("labels", NO_MASK_READ), ("inferences", NO_MASK_READ), ("recursive", NO_MASK_READ),
+NOT_WITH_REPORTS = (("labels", NO_MASK_READ), ("inferences", NO_MASK_READ),
+                    ("recursive", NO_MASK_READ),
                     ("label_suffix", NO_MASK_READ), ("inference_suffix", NO_MASK_READ),
-                    ("label_map", NO_MASK_READ), ("inference_map", NO_MASK_READ), ("palette", NO_MASK_READ),
-                    ("boundary", "no mask is read; the reports' boundary counts are taken when they have them"),
-                    ("boundary_ratio", "no mask is read; the reports' boundary counts are taken when they have them"),
-                    ("jobs", NO_MASK_READ), ("shard", "no mask is read, so there is nothing to share out"),
-                    ("images", "no overlay is drawn, as no mask is read"), ("max_image_pixels", NO_MASK_READ),
+                    ("label_map", NO_MASK_READ), ("inference_map", NO_MASK_READ),
+                    ("palette", NO_MASK_READ),
+                    ("boundary",
+                     "no mask is read; the reports' boundary counts are taken when they have them"),
+                    ("boundary_ratio",
+                     "no mask is read; the reports' boundary counts are taken when they have them"),
+                    ("jobs", NO_MASK_READ), ("shard",
+                                             "no mask is read, so there is nothing to share out"),
+                    ("images", "no overlay is drawn, as no mask is read"),
+                    ("max_image_pixels", NO_MASK_READ),
                     ("check_with_sklearn", "no mask is read, so there is no pixel to count again"))
 NOT_IN_A_COMPARISON = (("brief", "the comparison has one text form"),
                        ("num_classes", "the comparison shows no other tool's numbers"),
@@ -4426,24 +4930,30 @@ NOT_IN_A_COMPARISON = (("brief", "the comparison has one text form"),
 
 
 def refuse_options_that_cannot_apply(parser, options):
-    """Raise UsageError naming the first option given (not left at its default) that --merge or --compare
-    cannot use: taking it in silence would let a user believe it did something."""
+    """Raise UsageError naming the first option given (not left at its default) that --merge or
+    --compare cannot use: taking it in silence would let a user believe it did something."""
     mode = "--compare" if options.compare else "--merge" if options.merge else None
     if mode is None:
         return
-    defaults = vars(parser.parse_args([]))  # as parsed: --labels' default is a Path, as a given value is
+    # as parsed: --labels' default is a Path, as a given value is
+    defaults = vars(parser.parse_args([]))
     refused = NOT_WITH_REPORTS + (NOT_IN_A_COMPARISON if mode == "--compare" else ())
     for dest, why in refused:
         if getattr(options, dest) != defaults[dest]:
             raise UsageError(f"--{dest.replace('_', '-')} does not apply to {mode}: {why}")
 
 
-def make_settings(*, labels, inferences, images, ignore_index, zero_division, digits, class_names, recursive,
-                  label_suffix, inference_suffix, label_map, inference_map, palette, format, brief, num_classes,
-                  boundary, boundary_ratio, bootstrap, confidence, seed, compare, jobs, quiet, shard, merge,
+def make_settings(*, labels, inferences, images, ignore_index, zero_division, digits,
+                  class_names, recursive,
+                  label_suffix, inference_suffix, label_map, inference_map, palette, format, brief,
+                  num_classes,
+                  boundary, boundary_ratio, bootstrap, confidence, seed, compare, jobs, quiet,
+                  shard, merge,
                   output_dir, plots_per_image, max_image_pixels, check_with_sklearn):
-    """The run's Settings from the options' values (as parsed); raises UsageError for a bad value."""
-    reading_reports = bool(merge or compare)  # no mask is read: names and zero division are the reports'
+    """The run's Settings from the options' values (as parsed); raises UsageError for a bad
+    value."""
+    # no mask is read: names and zero division are the reports'
+    reading_reports = bool(merge or compare)
     if isinstance(ignore_index, int) and not 0 <= ignore_index < LABEL_SPACE:
         raise UsageError(f"--ignore-index {ignore_index} is outside 0..255")
     if not 0 <= digits <= MAX_DIGITS:
@@ -4455,9 +4965,9 @@ def make_settings(*, labels, inferences, images, ignore_index, zero_division, di
     if not 0 <= bootstrap <= MAX_RESAMPLES:
         raise UsageError(f"--bootstrap must be within 0..{MAX_RESAMPLES}")
     if 0 < bootstrap < MIN_RESAMPLES:
-        raise UsageError(f"--bootstrap {bootstrap}: give at least {MIN_RESAMPLES} resamples (1000 is a good "
-                         "value), or 0 for none: an interval's ends are percentiles of the resamples, which "
-                         "fewer cannot place")
+        raise UsageError(f"--bootstrap {bootstrap}: give at least {MIN_RESAMPLES} resamples (1000 "
+                         "is a good value), or 0 for none: an interval's ends are percentiles of "
+                         "the resamples, which fewer cannot place")
     if not 0 < confidence < 1:
         raise UsageError("--confidence must be between 0 and 1, e.g. 0.95")
     if seed < 0:
@@ -4475,7 +4985,8 @@ def make_settings(*, labels, inferences, images, ignore_index, zero_division, di
     if max_image_pixels is not None and max_image_pixels < 1:
         raise UsageError("--max-image-pixels must be 1 or more")
     if output_dir is not None:
-        problem = output_dir_problem(output_dir, [] if reading_reports else [labels, inferences, images])
+        problem = output_dir_problem(output_dir, [] if reading_reports
+                                     else [labels, inferences, images])
         problem = problem or overwritten_input(output_dir, compare, "compare") or overwritten_input(
             output_dir, merge, "merge")
         if problem:
@@ -4485,8 +4996,10 @@ def make_settings(*, labels, inferences, images, ignore_index, zero_division, di
     names_source, names_option = class_names, "--class-names"
     if names_source is None and not reading_reports and _exists(labels / CLASS_NAMES_FILE):
         names_source, names_option = labels / CLASS_NAMES_FILE, shown(labels / CLASS_NAMES_FILE)
-    readers = ((names_option, read_class_names, names_source), ("--label-map", read_id_map, label_map),
-               ("--inference-map", read_id_map, inference_map), ("--palette", read_palette, palette))
+    readers = ((names_option, read_class_names, names_source),
+               ("--label-map", read_id_map, label_map),
+               ("--inference-map", read_id_map, inference_map),
+               ("--palette", read_palette, palette))
     read = {}
     for option, reader, source in readers:
         try:
@@ -4502,26 +5015,35 @@ def make_settings(*, labels, inferences, images, ignore_index, zero_division, di
                              else names_option)
     dataset = next((source for source in (class_names, palette) if source in DATASETS), None)
     return Settings(
-        labels=labels, inferences=inferences, images=images, recursive=recursive, label_suffix=label_suffix,
-        inference_suffix=inference_suffix, label_map=read["--label-map"], inference_map=read["--inference-map"],
+        labels=labels, inferences=inferences, images=images, recursive=recursive,
+        label_suffix=label_suffix,
+        inference_suffix=inference_suffix, label_map=read["--label-map"],
+        inference_map=read["--inference-map"],
         # Reports keep "none" (given) apart from None (not given): merge() and compare() check it.
-        palette=read["--palette"], ignore_index=None if ignore_index == "none" and not reading_reports
+        palette=read["--palette"], ignore_index=None if ignore_index == "none"
+        and not reading_reports
         else ignore_index, ignore_index_from=ignore_index_from, dataset=dataset,
         input={"recursive": recursive, "label_suffix": label_suffix or None,
                "inference_suffix": inference_suffix or None, "label_map": label_map,
                "inference_map": inference_map, "palette": palette},
         # Merged reports keep their own zero division and names unless the options say otherwise.
-        zero_division=ZERO_DIVISION_CHOICES[zero_division] if zero_division else None if reading_reports else 0.0,
-        class_names=names if reading_reports else names or {}, digits=digits, format=format, brief=brief,
-        num_classes=num_classes, boundary=boundary, boundary_ratio=boundary_ratio, bootstrap=bootstrap,
+        zero_division=ZERO_DIVISION_CHOICES[zero_division] if zero_division else None
+        if reading_reports else 0.0,
+        class_names=names if reading_reports else names or {}, digits=digits, format=format,
+        brief=brief,
+        num_classes=num_classes, boundary=boundary, boundary_ratio=boundary_ratio,
+        bootstrap=bootstrap,
         confidence=confidence, seed=seed,
         compare=tuple(compare or ()), jobs=jobs, quiet=quiet,
-        shard=shard, merge=tuple(merge or ()), output_dir=output_dir, plots_per_image=plots_per_image,
-        max_image_pixels=max_image_pixels or Image.MAX_IMAGE_PIXELS, check_with_sklearn=check_with_sklearn)
+        shard=shard, merge=tuple(merge or ()), output_dir=output_dir,
+        plots_per_image=plots_per_image,
+        max_image_pixels=max_image_pixels or Image.MAX_IMAGE_PIXELS,
+        check_with_sklearn=check_with_sklearn)
 
 
 def output_dir_problem(folder, input_folders):
-    """Why the report folder cannot be used, or None: it must not be a file, nor touch an input folder."""
+    """Why the report folder cannot be used, or None: it must not be a file, nor touch an input
+    folder."""
     if folder.exists() and not folder.is_dir():
         return "is a file"
     resolved = folder.resolve()
@@ -4533,9 +5055,9 @@ def output_dir_problem(folder, input_folders):
 
 
 def overwritten_input(folder, reports, mode):
-    """Why the report folder of --merge or --compare (mode) cannot be used, or None: it must not write over
-    one of the reports it reads (a file of its own, or in a sub-folder of its own), however either is named
-    (links, '..', another hard link)."""
+    """Why the report folder of --merge or --compare (mode) cannot be used, or None: it must not
+    write over one of the reports it reads (a file of its own, or in a sub-folder of its own),
+    however either is named (links, '..', another hard link)."""
     real_folder = Path(os.path.realpath(folder))
     own = [real_folder / name for name in FOLDER_FILES[mode]]
     subfolders = [real_folder / name for name in OUTPUT_SUBFOLDERS]
@@ -4544,7 +5066,8 @@ def overwritten_input(folder, reports, mode):
         real = Path(os.path.realpath(path))
         if real in own or any(subfolder in real.parents for subfolder in subfolders) or any(
                 _same_file(path, file) for file in own):
-            return f"would write over the input report {shown(path)} (--{mode}); choose another folder"
+            return (f"would write over the input report {shown(path)} (--{mode}); choose another "
+                    "folder")
     return None
 
 
@@ -4574,7 +5097,8 @@ def fail(message):
 
 @contextlib.contextmanager
 def sigterm_as_interrupt():
-    """SIGTERM raises Terminated while the block runs (in the main thread; elsewhere it is left alone)."""
+    """SIGTERM raises Terminated while the block runs (in the main thread; elsewhere it is left
+    alone)."""
     def terminate(signal_number, frame):
         raise Terminated
     try:
@@ -4612,7 +5136,8 @@ def run(argv):
         settings = make_settings(**vars(options))
     except UsageError as error:
         parser.error(str(error))
-    except OSError as error:  # a path the system refuses outright: too long, a folder that cannot be searched
+    # a path the system refuses outright: too long, a folder that cannot be searched
+    except OSError as error:
         return fail(system_problem(error))
     Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
     if sys.stdout is None:

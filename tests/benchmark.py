@@ -135,7 +135,7 @@ def bootstrap_costs(images, count, resamples, rounds):
     reports = [images[n % len(images)] for n in range(count)]
     counts = tool.ImageCounts()
     for report in reports:
-        counts.add(report["confusion_matrix"]["labels"], np.array(report["confusion_matrix"]["matrix"]))
+        counts.add(tool.counts_of_report(report))
     costs = {}
     for name, run in (("intervals", lambda: tool.confidence_intervals(counts, 255, resamples, 0.95, 0)),
                       ("comparison", lambda: tool.compare_models([reports, reports], ["a", "b"], 255,
