@@ -1461,18 +1461,57 @@ def given_twice(paths):
     return None
 
 
+def _read_report_file(path):
+    """A JSON report's document, checked by _check_report; raises RunError naming the file."""
+    try:
+        if Path(path).exists() and not Path(path).is_file():
+            raise OSError("not a regular file")
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise RunError(f"{shown(path)}: cannot read the report "
+                       f"({getattr(error, 'strerror', None) or error})") from None
+    try:
+        document = json.loads(text)
+    except RecursionError:
+        raise RunError(f"{shown(path)}: not a report written by --format json (nested too "
+                       "deeply)") from None
+    except ValueError as error:  # JSONDecodeError, or a number too long to convert
+        raise RunError(f"{shown(path)}: not JSON ({shown(str(error))[:200]})") from None
+    try:
+        _check_report(document)
+    except ValueError as error:
+        raise RunError(f"{shown(path)}: not a report written by --format json "
+                       f"({error})") from None
+    return document
+
+
+def _check_reports_agree(pixels, boundary_ratios, ignore_indexes, inputs):
+    """Raise RunError when reports count more pixels than int64 sums hold exactly, or were made
+    with different rules: each of boundary_ratios, ignore_indexes, inputs is the set the reports
+    gave."""
+    if pixels > MAX_PIXELS:
+        raise RunError(f"the reports count {pixels} pixels in all, more than the tool adds up "
+                       "exactly (2^62 - 1)")
+    if len(boundary_ratios) > 1:
+        raise RunError("the reports were made with different --boundary-ratio values, or some "
+                       "without --boundary: "
+                       + ", ".join(map(str, sorted(boundary_ratios, key=str))))
+    if len(ignore_indexes) > 1:
+        raise RunError("the reports were made with different --ignore-index values: "
+                       + ", ".join(map(str, sorted(ignore_indexes, key=str))))
+    if len(inputs) > 1:
+        raise RunError("the reports read their masks differently (id maps, palette or name "
+                       "suffixes): " + " against ".join(sorted(inputs)))
+
+
 def read_reports(paths):
     """The images and refused files of JSON reports (from --format json), for --merge; raises
-    RunError.
-
-    Every field is checked by type and range, and what will be shown is escaped.
-    An image id in two reports, an id named differently, reports whose masks were
-    read differently (maps, palette, suffixes), shards of different runs, or
-    pixel counts whose sum a 64-bit count cannot hold are errors. Returns Reports.
-    """
+    RunError. Every field is checked by type and range, and what will be shown is escaped. An image
+    id in two reports, an id named differently, reports whose masks were read differently (maps,
+    palette, suffixes), shards of different runs, or pixel counts whose sum a 64-bit count cannot
+    hold are errors. Returns Reports."""
     images, refused, ignore_indexes, zero_divisions = [], [], set(), set()
-    source, names, inputs = {}, {}, {}
-    boundary_ratios, ignore_index_sources = set(), set()
+    source, names, inputs, boundary_ratios, ignore_index_sources = {}, {}, {}, set(), set()
     records, pixels, overlap = [], 0, None
     twice = given_twice(paths)
     if twice is not None:
@@ -1480,22 +1519,8 @@ def read_reports(paths):
         raise RunError(f"{shown(again)} is given twice"
                        + (f" (as {shown(first)})" if again != first else ""))
     for path in paths:
+        document = _read_report_file(path)
         try:
-            if Path(path).exists() and not Path(path).is_file():
-                raise OSError("not a regular file")
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise RunError(f"{shown(path)}: cannot read the report "
-                           f"({getattr(error, 'strerror', None) or error})") from None
-        try:
-            document = json.loads(text)
-        except RecursionError:
-            raise RunError(f"{shown(path)}: not a report written by --format json (nested too "
-                           "deeply)") from None
-        except ValueError as error:  # JSONDecodeError, or a number too long to convert
-            raise RunError(f"{shown(path)}: not JSON ({shown(str(error))[:200]})") from None
-        try:
-            _check_report(document)
             for class_id, name in document["class_names"].items():
                 if names.setdefault(int(class_id), name) != name:
                     raise ValueError(f"id {class_id} is named {shown(name)!r} here, "
@@ -1529,20 +1554,7 @@ def read_reports(paths):
                            "inference": shown(image["inference"])})
         refused += [Refused(e["id"], shown(e["path"]), shown(e["error"]))
                     for e in document["errors"]]
-    if pixels > MAX_PIXELS:
-        raise RunError(f"the reports count {pixels} pixels in all, more than the tool adds up "
-                       "exactly (2^62 - 1)")
-    if len(boundary_ratios) > 1:
-        raise RunError("the reports were made with different --boundary-ratio values, or some "
-                       "without --boundary: "
-                       + ", ".join(map(str, sorted(boundary_ratios, key=str))))
-    if len(ignore_indexes) > 1:
-        raise RunError("the reports were made with different --ignore-index values: "
-                       + ", ".join(map(str, sorted(ignore_indexes, key=str))))
-    if len(inputs) > 1:
-        raise RunError("the reports read their masks differently (id maps, palette or name "
-                       "suffixes): "
-                       + " against ".join(sorted(inputs)))
+    _check_reports_agree(pixels, boundary_ratios, ignore_indexes, inputs)
     shards, incomplete = _merged_shards(records)
     if overlap is not None:
         raise overlap
@@ -1601,8 +1613,6 @@ def count_occurring(label, inference, ignore_index=None, band_width=0):
              boundary_band(inference, band_width).ravel()) \
         if band_width else ()
     label, inference = label.ravel(), inference.ravel()
-    # cells of pixels in neither band, the label's, the inference's, both
-    planes = 4 if bands else 1
     # Masks are piecewise constant: where the pixels form few runs of one (label,
     # inference) pair, count each run's cell weighted by its length, which is
     # several times faster than a cell per pixel and gives the same counts.
@@ -1611,52 +1621,68 @@ def count_occurring(label, inference, ignore_index=None, band_width=0):
         change |= plane[1:] != plane[:-1]
     changes = np.flatnonzero(change)  # pixel k + 1 starts a run
     if label.size and changes.size < MAX_RUNS_PER_PIXEL * label.size:
-        run_starts = np.zeros(changes.size + 1, dtype=np.intp)
-        run_starts[1:] = changes
-        run_starts[1:] += 1
-        lengths = np.empty_like(run_starts)
-        lengths[:-1] = run_starts[1:]
-        lengths[:-1] -= run_starts[:-1]
-        lengths[-1] = label.size - run_starts[-1]
-        run_labels = label[run_starts].astype(np.intp)
-        run_inferences = inference[run_starts].astype(np.intp)
-        run_planes = sum((band[run_starts].astype(np.intp) << bit
-                          for bit, band in enumerate(bands)), 0)
-        if ignore_index is not None:  # leave those runs out
-            counted = run_labels != ignore_index
-            run_labels, run_inferences = run_labels[counted], run_inferences[counted]
-            lengths = lengths[counted]
-            run_planes = run_planes[counted] if bands else 0
-        occurs = np.zeros(LABEL_SPACE, dtype=bool)
-        occurs[run_labels] = occurs[run_inferences] = True
-        ids = np.flatnonzero(occurs)
-        position = np.zeros(LABEL_SPACE, dtype=np.intp)
-        position[ids] = np.arange(len(ids))
-        cells = (run_planes * len(ids)
-                 + position.take(run_labels)) * len(ids) + position.take(run_inferences)
-        counts = np.zeros(planes * len(ids) ** 2, dtype=np.int64)
-        np.add.at(counts, cells, lengths)  # integer sums: exact
-        counts = counts.reshape(planes, len(ids), len(ids))
+        ids, counts = _count_runs(label, inference, bands, changes, ignore_index)
     else:
-        codes = label.astype(np.uint32 if bands else np.uint16)
-        codes <<= 8
-        codes |= inference
-        for bit, band in enumerate(bands, start=16):
-            codes |= band.astype(np.uint32) << bit
-        counts = np.bincount(codes, minlength=planes * LABEL_SPACE * LABEL_SPACE).astype(np.int64,
-                                                                                         copy=False)
-        counts = counts.reshape(planes, LABEL_SPACE, LABEL_SPACE)
-        if ignore_index is not None:
-            counts[:, ignore_index, :] = 0  # same as removing those pixels before counting
-        every_plane = counts.sum(axis=0)
-        ids = np.flatnonzero((every_plane.sum(axis=1) > 0) | (every_plane.sum(axis=0) > 0))
-        counts = counts[:, ids][:, :, ids]
+        ids, counts = _count_pixels(label, inference, bands, ignore_index)
     if not bands:
         return Counts(ids, counts[0], None)
     in_label_band, in_inference_band = counts[1] + counts[3], counts[2] + counts[3]
     intersection = np.diagonal(counts[3])
     union = in_label_band.sum(axis=1) + in_inference_band.sum(axis=0) - intersection
     return Counts(ids, counts.sum(axis=0), np.array([intersection, union]))
+
+
+def _count_runs(label, inference, bands, changes, ignore_index):
+    """(ids, (planes, ids, ids) counts) of count_occurring, run by run: each run of one cell (label,
+    inference and bands) starts after a change, and adds its length to its cell. The planes are
+    the pixels in neither band, the label's, the inference's, both (one plane without bands)."""
+    planes = 4 if bands else 1
+    run_starts = np.zeros(changes.size + 1, dtype=np.intp)
+    run_starts[1:] = changes
+    run_starts[1:] += 1
+    lengths = np.empty_like(run_starts)
+    lengths[:-1] = run_starts[1:]
+    lengths[:-1] -= run_starts[:-1]
+    lengths[-1] = label.size - run_starts[-1]
+    run_labels = label[run_starts].astype(np.intp)
+    run_inferences = inference[run_starts].astype(np.intp)
+    run_planes = sum((band[run_starts].astype(np.intp) << bit
+                      for bit, band in enumerate(bands)), 0)
+    if ignore_index is not None:  # leave those runs out
+        counted = run_labels != ignore_index
+        run_labels, run_inferences = run_labels[counted], run_inferences[counted]
+        lengths = lengths[counted]
+        run_planes = run_planes[counted] if bands else 0
+    occurs = np.zeros(LABEL_SPACE, dtype=bool)
+    occurs[run_labels] = occurs[run_inferences] = True
+    ids = np.flatnonzero(occurs)
+    position = np.zeros(LABEL_SPACE, dtype=np.intp)
+    position[ids] = np.arange(len(ids))
+    cells = (run_planes * len(ids)
+             + position.take(run_labels)) * len(ids) + position.take(run_inferences)
+    counts = np.zeros(planes * len(ids) ** 2, dtype=np.int64)
+    np.add.at(counts, cells, lengths)  # integer sums: exact
+    counts = counts.reshape(planes, len(ids), len(ids))
+    return ids, counts
+
+
+def _count_pixels(label, inference, bands, ignore_index):
+    """(ids, (planes, ids, ids) counts) of count_occurring, a cell per pixel with np.bincount."""
+    planes = 4 if bands else 1
+    codes = label.astype(np.uint32 if bands else np.uint16)
+    codes <<= 8
+    codes |= inference
+    for bit, band in enumerate(bands, start=16):
+        codes |= band.astype(np.uint32) << bit
+    counts = np.bincount(codes, minlength=planes * LABEL_SPACE * LABEL_SPACE)
+    counts = counts.astype(np.int64, copy=False)
+    counts = counts.reshape(planes, LABEL_SPACE, LABEL_SPACE)
+    if ignore_index is not None:
+        counts[:, ignore_index, :] = 0  # same as removing those pixels before counting
+    every_plane = counts.sum(axis=0)
+    ids = np.flatnonzero((every_plane.sum(axis=1) > 0) | (every_plane.sum(axis=0) > 0))
+    counts = counts[:, ids][:, :, ids]
+    return ids, counts
 
 
 def boundary_width(shape, ratio):
@@ -2261,40 +2287,7 @@ def peer_conventions(report, matrix, image_ious, num_classes, num_classes_from, 
     refusals = {"torchmetrics_jaccard": f"stops: {held}", "torchmetrics_mean_iou": f"stops: {held}",
                 "detectron2": f"no number to trust: {held}, which it takes for void, counts in "
                               "another class's cell, or stops on"} if beyond else {}
-    tp, label, prediction = np.diag(matrix)[:n], labelled[:n], predicted[:n]
-    # mmsegmentation and HF evaluate: histograms of the ids 0..N-1 over the counted pixels.
-    union = prediction + label - tp
-    precision, recall = _ratio(tp, prediction), _ratio(tp, label)
-    with np.errstate(invalid="ignore"):
-        fscore = 2 * precision * recall / (precision + recall)
-    tools = {"mmsegmentation": {"aAcc": _ratio(tp.sum(), label.sum()).item(),
-                                "mIoU": _macro_average(_ratio(tp, union)),
-                                "mAcc": _macro_average(recall),
-                                "mDice": _macro_average(_ratio(2 * tp, prediction + label)),
-                                "mFscore": _macro_average(fscore)}}
-    # torchmetrics: the same classes, the ignore id's own column (when below N) left out of the
-    # mean.
-    iou = _ratio(tp, union)
-    if ignore_index is not None and ignore_index < n:
-        iou[ignore_index] = math.nan
-    tools["torchmetrics_jaccard"] = {"mIoU": _macro_average(iou)}
-    tools["torchmetrics_mean_iou"] = {"mIoU": _ratio(image_ious.sums[:n].sum(),
-                                                     image_ious.images[:n].sum()).item()}
-    # detectron2: the classes with pixels in the label.
-    in_label = label > 0
-    tools["detectron2"] = {"aAcc": _ratio(tp.sum(), label.sum()).item(),
-                           "mIoU": float(np.mean(iou[in_label])) if in_label.any() else math.nan,
-                           "mAcc": float(np.mean(recall[in_label])) if in_label.any() else math.nan,
-                           "fwIoU": float(np.sum(iou[in_label] * (label / label.sum())[in_label]))
-                           if in_label.any()
-                           else math.nan}
-    # cityscapesScripts: false positives only from pixels labelled a class 0..N-1.
-    false_positives = matrix[:n, :n].sum(axis=0) - tp
-    city = _ratio(tp, tp + false_positives + (label - tp))
-    if ignore_index is not None and ignore_index < n:
-        city[ignore_index] = math.nan
-    tools["cityscapes"] = {"mIoU": _macro_average(city)}
-
+    tools = peer_numbers(matrix, image_ious, n, ignore_index)
     ours = our_conventional_numbers(report)
     conventions = {"num_classes": n, "num_classes_from": num_classes_from, "agree": True,
                    "tools": {}}
@@ -2310,6 +2303,45 @@ def peer_conventions(report, matrix, image_ious, num_classes, num_classes_from, 
             and math.isclose(entry[name], ours[name], rel_tol=1e-12, abs_tol=1e-15)
             for name in numbers)
     return conventions
+
+
+def peer_numbers(matrix, image_ious, n, ignore_index):
+    """{tool of PEER_RULES: {its name of a number: the value it computes}} on the pixels of a
+    256x256 matrix, with N = n classes (nan where a tool's number is undefined)."""
+    labelled, predicted = matrix.sum(axis=1), matrix.sum(axis=0)
+    tp, label, prediction = np.diag(matrix)[:n], labelled[:n], predicted[:n]
+    # mmsegmentation and HF evaluate: histograms of the ids 0..N-1 over the counted pixels.
+    union = prediction + label - tp
+    precision, recall = _ratio(tp, prediction), _ratio(tp, label)
+    with np.errstate(invalid="ignore"):
+        fscore = 2 * precision * recall / (precision + recall)
+    tools = {"mmsegmentation": {"aAcc": _ratio(tp.sum(), label.sum()).item(),
+                                "mIoU": _macro_average(_ratio(tp, union)),
+                                "mAcc": _macro_average(recall),
+                                "mDice": _macro_average(_ratio(2 * tp, prediction + label)),
+                                "mFscore": _macro_average(fscore)}}
+    # torchmetrics: the same classes, the ignore id's own column (when below N) left out.
+    iou = _ratio(tp, union)
+    if ignore_index is not None and ignore_index < n:
+        iou[ignore_index] = math.nan
+    tools["torchmetrics_jaccard"] = {"mIoU": _macro_average(iou)}
+    tools["torchmetrics_mean_iou"] = {"mIoU": _ratio(image_ious.sums[:n].sum(),
+                                                     image_ious.images[:n].sum()).item()}
+    # detectron2: the classes with pixels in the label.
+    in_label = label > 0
+    weights = label / max(label.sum(), 1)
+    tools["detectron2"] = {"aAcc": _ratio(tp.sum(), label.sum()).item(),
+                           "mIoU": float(np.mean(iou[in_label])) if in_label.any() else math.nan,
+                           "mAcc": float(np.mean(recall[in_label])) if in_label.any() else math.nan,
+                           "fwIoU": float(np.sum(iou[in_label] * weights[in_label]))
+                           if in_label.any() else math.nan}
+    # cityscapesScripts: false positives only from pixels labelled a class 0..N-1.
+    false_positives = matrix[:n, :n].sum(axis=0) - tp
+    city = _ratio(tp, tp + false_positives + (label - tp))
+    if ignore_index is not None and ignore_index < n:
+        city[ignore_index] = math.nan
+    tools["cityscapes"] = {"mIoU": _macro_average(city)}
+    return tools
 
 
 def summary_row(report, file=None):
@@ -4025,6 +4057,9 @@ def _font(size):
     return ImageFont.load_default(size=size)
 
 
+INK, QUIET_INK, FAINT_INK = (29, 39, 51), (91, 104, 118), (138, 150, 163)  # heat maps' text colours
+
+
 def draw_heat_map(report, class_names, title):
     """A report's matrix as a heat map image, each row normalised to the label's pixels (so the
     diagonal is recall). Readable at any class count: cells shrink to fit HEAT_MAP_SIDE, a cell
@@ -4033,28 +4068,26 @@ def draw_heat_map(report, class_names, title):
     from PIL import ImageDraw
 
     labels = report["confusion_matrix"]["labels"]
-    count = max(len(labels), 1)
-    cell = max(2, min(44, HEAT_MAP_SIDE // count))
+    cell = max(2, min(44, HEAT_MAP_SIDE // max(len(labels), 1)))
     name_size = min(13, cell - 1)
     if name_size >= 7:  # room for every class's id and name
         names = [_class_title(class_id, class_names.get(class_id)).strip() for class_id in labels]
-    # too many classes: the ids of every few, as ticks (the most confused pairs list the names)
-    else:
+    else:  # too many classes: the ids of every few, as ticks (the most confused pairs name them)
         step = math.ceil(10 / cell)
-        names = [str(class_id) if index % step == 0 else "" for index,
-                 class_id in enumerate(labels)]
+        names = [str(class_id) if index % step == 0 else ""
+                 for index, class_id in enumerate(labels)]
     name_font, title_font = _font(max(name_size, 8)), _font(15)
     name_width = max([name_font.getbbox(name)[2] for name in names] + [0]) + 8
     left, top, side = 30 + name_width, 60 + name_width, cell * len(labels)
     image = Image.new("RGB", (left + side + 110, top + side + 40), "white")
     draw = ImageDraw.Draw(image)
-    draw.text((12, 10), title, fill=(29, 39, 51), font=title_font)
-    draw.text((left, 34), "inference (predicted class)", fill=(91, 104, 118), font=_font(12))
+    draw.text((12, 10), title, fill=INK, font=title_font)
+    draw.text((left, 34), "inference (predicted class)", fill=QUIET_INK, font=_font(12))
     axis = Image.new("RGB", (200, 16), "white")
-    ImageDraw.Draw(axis).text((0, 0), "label (true class)", fill=(91, 104, 118), font=_font(12))
+    ImageDraw.Draw(axis).text((0, 0), "label (true class)", fill=QUIET_INK, font=_font(12))
     image.paste(axis.rotate(90, expand=True), (6, top))
     if not labels:
-        draw.text((left, top), "no pixels counted", fill=(29, 39, 51), font=title_font)
+        draw.text((left, top), "no pixels counted", fill=INK, font=title_font)
         return image
     counts = np.array(report["confusion_matrix"]["matrix"], dtype=np.int64)
     rows = counts.sum(axis=1, keepdims=True)
@@ -4063,35 +4096,44 @@ def draw_heat_map(report, class_names, title):
     if cell >= 6:  # a white line between cells
         cells[cell - 1::cell, :] = cells[:, cell - 1::cell] = 255
     image.paste(Image.fromarray(cells), (left, top))
-    for index, name in enumerate(names):
-        if not name:
-            continue
-        middle = top + index * cell + cell // 2
-        draw.text((left - 6, middle), name, fill=(29, 39, 51), font=name_font, anchor="rm")
-        column = Image.new("RGB", (name_width, max(cell, 12)), "white")
-        ImageDraw.Draw(column).text((2, column.height // 2), name, fill=(29, 39, 51),
-                                    font=name_font, anchor="lm")
-        image.paste(column.rotate(90, expand=True),
-                    (left + index * cell + (cell - column.height) // 2,
-                                                     top - name_width - 2))
+    _draw_axis_names(image, draw, names, name_font, name_width, (left, top), cell)
     if cell >= HEAT_MAP_TEXT_CELL:
-        text_font = _font(max(8, cell // 3))
-        for (row, column), share in np.ndenumerate(shares):
-            if counts[row, column]:
-                text = "<1%" if share < 0.005 else f"{share:.0%}"
-                colour = (255, 255, 255) if share > 0.5 else (138, 150,
-                                                              163) if share < 0.005 else (29, 39,
-                                                                                          51)
-                draw.text((left + column * cell + cell // 2, top + row * cell + cell // 2), text,
-                          fill=colour,
-                          font=text_font, anchor="mm")
+        _draw_shares(draw, shares, counts, (left, top), cell)
     bar_left, bar_height = left + side + 24, min(side, 300)  # the colour scale, 100% at the top
     scale = share_colours(np.linspace(1, 0, bar_height))[:, None, :].repeat(16, axis=1)
     image.paste(Image.fromarray(scale), (bar_left, top))
     for share, y in ((1, top), (0.5, top + bar_height // 2), (0, top + bar_height - 1)):
-        draw.text((bar_left + 22, y), f"{share:.0%}", fill=(91, 104, 118), font=_font(11),
-                  anchor="lm")
+        draw.text((bar_left + 22, y), f"{share:.0%}", fill=QUIET_INK, font=_font(11), anchor="lm")
     return image
+
+
+def _draw_axis_names(image, draw, names, font, name_width, corner, cell):
+    """Each row's name left of the matrix and each column's, turned upright, above it."""
+    from PIL import ImageDraw
+
+    left, top = corner
+    for index, name in enumerate(names):
+        if not name:
+            continue
+        middle = top + index * cell + cell // 2
+        draw.text((left - 6, middle), name, fill=INK, font=font, anchor="rm")
+        column = Image.new("RGB", (name_width, max(cell, 12)), "white")
+        ImageDraw.Draw(column).text((2, column.height // 2), name, fill=INK, font=font, anchor="lm")
+        image.paste(column.rotate(90, expand=True),
+                    (left + index * cell + (cell - column.height) // 2, top - name_width - 2))
+
+
+def _draw_shares(draw, shares, counts, corner, cell):
+    """Each counted cell's share of its row as text: white on dark cells, faint below half a per
+    cent."""
+    left, top = corner
+    font = _font(max(8, cell // 3))
+    for (row, column), share in np.ndenumerate(shares):
+        if counts[row, column]:
+            text = "<1%" if share < 0.005 else f"{share:.0%}"
+            colour = (255, 255, 255) if share > 0.5 else FAINT_INK if share < 0.005 else INK
+            draw.text((left + column * cell + cell // 2, top + row * cell + cell // 2), text,
+                      fill=colour, font=font, anchor="mm")
 
 
 def plot_confusion_matrix(report, class_names, path, title):
@@ -4514,6 +4556,17 @@ def progress_bar(total, quiet):
 NUMBERS_IN_DOUBT = 3  # the exit status of a run whose report the tool itself believes wrong
 
 
+def combined_with_intervals(total, rows, image_ious, image_counts, settings):
+    """The combined report of a run's summed Counts (CountsSum), with --bootstrap its intervals."""
+    combined = combined_report(total.counts(), rows, settings.zero_division, settings.ignore_index,
+                               settings.class_names, image_ious, settings.num_classes)
+    if image_counts is not None and image_counts.images:
+        combined["confidence_intervals"] = confidence_intervals(
+            image_counts, settings.ignore_index, settings.bootstrap, settings.confidence,
+            settings.seed, settings.zero_division)
+    return combined
+
+
 def consume_results(results, count, refused, settings, merged=False, incomplete=()):
     """Hand every result to every sink as it arrives, then the combined report; returns the exit
     status: NUMBERS_IN_DOUBT when the counts say the ids do not mean what they should
@@ -4529,16 +4582,14 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
     with contextlib.ExitStack() as stack:
         if bar is not None:
             stack.callback(bar.close)
-        # first: its notes precede errors
-        sinks = [FolderSink(settings, merged)] if settings.output_dir else []
+        sinks = [FolderSink(settings, merged)] if settings.output_dir else []  # notes, then errors
         # A check that stops the run must not leave half a JSON document: it is held until the end.
         document = io.StringIO() if settings.check_with_sklearn else console
         sinks.append(TextSink(console, settings, bar) if settings.format == "text"
                      else JsonSink(document, settings))
         for sink in sinks:
             stack.enter_context(sink).begin()
-        # Closed first when the run stops: the worker processes end before the sinks clean up after
-        # them.
+        # Closed first when the run stops: the workers end before the sinks clean up after them.
         results = stack.enter_context(contextlib.closing(results))
         for result in results:
             if bar is not None:
@@ -4553,18 +4604,11 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
             for sink in sinks:
                 sink.add(result)
             rows.append(summary_row(result.report, output_name(result.key)))
-        combined = combined_report(total.counts(), rows, settings.zero_division,
-                                   settings.ignore_index,
-                                   settings.class_names, image_ious, settings.num_classes)
-        if image_counts is not None and image_counts.images:
-            combined["confidence_intervals"] = confidence_intervals(
-                image_counts, settings.ignore_index, settings.bootstrap, settings.confidence,
-                settings.seed,
-                settings.zero_division)
+        combined = combined_with_intervals(total, rows, image_ious, image_counts, settings)
         refused.sort(key=lambda error: id_order(error.key))
         doubts = id_scheme_warnings(total.matrix, settings.ignore_index)  # wrong as the ids stand
-        warnings = [*incomplete, *doubts, *ignored_foreground_hint(total.matrix,
-                                                                   settings.ignore_index)]
+        hints = ignored_foreground_hint(total.matrix, settings.ignore_index)
+        warnings = [*incomplete, *doubts, *hints]
         for warning in warnings:
             say(f"warning: {warning}")
         for sink in sinks:
@@ -4789,6 +4833,125 @@ def parse_shard(text):
     return int(match[1]), int(match[2])
 
 
+def _add_reading_options(parser):
+    group = parser.add_argument_group("reading the masks")
+    group.add_argument("--labels", default="labels", type=Path, metavar="DIR",
+                        help="folder of ground-truth masks (default: labels)")
+    group.add_argument("--inferences", default="inferences", type=Path, metavar="DIR",
+                        help="folder of model outputs with the same file names (default: "
+                        "inferences)")
+    group.add_argument("--recursive", action="store_true",
+                        help="also find masks in sub-folders, paired by their path below the "
+                             "folder; the id is that path without the suffix (e.g. "
+                             "frankfurt/frankfurt_000000_000294)")
+    group.add_argument("--label-suffix", default="", metavar="S",
+                        help="the end of the labels' file names (before the extension) that is not "
+                             "part of the id, e.g. _gtFine_labelTrainIds; other files are passed "
+                             "over")
+    group.add_argument("--inference-suffix", default="", metavar="S",
+                        help="the same for the inferences, e.g. _leftImg8bit")
+    group.add_argument("--label-map", metavar="MAP",
+                        help="turn the labels' ids into others before counting: a preset ("
+                             + ", ".join(ID_MAP_PRESETS) + "), a list such as 255:1, or a text "
+                             "file with a line 'from: to' per id ('*: to' for every id not listed)")
+    group.add_argument("--inference-map", metavar="MAP", help="the same for the inferences")
+    group.add_argument("--palette", metavar="PALETTE",
+                        help="read colour-coded (RGB) masks: each colour becomes the id it stands "
+                             "for; a preset (" + ", ".join(PALETTE_PRESETS)
+                             + ") or a text file in which line "
+                             "k (or 'N: ...') gives id k's colour as 'R G B' or '#rrggbb'")
+    group.add_argument("--images", default="images", type=Path, metavar="DIR",
+                        help="folder of the camera pictures the overlays are drawn on (default: "
+                        "images)")
+    group.add_argument("--max-image-pixels", type=int, metavar="N",
+                        help="refuse masks of more pixels than this, as a guard against "
+                             "decompression bombs (default: Pillow's limit, "
+                             f"{Image.MAX_IMAGE_PIXELS})")
+
+
+def _add_numbers_options(parser):
+    group = parser.add_argument_group("the numbers")
+    group.add_argument("--ignore-index", type=parse_ignore_index, metavar="N",
+                        help="label id whose pixels are not counted at all, e.g. 255 (void); "
+                             "a prediction of N on a counted pixel is still an error; 'none' "
+                             "counts every id, also when the class names file declares one "
+                             "(default: the class names file's 'ignore: N', else none)")
+    group.add_argument("--zero-division", choices=ZERO_DIVISION_CHOICES,
+                        help="value of an undefined ratio (0/0), as scikit-learn's zero_division; "
+                             "nan leaves it undefined and out of the averages (default: 0, or "
+                             "with --merge the reports' own)")
+    group.add_argument("--class-names", metavar="NAME_OR_FILE",
+                        help="class names: a preset (" + ", ".join(DATASETS)
+                             + ") or a text file, line k naming id k, 'N: name' for any id "
+                             f"(default: <labels>/{CLASS_NAMES_FILE} when it exists)")
+    group.add_argument("--num-classes", type=int, metavar="N",
+                        help="the class count other tools are given (mmsegmentation, torchmetrics, "
+                             "detectron2, ...), for the table of what they would print (default: "
+                             "the named ids 0, 1, 2, ... up to the first unnamed one or the ignore "
+                             "index, else 1 + the largest id that occurs)")
+    group.add_argument("--boundary", action="store_true",
+                        help="also Boundary IoU per class and its mean (Cheng et al., CVPR 2021): "
+                             "the IoU of the bands of each class's pixels within d of its edge in "
+                             "label and inference")
+    group.add_argument("--boundary-ratio", type=float, default=BOUNDARY_RATIO, metavar="R",
+                        help="the band's width d = R x the image's diagonal, at least 1 pixel "
+                             f"(default: {BOUNDARY_RATIO}, the paper's)")
+    group.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                        help="confidence intervals of the combined numbers and of each class's "
+                             f"IoU: resample the images N times, at least {MIN_RESAMPLES} (1000 is "
+                             "a good value; default: off)")
+    group.add_argument("--confidence", type=float, default=0.95, metavar="LEVEL",
+                        help="the level of the intervals (default: 0.95)")
+    group.add_argument("--seed", type=int, default=0, metavar="S",
+                        help="the seed of the resampling, so that runs print the same intervals "
+                        "(default: 0)")
+    group.add_argument("--check-with-sklearn", action="store_true",
+                        help="also count every pair's confusion matrix with scikit-learn's "
+                             "confusion_matrix on the raw arrays and stop, exit 3, on any "
+                             "difference: proof on your own data that every number comes from the "
+                             "matrix scikit-learn defines (slower)")
+
+
+def _add_output_options(parser):
+    group = parser.add_argument_group("the output")
+    group.add_argument("--format", choices=("text", "json"), default="text",
+                        help="text for people, json for other programs (default: text)")
+    group.add_argument("--brief", action="store_true",
+                        help="text: only the per-image summary and the combined section, headline "
+                        "first")
+    group.add_argument("--digits", type=int, default=4, metavar="N",
+                        help="decimal places in the text report (default: 4)")
+    group.add_argument("--output-dir", type=Path, metavar="DIR",
+                        help="also write a report folder: report.json, summary.csv, classes.csv, "
+                             "matrices/, a confusion-matrix heat map, overlays of the errors on "
+                             "the camera pictures, and index.html to browse them (DIR may exist; "
+                             "other files in it are left alone)")
+    group.add_argument("--plots-per-image", action="store_true",
+                        help="with --output-dir, also draw a heat map per image in plots/")
+    group.add_argument("--quiet", action="store_true",
+                        help="no progress bar and no notes on stderr; errors are still shown")
+
+
+def _add_run_options(parser):
+    group = parser.add_argument_group("other runs: models compared, shards, workers")
+    group.add_argument("--compare", nargs="+", type=Path, metavar="REPORT.json",
+                        help="compare models: BASELINE.json MODEL.json [MORE.json ...], JSON "
+                             "reports (--format json, or a report folder's report.json) on the "
+                             "same labels; paired bootstrap intervals of the differences "
+                             "(--bootstrap resamples, default 1000); the options that read masks, "
+                             "--brief, --num-classes and --plots-per-image are refused")
+    group.add_argument("--merge", nargs="+", type=Path, metavar="REPORT.json",
+                        help="rebuild the report from JSON reports written with --format json "
+                             "(e.g. by --shard runs) without reading any mask; image ids must "
+                             "not overlap; the options that read masks are refused")
+    group.add_argument("--shard", type=parse_shard, metavar="K/N",
+                        help="score only shard K of N: every N-th image id from the K-th, in id "
+                             "order; merge the shards' JSON reports with --merge")
+    group.add_argument("--jobs", type=int, metavar="N",
+                        help="processes that decode and count masks (default: all cores when "
+                             f"there are at least {PAIRS_PER_WORKER} pairs per core, else 1)")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         description=__doc__,
@@ -4801,109 +4964,10 @@ def build_parser():
                "tool believes its numbers wrong (its warnings say why: ids of another scheme, "
                "0/255 against 0/1, score maps); 130 when interrupted (Ctrl-C), 143 when stopped "
                "(SIGTERM).")
-    parser.add_argument("--labels", default="labels", type=Path, metavar="DIR",
-                        help="folder of ground-truth masks (default: labels)")
-    parser.add_argument("--inferences", default="inferences", type=Path, metavar="DIR",
-                        help="folder of model outputs with the same file names (default: "
-                        "inferences)")
-    parser.add_argument("--ignore-index", type=parse_ignore_index, metavar="N",
-                        help="label id whose pixels are not counted at all, e.g. 255 (void); "
-                             "a prediction of N on a counted pixel is still an error; 'none' "
-                             "counts every id, also when the class names file declares one "
-                             "(default: the class names file's 'ignore: N', else none)")
-    parser.add_argument("--zero-division", choices=ZERO_DIVISION_CHOICES,
-                        help="value of an undefined ratio (0/0), as scikit-learn's zero_division; "
-                             "nan leaves it undefined and out of the averages (default: 0, or "
-                             "with --merge the reports' own)")
-    parser.add_argument("--digits", type=int, default=4, metavar="N",
-                        help="decimal places in the text report (default: 4)")
-    parser.add_argument("--class-names", metavar="NAME_OR_FILE",
-                        help="class names: a preset (" + ", ".join(DATASETS)
-                             + ") or a text file, line k naming id k, 'N: name' for any id "
-                             f"(default: <labels>/{CLASS_NAMES_FILE} when it exists)")
-    parser.add_argument("--recursive", action="store_true",
-                        help="also find masks in sub-folders, paired by their path below the "
-                             "folder; the id is that path without the suffix (e.g. "
-                             "frankfurt/frankfurt_000000_000294)")
-    parser.add_argument("--label-suffix", default="", metavar="S",
-                        help="the end of the labels' file names (before the extension) that is not "
-                             "part of the id, e.g. _gtFine_labelTrainIds; other files are passed "
-                             "over")
-    parser.add_argument("--inference-suffix", default="", metavar="S",
-                        help="the same for the inferences, e.g. _leftImg8bit")
-    parser.add_argument("--label-map", metavar="MAP",
-                        help="turn the labels' ids into others before counting: a preset ("
-                             + ", ".join(ID_MAP_PRESETS) + "), a list such as 255:1, or a text "
-                             "file with a line 'from: to' per id ('*: to' for every id not listed)")
-    parser.add_argument("--inference-map", metavar="MAP", help="the same for the inferences")
-    parser.add_argument("--palette", metavar="PALETTE",
-                        help="read colour-coded (RGB) masks: each colour becomes the id it stands "
-                             "for; a preset (" + ", ".join(PALETTE_PRESETS)
-                             + ") or a text file in which line "
-                             "k (or 'N: ...') gives id k's colour as 'R G B' or '#rrggbb'")
-    parser.add_argument("--format", choices=("text", "json"), default="text",
-                        help="text for people, json for other programs (default: text)")
-    parser.add_argument("--brief", action="store_true",
-                        help="text: only the per-image summary and the combined section, headline "
-                        "first")
-    parser.add_argument("--num-classes", type=int, metavar="N",
-                        help="the class count other tools are given (mmsegmentation, torchmetrics, "
-                             "detectron2, ...), for the table of what they would print (default: "
-                             "the named ids 0, 1, 2, ... up to the first unnamed one or the ignore "
-                             "index, else 1 + the largest id that occurs)")
-    parser.add_argument("--boundary", action="store_true",
-                        help="also Boundary IoU per class and its mean (Cheng et al., CVPR 2021): "
-                             "the IoU of the bands of each class's pixels within d of its edge in "
-                             "label and inference")
-    parser.add_argument("--boundary-ratio", type=float, default=BOUNDARY_RATIO, metavar="R",
-                        help="the band's width d = R x the image's diagonal, at least 1 pixel "
-                             f"(default: {BOUNDARY_RATIO}, the paper's)")
-    parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
-                        help="confidence intervals of the combined numbers and of each class's "
-                             f"IoU: resample the images N times, at least {MIN_RESAMPLES} (1000 is "
-                             "a good value; default: off)")
-    parser.add_argument("--confidence", type=float, default=0.95, metavar="LEVEL",
-                        help="the level of the intervals (default: 0.95)")
-    parser.add_argument("--seed", type=int, default=0, metavar="S",
-                        help="the seed of the resampling, so that runs print the same intervals "
-                        "(default: 0)")
-    parser.add_argument("--compare", nargs="+", type=Path, metavar="REPORT.json",
-                        help="compare models: BASELINE.json MODEL.json [MORE.json ...], JSON "
-                             "reports (--format json, or a report folder's report.json) on the "
-                             "same labels; paired bootstrap intervals of the differences "
-                             "(--bootstrap resamples, default 1000); the options that read masks, "
-                             "--brief, --num-classes and --plots-per-image are refused")
-    parser.add_argument("--jobs", type=int, metavar="N",
-                        help="processes that decode and count masks (default: all cores when "
-                             f"there are at least {PAIRS_PER_WORKER} pairs per core, else 1)")
-    parser.add_argument("--quiet", action="store_true",
-                        help="no progress bar and no notes on stderr; errors are still shown")
-    parser.add_argument("--shard", type=parse_shard, metavar="K/N",
-                        help="score only shard K of N: every N-th image id from the K-th, in id "
-                             "order; merge the shards' JSON reports with --merge")
-    parser.add_argument("--merge", nargs="+", type=Path, metavar="REPORT.json",
-                        help="rebuild the report from JSON reports written with --format json "
-                             "(e.g. by --shard runs) without reading any mask; image ids must "
-                             "not overlap; the options that read masks are refused")
-    parser.add_argument("--output-dir", type=Path, metavar="DIR",
-                        help="also write a report folder: report.json, summary.csv, classes.csv, "
-                             "matrices/, a confusion-matrix heat map, overlays of the errors on "
-                             "the camera pictures, and index.html to browse them (DIR may exist; "
-                             "other files in it are left alone)")
-    parser.add_argument("--images", default="images", type=Path, metavar="DIR",
-                        help="folder of the camera pictures the overlays are drawn on (default: "
-                        "images)")
-    parser.add_argument("--plots-per-image", action="store_true",
-                        help="with --output-dir, also draw a heat map per image in plots/")
-    parser.add_argument("--max-image-pixels", type=int, metavar="N",
-                        help="refuse masks of more pixels than this, as a guard against "
-                             "decompression bombs (default: Pillow's limit, "
-                             f"{Image.MAX_IMAGE_PIXELS})")
-    parser.add_argument("--check-with-sklearn", action="store_true",
-                        help="also count every pair's confusion matrix with scikit-learn's "
-                             "confusion_matrix on the raw arrays and stop, exit 3, on any "
-                             "difference: proof on your own data that every number comes from the "
-                             "matrix scikit-learn defines (slower)")
+    _add_reading_options(parser)
+    _add_numbers_options(parser)
+    _add_output_options(parser)
+    _add_run_options(parser)
     return parser
 
 
@@ -4943,16 +5007,15 @@ def refuse_options_that_cannot_apply(parser, options):
             raise UsageError(f"--{dest.replace('_', '-')} does not apply to {mode}: {why}")
 
 
-def make_settings(*, labels, inferences, images, ignore_index, zero_division, digits,
-                  class_names, recursive,
-                  label_suffix, inference_suffix, label_map, inference_map, palette, format, brief,
-                  num_classes,
-                  boundary, boundary_ratio, bootstrap, confidence, seed, compare, jobs, quiet,
-                  shard, merge,
-                  output_dir, plots_per_image, max_image_pixels, check_with_sklearn):
-    """The run's Settings from the options' values (as parsed); raises UsageError for a bad
-    value."""
-    # no mask is read: names and zero division are the reports'
+def _check_values(options):
+    """Raise UsageError for an option's value that cannot be used, or options that do not go
+    together."""
+    (labels, inferences, images, ignore_index, digits, num_classes, boundary_ratio, bootstrap,
+     confidence, seed, compare, merge, brief, format, jobs, check_with_sklearn, max_image_pixels,
+     output_dir, plots_per_image) = (getattr(options, name) for name in (
+        "labels", "inferences", "images", "ignore_index", "digits", "num_classes", "boundary_ratio",
+        "bootstrap", "confidence", "seed", "compare", "merge", "brief", "format", "jobs",
+        "check_with_sklearn", "max_image_pixels", "output_dir", "plots_per_image"))
     reading_reports = bool(merge or compare)
     if isinstance(ignore_index, int) and not 0 <= ignore_index < LABEL_SPACE:
         raise UsageError(f"--ignore-index {ignore_index} is outside 0..255")
@@ -4993,19 +5056,45 @@ def make_settings(*, labels, inferences, images, ignore_index, zero_division, di
             raise UsageError(f"--output-dir {shown(output_dir)}: {problem}")
     elif plots_per_image:
         raise UsageError("--plots-per-image needs --output-dir")
-    names_source, names_option = class_names, "--class-names"
-    if names_source is None and not reading_reports and _exists(labels / CLASS_NAMES_FILE):
-        names_source, names_option = labels / CLASS_NAMES_FILE, shown(labels / CLASS_NAMES_FILE)
+
+
+def _read_option_files(options, reading_reports):
+    """The class names, id maps and palette the options name (or the labels folder's class names
+    file), read: ({option: what was read}, the option the names came from); raises UsageError."""
+    names_source, names_option = options.class_names, "--class-names"
+    names_file = options.labels / CLASS_NAMES_FILE
+    if names_source is None and not reading_reports and _exists(names_file):
+        names_source, names_option = names_file, shown(names_file)
     readers = ((names_option, read_class_names, names_source),
-               ("--label-map", read_id_map, label_map),
-               ("--inference-map", read_id_map, inference_map),
-               ("--palette", read_palette, palette))
+               ("--label-map", read_id_map, options.label_map),
+               ("--inference-map", read_id_map, options.inference_map),
+               ("--palette", read_palette, options.palette))
     read = {}
     for option, reader, source in readers:
         try:
             read[option] = reader(source) if source is not None else None
         except (OSError, UnicodeDecodeError, ValueError) as error:
             raise UsageError(f"{option}: {error}") from None
+    return read, names_option
+
+
+def make_settings(options):
+    """The run's Settings from the parsed options; raises UsageError for a bad value."""
+    _check_values(options)
+    (labels, inferences, images, ignore_index, zero_division, digits, class_names, recursive,
+     label_suffix, inference_suffix, label_map, inference_map, palette, format, brief,
+     num_classes, boundary, boundary_ratio, bootstrap, confidence, seed, compare, jobs, quiet,
+     shard, merge, output_dir, plots_per_image, max_image_pixels, check_with_sklearn) = (
+        getattr(options, name) for name in (
+            "labels", "inferences", "images", "ignore_index", "zero_division", "digits",
+            "class_names", "recursive", "label_suffix", "inference_suffix", "label_map",
+            "inference_map", "palette", "format", "brief", "num_classes", "boundary",
+            "boundary_ratio", "bootstrap", "confidence", "seed", "compare", "jobs", "quiet",
+            "shard", "merge", "output_dir", "plots_per_image", "max_image_pixels",
+            "check_with_sklearn"))
+    # no mask is read: names and zero division are the reports'
+    reading_reports = bool(merge or compare)
+    read, names_option = _read_option_files(options, reading_reports)
     names, declared_ignore_index = read[names_option] or (None, None)
     ignore_index_from = "--ignore-index" if ignore_index is not None else None
     # The names' declaration, unless reports are read: their pixels were counted with their own.
@@ -5133,7 +5222,7 @@ def run(argv):
     try:
         options = parser.parse_args(argv)
         refuse_options_that_cannot_apply(parser, options)
-        settings = make_settings(**vars(options))
+        settings = make_settings(options)
     except UsageError as error:
         parser.error(str(error))
     # a path the system refuses outright: too long, a folder that cannot be searched

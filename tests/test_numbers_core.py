@@ -167,3 +167,12 @@ def test_the_table_of_contents_is_true_and_no_section_uses_one_below_it():
                     and defined.get(name.id, -1) > section(node.lineno):
                 downward.append(f"{getattr(node, 'name', name.id)} uses {name.id}")
     assert downward == []
+
+
+def test_readable_density_no_line_over_100_columns_and_no_function_over_60_lines():
+    import ast
+    source = (ROOT / "Semantic_Segmentation_Label_Metrics.py").read_text(encoding="utf-8")
+    assert [number for number, line in enumerate(source.splitlines(), 1) if len(line) > 100] == []
+    lengths = {node.name: node.end_lineno - node.lineno + 1 for node in ast.walk(ast.parse(source))
+               if isinstance(node, ast.FunctionDef)}
+    assert {name: length for name, length in lengths.items() if length > 60} == {}
