@@ -80,7 +80,7 @@ def merge(tmp_path, capsys, document, *args):
                                       "a\x1b[31mred", "tab\there", "x" * 5000])
 def test_a_merged_id_that_is_no_path_below_the_folder_is_refused_and_nothing_is_written(
         report, tmp_path, capsys, image_id):
-    """Item 1: ids are what the tool writes (printable, relative, no '..'); anything else is refused."""
+    """Ids are what the tool writes (printable, relative, no '..'); anything else is refused."""
     report["images"][0]["id"] = image_id.replace("/tmp/x", str(tmp_path / "x"))
     before = files_under(tmp_path.parent)
     status, captured = merge(tmp_path, capsys, report, "--output-dir", str(tmp_path / "out"))
@@ -92,7 +92,7 @@ def test_a_merged_id_that_is_no_path_below_the_folder_is_refused_and_nothing_is_
 
 
 def test_ids_with_folders_map_to_safe_files_inside_the_report_folder(report, tmp_path, capsys):
-    """Item 1: recursive ids hold '/': their files get safe, unique names inside the folder."""
+    """Recursive ids hold '/': their files get safe, unique names inside the folder."""
     for image, image_id in zip(report["images"], ("city/a", "city_a", "other/city/a")):
         image["id"] = image_id
     before = files_under(tmp_path.parent)
@@ -128,7 +128,7 @@ def test_ids_with_folders_map_to_safe_files_inside_the_report_folder(report, tmp
 ])
 def test_every_field_of_a_merged_report_is_checked_by_type_and_range(report, tmp_path, capsys, key, value,
                                                                        words):
-    """Items 2 and 13: a field of the wrong type or range is one line naming it, exit 2, nothing written."""
+    """A field of the wrong type or range is one line naming it, exit 2, nothing written."""
     report[key] = value
     status, captured = merge(tmp_path, capsys, report, "--output-dir", str(tmp_path / "out"))
     assert status == 2
@@ -150,7 +150,7 @@ def test_everything_a_page_shows_from_a_merged_report_is_escaped(report, tmp_pat
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_ids_alike_in_natural_order_come_in_one_order_and_shards_split_them_exactly(tmp_path, seed):
-    """Item 3: img1, img01, img001 sort as equal numbers; the raw name decides, in every process."""
+    """The ids img1, img01 and img001 sort as equal numbers; the raw name decides, in every process."""
     names = ["img1", "img01", "img001", "img2", "img002", "b", "a10", "a010", "a9"]
     for index in np.random.default_rng(seed).permutation(len(names)):  # created in a random order
         write_pair(tmp_path, names[index], *masks(int(index)))
@@ -171,7 +171,7 @@ def test_ids_of_thousands_of_digits_sort_without_converting_them():
 
 def test_merged_counts_whose_sum_would_overflow_are_refused_and_those_that_fit_are_exact(
         report, tmp_path, capsys):
-    """Item 4: the summed matrix is int64 and F1 doubles a count: totals from 2^62 on are refused,
+    """The summed matrix is int64 and F1 doubles a count: totals from 2^62 on are refused,
     not wrapped to negative pixels or scores above 1."""
     report["images"] = report["images"][:2]
     for image in report["images"]:
@@ -192,7 +192,7 @@ def test_merged_counts_whose_sum_would_overflow_are_refused_and_those_that_fit_a
 
 
 def test_an_image_named_combined_keeps_its_files_apart_from_the_combined_set(tmp_path, monkeypatch, capsys):
-    """Item 5: the combined set's files stand at the top; per-image tables hold images only."""
+    """The combined set's files stand at the top; per-image tables hold images only."""
     label, inference = masks(5)
     write_pair(tmp_path, "combined", label, inference)
     other = masks(6, classes=3)
@@ -213,7 +213,7 @@ def test_an_image_named_combined_keeps_its_files_apart_from_the_combined_set(tmp
 
 
 def test_a_report_with_two_errors_for_one_id_merges(tmp_path, monkeypatch, capsys):
-    """Item 6: everything the tool writes, it reads back."""
+    """Everything the tool writes, it reads back."""
     label, inference = masks(1)
     write_pair(tmp_path, "b", label, inference)
     Image.fromarray(label).save(tmp_path / "labels" / "a.png")
@@ -230,7 +230,7 @@ def test_a_report_with_two_errors_for_one_id_merges(tmp_path, monkeypatch, capsy
 
 
 def test_merging_some_shards_says_which_are_missing_and_the_rest_completes_it(tmp_path, monkeypatch, capsys):
-    """Item 7: each shard's head records K/N and the run's id count; --merge checks them."""
+    """Each shard's head records K/N and the run's id count; --merge checks them."""
     for index in range(7):
         write_pair(tmp_path, f"f{index}", *masks(index))
     monkeypatch.chdir(tmp_path)
@@ -261,7 +261,7 @@ def test_merging_some_shards_says_which_are_missing_and_the_rest_completes_it(tm
 # ---------------------------------------------------------------- crashes, hangs and lost output
 
 def test_a_second_run_on_a_folder_being_written_is_refused(tmp_path, monkeypatch, capsys):
-    """Item 8: a lock on the report folder; the lock file goes when the run ends."""
+    """A lock on the report folder; the lock file goes when the run ends."""
     import fcntl
     write_pair(tmp_path, "a", *masks(0))
     monkeypatch.chdir(tmp_path)
@@ -300,7 +300,7 @@ def closed_pipe():
 
 @pytest.mark.parametrize("args", [[], ["--format", "json"]])
 def test_a_closed_stdout_still_finishes_the_report_folder(tmp_path, args):
-    """Items 9 and 10: a reader gone early (| head) costs stdout only; exit 1, one clean line."""
+    """A reader gone early (| head) costs stdout only; exit 1, one clean line."""
     write = closed_pipe()
     try:
         result = subprocess.run([sys.executable, SCRIPT, "--output-dir", str(tmp_path / "out"), "--quiet",
@@ -331,7 +331,7 @@ def test_head_reading_one_line_of_a_long_report_ends_cleanly(tmp_path):
     (None, 1, "error: standard output was closed before the whole report was written\n"),
 ])
 def test_stdout_that_cannot_be_written_is_one_line_and_no_noise(stdout, status, words):
-    """Item 10: a small report to /dev/full or to a closed pipe: exit 2 or 1, one line."""
+    """A small report to /dev/full or to a closed pipe: exit 2 or 1, one line."""
     target = open(stdout, "w") if stdout else None
     write = target.fileno() if target else closed_pipe()
     try:
@@ -343,7 +343,7 @@ def test_stdout_that_cannot_be_written_is_one_line_and_no_noise(stdout, status, 
 
 
 def test_long_legal_names_never_stop_a_run(tmp_path, monkeypatch, capsys):
-    """Item 11: names up to the file system's 255 bytes, and undecodable ones, write every file."""
+    """Names up to the file system's 255 bytes, and undecodable ones, write every file."""
     names = ["x" * 251, "é" * 125, "ü" * 100 + "\udcff" * 20 + "ß" * 10]
     for index, name in enumerate(names):
         assert len(os.fsencode(name + ".png")) <= 255
@@ -357,7 +357,7 @@ def test_long_legal_names_never_stop_a_run(tmp_path, monkeypatch, capsys):
 
 
 def test_a_camera_picture_above_the_bomb_limit_costs_only_its_overlay(tmp_path):
-    """Item 12: between 1x and 2x the limit (a warning in Pillow) and above 2x (an error): one note."""
+    """Between 1x and 2x the limit (a warning in Pillow) and above 2x (an error): one note."""
     for name in ("a", "b", "c"):
         write_pair(tmp_path, name, *masks(0, shape=(20, 20)))
     (tmp_path / "images").mkdir()
@@ -380,7 +380,7 @@ def test_a_camera_picture_above_the_bomb_limit_costs_only_its_overlay(tmp_path):
     ('{"images": []}', "it has no label_space"),
 ])
 def test_malformed_merge_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, text, words):
-    """Item 13: what json.loads or a wrong shape would raise becomes one line."""
+    """What json.loads or a wrong shape would raise becomes one line."""
     monkeypatch.chdir(tmp_path)
     status, captured = merge(tmp_path, capsys, text)
     assert status == 2
@@ -422,7 +422,7 @@ def slow_folders(tmp_path_factory):
                                                 (signal.SIGINT, 130, "interrupted\n")])
 def test_a_signal_stops_the_run_cleanly_with_no_worker_left_and_no_temporary_file(slow_folders, tmp_path,
                                                                                    sent, status, said):
-    """Item 14: SIGTERM as Ctrl-C; workers end with the parent; .part files are removed."""
+    """SIGTERM as Ctrl-C; workers end with the parent; .part files are removed."""
     out = tmp_path / "out"
     run = subprocess.Popen([sys.executable, SCRIPT, "--output-dir", str(out), "--jobs", "2", "--quiet"],
                            cwd=slow_folders, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -446,7 +446,7 @@ def test_a_signal_stops_the_run_cleanly_with_no_worker_left_and_no_temporary_fil
 
 
 def test_leftovers_of_a_killed_run_are_removed_by_the_next_run_and_nothing_else(tmp_path, monkeypatch, capsys):
-    """Item 14: kill -9 cannot be caught; the next run in that folder removes what it left."""
+    """Kill -9 cannot be caught; the next run in that folder removes what it left."""
     write_pair(tmp_path, "a", *masks(0))
     out = tmp_path / "out"
     (out / "overlays").mkdir(parents=True)
@@ -476,7 +476,7 @@ def test_a_run_killed_with_sigkill_leaves_only_what_the_next_run_removes(slow_fo
 
 
 def test_a_class_names_file_that_is_a_named_pipe_is_refused_not_waited_for(tmp_path):
-    """Item 15: reading a pipe would hang; the same for the maps and the palette."""
+    """Reading a pipe would hang; the same for the maps and the palette."""
     write_pair(tmp_path, "a", *masks(0))
     os.mkfifo(tmp_path / "names.txt")
     for option in ("--class-names", "--label-map", "--palette"):

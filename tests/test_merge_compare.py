@@ -77,7 +77,7 @@ def pairs(tmp_path, monkeypatch):
 # ---------------------------------------------------------------- 2: --ignore-index with reports
 
 def test_merge_takes_ignore_index_none_as_a_value_that_must_agree(pairs, capsys):
-    """Item 2: 'none' given is not 'not given': on reports made with an ignore index it is refused."""
+    """'none' given is not 'not given': on reports made with an ignore index it is refused."""
     save_report(capsys, pairs / "with.json", "--ignore-index", "3")
     save_report(capsys, pairs / "without.json")
     status = tool.main(["--merge", "with.json", "--ignore-index", "none", "--quiet"])
@@ -91,7 +91,7 @@ def test_merge_takes_ignore_index_none_as_a_value_that_must_agree(pairs, capsys)
 
 
 def test_compare_checks_ignore_index_against_the_reports(pairs, capsys):
-    """Item 2: --compare took no notice of --ignore-index; now it must agree with the reports'."""
+    """--compare took no notice of --ignore-index; now it must agree with the reports'."""
     save_report(capsys, pairs / "with.json", "--ignore-index", "3")
     save_report(capsys, pairs / "without.json")
     for reports, given, accepted in ((["with.json"] * 2, "3", True), (["with.json"] * 2, "2", False),
@@ -137,7 +137,7 @@ def exact_accuracies(model, resamples, seed):
 
 
 def test_bootstrap_sums_of_counts_near_2_to_the_62_are_exact_never_wrapped(tmp_path, monkeypatch, capsys):
-    """Item 3: a resample that draws the big image three times sums past 2^63: int64 wrapped it to
+    """A resample that draws the big image three times sums past 2^63: int64 wrapped it to
     negative pixels, whose numbers were left out as undefined (a narrower interval); the sums are exact
     now, in --merge and in --compare."""
     monkeypatch.chdir(tmp_path)
@@ -167,7 +167,7 @@ def many_ids_counts(images=30, ids=200, seed=0):
 
 
 def test_bootstrap_memory_stays_bounded_by_the_numbers_it_keeps(capsys):
-    """Item 10: every batch's summed counts were kept (3 x ids floats per resample, copied twice more);
+    """Every batch's summed counts were kept (3 x ids floats per resample, copied twice more);
     now each batch becomes its numbers at once, and only those are kept: a float per resample for each
     measure, average and class metric (twice, while the batches' numbers are joined)."""
     counts, resamples, ids = many_ids_counts(), 3000, 200
@@ -196,7 +196,7 @@ def test_bootstrap_memory_stays_bounded_by_the_numbers_it_keeps(capsys):
 
 @pytest.mark.parametrize("resamples", ["1", "10", "99"])
 def test_too_few_bootstrap_resamples_are_a_usage_error_naming_the_minimum(pairs, capsys, resamples):
-    """Item 6: 'is better [+6.5, +6.5]' from one resample; below MIN_RESAMPLES, a percentile is no interval."""
+    """'is better [+6.5, +6.5]' from one resample; below MIN_RESAMPLES, a percentile is no interval."""
     save_report(capsys, pairs / "r.json")
     for args in (["--bootstrap", resamples], ["--compare", "r.json", "r.json", "--bootstrap", resamples]):
         said = usage_error(capsys, *args)
@@ -217,7 +217,7 @@ NOT_IN_A_COMPARISON = [("--num-classes", "19"), ("--brief",), ("--plots-per-imag
 @pytest.mark.parametrize("mode, option", [*(("--merge", option) for option in MASK_OPTIONS),
                                           *(("--compare", option) for option in MASK_OPTIONS + NOT_IN_A_COMPARISON)])
 def test_merge_and_compare_refuse_options_that_cannot_apply_to_them(pairs, capsys, mode, option):
-    """Item 14: they were taken and silently ignored; now a usage error names the option and why."""
+    """They were taken and silently ignored; now a usage error names the option and why."""
     save_report(capsys, pairs / "r.json")
     reports = ["r.json"] * (2 if mode == "--compare" else 1)
     said = usage_error(capsys, mode, *reports, *option)
@@ -238,7 +238,7 @@ def test_merge_and_compare_take_every_option_that_applies_to_them(pairs, capsys)
 # ---------------------------------------------------------------- 12: a report given twice
 
 def test_a_report_given_twice_is_found_in_linear_time_under_any_spelling(pairs, capsys):
-    """Item 12: the check compared each path with all before it (5 s at 8,000 reports), and only by
+    """The check compared each path with all before it (5 s at 8,000 reports), and only by
     spelling; now a set of resolved paths: a link or a '..' is the same file."""
     paths = [pairs / "shards" / f"s{index}.json" for index in range(20_000)]
     started = time.perf_counter()
@@ -257,7 +257,7 @@ def test_a_report_given_twice_is_found_in_linear_time_under_any_spelling(pairs, 
 # ---------------------------------------------------------------- 16: reports of an older version
 
 def test_a_report_without_input_merges_with_a_newer_one(pairs, capsys):
-    """Item 16: a report from before "input" was recorded merged alone but not with a newer one, and the
+    """A report from before "input" was recorded merged alone but not with a newer one, and the
     message said the masks were read differently; a missing record is unknown, not different."""
     whole = json_run(capsys)[1]
     old = save_report(capsys, pairs / "s1.json", "--shard", "1/2")
@@ -278,7 +278,7 @@ def test_a_report_without_input_merges_with_a_newer_one(pairs, capsys):
 # ---------------------------------------------------------------- 7: never write over an input
 
 def test_merge_and_compare_never_write_over_one_of_their_input_reports(pairs, capsys):
-    """Item 7: --merge shard/report.json --output-dir shard replaced the shard's report with the merged one."""
+    """--merge shard/report.json --output-dir shard replaced the shard's report with the merged one."""
     assert tool.main(["--output-dir", "shard", "--quiet"]) == 0
     before = (pairs / "shard" / "report.json").read_bytes()
     os.symlink(pairs / "shard", pairs / "alias")
@@ -321,7 +321,7 @@ def page_pictures(page):
 
 
 def test_the_comparisons_copies_never_take_the_name_of_an_images_thumbnail(tmp_path, monkeypatch, capsys):
-    """Item 8: the copy of image x's thumbnail was thumbnails/0~x.jpg: in a report folder, that is image
+    """The copy of image x's thumbnail was thumbnails/0~x.jpg: in a report folder, that is image
     0~x's own thumbnail, which the comparison overwrote."""
     two_report_folders(tmp_path, monkeypatch, capsys, ["x", "0~x"])
     own = (tmp_path / "a" / "thumbnails" / "0~x.jpg").read_bytes()
@@ -333,7 +333,7 @@ def test_the_comparisons_copies_never_take_the_name_of_an_images_thumbnail(tmp_p
 
 
 def test_the_comparison_copies_the_thumbnails_of_ids_with_spaces_and_accents(tmp_path, monkeypatch, capsys):
-    """Item 17: the source was looked for under its link (URL-quoted: a%20b.jpg), not its file name."""
+    """The source was looked for under its link (URL-quoted: a%20b.jpg), not its file name."""
     two_report_folders(tmp_path, monkeypatch, capsys, ["a b", "é", "plain"])
     assert tool.main(["--compare", "a/report.json", "b", "--output-dir", "c", "--quiet"]) == 0
     pictures = page_pictures((tmp_path / "c" / "compare.html").read_text(encoding="utf-8"))
@@ -344,7 +344,7 @@ def test_the_comparison_copies_the_thumbnails_of_ids_with_spaces_and_accents(tmp
 # ---------------------------------------------------------------- 18: nothing to compare
 
 def test_a_comparison_with_no_counted_pixel_says_there_is_nothing_to_compare(tmp_path, monkeypatch, capsys):
-    """Item 18: every label pixel ignored: 'only 0 images: an interval ... is rough' said nothing true."""
+    """Every label pixel ignored: 'only 0 images: an interval ... is rough' said nothing true."""
     for index in range(3):
         write_pair(tmp_path, f"v{index}", np.full((4, 5), 255, np.uint8), masks(index, (4, 5))[1])
     monkeypatch.chdir(tmp_path)
@@ -360,7 +360,7 @@ def test_a_comparison_with_no_counted_pixel_says_there_is_nothing_to_compare(tmp
 # ---------------------------------------------------------------- 9: a shard of refused ids only
 
 def test_a_shard_whose_ids_were_all_refused_still_writes_a_report_that_merges(tmp_path, monkeypatch, capsys):
-    """Item 9: shard 2/2 held only b, a label without an inference: it exited 2 with no report, so the
+    """Shard 2/2 held only b, a label without an inference: it exited 2 with no report, so the
     job-array task failed and the merge said the shard was missing forever."""
     write_pair(tmp_path, "a", *masks(0))
     write_pair(tmp_path, "b", masks(1)[0])
