@@ -6,7 +6,6 @@ Every fixture is built in tmp_path, the working folder of each test.
 """
 
 import errno
-import json
 import os
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import pytest
 from PIL import Image
 
 from conftest import ROOT, assert_report_matches_sklearn, tool
+from test_datasets import run_json
 
 SHAPE = (12, 16)
 SCRIPT = ROOT / "Semantic_Segmentation_Label_Metrics.py"
@@ -38,16 +38,6 @@ def masks(seed, classes=4):
     label = rng.integers(0, classes, SHAPE, dtype=np.uint8)
     inference = np.where(rng.random(SHAPE) < 0.7, label, rng.integers(0, classes, SHAPE)).astype(np.uint8)
     return label, inference
-
-
-def run_json(capsys, *args):
-    """main(["--format", "json", *args]) in-process: (exit status, parsed JSON or None, stderr)."""
-    try:
-        status = tool.main(["--format", "json", *args])
-    except SystemExit as stop:
-        status = stop.code
-    captured = capsys.readouterr()
-    return status, json.loads(captured.out) if captured.out.strip() else None, captured.err
 
 
 def run_process(args, **options):
