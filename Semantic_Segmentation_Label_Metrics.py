@@ -1914,7 +1914,8 @@ def _row_means(values, chosen, otherwise=math.nan):
 
 def evaluate(batch):
     """Numbers of every row of a Batch: CLASS_METRICS and their averages, then MEASURES."""
-    classes = batch.stats[:, :, batch.is_class]
+    # (no copy when every id is a class, as usual)
+    classes = batch.stats if batch.is_class.all() else batch.stats[:, :, batch.is_class]
     tp, label, predicted = classes[:, 0], classes[:, 1], classes[:, 2]
     pixels = batch.stats[:, 1].sum(axis=1)[:, None]
     fp = predicted - tp  # FP: pixels predicted as the class that are something else
@@ -1977,14 +1978,14 @@ def cohen_kappa(batch, numbers):
     label, predicted = batch.stats[:, 1].astype(np.float64), batch.stats[:, 2].astype(np.float64)
     pixels = predicted.sum(axis=1)
     by_chance = predicted[:, :, None] * label[:, None, :]
-    by_chance /= np.where(pixels > 0, pixels, 1)[:, None, None]
-    expected = (_off_diagonal(label.shape[1]) * by_chance).sum(axis=(1, 2))
+    by_chance /= np.maximum(pixels, 1)[:, None, None]
+    by_chance *= _off_diagonal(label.shape[1])
+    expected = by_chance.sum(axis=(1, 2))
     observed = pixels - batch.stats[:, 0].sum(axis=1, dtype=np.float64)
-    kappa = np.full(len(pixels), float(batch.zero_division))
-    np.subtract(1, np.divide(observed, expected, where=expected != 0,
-                             out=np.zeros_like(pixels)), out=kappa,
-                where=expected != 0)
-    return np.where(pixels > 0, kappa, math.nan)
+    kappa = 1 - _ratio(observed, expected)
+    kappa[expected == 0] = batch.zero_division
+    kappa[pixels == 0] = math.nan
+    return kappa
 
 
 @functools.lru_cache(maxsize=None)
@@ -2350,10 +2351,13 @@ def summary_row(report, file=None):
     file is the name of the image's output files (see output_name).
     """
     worst = worst_class(report)
-    return {"id": report["id"], "file": file, "pixels": report["pixels"],
-            **headline_numbers(report),
-            "macro_f1": report["macro_avg"]["f1_score"],
-            "worst_class": worst and (worst[0], worst[1]["name"], worst[1]["iou"])}
+    row = {"id": report["id"], "file": file, "pixels": report["pixels"],
+           "accuracy": report["accuracy"], "mean_iou": report["mean_iou"],
+           "macro_f1": report["macro_avg"]["f1_score"],
+           "worst_class": worst and (worst[0], worst[1]["name"], worst[1]["iou"])}
+    if "mean_boundary_iou" in report:
+        row["mean_boundary_iou"] = report["mean_boundary_iou"]
+    return row
 
 
 def occurrence_note(entry, zero_division):
@@ -2845,10 +2849,14 @@ def _class_table(metrics):
             Column("occurs in", "occurs_in", "note", formats="csv"))
 
 
+def headline_table():
+    """Every headline number of each image, a column per entry of MEASURES (headline.csv)."""
+    return tuple(Column(measure.name, key, "score", optional=measure.boundary)
+                 for key, measure in MEASURES.items())
+
+
 def summary_table():
-    """The per-image summary: a row per image (the index page orders them worst first); summary.csv
-    also holds every other measure of MEASURES."""
-    shown_keys = {"accuracy", "mean_iou", "mean_boundary_iou"}
+    """The per-image summary: a row per image (the index page orders them worst first)."""
     return (Column("#", "rank", "rank", formats="html"),
             Column("image", "id", "image"),
             Column("pixels", "pixels", "count"),
@@ -2858,9 +2866,7 @@ def summary_table():
             Column("macro F1", "macro_f1", "score", formats="html csv"),
             Column("worst class (IoU)", "worst_class", "class score",
                    csv=("worst_class_id", "worst_class_name", "worst_class_iou")),
-            Column("errors on the picture", "file", "thumbnail", formats="html"),
-            *(Column(measure.name, key, "score", formats="csv", optional=measure.boundary)
-              for key, measure in MEASURES.items() if key not in shown_keys))
+            Column("errors on the picture", "file", "thumbnail", formats="html"))
 # The headline numbers, named as the field names them: a row per number (see headline_rows).
 HEADLINE_TABLE = (Column("headline", "name", "class"),
                   Column("value", "value", "score"),
@@ -3031,8 +3037,8 @@ COMPARISON_THUMBNAILS = "compare_thumbnails"
 OUTPUT_SUBFOLDERS = (*(name for name, _ in IMAGE_FILES.values()), COMPARISON_THUMBNAILS)
 # The files a run writes at the top of its report folder (as FolderSink and write_comparison_folder
 # name them), besides OUTPUT_SUBFOLDERS: an input report must not be one of them.
-FOLDER_FILES = {"merge": ("report.json", "classes.csv", "combined.csv", "confusion_matrix.csv",
-                          "summary.csv",
+FOLDER_FILES = {"merge": ("report.json", "classes.csv", "headline.csv", "combined.csv",
+                          "confusion_matrix.csv", "summary.csv",
                           "confusion_matrix.png", "index.html", ".lock"),
                 "compare": ("comparison.json", "compare.html", ".lock")}
 # a file name's limit is 255 bytes; room for the suffix and a temporary name's parts
@@ -3827,7 +3833,8 @@ def index_page(combined, rows, refused, warnings, settings, has_overlays):
     pairs = confused_pairs(combined, CONFUSED_PAIRS, settings.class_names)
     body = (f'<h1>Segmentation report</h1><p class="meta">{html.escape(meta)} &middot; '
             '<a href="report.json">report.json</a>, '
-            '<a href="summary.csv">summary.csv</a>, <a href="classes.csv">classes.csv</a> (per '
+            '<a href="summary.csv">summary.csv</a>, <a href="classes.csv">classes.csv</a>, '
+            '<a href="headline.csv">headline.csv</a> (per '
             'image), <a href="combined.csv">combined.csv</a>, <a '
             'href="confusion_matrix.csv">confusion_matrix.csv</a></p>'
             + skipped + "".join(f'<p class="note">{html.escape(note)}</p>' for note in notes)
@@ -4335,6 +4342,9 @@ class FolderSink(Sink):
         self.classes = csv.writer(self.files.enter_context(atomic_open(self.folder / "classes.csv",
                                                                        newline="")))
         self.classes.writerow(["id", *csv_header(class_table(), self.present)])
+        self.headline = csv.writer(self.files.enter_context(
+            atomic_open(self.folder / "headline.csv", newline="")))
+        self.headline.writerow(["id", *csv_header(headline_table(), self.present)])
 
     def add(self, result):
         report, file = result.report, output_name(result.key)
@@ -4342,6 +4352,8 @@ class FolderSink(Sink):
         self.classes.writerows(csv_rows(class_table(),
                                         class_table_rows(report, self.settings.zero_division)[0],
                                         first=[report["id"]], present=self.present))
+        self.headline.writerows(csv_rows(headline_table(), [headline_numbers(report)],
+                                         first=[report["id"]], present=self.present))
         with drawing(report["id"]):
             write_csv(file_path(self.folder, file, "matrix"), matrix_csv_rows(report))
             write_text(file_path(self.folder, file, "page"), image_page(
@@ -4354,7 +4366,7 @@ class FolderSink(Sink):
     def finish(self, combined, rows, refused, warnings):
         s = self.settings
         self.json.finish(combined, rows, refused, warnings)
-        self.files.close()  # report.json and classes.csv are whole: put them in place
+        self.files.close()  # report.json, classes.csv, headline.csv are whole: put them in place
         # The combined set's files stand at the top, apart from the images' (an image may be named
         # combined).
         class_rows, averages = class_table_rows(combined, s.zero_division)
@@ -4386,8 +4398,8 @@ class FolderSink(Sink):
             say(f"note: {len(notes)} overlay{'s are' if len(notes) > 1 else ' is'} drawn on the "
                 f"label's class colours, for want of a camera picture (first: {notes[0]})")
         say(f"wrote {shown(self.folder)}/: index.html, report.json, summary.csv, classes.csv, "
-            "combined.csv, confusion_matrix.csv, confusion_matrix.png, matrices/ and reports/ "
-            f"({len(rows)})"
+            "headline.csv, combined.csv, confusion_matrix.csv, confusion_matrix.png, matrices/ "
+            f"and reports/ ({len(rows)})"
             + (", overlays/, predicted_as/, label_colours/, inference_colours/ and thumbnails/ "
                f"({len(rows)})"
                if not self.merged else "")

@@ -66,7 +66,7 @@ def test_a_measure_and_a_class_metric_added_as_one_entry_appear_everywhere(regis
     intervals = combined["confidence_intervals"]
     assert len(intervals["first_share"]) == 2 and len(intervals["classes"]["1"]["class_accuracy"]) == 2
     # CSV and HTML of the report folder
-    assert "first_share" in read_csv(tmp_path / "out" / "summary.csv")[0]
+    assert "first_share" in read_csv(tmp_path / "out" / "headline.csv")[0]
     assert "class_accuracy" in read_csv(tmp_path / "out" / "classes.csv")[0]
     assert "class_accuracy" in read_csv(tmp_path / "out" / "combined.csv")[0]
     index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")

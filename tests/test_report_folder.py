@@ -44,8 +44,8 @@ def number(text):
 
 def test_every_file_is_written_and_the_console_output_is_unchanged(report_folder):
     folder, outputs = report_folder
-    expected = ["report.json", "summary.csv", "classes.csv", "combined.csv", "confusion_matrix.csv",
-                "confusion_matrix.png", "index.html"]
+    expected = ["report.json", "summary.csv", "classes.csv", "headline.csv", "combined.csv",
+                "confusion_matrix.csv", "confusion_matrix.png", "index.html"]
     for image_id in SAMPLE_IDS:
         expected += [f"{folder}/{image_id}{'.png' if what == 'picture' else suffix}"  # the picture's own suffix
                      for what, (folder, suffix) in tool.IMAGE_FILES.items()]
@@ -64,8 +64,12 @@ def test_csv_numbers_equal_the_json(report_folder):
     document = json.loads(outputs["json"])
     summary = read_csv(folder / "summary.csv")
     assert summary[0] == ["id", "pixels", "accuracy", "mean_iou", "macro_f1", "worst_class_id",
-                          "worst_class_name", "worst_class_iou", "mean_accuracy", "mean_dice",
-                          "frequency_weighted_iou", "cohen_kappa", "matthews_corrcoef"]
+                          "worst_class_name", "worst_class_iou"]
+    headline = read_csv(folder / "headline.csv")  # every headline number of each image
+    assert headline[0] == ["id", *(key for key in tool.MEASURES if key != "mean_boundary_iou")]
+    for row, report in zip(headline[1:], document["images"]):
+        assert row[0] == report["id"]
+        assert [number(value) for value in row[1:]] == [report[key] for key in headline[0][1:]]
     reports = document["images"]  # the per-image tables hold images only; the combined set has its files
     assert [row[0] for row in summary[1:]] == [report["id"] for report in reports]
     for row, report in zip(summary[1:], reports):
