@@ -2618,14 +2618,6 @@ def resampled_batches(models, resamples, seed):
         yield batch
 
 
-def resampled_counts(models, resamples, seed):
-    """Every batch of resampled_batches at once: one (resamples, k, ids) float64 array per model
-    (memory grows with resamples x ids; the tool itself goes a batch at a time, through
-    resampled_numbers)."""
-    batches = list(resampled_batches(models, resamples, seed))
-    return [np.concatenate([batch[index] for batch in batches]) for index in range(len(models))]
-
-
 def resampled_numbers(models, resamples, seed, is_class, zero_division=0.0):
     """The Numbers of every bootstrap resample, for each model (as resampled_batches): each batch of
     sums is evaluated at once, and only its numbers are kept, a float per resample for each measure,
