@@ -409,11 +409,12 @@ def alive(pid):
 
 @pytest.fixture(scope="module")
 def slow_folders(tmp_path_factory):
-    """Enough pairs for a run with --jobs 2 and a report folder to last a few seconds."""
+    """Enough pairs for a run with --jobs 2 and a report folder to last several seconds, so that a
+    signal sent once 20 pictures are drawn always finds it running, also on a fast or a busy machine."""
     folder = tmp_path_factory.mktemp("slow")
     rng = np.random.default_rng(0)
     label = rng.integers(0, 6, (200, 320), dtype=np.uint8)
-    for index in range(300):
+    for index in range(900):
         write_pair(folder, f"f{index:03d}", label, np.roll(label, index, axis=1))
     return folder
 
