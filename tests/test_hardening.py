@@ -425,9 +425,11 @@ def test_a_signal_stops_the_run_cleanly_with_no_worker_left_and_no_temporary_fil
                                                                                    sent, status, said):
     """SIGTERM as Ctrl-C; workers end with the parent; .part files are removed."""
     out = tmp_path / "out"
+    # A test run in the background (as by `cmd &`) inherits SIGINT ignored: give the tool Ctrl-C back.
     run = subprocess.Popen([sys.executable, SCRIPT, "--output-dir", str(out), "--jobs", "2", "--quiet"],
                            cwd=slow_folders, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                           start_new_session=True)
+                           start_new_session=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while not (out / "overlays").exists() or len(list((out / "overlays").iterdir())) < 20:
         assert time.monotonic() < deadline and run.poll() is None
