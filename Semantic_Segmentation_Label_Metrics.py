@@ -277,10 +277,110 @@ def class_colours(dataset=None):
     return colours
 
 
+# What a report written before a field of the scoring record existed stands for: the field's
+# default (AS_DEFAULT: it was made by that rule), nothing (REQUIRED: the field has always been
+# written), or any value (UNKNOWN: it agrees with every report).
+AS_DEFAULT, REQUIRED, UNKNOWN = "as default", "required", "unknown"
+# How the input record names how the masks were read (a report's "input").
+INPUT_KEYS = ("recursive", "label_suffix", "inference_suffix", "label_map", "inference_map",
+              "palette")
+
+
+class Rule(NamedTuple):
+    """A field of the scoring record: how a report's value is checked and how --merge and --compare
+    join the reports' values (join_records says each way)."""
+    valid: object  # the JSON value -> whether the tool writes such a value
+    wanted: str  # what a valid value is, as the message refusing another says
+    option: str = ""  # how a user sets it, when not the field's name as an option
+    old: str = AS_DEFAULT  # what a report written before the field existed stands for
+    merged: str = "same"  # how --merge joins the reports' values
+    compared: str = "same"  # how --compare joins the models'
+    to_json: object = None  # the value -> its JSON form, when they differ
+    from_json: object = None  # and back
+
+    def json_of(self, value):
+        return value if self.to_json is None else self.to_json(value)
+
+    def value_of(self, json_value):
+        return json_value if self.from_json is None else self.from_json(json_value)
+
+
+def rule(valid, wanted, default=None, factory=None, **how):
+    """A field of Scoring: its default (or a factory of it) and its Rule."""
+    kind = {"default_factory": factory} if factory else {"default": default}
+    return dataclasses.field(**kind, metadata={"rule": Rule(valid, wanted, **how)})
+
+
+def _id_or_none(value):
+    return value is None or (type(value) is int and 0 <= value < LABEL_SPACE)
+
+
+def _how_masks_were_read(value):
+    return isinstance(value, dict) and set(value) <= set(INPUT_KEYS) and all(
+        type(given) is bool if key == "recursive" else isinstance(given, (str, type(None)))
+        for key, given in value.items())
+
+
+def _names_of_ids(value):
+    return isinstance(value, dict) and all(
+        key.isascii() and key.isdigit() and str(int(key)) == key and int(key) < LABEL_SPACE
+        and isinstance(name, str) for key, name in value.items())
+
+
+@dataclasses.dataclass(frozen=True)
+class Scoring:
+    """The scoring record: every rule that changes the numbers, one field each. It is the JSON head
+    a report carries (its fields are the head's keys), and --merge and --compare join reports by
+    their records (join_records). A new rule is a field here, its option, and where it acts."""
+    ignore_index: int | None = rule(_id_or_none, "null or an id within 0..255", old=REQUIRED)
+    # the option or file that gave the ignore index
+    ignore_index_from: str | None = rule(lambda value: value is None or isinstance(value, str),
+                                         "null or the option that gave it",
+                                         merged="said", compared="said")
+    zero_division: float = rule(  # the value of 0/0: 0, 1 or NaN (JSON: "nan")
+        lambda value: value == "nan" or (type(value) is int and value in (0, 1)),
+        "0, 1 or \"nan\"", default=0.0, old=REQUIRED, merged="chosen", compared="baseline",
+        to_json=lambda value: "nan" if math.isnan(value) else int(value),
+        from_json=lambda value: ZERO_DIVISION_CHOICES[str(value)])
+    class_names: dict = rule(  # {id: name}, in id order
+        _names_of_ids, "names of ids within 0..255", factory=dict, old=REQUIRED, merged="named",
+        compared="baseline", to_json=lambda names: {str(key): names[key] for key in sorted(names)},
+        from_json=lambda names: {int(key): name for key, name in names.items()})
+    input: dict = rule(  # how the masks were read: INPUT_KEYS, as the options gave them
+        _how_masks_were_read, "how the masks were read", factory=dict, old=UNKNOWN,
+        option="id maps, palette or name suffixes", compared="free")
+    # the Boundary IoU band's width, of the diagonal; None: no Boundary IoU
+    boundary_ratio: float | None = rule(
+        lambda value: value is None or (type(value) is float and 0 < value <= 1),
+        "null or a ratio within (0, 1]", compared="dropped")
+
+    @property
+    def boundary(self):
+        return self.boundary_ratio is not None
+
+    def json(self):
+        """The record as the JSON head holds it."""
+        return {field.name: rule_of(field).json_of(getattr(self, field.name))
+                for field in dataclasses.fields(self)}
+
+
+def rule_of(field):
+    """The Rule of a field of Scoring."""
+    return field.metadata["rule"]
+
+
+def option_of(field):
+    """How a user sets a field of Scoring, as messages name it: --ignore-index."""
+    return rule_of(field).option or "--" + field.name.replace("_", "-")
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     """What a run is asked to do: made once in main() from the options, passed down (and to the
     workers)."""
+    scoring: Scoring = Scoring()  # with --merge or --compare: the reports', once read
+    # the rules the options gave, {field of Scoring: value}: --merge and --compare check them
+    given: dict = dataclasses.field(default_factory=dict)
     labels: Path = Path("labels")
     inferences: Path = Path("inferences")
     images: Path = Path("images")  # camera pictures the overlays are drawn on
@@ -290,14 +390,6 @@ class Settings:
     label_map: "IdMap | None" = None  # ids that become other ids after reading, before counting
     inference_map: "IdMap | None" = None
     palette: "Palette | None" = None  # colours of RGB masks that stand for ids
-    # how the masks were read, as the JSON head says
-    input: dict = dataclasses.field(default_factory=dict)
-    ignore_index: int | None = None  # label id whose pixels are not counted
-    # (with --merge or --compare, "none" when given so, until checked against the reports')
-    ignore_index_from: str | None = None  # the option or file that gave it, as the JSON head says
-    # the value of 0/0; None: not given, so --merge takes the reports'
-    zero_division: float | None = 0.0
-    class_names: dict | None = dataclasses.field(default_factory=dict)  # None: not given (--merge)
     dataset: str | None = None  # the preset of DATASETS whose colours the pictures use; None: VOC's
     digits: int = 4
     format: str = "text"
@@ -306,8 +398,6 @@ class Settings:
     # N for the other tools' conventions; None: from the names or the ids
     num_classes: int | None = None
     brief: bool = False  # text: only the per-image summary and the combined section
-    boundary: bool = False  # Boundary IoU per class too
-    boundary_ratio: float = 0.02  # the band's width, as a share of the image's diagonal
     bootstrap: int = 0  # resamples of the images for confidence intervals; 0: none
     confidence: float = 0.95  # the intervals' level
     seed: int = 0  # of the resampling: a fixed default, so that two runs print the same intervals
@@ -321,11 +411,6 @@ class Settings:
     max_image_pixels: int = Image.MAX_IMAGE_PIXELS
     # recount every pair with scikit-learn, stopping on a difference
     check_with_sklearn: bool = False
-
-    @property
-    def zero_division_name(self):
-        """zero_division as the JSON head writes it: 0, 1 or "nan" (JSON has no NaN)."""
-        return "nan" if math.isnan(self.zero_division) else int(self.zero_division)
 
 
 class MaskError(Exception):
@@ -1251,19 +1336,15 @@ def _check_bit_depths(label, inference, ignore_index=None):
 
 
 class Reports(NamedTuple):
-    """What --merge takes from JSON reports: the images and refused files, and how they were
-    made."""
+    """What --merge and --compare take from JSON reports: the images and refused files, and how
+    they were made."""
     images: list  # image reports, checked: ids, files and matrices well formed
     refused: list  # Refused
-    ignore_index: int | None
-    zero_division: str | None  # as the option's value; None when the reports differ
-    class_names: dict
-    input: dict
+    heads: list  # (path, the report's JSON document) of each report
+    scoring: "Scoring"  # their records joined (join_records)
+    notes: list  # what joining them left out
     shards: dict | None  # the merged JSON head's record of the shards, or None
     incomplete: list  # warnings that shards or ids of the run are missing
-    boundary_ratio: float | None  # the reports' --boundary-ratio, None without --boundary
-    # where the reports' ignore index came from, when they say the same
-    ignore_index_from: str | None
 
 
 # an image id is a path below the masks' folder: no system has longer paths
@@ -1271,8 +1352,6 @@ MAX_ID_CHARACTERS = 4096
 INT64_MAX = 2**63 - 1  # the largest count of one cell
 # int64 sums of the summed matrix, doubled for F1 (2 tp + fp + fn), stay exact
 MAX_PIXELS = 2**62 - 1
-INPUT_KEYS = ("recursive", "label_suffix", "inference_suffix", "label_map",
-              "inference_map", "palette")
 
 
 def _problem(what, value, wanted):
@@ -1346,41 +1425,27 @@ def _check_report(document):
     if not isinstance(document, dict):
         raise ValueError("not a JSON object")
     checks = {
-        "label_space": (lambda v: type(v) is int and v == LABEL_SPACE, str(LABEL_SPACE)),
-        "ignore_index": (lambda v: v is None or (type(v) is int and 0 <= v < LABEL_SPACE),
-                         "null or an id within 0..255"),
-        "zero_division": (lambda v: v == "nan" or (type(v) is int and v in (0, 1)),
-                          "0, 1 or \"nan\""),
-        "class_names": (lambda v: isinstance(v, dict) and all(
-            k.isascii() and k.isdigit() and str(int(k)) == k and int(k) < LABEL_SPACE
-            and isinstance(name, str)
-            for k, name in v.items()), "names of ids within 0..255"),
-        "input": (lambda v: isinstance(v, dict) and set(v) <= set(INPUT_KEYS)
-                  and all(type(x) is bool if k == "recursive" else isinstance(x, (str, type(None)))
-                          for k, x in v.items()), "how the masks were read"),
+        "label_space": (lambda v: type(v) is int and v == LABEL_SPACE, str(LABEL_SPACE), REQUIRED),
+        **{field.name: (rule_of(field).valid, rule_of(field).wanted, rule_of(field).old)
+           for field in dataclasses.fields(Scoring)},
         "shards": (lambda v: v is None or (
             isinstance(v, dict) and set(v) == {"of", "included", "run_ids"}
             and type(v["of"]) is int and v["of"] >= 1 and type(v["run_ids"]) is int
             and v["run_ids"] >= 0
             and isinstance(v["included"], list) and v["included"]
             and all(type(k) is int and 1 <= k <= v["of"] for k in v["included"])
-            and len(set(v["included"])) == len(v["included"])), "null or the shards of a run"),
-        "boundary_ratio": (lambda v: v is None or (type(v) is float and 0 < v <= 1),
-                           "null or a ratio within (0, 1]"),
-        "ignore_index_from": (lambda v: v is None or isinstance(v, str),
-                              "null or the option that gave it"),
-        "images": (lambda v: isinstance(v, list), "a list of image reports"),
+            and len(set(v["included"])) == len(v["included"])), "null or the shards of a run",
+            AS_DEFAULT),  # older reports have none
+        "images": (lambda v: isinstance(v, list), "a list of image reports", REQUIRED),
         "errors": (lambda v: isinstance(v, list) and all(
             isinstance(e, dict) and isinstance(e.get("path"), str)
             and isinstance(e.get("error"), str)
-            for e in v), "a list of refused files"),
+            for e in v), "a list of refused files", REQUIRED),
     }
-    # Older reports have none of these.
-    optional = {"input": {}, "shards": None, "boundary_ratio": None, "ignore_index_from": None}
-    for key, (valid, wanted) in checks.items():
-        if key not in document and key not in optional:
+    for key, (valid, wanted, old) in checks.items():
+        if key not in document and old == REQUIRED:
             raise ValueError(f"it has no {key}")
-        if not valid(document.get(key, optional.get(key))):
+        if key in document and not valid(document[key]):
             raise _problem(key, document[key], wanted)
     ignore_index = document["ignore_index"]
     with_boundary = document.get("boundary_ratio") is not None
@@ -1485,34 +1550,13 @@ def _read_report_file(path):
     return document
 
 
-def _check_reports_agree(pixels, boundary_ratios, ignore_indexes, inputs):
-    """Raise RunError when reports count more pixels than int64 sums hold exactly, or were made
-    with different rules: each of boundary_ratios, ignore_indexes, inputs is the set the reports
-    gave."""
-    if pixels > MAX_PIXELS:
-        raise RunError(f"the reports count {pixels} pixels in all, more than the tool adds up "
-                       "exactly (2^62 - 1)")
-    if len(boundary_ratios) > 1:
-        raise RunError("the reports were made with different --boundary-ratio values, or some "
-                       "without --boundary: "
-                       + ", ".join(map(str, sorted(boundary_ratios, key=str))))
-    if len(ignore_indexes) > 1:
-        raise RunError("the reports were made with different --ignore-index values: "
-                       + ", ".join(map(str, sorted(ignore_indexes, key=str))))
-    if len(inputs) > 1:
-        raise RunError("the reports read their masks differently (id maps, palette or name "
-                       "suffixes): " + " against ".join(sorted(inputs)))
-
-
-def read_reports(paths):
-    """The images and refused files of JSON reports (from --format json), for --merge; raises
-    RunError. Every field is checked by type and range, and what will be shown is escaped. An image
-    id in two reports, an id named differently, reports whose masks were read differently (maps,
-    palette, suffixes), shards of different runs, or pixel counts whose sum a 64-bit count cannot
-    hold are errors. Returns Reports."""
-    images, refused, ignore_indexes, zero_divisions = [], [], set(), set()
-    source, names, inputs, boundary_ratios, ignore_index_sources = {}, {}, {}, set(), set()
-    records, pixels, overlap = [], 0, None
+def read_reports(paths, given=None, how="merged"):
+    """The images and refused files of JSON reports (from --format json), for --merge and
+    --compare; raises RunError. Every field is checked by type and range, and what will be shown is
+    escaped. An image id in two reports, shards of different runs, or pixel counts whose sum a
+    64-bit count cannot hold are errors, and so are records that join_records(given, how) cannot
+    join. Returns Reports."""
+    images, refused, heads, records, source, pixels, overlap = [], [], [], [], {}, 0, None
     twice = given_twice(paths)
     if twice is not None:
         again, first = twice
@@ -1520,21 +1564,7 @@ def read_reports(paths):
                        + (f" (as {shown(first)})" if again != first else ""))
     for path in paths:
         document = _read_report_file(path)
-        try:
-            for class_id, name in document["class_names"].items():
-                if names.setdefault(int(class_id), name) != name:
-                    raise ValueError(f"id {class_id} is named {shown(name)!r} here, "
-                                     f"{shown(names[int(class_id)])!r} before")
-        except ValueError as error:
-            raise RunError(f"{shown(path)}: not a report written by --format json "
-                           f"({error})") from None
-        ignore_indexes.add(document["ignore_index"])
-        ignore_index_sources.add(document.get("ignore_index_from")
-                                 and shown(document["ignore_index_from"]))
-        boundary_ratios.add(document.get("boundary_ratio"))
-        zero_divisions.add(str(document["zero_division"]))
-        if "input" in document:  # an older report's is unknown: it agrees with any
-            inputs.setdefault(json.dumps(document["input"], sort_keys=True), document["input"])
+        heads.append((path, document))
         held = {image["id"] for image in document["images"]}
         if len(held) < len(document["images"]):
             raise RunError(f"{shown(path)}: not a report written by --format json (an image id is "
@@ -1554,15 +1584,78 @@ def read_reports(paths):
                            "inference": shown(image["inference"])})
         refused += [Refused(e["id"], shown(e["path"]), shown(e["error"]))
                     for e in document["errors"]]
-    _check_reports_agree(pixels, boundary_ratios, ignore_indexes, inputs)
+    if pixels > MAX_PIXELS:
+        raise RunError(f"the reports count {pixels} pixels in all, more than the tool adds up "
+                       "exactly (2^62 - 1)")
+    scoring, notes = join_records(heads, given or {}, how)
     shards, incomplete = _merged_shards(records)
     if overlap is not None:
         raise overlap
-    return Reports(images, refused, ignore_indexes.pop(),
-                   zero_divisions.pop() if len(zero_divisions) == 1 else None,
-                   names, next(iter(inputs.values()), {}), shards, incomplete,
-                   boundary_ratios.pop(),
-                   ignore_index_sources.pop() if len(ignore_index_sources) == 1 else None)
+    return Reports(images, refused, heads, scoring, notes, shards, incomplete)
+
+
+def _rule_said(value):
+    """A rule's JSON value as a message shows it: an option's value, or none."""
+    return "none" if value is None else shown(value if isinstance(value, str)
+                                              else json.dumps(value))
+
+
+def _joined_names(known):
+    """The class names of reports, joined id by id; raises RunError when two name an id
+    differently."""
+    names = {}
+    for path, report_names in known:
+        for class_id, name in report_names.items():
+            if names.setdefault(class_id, (name, path))[0] != name:
+                raise RunError(f"id {class_id} is named {shown(name)!r} in {shown(path)}, "
+                               f"{shown(names[class_id][0])!r} in {shown(names[class_id][1])}")
+    return {class_id: name for class_id, (name, _) in sorted(names.items())}
+
+
+def join_records(heads, given, how):
+    """The scoring record (Scoring) of reports read together, and notes to show; raises RunError.
+
+    heads: (path, JSON document) of each report, checked by _check_report; given: the rules the
+    options gave, {field: value}; how: "merged" (--merge) or "compared" (--compare), the Rule's
+    attribute that says how each field is joined:
+      same      the reports must agree, and an option given must be their value (their counts
+                were made with it and cannot be made again without the masks)
+      chosen    the option's value; else the reports', which must agree
+      named     the option's names; else the reports' names joined id by id
+      baseline  the option's value; else the first report's
+      said      the reports' value when they agree, else None
+      free      the first report's: the models may differ (how each model's masks were read)
+      dropped   the reports' value when they agree, else None: the numbers it changes are left out
+    Values are compared in their JSON form, which has no NaN unequal to itself.
+    """
+    joined, notes = {}, []
+    for field in dataclasses.fields(Scoring):
+        rule, name, option = rule_of(field), field.name, option_of(field)
+        way = getattr(rule, how)
+        default = Scoring().json()[name]  # as a report before the field existed was made
+        known = [(path, head.get(name, default)) for path, head in heads
+                 if name in head or rule.old != UNKNOWN]
+        first = known[0] if known else (None, default)
+        other = next(((path, value) for path, value in known if value != first[1]), None)
+        if name in given and way in ("chosen", "named", "baseline"):
+            joined[name] = given[name]
+            continue
+        if other is not None and way in ("same", "chosen"):
+            raise RunError(f"the reports were made with different {option}: {shown(other[0])} "
+                           f"{_rule_said(other[1])}, {shown(first[0])} {_rule_said(first[1])}"
+                           + (f"; give one with {option}" if way == "chosen" else ""))
+        if name in given and way == "same" and rule.json_of(given[name]) != first[1]:
+            raise RunError(f"{option} {_rule_said(rule.json_of(given[name]))} differs from the "
+                           f"reports' {_rule_said(first[1])}: their counts were made with it, and "
+                           "cannot be made again without the masks")
+        if other is not None and way == "dropped":
+            notes.append(f"the reports were made with different {option}: the numbers it changes "
+                         "are left out")
+        value = None if other is not None and way in ("said", "dropped") else first[1]
+        value = shown(value) if isinstance(value, str) else value  # text shown, escaped
+        joined[name] = (_joined_names([(path, rule.value_of(names)) for path, names in known])
+                        if way == "named" else rule.value_of(value))
+    return Scoring(**joined), notes
 
 
 # ---------------------------------------------------------------- counting
@@ -2177,20 +2270,20 @@ def worst_class(report):
     return class_id, entry
 
 
-def image_report(image_id, label_path, inference_path, counts, zero_division=0.0, ignore_index=None,
-                 class_names=None):
-    """The report of one image's Counts, with its id and files first."""
+def image_report(image_id, label_path, inference_path, counts, scoring=Scoring()):
+    """The report of one image's Counts under the scoring record, with its id and files first."""
     return {"id": image_id, "label": shown(label_path), "inference": shown(inference_path),
-            **compute_report(counts, zero_division, ignore_index, class_names)}
+            **compute_report(counts, scoring.zero_division, scoring.ignore_index,
+                             scoring.class_names)}
 
 
-def combined_report(total, summary_rows, zero_division=0.0, ignore_index=None, class_names=None,
-                    image_ious=None, num_classes=None):
-    """The report of the summed Counts, with the image count, the mean of per-image mean IoUs, and
-    the headline numbers as other tools would compute them (image_ious: an ImageIoUs of the same
-    images)."""
+def combined_report(total, summary_rows, scoring=Scoring(), image_ious=None, num_classes=None):
+    """The report of the summed Counts under the scoring record, with the image count, the mean of
+    per-image mean IoUs, and the headline numbers as other tools would compute them (image_ious: an
+    ImageIoUs of the same images)."""
+    ignore_index, class_names = scoring.ignore_index, scoring.class_names
     report = {"images": len(summary_rows),
-              **compute_report(total, zero_division, ignore_index, class_names),
+              **compute_report(total, scoring.zero_division, ignore_index, class_names),
               "mean_image_mean_iou": _number(_macro_average(np.array(
                   [math.nan if row["mean_iou"] is None else row["mean_iou"]
                    for row in summary_rows])))}
@@ -3341,26 +3434,27 @@ def format_summary(rows, digits=4):
     return "\n".join(["Per-image summary", header, *lines])
 
 
-def format_image_section(image, class_names, digits=4, zero_division=0.0, ignore_index=None):
+def format_image_section(image, scoring=Scoring(), digits=4):
     """One image's heading, confusion matrix and classification report."""
+    ignore_index, class_names = scoring.ignore_index, scoring.class_names
     heading = (f"=== {image['id']}: {image['label']} vs {image['inference']}, "
                f"{image['pixels']} pixels counted ===")
     if image["pixels"] == 0:
         heading += f"\nevery label pixel is the ignore index {ignore_index}: nothing to score"
     return "\n\n".join([heading, format_headline(image, digits), format_matrix(image, class_names),
-                         format_report(image, digits, zero_division)])
+                         format_report(image, digits, scoring.zero_division)])
 
 
-def format_combined_section(combined, class_names, digits=4, zero_division=0.0, ignore_index=None,
-                            skipped_ids=()):
+def format_combined_section(combined, scoring=Scoring(), digits=4, skipped_ids=()):
     """The combined heading, matrix, report and both means, clearly told apart."""
+    ignore_index, class_names = scoring.ignore_index, scoring.class_names
     heading = (f"=== combined: {plural(combined['images'], 'image')}, "
                f"{combined['pixels']} pixels counted ===")
     if skipped_ids:
         heading += (f"\n{len(skipped_ids)} skipped because of errors (listed at the end): "
                     + ", ".join(skipped_ids))
     lines = [heading, format_headline(combined, digits), format_matrix(combined, class_names),
-             format_report(combined, digits, zero_division)]
+             format_report(combined, digits, scoring.zero_division)]
     if void_note(combined, ignore_index, class_names):
         lines.append(void_note(combined, ignore_index, class_names))
     if combined["pixels"]:
@@ -3725,7 +3819,7 @@ def image_page(report, file, settings, pictures):
     colours, both overlays) with the legend of its classes, its numbers, report and matrix.
     pictures: None when no picture was drawn (merged reports), else (width, the suffix of the camera
     picture's copy or None)."""
-    image_id, digits, names = report["id"], settings.digits, settings.class_names
+    image_id, digits, names = report["id"], settings.digits, settings.scoring.class_names
 
     shown_pictures = ""
     if pictures is not None:
@@ -3757,7 +3851,7 @@ def image_page(report, file, settings, pictures):
             f'&middot; {" &middot; ".join(links)}</p>'
             + (html_headline(report, digits) if report["pixels"] else "") + shown_pictures
             + '<h2>Classification report</h2><div class="card">'
-            + html_class_table(report, digits, settings.zero_division) + "</div>"
+            + html_class_table(report, digits, settings.scoring.zero_division) + "</div>"
             + (f'<h2>Most confused</h2><div class="card">{confused_table(pairs, digits)}</div>'
                if pairs else "")
             + '<h2>Confusion matrix (rows = label, columns = inference, pixels; shaded by the '
@@ -3809,10 +3903,11 @@ def index_page(combined, rows, refused, warnings, settings, has_overlays):
     """index.html: the combined numbers, IoU per class, heat map, most confused pairs, report, other
     tools' numbers, then every image, worst mean IoU first; the files that were skipped, counted at
     the top."""
-    digits, ignore_index = settings.digits, settings.ignore_index
+    digits, scoring = settings.digits, settings.scoring
+    ignore_index = scoring.ignore_index
     table = [column for column in summary_table() if has_overlays or column.kind != "thumbnail"]
     notes = [f"warning: {warning}" for warning in warnings] + [
-        note for note in (void_note(combined, ignore_index, settings.class_names),) if note]
+        note for note in (void_note(combined, ignore_index, scoring.class_names),) if note]
     skipped = (f'<p class="note"><a href="#refused">{plural(len(refused), "file")} skipped because '
                'of errors</a>, '
                "listed at the bottom; the numbers are of the other images</p>" if refused else "")
@@ -3821,8 +3916,8 @@ def index_page(combined, rows, refused, warnings, settings, has_overlays):
                   if refused else "")
     meta = (f'{plural(combined["images"], "image")}, {plural(combined["pixels"], "pixel")} counted '
             f'· ignore index {"none" if ignore_index is None else ignore_index} · zero division '
-            f'{settings.zero_division_name}')
-    pairs = confused_pairs(combined, CONFUSED_PAIRS, settings.class_names)
+            f'{scoring.json()["zero_division"]}')
+    pairs = confused_pairs(combined, CONFUSED_PAIRS, scoring.class_names)
     body = (f'<h1>Segmentation report</h1><p class="meta">{html.escape(meta)} &middot; '
             '<a href="report.json">report.json</a>, '
             '<a href="summary.csv">summary.csv</a>, <a href="classes.csv">classes.csv</a>, '
@@ -3840,7 +3935,7 @@ def index_page(combined, rows, refused, warnings, settings, has_overlays):
             + ('<h2>Most confused, all images</h2><div class="card">'
                f"{confused_table(pairs, digits)}</div>" if pairs else "")
             + '<h2>Classification report, all images</h2>'
-            f'<div class="card">{html_class_table(combined, digits, settings.zero_division)}</div>'
+            f'<div class="card">{html_class_table(combined, digits, scoring.zero_division)}</div>'
             + (html_conventions(combined, digits) if combined["pixels"] else "")
             + f'<h2>Images, worst mean IoU first</h2>{OVERLAY_LEGEND if has_overlays else ""}<div '
             'class="card">'
@@ -4008,13 +4103,14 @@ def draw_pictures(key, label, inference, settings):
     # Palette PNGs at compress_level 1: lossless and a byte a pixel; higher levels save a few per
     # cent of bytes for several times the time.
     colours = class_colours(settings.dataset)
-    for what, image in (("overlay", error_layer(label, inference, settings.ignore_index)),
-                        ("predicted_as", predicted_as_layer(label, inference,
-                                                            settings.ignore_index, colours)),
+    ignore_index = settings.scoring.ignore_index
+    for what, image in (("overlay", error_layer(label, inference, ignore_index)),
+                        ("predicted_as", predicted_as_layer(label, inference, ignore_index,
+                                                            colours)),
                         ("label", class_colour_image(label, colours)),
                         ("prediction", class_colour_image(inference, colours))):
         save_image(image, file_path(folder, file, what), compress_level=1)
-    save_image(draw_thumbnail(label, inference, settings.ignore_index, colours),
+    save_image(draw_thumbnail(label, inference, ignore_index, colours),
                file_path(folder, file, "thumbnail"), quality=85)
     if found is None:
         return detail, None
@@ -4147,7 +4243,7 @@ def plot_confusion_matrix(report, class_names, path, title):
 
 
 def draw_image_plot(report, file, settings):
-    plot_confusion_matrix(report, settings.class_names,
+    plot_confusion_matrix(report, settings.scoring.class_names,
                           file_path(settings.output_dir, file, "plot"),
                           f"{report['id']}: share of each label's pixels")
 
@@ -4191,14 +4287,9 @@ class Drawn(NamedTuple):
 
 
 def json_head(settings):
-    """The JSON document's first keys: how the numbers were made."""
-    return {"label_space": LABEL_SPACE, "ignore_index": settings.ignore_index,
-            "ignore_index_from": settings.ignore_index_from,
-            "zero_division": settings.zero_division_name,
-            "class_names": {str(class_id): name for class_id,
-                            name in sorted(settings.class_names.items())},
-            "input": settings.input, "shards": settings.shards,
-            "boundary_ratio": settings.boundary_ratio if settings.boundary else None}
+    """The JSON document's first keys: how the numbers were made (the scoring record), and of which
+    shards."""
+    return {"label_space": LABEL_SPACE, **settings.scoring.json(), "shards": settings.shards}
 
 
 class Console:
@@ -4290,17 +4381,13 @@ class TextSink(Sink):
     def add(self, result):
         s = self.settings
         if not s.brief:
-            self._write(format_image_section(result.report, s.class_names, s.digits,
-                                             s.zero_division,
-                                             s.ignore_index) + "\n\n\n")
+            self._write(format_image_section(result.report, s.scoring, s.digits) + "\n\n\n")
 
     def finish(self, combined, rows, refused, warnings):
         s = self.settings
         if rows:
             self.stream.write(format_summary(rows, s.digits) + "\n\n\n")
-        self.stream.write(format_combined_section(combined, s.class_names, s.digits,
-                                                  s.zero_division,
-                                                  s.ignore_index,
+        self.stream.write(format_combined_section(combined, s.scoring, s.digits,
                                                   [shown(error.key) for error in refused]) + "\n")
         self.stream.flush()
         for error in refused:
@@ -4317,7 +4404,8 @@ class FolderSink(Sink):
 
     def __init__(self, settings, merged):
         self.settings, self.folder, self.merged = settings, settings.output_dir, merged
-        self.present = BOUNDARY_KEYS if settings.boundary else set()  # the optional CSV columns
+        # the optional CSV columns
+        self.present = BOUNDARY_KEYS if settings.scoring.boundary else set()
         self.held, self.files = contextlib.ExitStack(), contextlib.ExitStack()
         self.picture_notes = []
 
@@ -4342,7 +4430,8 @@ class FolderSink(Sink):
         report, file = result.report, output_name(result.key)
         self.json.add(result)
         self.classes.writerows(csv_rows(class_table(),
-                                        class_table_rows(report, self.settings.zero_division)[0],
+                                        class_table_rows(report,
+                                                         self.settings.scoring.zero_division)[0],
                                         first=[report["id"]], present=self.present))
         self.headline.writerows(csv_rows(headline_table(), [headline_numbers(report)],
                                          first=[report["id"]], present=self.present))
@@ -4361,7 +4450,7 @@ class FolderSink(Sink):
         self.files.close()  # report.json, classes.csv, headline.csv are whole: put them in place
         # The combined set's files stand at the top, apart from the images' (an image may be named
         # combined).
-        class_rows, averages = class_table_rows(combined, s.zero_division)
+        class_rows, averages = class_table_rows(combined, s.scoring.zero_division)
         with drawing("combined"):
             write_csv(self.folder / "confusion_matrix.csv", matrix_csv_rows(combined))
             write_csv(self.folder / "combined.csv",
@@ -4371,7 +4460,8 @@ class FolderSink(Sink):
                 present=self.present))
             write_csv(self.folder / "summary.csv", [csv_header(summary_table(), self.present)]
                       + csv_rows(summary_table(), rows, present=self.present))
-            plot_confusion_matrix(combined, s.class_names, self.folder / "confusion_matrix.png",
+            plot_confusion_matrix(combined, s.scoring.class_names,
+                                  self.folder / "confusion_matrix.png",
                                   f"All {combined['images']} images: share of each label's pixels")
             write_text(self.folder / "index.html", index_page(combined, rows, refused, warnings, s,
                                                               has_overlays=not self.merged))
@@ -4423,15 +4513,14 @@ def score_pair(pair, settings):
     try:
         label, inference = read_pair(pair.label, pair.inference, settings.palette,
                                      settings.label_map,
-                                     settings.inference_map, settings.ignore_index)
+                                     settings.inference_map, settings.scoring.ignore_index)
+        scoring = settings.scoring
         band_width = boundary_width(label.shape,
-                                    settings.boundary_ratio) if settings.boundary else 0
-        counts = count_occurring(label, inference, settings.ignore_index, band_width)
+                                    scoring.boundary_ratio) if scoring.boundary else 0
+        counts = count_occurring(label, inference, scoring.ignore_index, band_width)
         if settings.check_with_sklearn:
-            check_with_sklearn(pair, label, inference, counts, settings.ignore_index)
-        report = image_report(shown(pair.key), pair.label, pair.inference, counts,
-                              settings.zero_division,
-                              settings.ignore_index, settings.class_names)
+            check_with_sklearn(pair, label, inference, counts, scoring.ignore_index)
+        report = image_report(shown(pair.key), pair.label, pair.inference, counts, scoring)
     except MaskError as error:
         return Result(pair.key, shown(error.path or pair.label), None, str(error)), None
     except CheckFailed:  # stops the run: every number of it is in doubt
@@ -4529,10 +4618,9 @@ def default_jobs(pair_count):
 def merged_results(images, settings):
     """Rescore the images of merged reports from their matrices, as score_pairs would yield them."""
     for image in sorted(images, key=lambda image: id_order(image["id"])):
-        counts = counts_of_report(image, settings.boundary)
+        counts = counts_of_report(image, settings.scoring.boundary)
         report = image_report(image["id"], image["label"], image["inference"], counts,
-                              settings.zero_division,
-                              settings.ignore_index, settings.class_names)
+                              settings.scoring)
         yield Result(image["id"], image["label"], report, None, counts=counts)
 
 
@@ -4562,12 +4650,12 @@ NUMBERS_IN_DOUBT = 3  # the exit status of a run whose report the tool itself be
 
 def combined_with_intervals(total, rows, image_ious, image_counts, settings):
     """The combined report of a run's summed Counts (CountsSum), with --bootstrap its intervals."""
-    combined = combined_report(total.counts(), rows, settings.zero_division, settings.ignore_index,
-                               settings.class_names, image_ious, settings.num_classes)
+    combined = combined_report(total.counts(), rows, settings.scoring, image_ious,
+                               settings.num_classes)
     if image_counts is not None and image_counts.images:
         combined["confidence_intervals"] = confidence_intervals(
-            image_counts, settings.ignore_index, settings.bootstrap, settings.confidence,
-            settings.seed, settings.zero_division)
+            image_counts, settings.scoring.ignore_index, settings.bootstrap, settings.confidence,
+            settings.seed, settings.scoring.zero_division)
     return combined
 
 
@@ -4580,7 +4668,7 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
     are warnings that the merged reports miss images: with them, the status is 1.
     Standard output failing (a closed pipe, a full disk) does not stop the report folder.
     """
-    total = CountsSum(settings.boundary)
+    total = CountsSum(settings.scoring.boundary)
     image_ious, image_counts = ImageIoUs(), ImageCounts() if settings.bootstrap else None
     rows, bar, console = [], progress_bar(count, settings.quiet), Console(sys.stdout)
     with contextlib.ExitStack() as stack:
@@ -4610,8 +4698,9 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
             rows.append(summary_row(result.report, output_name(result.key)))
         combined = combined_with_intervals(total, rows, image_ious, image_counts, settings)
         refused.sort(key=lambda error: id_order(error.key))
-        doubts = id_scheme_warnings(total.matrix, settings.ignore_index)  # wrong as the ids stand
-        hints = ignored_foreground_hint(total.matrix, settings.ignore_index)
+        # wrong as the ids stand
+        doubts = id_scheme_warnings(total.matrix, settings.scoring.ignore_index)
+        hints = ignored_foreground_hint(total.matrix, settings.scoring.ignore_index)
         warnings = [*incomplete, *doubts, *hints]
         for warning in warnings:
             say(f"warning: {warning}")
@@ -4668,22 +4757,12 @@ def score(settings):
     if not settings.quiet:
         for note in notes:
             say(note)
-    for void in void_ids(settings.class_names)[:1]:
-        if void != settings.ignore_index and not settings.quiet:
-            say(f"note: id {void} is named {settings.class_names[void]!r}, but without "
+    for void in void_ids(settings.scoring.class_names)[:1]:
+        if void != settings.scoring.ignore_index and not settings.quiet:
+            say(f"note: id {void} is named {settings.scoring.class_names[void]!r}, but without "
                 f"--ignore-index {void} its pixels count as a class like any other")
     jobs = settings.jobs or default_jobs(len(pairs))
     return consume_results(score_pairs(pairs, settings, jobs), len(pairs), refused, settings)
-
-
-def check_ignore_index(given, reports_index):
-    """Raise RunError unless --ignore-index (None: not given; "none" or an id) is the reports'
-    own."""
-    if given is None or (None if given == "none" else given) == reports_index:
-        return
-    raise RunError(f"--ignore-index {given} differs from the reports' "
-                   f"{'none' if reports_index is None else reports_index}: "
-                   "ignored pixels cannot be counted again without the masks")
 
 
 def merge(settings):
@@ -4691,39 +4770,27 @@ def merge(settings):
 
     What the options leave open (zero division, class names) is taken from the reports.
     """
-    reports = read_reports(settings.merge)
+    reports = read_reports(settings.merge, settings.given)
     if not reports.images and not reports.refused:
         raise RunError("the reports hold no image")
-    if settings.zero_division is None and reports.zero_division is None:
-        raise RunError("the reports were made with different --zero-division values: give one")
-    check_ignore_index(settings.ignore_index, reports.ignore_index)
-    settings = dataclasses.replace(
-        settings, ignore_index=reports.ignore_index, ignore_index_from=reports.ignore_index_from,
-        zero_division=ZERO_DIVISION_CHOICES[reports.zero_division] if settings.zero_division is None
-        else settings.zero_division,
-        class_names=reports.class_names if settings.class_names is None else settings.class_names,
-        input=reports.input, shards=reports.shards, boundary=reports.boundary_ratio is not None,
-        boundary_ratio=reports.boundary_ratio or settings.boundary_ratio)
+    settings = dataclasses.replace(settings, scoring=reports.scoring, shards=reports.shards)
     return consume_results(merged_results(reports.images, settings), len(reports.images),
                            reports.refused,
                            settings, merged=True, incomplete=reports.incomplete)
 
 
-def read_comparison(paths):
+def read_comparison(paths, given):
     """The JSON reports of --compare (a report folder stands for its report.json), each read as
-    --merge reads one, checked to be on the same labels; raises RunError naming the first
-    difference. Returns (paths, [Reports])."""
+    --merge reads one, checked to be on the same labels and joined by their records (given: the
+    rules the options gave); raises RunError naming the first difference. Returns (paths,
+    [Reports], the joined Scoring, notes)."""
     paths = [path / "report.json" if path.is_dir() else path for path in paths]
-    reports = [read_reports([path]) for path in paths]
+    reports = [read_reports([path], given, "compared") for path in paths]
+    scoring, notes = join_records([head for other in reports for head in other.heads], given,
+                                  "compared")
     baseline, base_path = reports[0], paths[0]
     base_ids = {image["id"]: image for image in baseline.images}
     for path, other in zip(paths[1:], reports[1:]):
-        if other.ignore_index != baseline.ignore_index:
-            said = [("none" if index is None else index)
-                    for index in (other.ignore_index, baseline.ignore_index)]
-            raise RunError(f"{shown(path)} was made with --ignore-index {said[0]}, "
-                           f"{shown(base_path)} with {said[1]}: the reports must count the same "
-                           "label pixels")
         ids = {image["id"]: image for image in other.images}
         for image_id in sorted(base_ids.keys() ^ ids.keys(), key=id_order)[:1]:
             holder, missing = (base_path, path) if image_id in base_ids else (path, base_path)
@@ -4739,7 +4806,7 @@ def read_comparison(paths):
                                f"{before.get(class_id, 0)} label pixels of class {class_id}, "
                                f"{shown(path)} {after.get(class_id, 0)}: the reports are not on "
                                "the same labels")
-    return paths, reports
+    return paths, reports, scoring, notes
 
 
 def label_pixels(image):
@@ -4778,28 +4845,19 @@ def write_comparison_folder(comparison, paths, settings):
 def compare(settings):
     """Compare models' JSON reports with the first one's, with paired bootstrap intervals; print the
     comparison (text or JSON) and, with --output-dir, write its page. Returns the exit status."""
-    paths, reports = read_comparison(settings.compare)
-    baseline = reports[0]
-    # read_comparison: every report's
-    check_ignore_index(settings.ignore_index, baseline.ignore_index)
-    zero_division = (settings.zero_division if settings.zero_division is not None
-                     else ZERO_DIVISION_CHOICES[baseline.zero_division or "0"])
-    names = settings.class_names if settings.class_names is not None else baseline.class_names
-    order = sorted((image["id"] for image in baseline.images), key=id_order)
-    ratios = {other.boundary_ratio for other in reports}
-    with_boundary = len(ratios) == 1 and None not in ratios
-    if len(ratios) > 1 and not settings.quiet:
-        say("note: the reports were made with different --boundary-ratio values, or some without "
-            "--boundary: boundary IoU is left out of the comparison")
+    paths, reports, scoring, notes = read_comparison(settings.compare, settings.given)
+    for note in notes if not settings.quiet else ():
+        say(f"note: {note}")
+    order = sorted((image["id"] for image in reports[0].images), key=id_order)
     models = []
     for other in reports:
         by_id = {image["id"]: image for image in other.images}
         models.append([image_report(image_id, by_id[image_id]["label"],
                                     by_id[image_id]["inference"],
-                                    counts_of_report(by_id[image_id], with_boundary), zero_division,
-                                    baseline.ignore_index, names) for image_id in order])
-    document = compare_models(models, [shown(path) for path in paths], baseline.ignore_index,
-                              zero_division, names,
+                                    counts_of_report(by_id[image_id], scoring.boundary), scoring)
+                       for image_id in order])
+    document = compare_models(models, [shown(path) for path in paths], scoring.ignore_index,
+                              scoring.zero_division, scoring.class_names,
                               settings.bootstrap or DEFAULT_RESAMPLES, settings.confidence,
                               settings.seed)
     console = Console(sys.stdout)
@@ -4897,9 +4955,9 @@ def _add_numbers_options(parser):
                         help="also Boundary IoU per class and its mean (Cheng et al., CVPR 2021): "
                              "the IoU of the bands of each class's pixels within d of its edge in "
                              "label and inference")
-    group.add_argument("--boundary-ratio", type=float, default=BOUNDARY_RATIO, metavar="R",
-                        help="the band's width d = R x the image's diagonal, at least 1 pixel "
-                             f"(default: {BOUNDARY_RATIO}, the paper's)")
+    group.add_argument("--boundary-ratio", type=float, metavar="R",
+                        help="the band's width d = R x the image's diagonal, at least 1 pixel; "
+                             f"implies --boundary (default: {BOUNDARY_RATIO}, the paper's)")
     group.add_argument("--bootstrap", type=int, default=0, metavar="N",
                         help="confidence intervals of the combined numbers and of each class's "
                              f"IoU: resample the images N times, at least {MIN_RESAMPLES} (1000 is "
@@ -5013,53 +5071,49 @@ def refuse_options_that_cannot_apply(parser, options):
 
 def _check_values(options):
     """Raise UsageError for an option's value that cannot be used, or options that do not go
-    together."""
-    (labels, inferences, images, ignore_index, digits, num_classes, boundary_ratio, bootstrap,
-     confidence, seed, compare, merge, brief, format, jobs, check_with_sklearn, max_image_pixels,
-     output_dir, plots_per_image) = (getattr(options, name) for name in (
-        "labels", "inferences", "images", "ignore_index", "digits", "num_classes", "boundary_ratio",
-        "bootstrap", "confidence", "seed", "compare", "merge", "brief", "format", "jobs",
-        "check_with_sklearn", "max_image_pixels", "output_dir", "plots_per_image"))
-    reading_reports = bool(merge or compare)
-    if isinstance(ignore_index, int) and not 0 <= ignore_index < LABEL_SPACE:
-        raise UsageError(f"--ignore-index {ignore_index} is outside 0..255")
-    if not 0 <= digits <= MAX_DIGITS:
+    together (the rules' values are checked by given_rules)."""
+    if not 0 <= options.digits <= MAX_DIGITS:
         raise UsageError(f"--digits must be within 0..{MAX_DIGITS}")
-    if num_classes is not None and not 1 <= num_classes <= LABEL_SPACE:
+    if options.num_classes is not None and not 1 <= options.num_classes <= LABEL_SPACE:
         raise UsageError(f"--num-classes must be within 1..{LABEL_SPACE}")
-    if not 0 < boundary_ratio <= 1:
-        raise UsageError("--boundary-ratio must be within (0, 1], e.g. 0.02")
-    if not 0 <= bootstrap <= MAX_RESAMPLES:
+    if not 0 <= options.bootstrap <= MAX_RESAMPLES:
         raise UsageError(f"--bootstrap must be within 0..{MAX_RESAMPLES}")
-    if 0 < bootstrap < MIN_RESAMPLES:
-        raise UsageError(f"--bootstrap {bootstrap}: give at least {MIN_RESAMPLES} resamples (1000 "
-                         "is a good value), or 0 for none: an interval's ends are percentiles of "
-                         "the resamples, which fewer cannot place")
-    if not 0 < confidence < 1:
+    if 0 < options.bootstrap < MIN_RESAMPLES:
+        raise UsageError(f"--bootstrap {options.bootstrap}: give at least {MIN_RESAMPLES} "
+                         "resamples (1000 is a good value), or 0 for none: an interval's ends are "
+                         "percentiles of the resamples, which fewer cannot place")
+    if not 0 < options.confidence < 1:
         raise UsageError("--confidence must be between 0 and 1, e.g. 0.95")
-    if seed < 0:
+    if options.seed < 0:
         raise UsageError("--seed must be 0 or more")
-    if compare is not None and len(compare) < 2:
+    if options.compare is not None and len(options.compare) < 2:
         raise UsageError("--compare takes a baseline report and at least one model's report")
-    if compare and merge:
+    if options.compare and options.merge:
         raise UsageError("--compare and --merge are two different runs: merge the shards first")
-    if brief and format != "text":
+    if options.brief and options.format != "text":
         raise UsageError("--brief shortens the text report; the JSON document is always whole")
-    if jobs is not None and jobs < 1:
+    if options.jobs is not None and options.jobs < 1:
         raise UsageError("--jobs must be 1 or more")
-    if check_with_sklearn and importlib.util.find_spec("sklearn") is None:
+    if options.check_with_sklearn and importlib.util.find_spec("sklearn") is None:
         raise UsageError("--check-with-sklearn needs scikit-learn: pip install scikit-learn")
-    if max_image_pixels is not None and max_image_pixels < 1:
+    if options.max_image_pixels is not None and options.max_image_pixels < 1:
         raise UsageError("--max-image-pixels must be 1 or more")
-    if output_dir is not None:
-        problem = output_dir_problem(output_dir, [] if reading_reports
-                                     else [labels, inferences, images])
-        problem = problem or overwritten_input(output_dir, compare, "compare") or overwritten_input(
-            output_dir, merge, "merge")
-        if problem:
-            raise UsageError(f"--output-dir {shown(output_dir)}: {problem}")
-    elif plots_per_image:
+    if options.output_dir is not None:
+        _check_output_dir(options)
+    elif options.plots_per_image:
         raise UsageError("--plots-per-image needs --output-dir")
+
+
+def _check_output_dir(options):
+    """Raise UsageError when --output-dir cannot be written: a file, an input folder, or a folder
+    whose own files would replace a report that --merge or --compare reads."""
+    folder = options.output_dir
+    problem = (output_dir_problem(folder, [] if options.merge or options.compare
+                                  else [options.labels, options.inferences, options.images])
+               or overwritten_input(folder, options.compare, "compare")
+               or overwritten_input(folder, options.merge, "merge"))
+    if problem:
+        raise UsageError(f"--output-dir {shown(folder)}: {problem}")
 
 
 def _read_option_files(options, reading_reports):
@@ -5082,56 +5136,56 @@ def _read_option_files(options, reading_reports):
     return read, names_option
 
 
+def given_rules(options, names, reading_reports):
+    """{field of Scoring: value} of the rules the options gave, each checked by its Rule (raises
+    UsageError). A field is given by the option of its name; names is (class names read, the ignore
+    index they declare, the option or file they came from), or None. Scoring masks, the ignore
+    index may come from the names and the input record from the options that read masks; with
+    --merge or --compare, the reports' own."""
+    given = {field.name: getattr(options, field.name) for field in dataclasses.fields(Scoring)
+             if getattr(options, field.name, None) is not None}
+    if "ignore_index" in given:  # "none" given counts every id, also a declared one
+        given.update(ignore_index=None if options.ignore_index == "none" else options.ignore_index,
+                     ignore_index_from="--ignore-index")
+    if "zero_division" in given:
+        given["zero_division"] = ZERO_DIVISION_CHOICES[options.zero_division]
+    if options.boundary:
+        given.setdefault("boundary_ratio", BOUNDARY_RATIO)
+    if names is not None:
+        given["class_names"], declared, source = names
+        if declared is not None and "ignore_index" not in given and not reading_reports:
+            given.update(ignore_index=declared, ignore_index_from=source)
+    if not reading_reports:
+        given["input"] = {key: getattr(options, key) or (False if key == "recursive" else None)
+                          for key in INPUT_KEYS}
+    for field in (field for field in dataclasses.fields(Scoring) if field.name in given):
+        value = rule_of(field).json_of(given[field.name])
+        if not rule_of(field).valid(value):
+            raise UsageError(f"{option_of(field)} {_rule_said(value)} is not "
+                             + rule_of(field).wanted.removeprefix("null or "))
+    return given
+
+
 def make_settings(options):
     """The run's Settings from the parsed options; raises UsageError for a bad value."""
     _check_values(options)
-    (labels, inferences, images, ignore_index, zero_division, digits, class_names, recursive,
-     label_suffix, inference_suffix, label_map, inference_map, palette, format, brief,
-     num_classes, boundary, boundary_ratio, bootstrap, confidence, seed, compare, jobs, quiet,
-     shard, merge, output_dir, plots_per_image, max_image_pixels, check_with_sklearn) = (
-        getattr(options, name) for name in (
-            "labels", "inferences", "images", "ignore_index", "zero_division", "digits",
-            "class_names", "recursive", "label_suffix", "inference_suffix", "label_map",
-            "inference_map", "palette", "format", "brief", "num_classes", "boundary",
-            "boundary_ratio", "bootstrap", "confidence", "seed", "compare", "jobs", "quiet",
-            "shard", "merge", "output_dir", "plots_per_image", "max_image_pixels",
-            "check_with_sklearn"))
-    # no mask is read: names and zero division are the reports'
-    reading_reports = bool(merge or compare)
+    reading_reports = bool(options.merge or options.compare)  # no mask is read
     read, names_option = _read_option_files(options, reading_reports)
-    names, declared_ignore_index = read[names_option] or (None, None)
-    ignore_index_from = "--ignore-index" if ignore_index is not None else None
-    # The names' declaration, unless reports are read: their pixels were counted with their own.
-    if ignore_index is None and declared_ignore_index is not None and not reading_reports:
-        ignore_index = declared_ignore_index
-        ignore_index_from = (f"--class-names {class_names}" if names_option == "--class-names"
-                             else names_option)
-    dataset = next((source for source in (class_names, palette) if source in DATASETS), None)
+    names = read[names_option] and (*read[names_option], f"--class-names {options.class_names}"
+                                    if names_option == "--class-names" else names_option)
+    given = given_rules(options, names, reading_reports)
+    dataset = next((source for source in (options.class_names, options.palette)
+                    if source in DATASETS), None)
+    settings = {name: getattr(options, name) for name in (
+        "labels", "inferences", "images", "recursive", "label_suffix", "inference_suffix",
+        "digits", "format", "brief", "num_classes", "bootstrap", "confidence", "seed", "jobs",
+        "quiet", "shard", "output_dir", "plots_per_image", "check_with_sklearn")}
     return Settings(
-        labels=labels, inferences=inferences, images=images, recursive=recursive,
-        label_suffix=label_suffix,
-        inference_suffix=inference_suffix, label_map=read["--label-map"],
-        inference_map=read["--inference-map"],
-        # Reports keep "none" (given) apart from None (not given): merge() and compare() check it.
-        palette=read["--palette"], ignore_index=None if ignore_index == "none"
-        and not reading_reports
-        else ignore_index, ignore_index_from=ignore_index_from, dataset=dataset,
-        input={"recursive": recursive, "label_suffix": label_suffix or None,
-               "inference_suffix": inference_suffix or None, "label_map": label_map,
-               "inference_map": inference_map, "palette": palette},
-        # Merged reports keep their own zero division and names unless the options say otherwise.
-        zero_division=ZERO_DIVISION_CHOICES[zero_division] if zero_division else None
-        if reading_reports else 0.0,
-        class_names=names if reading_reports else names or {}, digits=digits, format=format,
-        brief=brief,
-        num_classes=num_classes, boundary=boundary, boundary_ratio=boundary_ratio,
-        bootstrap=bootstrap,
-        confidence=confidence, seed=seed,
-        compare=tuple(compare or ()), jobs=jobs, quiet=quiet,
-        shard=shard, merge=tuple(merge or ()), output_dir=output_dir,
-        plots_per_image=plots_per_image,
-        max_image_pixels=max_image_pixels or Image.MAX_IMAGE_PIXELS,
-        check_with_sklearn=check_with_sklearn)
+        **settings, scoring=Scoring(**given), given=given, dataset=dataset,
+        label_map=read["--label-map"], inference_map=read["--inference-map"],
+        palette=read["--palette"], compare=tuple(options.compare or ()),
+        merge=tuple(options.merge or ()),
+        max_image_pixels=options.max_image_pixels or Image.MAX_IMAGE_PIXELS)
 
 
 def output_dir_problem(folder, input_folders):

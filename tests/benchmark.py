@@ -168,7 +168,7 @@ def stage_costs(pairs, rounds_out):
         counted = time.perf_counter()
         report = tool.image_report(Path(label_path).stem, label_path, inference_path, counts)
         reported = time.perf_counter()
-        tool.format_image_section(report, {})
+        tool.format_image_section(report)
         ends = {"read": read - start, "count": counted - read, "report": reported - counted,
                 "text": time.perf_counter() - reported}
         for stage, seconds in ends.items():

@@ -579,15 +579,16 @@ def test_memory_kept_per_image_is_small(monkeypatch):
     import tracemalloc
     label, inference = masks(0, shape=(64, 64), classes=19)
     matrix = tool.count_matrix(label, inference)
-    settings = tool.Settings(class_names=tool.DATASETS["cityscapes"].names, format="json", quiet=True)
+    settings = tool.Settings(scoring=tool.Scoring(class_names=tool.DATASETS["cityscapes"].names),
+                             format="json", quiet=True)
     monkeypatch.setattr(sys, "stdout", io.StringIO())
 
     def results(count):
         for index in range(count):
             key = f"frankfurt/frankfurt_{index:06d}_000019"
             counts = tool.counts_of_matrix(matrix.copy())
-            report = tool.image_report(key, f"labels/{key}.png", f"inferences/{key}.png", counts, 0.0, None,
-                                       settings.class_names)
+            report = tool.image_report(key, f"labels/{key}.png", f"inferences/{key}.png", counts,
+                                       settings.scoring)
             yield tool.Result(key, report["label"], report, None, counts=counts)
             sys.stdout.seek(0)  # the document is not what is measured
             sys.stdout.truncate()

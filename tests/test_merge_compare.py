@@ -82,7 +82,7 @@ def test_merge_takes_ignore_index_none_as_a_value_that_must_agree(pairs, capsys)
     save_report(capsys, pairs / "without.json")
     status = tool.main(["--merge", "with.json", "--ignore-index", "none", "--quiet"])
     one_line_error(capsys, status, "--ignore-index none differs from the reports' 3",
-                   "ignored pixels cannot be counted again without the masks")
+                   "cannot be made again without the masks")
     assert json_run(capsys, "--merge", "with.json", "--ignore-index", "3")[0] == 0
     status, document, _ = json_run(capsys, "--merge", "without.json", "--ignore-index", "none")
     assert status == 0 and document["ignore_index"] is None
@@ -272,7 +272,7 @@ def test_a_report_without_input_merges_with_a_newer_one(pairs, capsys):
     (pairs / "s2.json").write_text(json.dumps(new))
     (pairs / "s3.json").write_text(json.dumps({**old, "input": whole["input"], "images": [], "errors": []}))
     status = tool.main(["--merge", "s1.json", "s2.json", "s3.json"])
-    one_line_error(capsys, status, "the reports read their masks differently")
+    one_line_error(capsys, status, "the reports were made with different id maps, palette or name suffixes")
 
 
 # ---------------------------------------------------------------- 7: never write over an input
