@@ -176,3 +176,81 @@ def test_readable_density_no_line_over_100_columns_and_no_function_over_60_lines
     lengths = {node.name: node.end_lineno - node.lineno + 1 for node in ast.walk(ast.parse(source))
                if isinstance(node, ast.FunctionDef)}
     assert {name: length for name, length in lengths.items() if length > 60} == {}
+
+
+def test_the_json_head_is_the_scoring_record(tmp_path, capsys, monkeypatch):
+    """The JSON head's keys are the scoring record's fields (and the label space and shards), with the
+    record's values: what the options gave, written as JSON writes them."""
+    monkeypatch.chdir(tmp_path)
+    write_pairs(tmp_path, 2)
+    document = json.loads(run(capsys, "--format", "json", "--ignore-index", "2", "--zero-division", "nan",
+                              "--boundary-ratio", "0.05"))
+    fields = [field.name for field in tool.dataclasses.fields(tool.Scoring)]
+    head = {key: document[key] for key in fields}
+    assert set(document) - set(fields) == {"label_space", "shards", "images", "combined", "errors", "warnings"}
+    assert head == {"ignore_index": 2, "ignore_index_from": "--ignore-index", "zero_division": "nan",
+                    "class_names": {}, "input": {"recursive": False, "label_suffix": None,
+                                                 "inference_suffix": None, "label_map": None,
+                                                 "inference_map": None, "palette": None},
+                    "boundary_ratio": 0.05}  # --boundary-ratio alone asks for Boundary IoU
+    assert "boundary_iou" in document["combined"]["classes"]["0"]
+
+
+@pytest.fixture
+def crop_border(monkeypatch):
+    """A new rule that changes the numbers, added as one field of the scoring record and its option
+    (--crop-border P: P pixels at each edge are not counted), acting where the pair is counted."""
+    scoring = tool.dataclasses.make_dataclass(
+        "Scoring", [("crop_border", int, tool.rule(lambda value: type(value) is int and value >= 0,
+                                                   "0 or more", default=0))],
+        bases=(tool.Scoring,), frozen=True)
+    monkeypatch.setattr(tool, "Scoring", scoring)
+    add_numbers_options = tool._add_numbers_options
+
+    def with_crop_border(parser):
+        add_numbers_options(parser)
+        parser.add_argument("--crop-border", type=int)
+    monkeypatch.setattr(tool, "_add_numbers_options", with_crop_border)
+    count_occurring = tool.count_occurring
+    border = {}
+
+    def cropped(label, inference, *rest):
+        p = border["p"]
+        return count_occurring(label[p:label.shape[0] - p, p:label.shape[1] - p],
+                               inference[p:label.shape[0] - p, p:label.shape[1] - p], *rest)
+    monkeypatch.setattr(tool, "count_occurring", cropped)
+    score_pair = tool.score_pair
+    monkeypatch.setattr(tool, "score_pair", lambda pair, settings: (
+        border.update(p=settings.scoring.crop_border), score_pair(pair, settings))[1])
+
+
+def test_a_new_rule_is_one_field_and_merge_and_compare_join_it(crop_border, tmp_path, capsys, monkeypatch):
+    """The rule is in the JSON head, checked as an option, and --merge and --compare refuse reports made
+    with different values or an option that differs from theirs, naming the files; a report written
+    before the rule existed stands for its default."""
+    monkeypatch.chdir(tmp_path)
+    write_pairs(tmp_path, 3)
+    for name, args in (("a", ["--shard", "1/2", "--crop-border", "2"]), ("b", ["--shard", "2/2"]),
+                       ("c", ["--shard", "2/2", "--crop-border", "2"]), ("whole", []),
+                       ("cropped", ["--crop-border", "2"])):
+        (tmp_path / f"{name}.json").write_text(run(capsys, "--format", "json", "--jobs", "1", *args))
+    a, whole = (json.loads((tmp_path / f"{name}.json").read_text()) for name in ("a", "whole"))
+    assert a["crop_border"] == 2 and whole["crop_border"] == 0
+    assert a["combined"]["pixels"] == 2 * (12 - 4) * (16 - 4)  # two images of the four, cropped
+    merged = json.loads(run(capsys, "--merge", "a.json", "c.json", "--format", "json"))
+    assert merged["crop_border"] == 2 and merged["combined"]["pixels"] == 4 * 8 * 12
+    for args, message in ((["--merge", "a.json", "b.json"],
+                           "the reports were made with different --crop-border: b.json 0, a.json 2"),
+                          (["--merge", "a.json", "c.json", "--crop-border", "1"],
+                           "--crop-border 1 differs from the reports' 2"),
+                          (["--compare", "whole.json", "cropped.json"],
+                           "the reports were made with different --crop-border: cropped.json 2, whole.json 0")):
+        assert tool.main(args) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+    with pytest.raises(SystemExit):
+        tool.main(["--crop-border", "-1"])
+    assert "--crop-border -1 is not 0 or more" in capsys.readouterr().err
+    older = {key: value for key, value in whole.items() if key != "crop_border"}
+    (tmp_path / "whole.json").write_text(json.dumps(older))
+    assert json.loads(run(capsys, "--merge", "whole.json", "--format", "json")) == whole
