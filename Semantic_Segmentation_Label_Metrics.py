@@ -90,6 +90,9 @@ LOSSY_FORMATS = {"JPEG", "MPO", "WEBP", "JPEG2000", "AVIF", "HEIF"}
 # over.
 MASK_SUFFIXES = {".png", ".bmp", ".tif", ".tiff", ".gif", ".pgm", ".pbm", ".pnm", ".ppm",
                  ".jpg", ".jpeg", ".jpe", ".jp2", ".webp", ".avif", ".heic"}
+SCORE_SUFFIXES = MASK_SUFFIXES | {".npy"}  # --scores: score maps may be NumPy arrays of floats
+# --scores: a score map's greyscale samples by bits, and the value of a score of 1 (KITTI's 255)
+SCORE_SCALES = {8: 255, 16: 65535}
 MAX_DIGITS = 17  # a float64 holds about 17 significant digits; more would show noise
 MAX_RUNS_PER_PIXEL = 1 / 8  # above this, runs are too short for run-length counting to pay
 WRONG_COLOUR = (255, 40, 40)  # overlay: a wrong pixel; dimmed pixels never reach this red
@@ -115,6 +118,7 @@ ONE_FOLDER_ENDINGS = tuple((separator + label, separator + prediction) for separ
 MAX_TEXT_FILE_BYTES = 1 << 20  # class names, id map, palette: 256 ids and long names fit many times
 # --boundary-ratio: the Boundary IoU paper's and detectron2's band width, of the diagonal
 BOUNDARY_RATIO = 0.02
+DEFAULT_THRESHOLD = 0.5  # --scores: where a score map becomes class ids
 # --compare without --bootstrap: enough for the 2.5th and 97.5th percentiles
 DEFAULT_RESAMPLES = 1000
 MAX_RESAMPLES = 1_000_000  # --bootstrap: more adds nothing a percentile can show
@@ -353,6 +357,13 @@ class Scoring:
     boundary_ratio: float | None = rule(
         lambda value: value is None or (type(value) is float and 0 < value <= 1),
         "null or a ratio within (0, 1]", compared="dropped")
+    # the score at and above which a score map's pixel is taken for the positive class (--scores);
+    # None: the inferences are class ids
+    threshold: float | None = rule(
+        lambda value: value is None or (type(value) is float and 0 <= value <= 1),
+        "null or a score within [0, 1]")
+    # --scores: the label id of the class the score maps score (against the rest)
+    positive_class: int | None = rule(_id_or_none, "null or an id within 0..255")
 
     @property
     def boundary(self):
@@ -523,7 +534,7 @@ def open_image(path):
             yield image
 
 
-def read_mask(path, palette=None):
+def read_mask(path, palette=None, decode=None):
     """The class ids of a mask file and the bits of its greyscale samples: (2-D uint8 array, bits).
 
     Palette images give their palette indices, which are the class ids; converting
@@ -532,12 +543,13 @@ def read_mask(path, palette=None):
     id 3), where Pillow scales them to 0..255 for display. 16- and 32-bit
     greyscale is accepted when every value is within 0..255. RGB (and opaque RGBA)
     masks are turned into ids by palette, a Palette, when there is one. Raises
-    MaskError for anything else.
+    MaskError for anything else. decode(image, path) reads the image in place of _decode_mask
+    (score maps).
     """
     name = shown(path)
     try:
         with open_image(path) as image:
-            return _decode_mask(image, path, palette)
+            return decode(image, path) if decode else _decode_mask(image, path, palette)
     except MaskError:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as bomb:
@@ -613,6 +625,51 @@ def _decode_mask(image, path, palette=None):
     if mode in ("RGB", "RGBA") and palette is not None:
         return ids_from_colours(image, palette, path), 8
     raise _refuse_colours(image, path)
+
+
+def read_scores(path):
+    """A score map of one class against the rest as (codes, levels): an integer array of the map's
+    shape, indexing levels, the scores it can hold in ascending order. 8-bit greyscale holds value /
+    255 (the KITTI road devkit's convention), 16-bit value / 65535, a .npy array its exact values,
+    which must be within [0, 1]; raises MaskError."""
+    if str(path).lower().endswith(".npy"):
+        return _read_score_array(path)
+    return read_mask(path, decode=_decode_scores)
+
+
+def _decode_scores(image, path):
+    name = shown(path)
+    if image.format in LOSSY_FORMATS or image.format not in MASK_FORMATS:
+        raise MaskError(f"{name}: {image.format} is not a lossless image format; save score maps "
+                        "as greyscale PNG", path)
+    bits = _greyscale_bits(image)
+    if image.mode == "L" and bits == 8 or image.mode.startswith("I") and bits == 16:
+        codes = decoded_bytes(image) if bits == 8 else np.asarray(image).astype(np.uint16)
+        return codes, np.arange(SCORE_SCALES[bits] + 1) / SCORE_SCALES[bits]
+    raise MaskError(f"{name}: mode {image.mode} ({bits}-bit) is not a score map: --scores reads "
+                    "8- or 16-bit greyscale (value / 255 or / 65535) or .npy arrays of scores "
+                    "within [0, 1]", path)
+
+
+def _read_score_array(path):
+    """read_scores of a .npy file: its exact values (each distinct value one level)."""
+    name = shown(path)
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        raise MaskError(f"{name}: not a NumPy array file ({error})", path) from None
+    array = np.squeeze(array) if array.ndim > 2 else array
+    if array.ndim != 2 or array.dtype.kind not in "biuf":
+        raise MaskError(f"{name}: a {array.ndim}-D array of {array.dtype}; a score map is a 2-D "
+                        "array of numbers within [0, 1]", path)
+    scores = array.astype(np.float64)
+    if np.isnan(scores).any():
+        raise MaskError(f"{name}: holds NaN; a score map holds numbers within [0, 1]", path)
+    if scores.size and (scores.min() < 0 or scores.max() > 1):
+        raise MaskError(f"{name}: scores from {scores.min()} to {scores.max()}; a score map holds "
+                        "numbers within [0, 1] (probabilities, not logits)", path)
+    levels, codes = np.unique(scores, return_inverse=True)
+    return codes.reshape(scores.shape), levels
 
 
 def decoded_bytes(image):
@@ -1018,9 +1075,10 @@ def _walk(folder):
     return files, not_read
 
 
-def list_masks(folder, recursive=False, suffix=""):
+def list_masks(folder, recursive=False, suffix="", kinds=MASK_SUFFIXES):
     """The masks of a folder by key: the path below the folder without the file's suffix and without
-    the name's ending suffix (e.g. '_gtFine_labelTrainIds'). Returns a Listing.
+    the name's ending suffix (e.g. '_gtFine_labelTrainIds'). Returns a Listing; kinds are the file
+    suffixes listed as masks.
 
     The class names file is passed over silently; other files whose suffix is
     not an image's go to passed_over. Two files with the same key, a mask name
@@ -1037,7 +1095,7 @@ def list_masks(folder, recursive=False, suffix=""):
             continue
         below_stem, extension = os.path.splitext(below)
         stem = os.path.basename(below_stem)
-        if extension.lower() not in MASK_SUFFIXES or not stem:
+        if extension.lower() not in kinds or not stem:
             passed_over.append(path)
             continue
         if suffix and (not stem.endswith(suffix) or stem == suffix):
@@ -1225,7 +1283,8 @@ def pairs_in_one_folder(folder, recursive, label_suffix, inference_suffix):
     return pairs, refused, notes, hints
 
 
-def find_pairs(labels_dir, inferences_dir, recursive=False, label_suffix="", inference_suffix=""):
+def find_pairs(labels_dir, inferences_dir, recursive=False, label_suffix="", inference_suffix="",
+               inference_kinds=MASK_SUFFIXES):
     """Pair label and inference files by their real names; returns (pairs, refused, notes, hints).
 
     Pairs come in id order. Two names that are shown alike (a tab and a
@@ -1238,7 +1297,7 @@ def find_pairs(labels_dir, inferences_dir, recursive=False, label_suffix="", inf
     if os.path.samefile(labels_dir, inferences_dir):  # the same files on both sides
         return pairs_in_one_folder(labels_dir, recursive, label_suffix, inference_suffix)
     labels = list_masks(labels_dir, recursive, label_suffix)
-    inferences = list_masks(inferences_dir, recursive, inference_suffix)
+    inferences = list_masks(inferences_dir, recursive, inference_suffix, inference_kinds)
     pairs, refused = _pair(labels, inferences, labels_dir, inferences_dir)
     notes, hints = [], []
     if not pairs:
@@ -1295,6 +1354,22 @@ def read_pair(label_path, inference_path, palette=None, label_map=None, inferenc
                                "--inference-map"),
                       ignore_index)
     return label, inference
+
+
+def read_score_pair(label_path, scores_path, positive_class, palette=None, label_map=None,
+                    ignore_index=None):
+    """A label and its score map (--scores): (the label's pixels of the positive class, the pixels
+    counted or None for all, and the map's codes and levels as read_scores gives them); raises
+    MaskError."""
+    label, _ = read_mask(label_path, palette)
+    if label_map is not None:
+        label = label_map.table[label]
+    codes, levels = read_scores(scores_path)
+    if label.shape != codes.shape:
+        raise MaskError(f"{shown(label_path)} is {label.shape[1]}x{label.shape[0]} but "
+                        f"{shown(scores_path)} is {codes.shape[1]}x{codes.shape[0]}: sizes differ")
+    return label == positive_class, None if ignore_index is None else label != ignore_index, \
+        codes, levels
 
 
 class MaskSide(NamedTuple):
@@ -1688,6 +1763,39 @@ class Counts(NamedTuple):
     matrix: np.ndarray
     # int64 (2, len(ids)): boundary intersection and union of each id, or None
     boundary: np.ndarray | None
+    scores: "ScoreCounts | None" = None  # --scores: the score map's tally
+
+
+class ScoreCounts(NamedTuple):
+    """A score map's tally against its label: the scores that occur on counted pixels, ascending,
+    and how many pixels of the positive class and of the rest hold each (int64). It is summed,
+    merged and resampled as the confusion matrix is, and every score-map number comes from it."""
+    levels: np.ndarray  # float64
+    positives: np.ndarray
+    negatives: np.ndarray
+
+
+def count_scores(positive, codes, levels, counted=None):
+    """The ScoreCounts of a score map (codes and levels, as read_scores gives them) against
+    positive, its label's pixels of the positive class; counted: the pixels counted (None: all).
+    One histogram pass: memory does not grow with the pixels."""
+    if counted is not None:
+        positive, codes = positive[counted], codes[counted]
+    cells = codes.ravel().astype(np.intp) * 2
+    cells += positive.ravel()
+    per_level = np.bincount(cells, minlength=2 * len(levels)).reshape(-1, 2).astype(np.int64)
+    occurs = per_level.any(axis=1)
+    return ScoreCounts(levels[occurs], per_level[occurs, 1], per_level[occurs, 0])
+
+
+def summed_scores(tallies):
+    """One ScoreCounts of several, over every score that occurs in any: exact integer sums."""
+    levels, where = np.unique(np.concatenate([tally.levels for tally in tallies]),
+                              return_inverse=True)
+    sums = np.zeros((2, len(levels)), dtype=np.int64)
+    for row, side in enumerate(("positives", "negatives")):
+        np.add.at(sums[row], where, np.concatenate([getattr(tally, side) for tally in tallies]))
+    return ScoreCounts(levels, sums[0], sums[1])
 
 
 def count_occurring(label, inference, ignore_index=None, band_width=0):
@@ -1830,11 +1938,12 @@ def _window_any(flags, size, axis):
     return result
 
 
-def counts_of_matrix(matrix, boundary=None):
+def counts_of_matrix(matrix, boundary=None, scores=None):
     """The Counts of a whole label space's (256, 256) matrix and (2, 256) boundary counts (or None):
-    over the ids with a pixel labelled or predicted as them."""
+    over the ids with a pixel labelled or predicted as them (with a score map's tally, if any)."""
     ids = np.flatnonzero((matrix.sum(axis=1) > 0) | (matrix.sum(axis=0) > 0))
-    return Counts(ids, matrix[np.ix_(ids, ids)], None if boundary is None else boundary[:, ids])
+    return Counts(ids, matrix[np.ix_(ids, ids)], None if boundary is None else boundary[:, ids],
+                  scores)
 
 
 def counts_of_report(report, boundary=False):
@@ -1852,7 +1961,11 @@ def counts_of_report(report, boundary=False):
         [[entry.get(key, 0) for entry in entries]
          for key in ("boundary_intersection", "boundary_union")], dtype=np.int64)
     sides = None if sides is None else sides.reshape(2, len(entries))
-    return Counts(ids[kept], matrix[np.ix_(kept, kept)], sides)
+    tally = report.get("scores", {}).get("counts")
+    scores = None if tally is None else ScoreCounts(
+        np.array(tally["levels"], dtype=np.float64).reshape(-1),
+        *(np.array(tally[side], dtype=np.int64).reshape(-1) for side in ("positives", "negatives")))
+    return Counts(ids[kept], matrix[np.ix_(kept, kept)], sides, scores)
 
 
 def matrix_from_report(report):
@@ -1871,19 +1984,27 @@ class CountsSum:
     """The sum of tallies (Counts), image by image: the one place tallies are added up, for the
     combined report of a run, of merged reports and of each model compared."""
 
-    def __init__(self, boundary=False):
+    def __init__(self, boundary=False, scores=False):
         self.matrix = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
         self.boundary = np.zeros((2, LABEL_SPACE), dtype=np.int64) if boundary else None
+        empty = np.zeros(0, dtype=np.int64)
+        # score tallies, summed a thousand at a time (a sum of sparse tallies is a sort)
+        self.scores = [ScoreCounts(empty.astype(np.float64), empty, empty)] if scores else None
 
     def add(self, counts):
         if len(counts.ids):
             self.matrix[np.ix_(counts.ids, counts.ids)] += counts.matrix
             if self.boundary is not None:
                 self.boundary[:, counts.ids] += counts.boundary
+        if self.scores is not None and counts.scores is not None:
+            self.scores.append(counts.scores)
+            if len(self.scores) > 1000:
+                self.scores = [summed_scores(self.scores)]
 
     def counts(self):
         """The summed Counts, over the ids that occur in any of them."""
-        return counts_of_matrix(self.matrix, self.boundary)
+        return counts_of_matrix(self.matrix, self.boundary,
+                                None if self.scores is None else summed_scores(self.scores))
 
 
 # ---------------------------------------------------------------- measures
@@ -1919,6 +2040,9 @@ class Batch(NamedTuple):
     stats: np.ndarray  # (rows, 3 or 5, ids)
     is_class: np.ndarray  # (ids,) bool: the ids that are classes (the ignore index is not)
     zero_division: float
+    levels: np.ndarray | None = None  # --scores: the scores that occur, ascending
+    # --scores: (rows, 2, levels) pixels of the positive class and of the rest at each score
+    scores: np.ndarray | None = None
 
     @property
     def boundary(self):
@@ -1936,7 +2060,10 @@ def statistics_of(counts):
 def batch_of_counts(counts, ignore_index=None, zero_division=0.0):
     """The Batch of one tally, over its own ids (so that its numbers are scikit-learn's to the last
     bit)."""
-    return Batch(statistics_of(counts)[None], counts.ids != ignore_index, zero_division)
+    tally = counts.scores
+    return Batch(statistics_of(counts)[None], counts.ids != ignore_index, zero_division,
+                 None if tally is None else tally.levels,
+                 None if tally is None else np.array([[tally.positives, tally.negatives]]))
 
 
 class Numbers(NamedTuple):
@@ -2031,7 +2158,8 @@ def evaluate(batch):
         boundary_iou[classes[:, 4] == 0] = math.nan
     numbers = Numbers(values, macro, weighted, boundary_iou, {})
     for key, measure in MEASURES.items():
-        if batch.boundary or not measure.boundary:
+        if (batch.boundary or not measure.boundary) and (batch.scores is not None
+                                                         or not measure.scores):
             numbers.measures[key] = np.asarray(measure.value(batch, numbers), dtype=np.float64)
     return numbers
 
@@ -2103,6 +2231,76 @@ def matthews_corrcoef(batch, numbers):
     return np.array(values)
 
 
+def roc_auc(batch, numbers):
+    """ROC AUC: the chance that a pixel of the positive class scores above one of the rest, a tie
+    counting half; the trapezoidal area under the ROC curve, as scikit-learn's roc_auc_score gives
+    it. Undefined without pixels of either side."""
+    positives, negatives = batch.scores[:, 0].astype(np.float64), batch.scores[:, 1]
+    above = np.cumsum(positives[:, ::-1], axis=1)[:, ::-1] - positives  # strictly higher scores
+    above += positives / 2
+    return _ratio((negatives * above).sum(axis=1), positives.sum(axis=1) * negatives.sum(axis=1))
+
+
+def average_precision(batch, numbers):
+    """AP as scikit-learn's average_precision_score: the precision at each score, from the highest
+    down, weighted by the recall that score adds (its positive pixels over all). Undefined without
+    positive pixels."""
+    positives, negatives = batch.scores[:, 0, ::-1], batch.scores[:, 1, ::-1]
+    tp = np.cumsum(positives, axis=1, dtype=np.float64)
+    precision = _ratio(tp, tp + np.cumsum(negatives, axis=1))
+    added = np.where(positives > 0, positives * precision, 0.0)  # no recall added: no weight
+    return _ratio(added.sum(axis=1), positives.sum(axis=1))
+
+
+KITTI_THRESHOLDS = np.arange(256) / 255  # the KITTI road devkit's: a pixel scoring >= t is road
+KITTI_RECALLS = np.arange(0, 1.1, 0.1)  # its 11 recall points (0.30000000000000004 and all)
+KITTI_EPSILON = 1e-10  # the devkit adds it to the denominators of precision and F
+
+
+def kitti_curve(batch):
+    """The KITTI road devkit's curve of each row (its evalExp and pxEval_maximizeFMeasure): (tp,
+    fp, precision, recall, F) at each threshold of KITTI_THRESHOLDS, (rows, 256); a pixel scoring
+    at or above a threshold is predicted positive. F is -inf where no positive pixel is found,
+    which the devkit leaves out of its curve."""
+    positives, negatives = (batch.scores[:, side].astype(np.float64) for side in (0, 1))
+    first = np.searchsorted(batch.levels, KITTI_THRESHOLDS)  # the first score at or above each
+    tp, fp = (np.concatenate([np.cumsum(side[:, ::-1], axis=1)[:, ::-1],
+                              np.zeros((len(side), 1))], axis=1)[:, first]
+              for side in (positives, negatives))
+    precision = tp / (tp + fp + KITTI_EPSILON)
+    recall = _ratio(tp, positives.sum(axis=1)[:, None])
+    f = 2 * precision * recall / (precision + recall + KITTI_EPSILON)
+    f[~(tp > 0)] = -np.inf
+    return tp, fp, precision, recall, f
+
+
+def max_f(batch, numbers):
+    """MaxF, the KITTI road benchmark's: the largest F1 over the thresholds k/255 (with the
+    devkit's 1e-10 in the denominators). Undefined without positive pixels."""
+    f = kitti_curve(batch)[4]
+    best = f.max(axis=1, initial=-np.inf)
+    return np.where(np.isfinite(best), best, math.nan)
+
+
+def kitti_road_numbers(batch):
+    """The rest of the devkit's numbers of a Batch's first row: the threshold of MaxF (the lowest
+    one on a tie), the 11-point average precision (the largest precision at recall >= r, for r = 0,
+    0.1, ..., 1) and precision, recall, FPR and FNR at MaxF (without the 1e-10); None when
+    undefined."""
+    tp, fp, precision, recall, f = (values[0] for values in kitti_curve(batch))
+    positives, negatives = batch.scores[0, 0].sum(), batch.scores[0, 1].sum()
+    if not np.isfinite(f).any():
+        return dict.fromkeys(("max_f_threshold", "kitti_ap", "precision_at_max_f",
+                              "recall_at_max_f", "fpr_at_max_f", "fnr_at_max_f"))
+    best, kept = int(f.argmax()), tp > 0
+    ap = np.mean([precision[kept & (recall >= point)].max(initial=0) for point in KITTI_RECALLS])
+    return {"max_f_threshold": float(KITTI_THRESHOLDS[best]), "kitti_ap": float(ap),
+            "precision_at_max_f": float(tp[best] / (tp[best] + fp[best])),
+            "recall_at_max_f": float(tp[best] / positives),
+            "fpr_at_max_f": float(fp[best] / negatives) if negatives else None,
+            "fnr_at_max_f": float((positives - tp[best]) / positives)}
+
+
 class Measure(NamedTuple):
     """A headline number: the field's name for it, what a page's figure calls it, its value for each
     row of a Batch (given the row's Numbers so far), what it is in a sentence (a function of the
@@ -2112,6 +2310,7 @@ class Measure(NamedTuple):
     value: object  # (Batch, Numbers) -> (rows,) float64, nan where undefined
     meaning: object = None  # report -> str; None: the figure says it
     boundary: bool = False
+    scores: bool = False  # whether it needs score maps (--scores)
 
 
 def _classes_said(report, labelled=False):
@@ -2156,6 +2355,14 @@ MEASURES = {
     "mean_boundary_iou": Measure("mBIoU", "mean boundary IoU", mean_boundary_iou, lambda report: (
         "mean boundary IoU (Cheng et al. 2021) of the classes with a boundary band"),
         boundary=True),
+    "roc_auc": Measure("AUC", "ROC AUC", roc_auc, lambda report: (
+        "area under the ROC curve of the score maps (scikit-learn's roc_auc_score)"), scores=True),
+    "average_precision": Measure("AP", "average precision", average_precision, lambda report: (
+        "average precision of the score maps (scikit-learn's average_precision_score)"),
+        scores=True),
+    "max_f": Measure("MaxF", "KITTI MaxF", max_f, lambda report: (
+        "the largest F1 over the thresholds k/255, as the KITTI road devkit finds it"),
+        scores=True),
 }
 
 
@@ -2200,7 +2407,20 @@ def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=Non
         "macro_avg": {key: _number(values[0]) for key, values in numbers.macro.items()},
         "weighted_avg": {key: _number(values[0]) for key, values in numbers.weighted.items()},
         **{key: _number(values[0]) for key, values in numbers.measures.items()},
+        **({} if counts.scores is None else {"scores": _score_block(counts.scores, batch,
+                                                                    numbers)}),
     }
+
+
+def _score_block(tally, batch, numbers):
+    """A report's "scores": the score-map numbers (those of MEASURES again, and the KITTI road
+    devkit's), the pixels on each side, and the tally itself, from which --merge sums them."""
+    return {**{key: _number(values[0]) for key, values in numbers.measures.items()
+               if MEASURES[key].scores},
+            **kitti_road_numbers(batch),
+            "positives": int(tally.positives.sum()), "negatives": int(tally.negatives.sum()),
+            "counts": {"levels": tally.levels.tolist(), "positives": tally.positives.tolist(),
+                       "negatives": tally.negatives.tolist()}}
 
 
 def _number(value):
@@ -4511,15 +4731,19 @@ def score_pair(pair, settings):
     """Score one pair: (a Result with its report and tally, or with the error that refused it; the
     pair's (label, inference) ids when scored, else None)."""
     try:
-        label, inference = read_pair(pair.label, pair.inference, settings.palette,
-                                     settings.label_map,
-                                     settings.inference_map, settings.scoring.ignore_index)
-        scoring = settings.scoring
+        scoring, tally = settings.scoring, None
+        if scoring.threshold is None:
+            label, inference = read_pair(pair.label, pair.inference, settings.palette,
+                                         settings.label_map, settings.inference_map,
+                                         scoring.ignore_index)
+        else:
+            label, inference, tally = _thresholded(pair, settings)
+        ignore_index = scoring.ignore_index if tally is None else UNCOUNTED
         band_width = boundary_width(label.shape,
                                     scoring.boundary_ratio) if scoring.boundary else 0
-        counts = count_occurring(label, inference, scoring.ignore_index, band_width)
+        counts = count_occurring(label, inference, ignore_index, band_width)._replace(scores=tally)
         if settings.check_with_sklearn:
-            check_with_sklearn(pair, label, inference, counts, scoring.ignore_index)
+            check_with_sklearn(pair, label, inference, counts, ignore_index)
         report = image_report(shown(pair.key), pair.label, pair.inference, counts, scoring)
     except MaskError as error:
         return Result(pair.key, shown(error.path or pair.label), None, str(error)), None
@@ -4530,6 +4754,25 @@ def score_pair(pair, settings):
             f"{shown(pair.label)}, {shown(pair.inference)}: internal error "
             f"({type(error).__name__}: {error})")), None
     return Result(pair.key, shown(pair.label), report, None, counts), (label, inference)
+
+
+# --scores: a binarised label's mark for a pixel not counted (its ids are 0, the rest, and 1)
+UNCOUNTED = 255
+
+
+def _thresholded(pair, settings):
+    """A label and its score map as (the label's ids: 1 for the positive class, 0 for the rest,
+    UNCOUNTED where not counted; the map at the threshold, 1 at or above it, else 0; the pair's
+    ScoreCounts)."""
+    scoring = settings.scoring
+    positive, counted, codes, levels = read_score_pair(
+        pair.label, pair.inference, scoring.positive_class, settings.palette, settings.label_map,
+        scoring.ignore_index)
+    label = positive.view(np.uint8)
+    if counted is not None:
+        label = np.where(counted, label, np.uint8(UNCOUNTED))
+    inference = (levels >= scoring.threshold).view(np.uint8)[codes]
+    return label, inference, count_scores(positive, codes, levels, counted)
 
 
 def pair_task(pair, settings):
@@ -4668,7 +4911,7 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
     are warnings that the merged reports miss images: with them, the status is 1.
     Standard output failing (a closed pipe, a full disk) does not stop the report folder.
     """
-    total = CountsSum(settings.scoring.boundary)
+    total = CountsSum(settings.scoring.boundary, settings.scoring.threshold is not None)
     image_ious, image_counts = ImageIoUs(), ImageCounts() if settings.bootstrap else None
     rows, bar, console = [], progress_bar(count, settings.quiet), Console(sys.stdout)
     with contextlib.ExitStack() as stack:
@@ -4725,9 +4968,10 @@ def score(settings):
             raise RunError(f"{option} {shown(folder)}: "
                            + ("a file, not a folder" if folder.exists() else "no such folder"))
     try:
-        pairs, refused, notes, hints = find_pairs(settings.labels, settings.inferences,
-                                                  settings.recursive,
-                                                  settings.label_suffix, settings.inference_suffix)
+        pairs, refused, notes, hints = find_pairs(
+            settings.labels, settings.inferences, settings.recursive, settings.label_suffix,
+            settings.inference_suffix,
+            SCORE_SUFFIXES if settings.scoring.threshold is not None else MASK_SUFFIXES)
     except OSError as error:
         raise RunError(f"cannot list the masks: {error}") from None
     run_pairs = len(pairs)
@@ -4958,6 +5202,17 @@ def _add_numbers_options(parser):
     group.add_argument("--boundary-ratio", type=float, metavar="R",
                         help="the band's width d = R x the image's diagonal, at least 1 pixel; "
                              f"implies --boundary (default: {BOUNDARY_RATIO}, the paper's)")
+    group.add_argument("--scores", action="store_true",
+                        help="the inferences are score maps of one class against the rest: 8-bit "
+                             "greyscale (value / 255, as KITTI road's), 16-bit (/ 65535) or .npy "
+                             "arrays within [0, 1]; adds ROC AUC, AP and KITTI's MaxF, and "
+                             "scores the maps at --threshold as class ids")
+    group.add_argument("--threshold", type=float, metavar="T",
+                        help="with --scores, a pixel scoring T or more is the positive class "
+                             f"(default: {DEFAULT_THRESHOLD}); implies --scores")
+    group.add_argument("--positive-class", type=int, metavar="N",
+                        help="with --scores, the label id the maps score (default: 1); the other "
+                             "ids are the rest")
     group.add_argument("--bootstrap", type=int, default=0, metavar="N",
                         help="confidence intervals of the combined numbers and of each class's "
                              f"IoU: resample the images N times, at least {MIN_RESAMPLES} (1000 is "
@@ -5045,6 +5300,8 @@ NOT_WITH_REPORTS = (("labels", NO_MASK_READ), ("inferences", NO_MASK_READ),
                      "no mask is read; the reports' boundary counts are taken when they have them"),
                     ("boundary_ratio",
                      "no mask is read; the reports' boundary counts are taken when they have them"),
+                    ("scores", "no mask is read; the reports' score tallies are taken when they "
+                               "have them"),
                     ("jobs", NO_MASK_READ), ("shard",
                                              "no mask is read, so there is nothing to share out"),
                     ("images", "no overlay is drawn, as no mask is read"),
@@ -5151,6 +5408,16 @@ def given_rules(options, names, reading_reports):
         given["zero_division"] = ZERO_DIVISION_CHOICES[options.zero_division]
     if options.boundary:
         given.setdefault("boundary_ratio", BOUNDARY_RATIO)
+    if options.scores:
+        given.setdefault("threshold", DEFAULT_THRESHOLD)
+    if "threshold" in given:
+        given.setdefault("positive_class", 1)
+    elif "positive_class" in given:
+        raise UsageError("--positive-class is the class that --scores scores: give --scores")
+    if "threshold" in given and given.get("ignore_index", None) in (0, 1):
+        raise UsageError("--scores scores the positive class (1) against the rest (0): an ignore "
+                         f"index of {given['ignore_index']} would be one of them; map it to "
+                         "another id with --label-map")
     if names is not None:
         given["class_names"], declared, source = names
         if declared is not None and "ignore_index" not in given and not reading_reports:
