@@ -2814,8 +2814,9 @@ def score_map_warnings(labelled, predicted, ignore_index=None):
         return [f"the inferences hold {len(inference_ids)} ids from {inference_ids[0]} to "
                 f"{inference_ids[-1]}, the labels {plural(len(label_ids), 'id')}: these look like "
                 "score maps (a probability per pixel saved as 0..255, or masks resized with "
-                "interpolation), not class ids, and the numbers are not meaningful; threshold the "
-                "inferences into class ids and score those"]
+                "interpolation), not class ids, and the numbers are not meaningful: score "
+                "probability maps with --scores (ROC AUC, AP, MaxF, and the report at "
+                "--threshold), or threshold them into class ids"]
     return []
 
 
@@ -2857,10 +2858,35 @@ class ImageCounts:
     def __init__(self):
         # (ids, statistics (3 or 5, ids) int64), in the order the images were added
         self.images = []
+        self.scores = []  # --scores: each image's ScoreCounts, in the same order
 
     def add(self, counts):
         """Add one image's Counts."""
         self.images.append((counts.ids.astype(np.uint8), statistics_of(counts)))
+        if counts.scores is not None:
+            self.scores.append(counts.scores)
+
+    def levels(self):
+        """The scores that occur in any image's score map, ascending (None without score maps)."""
+        return np.unique(np.concatenate([tally.levels for tally in self.scores])) \
+            if self.scores else None
+
+    def score_grid(self, levels):
+        """An (images, 2, levels) int64 array of each image's positive and negative pixels at each
+        of levels (which hold every score of theirs), or None without score maps; raises RunError
+        past MAX_BOOTSTRAP_BYTES (16-bit or float maps of many images)."""
+        if levels is None:
+            return None
+        needed = len(self.scores) * 2 * len(levels) * 8
+        if needed > MAX_BOOTSTRAP_BYTES:
+            raise RunError(f"--bootstrap over {plural(len(self.scores), 'score map')} holding "
+                           f"{len(levels)} different scores would take {needed / 2**30:.1f} GiB; "
+                           "save the maps with 8 bits (256 scores) to resample them")
+        grid = np.zeros((len(self.scores), 2, len(levels)), dtype=np.int64)
+        for row, tally in enumerate(self.scores):
+            at = np.searchsorted(levels, tally.levels)
+            grid[row, 0, at], grid[row, 1, at] = tally.positives, tally.negatives
+        return grid
 
     def ids(self):
         """The ids that occur in any image, ascending."""
@@ -2906,40 +2932,44 @@ def exact_parts(flat, images):
 
 
 def resampled_batches(models, resamples, seed):
-    """The summed counts of each bootstrap resample, a batch at a time: models is a list of (images,
-    k, ids) int64 arrays over the same images (paired: every model sees the same draws). Yields, per
-    batch of draws, one (rows, k, ids) float64 array per model, each sum the exact integer rounded
-    once to float64.
+    """The summed counts of each bootstrap resample, a batch at a time: models is a list of tuples
+    of (images, ...) int64 arrays over the same images (paired: every model sees the same draws; a
+    model's statistics and its score grid). Yields, per batch of draws, one tuple per model of
+    (rows, ...) float64 arrays, each sum the exact integer rounded once to float64.
 
     A resample's sum is its draw counts times the images' counts: one matrix product per batch, not
     a loop over images; exact, as every product and partial sum is an integer below 2^53
     (exact_parts)."""
-    images = models[0].shape[0]
-    parts = [exact_parts(counts.reshape(images, -1), images) for counts in models]
+    images = models[0][0].shape[0]
+    flat = [np.concatenate([array.reshape(images, -1) for array in model], axis=1)
+            for model in models]
+    parts = [exact_parts(counts, images) for counts in flat]
     for draws in bootstrap_draws(images, resamples, seed):
         rows = len(draws)
         weights = np.bincount((draws + images * np.arange(rows)[:, None]).ravel(),
                               minlength=rows * images)
         weights = weights.reshape(rows, images).astype(np.float64)
         batch = []
-        for counts, model_parts in zip(models, parts):
+        for model, model_parts in zip(models, parts):
             (high, scale), *low = model_parts
             sums = weights @ high
             if low:  # one rounding, of the exact sum: as int64's sum converted to float64 would be
                 sums = sums * scale + weights @ low[0][0]
-            batch.append(sums.reshape(rows, *counts.shape[1:]))
+            ends = np.cumsum([array[0].size for array in model])[:-1]
+            batch.append(tuple(part.reshape(rows, *array.shape[1:]) for part, array in
+                               zip(np.split(sums, ends, axis=1), model)))
         yield batch
 
 
-def resampled_numbers(models, resamples, seed, is_class, zero_division=0.0):
-    """The Numbers of every bootstrap resample, for each model (as resampled_batches): each batch of
-    sums is evaluated at once, and only its numbers are kept, a float per resample for each measure,
-    average and class's metric, whatever the images. One Numbers per model, each array (resamples,
-    ...)."""
+def resampled_numbers(models, resamples, seed, is_class, zero_division=0.0, levels=None):
+    """The Numbers of every bootstrap resample, for each model (as resampled_batches: statistics,
+    and score grids over levels with --scores): each batch of sums is evaluated at once, and only
+    its numbers are kept, a float per resample for each measure, average and class's metric,
+    whatever the images. One Numbers per model, each array (resamples, ...)."""
     parts = [[] for _ in models]
     for batch in resampled_batches(models, resamples, seed):
-        for kept, sums in zip(parts, batch):
-            kept.append(evaluate(Batch(sums, is_class, zero_division)))
+        for kept, (stats, *grid) in zip(parts, batch):
+            kept.append(evaluate(Batch(stats, is_class, zero_division, levels, *grid)))
     return [joined_numbers(kept) for kept in parts]
 
 
@@ -2986,7 +3016,10 @@ def confidence_intervals(image_counts, ignore_index, resamples, level, seed, zer
     ids, counts = image_counts.dense()
     is_class = ids != ignore_index if ignore_index is not None else np.ones(len(ids), bool)
     check_bootstrap_memory(resamples, int(is_class.sum()))
-    numbers = resampled_numbers([counts], resamples, seed, is_class, zero_division)[0]
+    levels = image_counts.levels()
+    grid = image_counts.score_grid(levels)
+    model = (counts,) if grid is None else (counts, grid)
+    numbers = resampled_numbers([model], resamples, seed, is_class, zero_division, levels)[0]
     # images whose label holds the class
     images_of_class = ((counts[:, 1] > 0).sum(axis=0))[is_class]
     classes = {}
@@ -3008,7 +3041,7 @@ LARGEST_CHANGES = 5  # images listed with the largest losses, and with the large
 def _summed(reports):
     """The Counts of each image report, their sum, and their ImageCounts."""
     boundary = bool(reports) and "mean_boundary_iou" in reports[0]
-    total, per_image = CountsSum(boundary), ImageCounts()
+    total, per_image = CountsSum(boundary, bool(reports) and "scores" in reports[0]), ImageCounts()
     for report in reports:
         counts = counts_of_report(report, boundary)
         total.add(counts)
@@ -3046,7 +3079,13 @@ def compare_models(models, names, ignore_index=None, zero_division=0.0, class_na
     dense = [per_image.dense(ids)[1] for _, per_image in summed]
     images = len(dense[0])  # those with counted pixels: the same in every model, as the labels are
     check_bootstrap_memory(resamples, int(is_class.sum()), len(models))
-    numbers = resampled_numbers(dense, resamples, seed, is_class, zero_division) if images else []
+    every = [per_image.levels() for _, per_image in summed]
+    scored = images and all(levels is not None for levels in every)  # every model's score maps
+    levels = np.unique(np.concatenate(every)) if scored else None
+    grids = [per_image.score_grid(levels) for _, per_image in summed]
+    numbers = resampled_numbers([(stats,) if grid is None else (stats, grid) for stats, grid
+                                 in zip(dense, grids)], resamples, seed, is_class, zero_division,
+                                levels) if images else []
     images_of_class = (dense[0][:, 1] > 0).sum(axis=0)[is_class]
     comparison = {"baseline": {"report": names[0], "images": images, **headline_numbers(pooled[0])},
                   "bootstrap": {"level": level, "resamples": resamples, "seed": seed,
@@ -3617,6 +3656,26 @@ def format_headline(report, digits=4):
     return "\n".join(lines + interval_notes(report))
 
 
+def format_score_map(report, digits=4):
+    """The score-map block (--scores): the pixels on each side and the KITTI road devkit's numbers
+    at MaxF; '' for a report without score maps."""
+    block = report.get("scores")
+    if block is None:
+        return ""
+    lines = [f"Score map: {block['positives']} pixels of the positive class, {block['negatives']} "
+             "of the rest (a pixel scoring at or above a threshold is taken as positive)"]
+    if block["max_f_threshold"] is None:
+        return "\n".join(lines + ["MaxF: undefined, no pixel of the positive class"])
+    said = {key: _score_text(block[key], digits) for key in block if key != "counts"}
+    lines += [f"MaxF {said['max_f']} at threshold {said['max_f_threshold']} "
+              f"({round(block['max_f_threshold'] * 255)}/255): precision "
+              f"{said['precision_at_max_f']}, recall {said['recall_at_max_f']}, FPR "
+              f"{said['fpr_at_max_f']}, FNR {said['fnr_at_max_f']}",
+              f"KITTI AP {said['kitti_ap']} (the devkit's 11-point average precision; AP above "
+              "is scikit-learn's)"]
+    return "\n".join(lines)
+
+
 def class_count_said(conventions, how_to_set=False):
     """N, the class count other tools are given, and where it comes from; with how_to_set, the
     option that sets it when it did not come from that option."""
@@ -3661,8 +3720,10 @@ def format_image_section(image, scoring=Scoring(), digits=4):
                f"{image['pixels']} pixels counted ===")
     if image["pixels"] == 0:
         heading += f"\nevery label pixel is the ignore index {ignore_index}: nothing to score"
-    return "\n\n".join([heading, format_headline(image, digits), format_matrix(image, class_names),
-                         format_report(image, digits, scoring.zero_division)])
+    return "\n\n".join(part for part in (
+        heading, format_headline(image, digits), format_score_map(image, digits),
+        format_matrix(image, class_names), format_report(image, digits, scoring.zero_division))
+        if part)
 
 
 def format_combined_section(combined, scoring=Scoring(), digits=4, skipped_ids=()):
@@ -3673,8 +3734,10 @@ def format_combined_section(combined, scoring=Scoring(), digits=4, skipped_ids=(
     if skipped_ids:
         heading += (f"\n{len(skipped_ids)} skipped because of errors (listed at the end): "
                     + ", ".join(skipped_ids))
-    lines = [heading, format_headline(combined, digits), format_matrix(combined, class_names),
-             format_report(combined, digits, scoring.zero_division)]
+    lines = [heading, format_headline(combined, digits), format_score_map(combined, digits),
+             format_matrix(combined, class_names), format_report(combined, digits,
+                                                                 scoring.zero_division)]
+    lines = [line for line in lines if line]
     if void_note(combined, ignore_index, class_names):
         lines.append(void_note(combined, ignore_index, class_names))
     if combined["pixels"]:

@@ -72,7 +72,7 @@ def test_the_fast_path_equals_a_plain_loop_over_the_same_draws(source, ignore_in
     counts = image_counts(matrices, ignore_index)
     ids, dense = counts.dense()
     is_class = ids != ignore_index if ignore_index is not None else np.ones(len(ids), bool)
-    fast = tool.resampled_numbers([dense], resamples, seed, is_class, zero_division)[0]
+    fast = tool.resampled_numbers([(dense,)], resamples, seed, is_class, zero_division)[0]
     slow = plain_loop(matrices, resamples, seed, zero_division, ignore_index)
     assert ("mean_boundary_iou" in fast.measures) == (matrices[0][1] is not None)
     for key, values in fast.measures.items():
