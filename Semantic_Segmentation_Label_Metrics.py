@@ -3195,7 +3195,7 @@ def _class_table(metrics):
 
 def headline_table():
     """Every headline number of each image, a column per entry of MEASURES (headline.csv)."""
-    return tuple(Column(measure.name, key, "score", optional=measure.boundary)
+    return tuple(Column(measure.name, key, "score", optional=measure.boundary or measure.scores)
                  for key, measure in MEASURES.items())
 
 
@@ -4688,7 +4688,9 @@ class FolderSink(Sink):
     def __init__(self, settings, merged):
         self.settings, self.folder, self.merged = settings, settings.output_dir, merged
         # the optional CSV columns
-        self.present = BOUNDARY_KEYS if settings.scoring.boundary else set()
+        self.present = (BOUNDARY_KEYS if settings.scoring.boundary else set()) | (
+            {key for key, measure in MEASURES.items() if measure.scores}
+            if settings.scoring.threshold is not None else set())
         self.held, self.files = contextlib.ExitStack(), contextlib.ExitStack()
         self.picture_notes = []
 

@@ -83,9 +83,12 @@ def tool_pipeline(pairs, jobs, *options):
 
 
 # Masks as datasets also ship them: colour-coded (Cityscapes' trainId colours, void black), read with
-# --palette; and labels in Cityscapes labelIds (void 0) against trainId inferences, read with --label-map.
+# --palette; labels in Cityscapes labelIds (void 0) against trainId inferences, read with --label-map; and
+# road (trainId 0) against the rest, the inferences 8-bit road probability maps (as KITTI road's), --scores.
 VARIANTS = {"palette": ("colour-coded masks, `--palette cityscapes`", ["--palette", "cityscapes"]),
-            "map": ("labelIds labels, `--label-map cityscapes-labelids`", ["--label-map", "cityscapes-labelids"])}
+            "map": ("labelIds labels, `--label-map cityscapes-labelids`", ["--label-map", "cityscapes-labelids"]),
+            "scores": ("8-bit road probability maps, `--scores` (AUC, AP, MaxF and the report at 0.5)",
+                       ["--scores", "--ignore-index", "255"])}
 
 
 def make_variant(pairs, folder, kind):
@@ -100,8 +103,12 @@ def make_variant(pairs, folder, kind):
         label, inference = np.asarray(Image.open(label_path)), np.asarray(Image.open(inference_path))
         if kind == "palette":
             label, inference = colours[label], colours[inference]
-        else:
+        elif kind == "map":
             label = labelids[label]
+        else:  # a probability of road: high where the model says road, with noise everywhere
+            noise = np.random.default_rng(len(label_path)).integers(0, 90, label.shape)
+            label = np.where(label == 255, 255, label == 0).astype(np.uint8)
+            inference = np.clip((inference == 0) * 165 + noise, 0, 255).astype(np.uint8)
         Image.fromarray(label).save(folder / "labels" / Path(label_path).name)
         Image.fromarray(inference).save(folder / "inferences" / Path(inference_path).name)
     return tool.find_pairs(folder / "labels", folder / "inferences")[0]
@@ -261,8 +268,10 @@ def main(argv=None):
                 for kind, (_, options) in VARIANTS.items():
                     per_pair_ms(decode_floor, variants[kind], times[f"{kind} floor"])
                     variant_total, _ = per_pair_ms(tool_pipeline, variants[kind], times[f"{kind} tool"], 1, *options)
-                    np.testing.assert_array_equal(  # the same ids, read from colours or mapped
-                        variant_total, sum(tool.matrix_from_report(image) for image in images[: args.variant_pairs]))
+                    if kind != "scores":
+                        np.testing.assert_array_equal(  # the same ids, read from colours or mapped
+                            variant_total,
+                            sum(tool.matrix_from_report(image) for image in images[: args.variant_pairs]))
             np.testing.assert_array_equal(one_total, cores_total)
             np.testing.assert_array_equal(one_total, boundary_total)
             np.testing.assert_array_equal(

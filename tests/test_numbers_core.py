@@ -192,7 +192,8 @@ def test_the_json_head_is_the_scoring_record(tmp_path, capsys, monkeypatch):
                     "class_names": {}, "input": {"recursive": False, "label_suffix": None,
                                                  "inference_suffix": None, "label_map": None,
                                                  "inference_map": None, "palette": None},
-                    "boundary_ratio": 0.05}  # --boundary-ratio alone asks for Boundary IoU
+                    "boundary_ratio": 0.05,  # --boundary-ratio alone asks for Boundary IoU
+                    "threshold": None, "positive_class": None}  # no score maps
     assert "boundary_iou" in document["combined"]["classes"]["0"]
 
 
