@@ -1779,13 +1779,15 @@ def count_scores(positive, codes, levels, counted=None):
     """The ScoreCounts of a score map (codes and levels, as read_scores gives them) against
     positive, its label's pixels of the positive class; counted: the pixels counted (None: all).
     One histogram pass: memory does not grow with the pixels."""
+    size = len(levels)
+    cells = codes.astype(np.intp)  # a cell per (level, side): level, or size + level if positive
+    np.add(cells, size, out=cells, where=positive)
     if counted is not None:
-        positive, codes = positive[counted], codes[counted]
-    cells = codes.ravel().astype(np.intp) * 2
-    cells += positive.ravel()
-    per_level = np.bincount(cells, minlength=2 * len(levels)).reshape(-1, 2).astype(np.int64)
-    occurs = per_level.any(axis=1)
-    return ScoreCounts(levels[occurs], per_level[occurs, 1], per_level[occurs, 0])
+        np.copyto(cells, 2 * size, where=~counted)  # one cell past the others, not kept
+    per_cell = np.bincount(cells.ravel(), minlength=2 * size + 1)[:2 * size].astype(np.int64)
+    negatives, positives = per_cell[:size], per_cell[size:]
+    occurs = (negatives > 0) | (positives > 0)
+    return ScoreCounts(levels[occurs], positives[occurs], negatives[occurs])
 
 
 def summed_scores(tallies):
@@ -4836,7 +4838,8 @@ def _thresholded(pair, settings):
     label = positive.view(np.uint8)
     if counted is not None:
         label = np.where(counted, label, np.uint8(UNCOUNTED))
-    inference = (levels >= scoring.threshold).view(np.uint8)[codes]
+    # levels ascend: a code at or past the first level at the threshold scores at or above it
+    inference = (codes >= np.searchsorted(levels, scoring.threshold)).view(np.uint8)
     return label, inference, count_scores(positive, codes, levels, counted)
 
 
