@@ -3384,7 +3384,7 @@ OUTPUT_SUBFOLDERS = (*(name for name, _ in IMAGE_FILES.values()), COMPARISON_THU
 # The files a run writes at the top of its report folder (as FolderSink and write_comparison_folder
 # name them), besides OUTPUT_SUBFOLDERS: an input report must not be one of them.
 FOLDER_FILES = {"merge": ("report.json", "classes.csv", "headline.csv", "combined.csv",
-                          "confusion_matrix.csv", "summary.csv",
+                          "confusion_matrix.csv", "summary.csv", "score_curve.csv",
                           "confusion_matrix.png", "index.html", ".lock"),
                 "compare": ("comparison.json", "compare.html", ".lock")}
 # a file name's limit is 255 bytes; room for the suffix and a temporary name's parts
@@ -3809,6 +3809,22 @@ def matrix_csv_rows(report):
     """The confusion matrix as CSV rows, with a header row and a header column of ids."""
     labels, rows = matrix_table(report, {})
     return [[MATRIX_CORNER, *labels]] + [[class_id, *counts] for class_id, _, counts in rows]
+
+
+def score_curve_rows(report):
+    """--scores: the ROC and precision-recall curves of a report's tally as CSV rows, a row per
+    score that occurs, from the highest down: the pixels of each side at or above it (TP, FP), and
+    precision, recall (the true positive rate) and the false positive rate there."""
+    tally = report["scores"]["counts"]
+    tp = np.cumsum(tally["positives"][::-1])
+    fp = np.cumsum(tally["negatives"][::-1])
+    positives, negatives = report["scores"]["positives"], report["scores"]["negatives"]
+    rows = [["score", "tp", "fp", "precision", "recall", "fpr"]]
+    for score, hits, misses in zip(tally["levels"][::-1], tp.tolist(), fp.tolist()):
+        rows.append([score, hits, misses, hits / (hits + misses),
+                     hits / positives if positives else "",
+                     misses / negatives if negatives else ""])
+    return rows
 
 
 def write_csv(path, rows):
@@ -4740,6 +4756,8 @@ class FolderSink(Sink):
         class_rows, averages = class_table_rows(combined, s.scoring.zero_division)
         with drawing("combined"):
             write_csv(self.folder / "confusion_matrix.csv", matrix_csv_rows(combined))
+            if "scores" in combined:
+                write_csv(self.folder / "score_curve.csv", score_curve_rows(combined))
             write_csv(self.folder / "combined.csv",
                       [csv_header(class_table(), self.present)] + csv_rows(
                 class_table(), class_rows + [{**row, "class": (None, row["class"])}

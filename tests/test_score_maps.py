@@ -2,12 +2,13 @@
 11-point AP and rates equal a plain re-implementation of the road devkit's definition (kitti_road_oracle);
 ties, one-sided images, 16-bit and .npy maps, merges, intervals and bad input."""
 
+import csv
 import json
 
 import numpy as np
 import pytest
 from PIL import Image
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 import kitti_road_oracle as oracle
 from conftest import assert_report_matches_sklearn, tool
@@ -211,3 +212,20 @@ def test_an_ignore_index_of_a_binarised_id_is_refused(tmp_path, capsys, monkeypa
     with pytest.raises(SystemExit):
         tool.main(["--inferences", "scores", "--scores", "--ignore-index", "0"])
     assert "map it to another id" in capsys.readouterr().err
+
+
+def test_the_report_folder_holds_the_curves_as_scikit_learn_draws_them(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    pairs = write_maps(tmp_path, 11, images=3, ties=True)
+    status, captured = run(capsys, "--inferences", "scores", "--scores", "--ignore-index", "255",
+                           "--output-dir", "out")
+    assert status == 0, captured.err
+    with open(tmp_path / "out" / "score_curve.csv", newline="") as file:
+        rows = list(csv.reader(file))
+    assert rows[0] == ["score", "tp", "fp", "precision", "recall", "fpr"]
+    truth, scores = counted(pairs)
+    fpr, tpr, thresholds = roc_curve(truth, scores, drop_intermediate=False)
+    ours = np.array([[float(value) for value in row[:3] + row[4:]] for row in rows[1:]])
+    np.testing.assert_allclose(ours[:, 0], thresholds[1:], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(ours[:, 3], tpr[1:], rtol=0, atol=1e-15)
+    np.testing.assert_allclose(ours[:, 4], fpr[1:], rtol=0, atol=1e-15)
