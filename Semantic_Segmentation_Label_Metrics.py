@@ -1660,17 +1660,17 @@ def join_records(heads, given, how):
 
 # ---------------------------------------------------------------- counting
 
-def count_matrix(label, inference, ignore_index=None):
+def count_matrix(label, inference, ignore_index=None, valid=None):
     """256x256 int64 confusion matrix: [i, j] = pixels labelled i and predicted j (see
     count_pair)."""
-    return count_pair(label, inference, ignore_index)[0]
+    return count_pair(label, inference, ignore_index, valid=valid)[0]
 
 
-def count_pair(label, inference, ignore_index=None, band_width=0):
+def count_pair(label, inference, ignore_index=None, band_width=0, valid=None):
     """(matrix, boundary) of a pair over the whole label space: the 256x256 int64 confusion matrix,
     [i, j] = pixels labelled i and predicted j, and with band_width d > 0 the (2, 256) boundary
     counts (see count_occurring); else None."""
-    counts = count_occurring(label, inference, ignore_index, band_width)
+    counts = count_occurring(label, inference, ignore_index, band_width, valid)
     matrix = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
     matrix[np.ix_(counts.ids, counts.ids)] = counts.matrix
     if counts.boundary is None:
@@ -1690,11 +1690,12 @@ class Counts(NamedTuple):
     boundary: np.ndarray | None
 
 
-def count_occurring(label, inference, ignore_index=None, band_width=0):
+def count_occurring(label, inference, ignore_index=None, band_width=0, valid=None):
     """The Counts of a pair: its confusion matrix over the ids that occur, and with band_width d > 0
     each id's boundary intersection |G & P| and union |G | P|, where G and P are the id's boundary
     bands of width d in the label and in the inference (boundary_band). Pixels whose label is
-    ignore_index are not counted at all.
+    ignore_index are not counted at all, nor are those where valid, a bool array of the masks'
+    shape (or None: every pixel), is False; the bands are still drawn on the whole masks.
 
     A pixel's cell is its label and inference id, with a bit for each band it is in; the cells are
     counted run by run where the masks are piecewise constant, else pixel by pixel with np.bincount.
@@ -1705,7 +1706,15 @@ def count_occurring(label, inference, ignore_index=None, band_width=0):
     bands = (boundary_band(label, band_width).ravel(),
              boundary_band(inference, band_width).ravel()) \
         if band_width else ()
+    label_shape = label.shape
     label, inference = label.ravel(), inference.ravel()
+    if valid is not None:  # as if the pixels outside were never there; runs still form inside
+        if valid.shape != label_shape:
+            raise ValueError(f"valid region is {valid.shape[1]}x{valid.shape[0]}, label is "
+                             f"{label_shape[1]}x{label_shape[0]}")
+        inside = valid.astype(bool, copy=False).ravel()  # a mask, never indices
+        label, inference = label[inside], inference[inside]
+        bands = tuple(band[inside] for band in bands)
     # Masks are piecewise constant: where the pixels form few runs of one (label,
     # inference) pair, count each run's cell weighted by its length, which is
     # several times faster than a cell per pixel and gives the same counts.
