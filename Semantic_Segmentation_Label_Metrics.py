@@ -534,10 +534,16 @@ def read_mask(path, palette=None):
     masks are turned into ids by palette, a Palette, when there is one. Raises
     MaskError for anything else.
     """
+    return read_image_file(path, lambda image: _decode_mask(image, path, palette))
+
+
+def read_image_file(path, decode):
+    """decode(image) of the image file at path; what Pillow raises becomes a MaskError naming the
+    file."""
     name = shown(path)
     try:
         with open_image(path) as image:
-            return _decode_mask(image, path, palette)
+            return decode(image)
     except MaskError:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as bomb:
@@ -566,7 +572,9 @@ def read_mask(path, palette=None):
                         path) from None
 
 
-def _decode_mask(image, path, palette=None):
+def _check_mask_file(image, path):
+    """Raise MaskError for a file whose pixel values may not be the ones saved (lossy, a format
+    that is no mask's, several frames, min-is-white); have Pillow read 4-bit BMP as stored."""
     name = shown(path)
     if image.format in LOSSY_FORMATS or image.info.get("compression") in ("jpeg", "tiff_jpeg"):
         raise MaskError(f"{name}: {image.format} compression is or can be lossy, and then the "
@@ -583,6 +591,11 @@ def _decode_mask(image, path, palette=None):
                         "PNG", path)
     if image.format == "BMP" and image.mode == "L":
         _read_bmp_samples_as_stored(image, path)
+
+
+def _decode_mask(image, path, palette=None):
+    name = shown(path)
+    _check_mask_file(image, path)
     mode, bits = image.mode, _greyscale_bits(image)
     if mode == "1":  # Pillow keeps 1-bit pixels as 0/255 bytes
         return np.asarray(image.convert("L")) // 255, 1
@@ -641,6 +654,65 @@ def _read_bmp_samples_as_stored(image, path):
     tile = image.tile[0]
     if bits == 4 and len(image.tile) == 1 and tile[0] == "raw" and tile[3][0] == "L":
         image.tile = [tuple(tile[:3]) + (("L;4", *tile[3][1:]),)]
+
+
+def _valid_pixels(image, path):
+    """The pixels a valid mask counts, those that are not 0 (black), as a bool array; raises
+    MaskError unless the mask holds 0 and one other value (or colour) and counts some pixel."""
+    _check_mask_file(image, path)
+    colours = not (image.mode in ("1", "L", "I", "F") or image.mode.startswith("I;16"))
+    if colours:  # palette, RGB, with alpha: each colour one word (as _rgb reads it), alpha aside
+        rgb = np.asarray(image.convert("RGB")).astype(np.uint32)
+        values = rgb[..., 0] | rgb[..., 1] << 8 | rgb[..., 2] << 16
+    else:
+        values = np.asarray(image)
+    counted = values != 0
+    others = values[counted]
+    if others.size and (others != others[0]).any():  # a second value besides 0: not binary
+        found = np.unique(values).tolist()
+        listed = ", ".join(_rgb(value) if colours else str(value) for value in found[:4])
+        raise MaskError(f"{shown(path)}: {len(found)} {'colours' if colours else 'values'} "
+                        f"({listed}{', ...' if len(found) > 4 else ''}), not a binary mask; a "
+                        "valid mask holds 0 where pixels are not counted and one other value "
+                        "where they are", path)
+    if not others.size:
+        raise MaskError(f"{shown(path)}: every pixel is 0, so the valid mask counts no pixel",
+                        path)
+    return counted
+
+
+def read_valid_mask(path):
+    """The pixels a valid mask (--valid-masks) counts, as a bool array (see _valid_pixels); raises
+    MaskError."""
+    return read_image_file(path, lambda image: _valid_pixels(image, path))
+
+
+def read_kitti_road_label(image, path):
+    """KITTI road's ground truth (gt_image_2, RGB) as the devkit's getGroundTruth reads it (OpenCV's
+    planes 0 and 2 of its BGR order): (ids, 8, evaluated), id 1 (road) where blue > 0, else 0 (not
+    road), and evaluated where red > 0; an alpha channel is left aside, as there. Raises MaskError
+    for a file that is not RGB."""
+    _check_mask_file(image, path)
+    if image.mode not in ("RGB", "RGBA") or ";16" in _raw_mode(image):
+        what = f"mode {image.mode}" if ";16" not in _raw_mode(image) else "16-bit RGB"
+        raise MaskError(f"{shown(path)}: {what}, not the 8-bit RGB of KITTI road's ground truth "
+                        "that --label-encoding kitti-road reads (road where blue, evaluated where "
+                        "red)", path)
+    rgb = np.asarray(image)
+    return (rgb[..., 2] > 0).view(np.uint8), 8, rgb[..., 0] > 0
+
+
+# --label-encoding: label files that hold more than ids, read as their dataset defines them, by a
+# function of (image, path) -> (ids, bits, the pixels evaluated: a bool array)
+LABEL_ENCODINGS = {"kitti-road": read_kitti_road_label}
+
+
+def read_label(path, palette=None, encoding=None):
+    """A label's (ids, bits, the pixels it leaves to count: a bool array, or None for every pixel):
+    read_mask's, or by its encoding of LABEL_ENCODINGS. Raises MaskError."""
+    if encoding is None:
+        return (*read_mask(path, palette), None)
+    return read_image_file(path, lambda image: LABEL_ENCODINGS[encoding](image, path))
 
 
 def ids_from_colours(image, palette, path):
