@@ -283,7 +283,7 @@ def class_colours(dataset=None):
 AS_DEFAULT, REQUIRED, UNKNOWN = "as default", "required", "unknown"
 # How the input record names how the masks were read (a report's "input").
 INPUT_KEYS = ("recursive", "label_suffix", "inference_suffix", "label_map", "inference_map",
-              "palette")
+              "palette", "valid_masks", "valid_suffix", "label_encoding")
 
 
 class Rule(NamedTuple):
@@ -348,7 +348,8 @@ class Scoring:
         from_json=lambda names: {int(key): name for key, name in names.items()})
     input: dict = rule(  # how the masks were read: INPUT_KEYS, as the options gave them
         _how_masks_were_read, "how the masks were read", factory=dict, old=UNKNOWN,
-        option="id maps, palette or name suffixes", compared="free")
+        option="id maps, palette, name suffixes, valid masks or label encoding",
+        compared="free")
     # the Boundary IoU band's width, of the diagonal; None: no Boundary IoU
     boundary_ratio: float | None = rule(
         lambda value: value is None or (type(value) is float and 0 < value <= 1),
@@ -390,6 +391,9 @@ class Settings:
     label_map: "IdMap | None" = None  # ids that become other ids after reading, before counting
     inference_map: "IdMap | None" = None
     palette: "Palette | None" = None  # colours of RGB masks that stand for ids
+    label_encoding: str | None = None  # how label files hold their ids: LABEL_ENCODINGS; None: ids
+    valid_masks: Path | None = None  # a mask per image of the pixels to count, found by its id
+    valid_suffix: str = ""  # the end of a valid mask's file name that is not part of the id
     dataset: str | None = None  # the preset of DATASETS whose colours the pictures use; None: VOC's
     digits: int = 4
     format: str = "text"
@@ -988,6 +992,7 @@ class Pair(NamedTuple):
     key: str
     label: str
     inference: str
+    valid: str | None = None  # its valid mask (--valid-masks): the pixels to count
 
 
 class Refused(NamedTuple):
@@ -1348,16 +1353,44 @@ def find_pairs(labels_dir, inferences_dir, recursive=False, label_suffix="", inf
     return pairs, refused, notes, hints
 
 
+def with_valid_masks(pairs, folder, recursive=False, suffix=""):
+    """The pairs with their valid masks, found in folder by the pair's key (list_masks, as labels
+    are), and a Refused for each pair without one; a valid mask of no pair is passed over. Raises
+    OSError when folder cannot be read."""
+    listing = list_masks(folder, recursive, suffix)
+    not_taken = {error.key: error for error in listing.refused}  # two masks for one id, ...
+    found, refused = [], []
+    for pair in pairs:
+        if pair.key in listing.masks:
+            found.append(pair._replace(valid=str(listing.masks[pair.key])))
+        elif pair.key in not_taken:
+            refused.append(not_taken[pair.key])
+        else:
+            label = shown(pair.label)
+            refused.append(Refused(pair.key, label, f"{label}: no valid mask "
+                                   f"{shown(pair.key + suffix)}.* in {shown(folder)}"))
+    return found, refused
+
+
 def read_pair(label_path, inference_path, palette=None, label_map=None, inference_map=None,
-              ignore_index=None):
+              ignore_index=None, label_encoding=None, valid_path=None):
     """The class ids of a label and its inference, each mapped by its IdMap, checked to fit
-    together; raises MaskError."""
-    (label, label_bits), (inference, inference_bits) = (read_mask(label_path, palette),
-                                                        read_mask(inference_path, palette))
+    together, and the pixels to count: (label, inference, valid), valid a bool array, or None when
+    every pixel counts. A label_encoding (of LABEL_ENCODINGS) may leave pixels out, and so does a
+    valid mask (valid_path) where it is 0. Raises MaskError."""
+    label, label_bits, valid = read_label(label_path, palette, label_encoding)
+    inference, inference_bits = read_mask(inference_path, palette)
     if label.shape != inference.shape:
         raise MaskError(f"{shown(label_path)} is {label.shape[1]}x{label.shape[0]} but "
                         f"{shown(inference_path)} is {inference.shape[1]}x{inference.shape[0]}: "
                         "sizes differ")
+    if valid_path is not None:
+        counted = read_valid_mask(valid_path)
+        if counted.shape != label.shape:
+            raise MaskError(f"{shown(valid_path)} is {counted.shape[1]}x{counted.shape[0]} but "
+                            f"{shown(label_path)} is {label.shape[1]}x{label.shape[0]}: sizes "
+                            "differ", valid_path)
+        valid = counted if valid is None else valid & counted  # both must hold
     if label_map is not None:
         label = label_map.table[label]
     if inference_map is not None:
@@ -1366,7 +1399,7 @@ def read_pair(label_path, inference_path, palette=None, label_map=None, inferenc
                       MaskSide(inference_path, inference, inference_bits, inference_map,
                                "--inference-map"),
                       ignore_index)
-    return label, inference
+    return label, inference, valid
 
 
 class MaskSide(NamedTuple):
@@ -4592,15 +4625,17 @@ def score_pair(pair, settings):
     """Score one pair: (a Result with its report and tally, or with the error that refused it; the
     pair's (label, inference) ids when scored, else None)."""
     try:
-        label, inference = read_pair(pair.label, pair.inference, settings.palette,
-                                     settings.label_map,
-                                     settings.inference_map, settings.scoring.ignore_index)
+        # valid: the pixels to count (--label-encoding, --valid-masks), or None for every one
+        label, inference, valid = read_pair(pair.label, pair.inference, settings.palette,
+                                            settings.label_map, settings.inference_map,
+                                            settings.scoring.ignore_index,
+                                            settings.label_encoding, pair.valid)
         scoring = settings.scoring
         band_width = boundary_width(label.shape,
                                     scoring.boundary_ratio) if scoring.boundary else 0
-        counts = count_occurring(label, inference, scoring.ignore_index, band_width)
+        counts = count_occurring(label, inference, scoring.ignore_index, band_width, valid)
         if settings.check_with_sklearn:
-            check_with_sklearn(pair, label, inference, counts, scoring.ignore_index)
+            check_with_sklearn(pair, label, inference, counts, scoring.ignore_index, valid)
         report = image_report(shown(pair.key), pair.label, pair.inference, counts, scoring)
     except MaskError as error:
         return Result(pair.key, shown(error.path or pair.label), None, str(error)), None
@@ -4622,16 +4657,16 @@ def pair_task(pair, settings):
     return result
 
 
-def check_with_sklearn(pair, label, inference, counts, ignore_index):
+def check_with_sklearn(pair, label, inference, counts, ignore_index, valid=None):
     """Raise CheckFailed unless a pair's Counts equal
     sklearn.metrics.confusion_matrix(labels=range(256)) of its raw id arrays, the pixels labelled
-    ignore_index removed first (scikit-learn has no ignore index): the matrix every number comes
-    from, proven on the user's own data."""
+    ignore_index and those outside valid (when not None) removed first (scikit-learn has no ignore
+    index): the matrix every number comes from, proven on the user's own data."""
     from sklearn.metrics import confusion_matrix  # only a run with this option pays for the import
-    label, inference = label.ravel(), inference.ravel()
+    counted = np.ones(label.shape, bool) if valid is None else valid.copy()
     if ignore_index is not None:
-        counted = label != ignore_index
-        label, inference = label[counted], inference[counted]
+        counted &= label != ignore_index
+    label, inference = label[counted], inference[counted]
     expected = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
     if label.size:  # scikit-learn refuses empty arrays; their matrix is empty
         expected = confusion_matrix(label, inference, labels=range(LABEL_SPACE))
@@ -4801,8 +4836,9 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
 
 def score(settings):
     """Score the mask folders and report; returns the exit status."""
-    for option, folder in (("--labels", settings.labels), ("--inferences", settings.inferences)):
-        if not folder.is_dir():
+    for option, folder in (("--labels", settings.labels), ("--inferences", settings.inferences),
+                           ("--valid-masks", settings.valid_masks)):
+        if folder is not None and not folder.is_dir():
             raise RunError(f"{option} {shown(folder)}: "
                            + ("a file, not a folder" if folder.exists() else "no such folder"))
     try:
@@ -4835,6 +4871,13 @@ def score(settings):
                        + "".join(f"\n  {error.message}" for error in refused[:MAX_LISTED])
                        + (f"\n  ... and {len(refused) - MAX_LISTED} more"
                           if len(refused) > MAX_LISTED else ""))
+    if settings.valid_masks is not None:  # a pair without one is refused, as one file alone is
+        try:
+            pairs, without = with_valid_masks(pairs, settings.valid_masks, settings.recursive,
+                                              settings.valid_suffix)
+        except OSError as error:
+            raise RunError(f"cannot list the valid masks: {error}") from None
+        refused += without
     if not settings.quiet:
         for note in notes:
             say(note)
@@ -5003,6 +5046,17 @@ def _add_reading_options(parser):
                              "for; a preset (" + ", ".join(PALETTE_PRESETS)
                              + ") or a text file in which line "
                              "k (or 'N: ...') gives id k's colour as 'R G B' or '#rrggbb'")
+    group.add_argument("--valid-masks", type=Path, metavar="DIR",
+                        help="folder of a mask per image, found by the image's id, of the pixels "
+                             "to count: those that are not 0 (e.g. DRIVE's field-of-view masks); "
+                             "the others are left out, as ignored pixels are")
+    group.add_argument("--valid-suffix", default="", metavar="S",
+                        help="the end of the valid masks' file names that is not part of the id, "
+                             "e.g. _test_mask")
+    group.add_argument("--label-encoding", choices=LABEL_ENCODINGS,
+                        help="read label files that hold more than ids: kitti-road reads KITTI "
+                             "road's RGB ground truth as its devkit does (blue: road, id 1, else "
+                             "0; pixels without red are not counted)")
     group.add_argument("--images", default="images", type=Path, metavar="DIR",
                         help="folder of the camera pictures the overlays are drawn on (default: "
                         "images)")
@@ -5121,7 +5175,8 @@ NOT_WITH_REPORTS = (("labels", NO_MASK_READ), ("inferences", NO_MASK_READ),
                     ("recursive", NO_MASK_READ),
                     ("label_suffix", NO_MASK_READ), ("inference_suffix", NO_MASK_READ),
                     ("label_map", NO_MASK_READ), ("inference_map", NO_MASK_READ),
-                    ("palette", NO_MASK_READ),
+                    ("palette", NO_MASK_READ), ("valid_masks", NO_MASK_READ),
+                    ("valid_suffix", NO_MASK_READ), ("label_encoding", NO_MASK_READ),
                     ("boundary",
                      "no mask is read; the reports' boundary counts are taken when they have them"),
                     ("boundary_ratio",
@@ -5183,14 +5238,24 @@ def _check_values(options):
         _check_output_dir(options)
     elif options.plots_per_image:
         raise UsageError("--plots-per-image needs --output-dir")
+    if options.valid_suffix and options.valid_masks is None:
+        raise UsageError("--valid-suffix needs --valid-masks")
+    for option, folder, suffix in (("--labels", options.labels, options.label_suffix),
+                                   ("--inferences", options.inferences, options.inference_suffix)):
+        if options.valid_masks is not None and _same_file(options.valid_masks, folder) \
+                and options.valid_suffix == suffix:  # each mask would count where it is not 0
+            raise UsageError(f"--valid-masks and {option} name one folder, {shown(folder)}, and "
+                             "the same name ending: give the valid masks' ending with "
+                             "--valid-suffix")
 
 
 def _check_output_dir(options):
     """Raise UsageError when --output-dir cannot be written: a file, an input folder, or a folder
     whose own files would replace a report that --merge or --compare reads."""
     folder = options.output_dir
+    inputs = [options.labels, options.inferences, options.images, options.valid_masks]
     problem = (output_dir_problem(folder, [] if options.merge or options.compare
-                                  else [options.labels, options.inferences, options.images])
+                                  else [path for path in inputs if path is not None])
                or overwritten_input(folder, options.compare, "compare")
                or overwritten_input(folder, options.merge, "merge"))
     if problem:
@@ -5236,9 +5301,10 @@ def given_rules(options, names, reading_reports):
         given["class_names"], declared, source = names
         if declared is not None and "ignore_index" not in given and not reading_reports:
             given.update(ignore_index=declared, ignore_index_from=source)
-    if not reading_reports:
-        given["input"] = {key: getattr(options, key) or (False if key == "recursive" else None)
-                          for key in INPUT_KEYS}
+    if not reading_reports:  # as given; a folder (--valid-masks) as its text
+        given["input"] = {key: (str(value) if isinstance(value, Path) else value)
+                          or (False if key == "recursive" else None)
+                          for key, value in ((key, getattr(options, key)) for key in INPUT_KEYS)}
     for field in (field for field in dataclasses.fields(Scoring) if field.name in given):
         value = rule_of(field).json_of(given[field.name])
         if not rule_of(field).valid(value):
@@ -5259,8 +5325,9 @@ def make_settings(options):
                     if source in DATASETS), None)
     settings = {name: getattr(options, name) for name in (
         "labels", "inferences", "images", "recursive", "label_suffix", "inference_suffix",
-        "digits", "format", "brief", "num_classes", "bootstrap", "confidence", "seed", "jobs",
-        "quiet", "shard", "output_dir", "plots_per_image", "check_with_sklearn")}
+        "label_encoding", "valid_masks", "valid_suffix", "digits", "format", "brief",
+        "num_classes", "bootstrap", "confidence", "seed", "jobs", "quiet", "shard", "output_dir",
+        "plots_per_image", "check_with_sklearn")}
     return Settings(
         **settings, scoring=Scoring(**given), given=given, dataset=dataset,
         label_map=read["--label-map"], inference_map=read["--inference-map"],
