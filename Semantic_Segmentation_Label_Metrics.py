@@ -93,7 +93,7 @@ MASK_SUFFIXES = {".png", ".bmp", ".tif", ".tiff", ".gif", ".pgm", ".pbm", ".pnm"
 MAX_DIGITS = 17  # a float64 holds about 17 significant digits; more would show noise
 MAX_RUNS_PER_PIXEL = 1 / 8  # above this, runs are too short for run-length counting to pay
 WRONG_COLOUR = (255, 40, 40)  # overlay: a wrong pixel; dimmed pixels never reach this red
-IGNORED_COLOUR = (150, 175, 215)  # overlay: a pixel whose label is the ignore index; not a grey
+IGNORED_COLOUR = (150, 175, 215)  # overlay: a pixel not counted (ignore index, outside valid)
 THUMBNAIL_WIDTH = 480  # pixels; the page shows them at half that, sharp on high-density screens
 # at most: a mask a pixel or two wide is not drawn tens of thousands high
 THUMBNAIL_HEIGHT = 4 * THUMBNAIL_WIDTH
@@ -3915,8 +3915,9 @@ def _page(title, body):
 
 
 OVERLAY_LEGEND = ('<p class="legend">Errors:<span style="background:rgb(%d,%d,%d)"></span>wrong '
-                  'pixel<span style="background:rgb(%d,%d,%d)"></span>ignored (the label is the '
-                  'ignore index)<span style="background:#6f7780"></span>correct: the camera '
+                  'pixel<span style="background:rgb(%d,%d,%d)"></span>not counted (the label is '
+                  'the ignore index, or outside the valid region)<span '
+                  'style="background:#6f7780"></span>correct: the camera '
                   'picture in dimmed grey, or the '
                   "label's class colours at half brightness where there is no picture. Errors by "
                   "the class predicted: each wrong pixel in the colour of the class it was "
@@ -4113,26 +4114,33 @@ def comparison_page(comparison, overlays, digits):
 
 # ---------------------------------------------------------------- renderers: pictures
 
-def error_layer(label, inference, ignore_index=None):
-    """The model's errors as a layer to lay on the camera picture: wrong pixels WRONG_COLOUR,
-    ignored ones IGNORED_COLOUR, the rest transparent. A palette PNG of three colours is lossless,
-    so every error pixel stays sharp and exact, and it is small and fast to write; the page lays it
-    on the picture's JPEG (a tenth of a PNG's bytes), so no composite of the two is encoded, and the
-    picture shows through."""
+def not_counted(label, ignore_index=None, valid=None):
+    """Where pixels are not counted, as a bool array: labelled ignore_index, or outside valid (a
+    bool array, or None for no such region)."""
     ignored = label == ignore_index if ignore_index is not None else np.zeros(label.shape, bool)
+    return ignored if valid is None else ignored | ~valid
+
+
+def error_layer(label, inference, ignore_index=None, valid=None):
+    """The model's errors as a layer to lay on the camera picture: wrong pixels WRONG_COLOUR,
+    pixels not counted (not_counted) IGNORED_COLOUR, the rest transparent. A palette PNG of three
+    colours is lossless, so every error pixel stays sharp and exact, and it is small and fast to
+    write; the page lays it on the picture's JPEG (a tenth of a PNG's bytes), so no composite of the
+    two is encoded, and the picture shows through."""
+    ignored = not_counted(label, ignore_index, valid)
     indices = np.zeros(label.shape, dtype=np.uint8)
     indices[(label != inference) & ~ignored] = 1
     indices[ignored] = 2
     return _palette_image(indices, [(0, 0, 0), WRONG_COLOUR, IGNORED_COLOUR], transparent=0)
 
 
-def predicted_as_layer(label, inference, ignore_index=None, colours=None):
-    """Each wrong pixel in the colour of the class it was predicted as, ignored pixels
+def predicted_as_layer(label, inference, ignore_index=None, colours=None, valid=None):
+    """Each wrong pixel in the colour of the class it was predicted as, pixels not counted
     IGNORED_COLOUR, the rest transparent: a palette PNG whose indices are the predicted ids, with
     two ids that no wrong pixel was predicted as standing for transparent and for ignored (RGBA when
     every id was predicted). colours: the (256, 3) class colours, by default class_colours()."""
     colours = class_colours() if colours is None else colours
-    ignored = label == ignore_index if ignore_index is not None else np.zeros(label.shape, bool)
+    ignored = not_counted(label, ignore_index, valid)
     wrong = (label != inference) & ~ignored
     free = np.setdiff1d(np.arange(LABEL_SPACE), inference[wrong])
     if len(free) < 2:
@@ -4163,7 +4171,7 @@ def class_colour_image(ids, colours):
     return _palette_image(ids, colours)
 
 
-def draw_thumbnail(label, inference, ignore_index, colours):
+def draw_thumbnail(label, inference, ignore_index, colours, valid=None):
     """The errors on the label's class colours at half brightness, THUMBNAIL_WIDTH wide (or
     THUMBNAIL_HEIGHT high, for a mask much higher than wide): a block with any wrong pixel is red,
     so small errors still show. (The label, not the camera picture: decoding a photograph would cost
@@ -4175,7 +4183,7 @@ def draw_thumbnail(label, inference, ignore_index, colours):
     resample = Image.Resampling.NEAREST if enlarged else Image.Resampling.BOX
     thumbnail = np.asarray(class_colour_image(label, colours).convert("RGB").resize(size,
                                                                                     resample)) // 2
-    ignored = label == ignore_index if ignore_index is not None else np.zeros(label.shape, bool)
+    ignored = not_counted(label, ignore_index, valid)
     for mask, colour, share in (((label != inference) & ~ignored, WRONG_COLOUR, 0),
                                 (ignored, IGNORED_COLOUR, 127)):
         shrunk = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(size, resample))
@@ -4204,10 +4212,11 @@ def find_picture(images_dir, key, size, endings=("",)):
     return None, f"no {shown(key)}.* in {shown(images_dir)}"
 
 
-def draw_pictures(key, label, inference, settings):
+def draw_pictures(key, label, inference, settings, valid=None):
     """An image's pictures in the report folder: the camera picture, the label and the prediction in
     class colours, the layers of errors and of what each wrong pixel was predicted as (to lay on the
-    picture, or on the label without one), and a thumbnail of the errors. Returns (why the camera
+    picture, or on the label without one), and a thumbnail of the errors; pixels outside valid (the
+    pixels counted, or None) are shown as ignored ones. Returns (why the camera
     picture is missing, or None; the suffix of its copy, or None)."""
     # (path, format) or (None, why not)
     found, detail = find_picture(settings.images, key, label.shape[::-1],
@@ -4218,13 +4227,13 @@ def draw_pictures(key, label, inference, settings):
     # cent of bytes for several times the time.
     colours = class_colours(settings.dataset)
     ignore_index = settings.scoring.ignore_index
-    for what, image in (("overlay", error_layer(label, inference, ignore_index)),
+    for what, image in (("overlay", error_layer(label, inference, ignore_index, valid)),
                         ("predicted_as", predicted_as_layer(label, inference, ignore_index,
-                                                            colours)),
+                                                            colours, valid)),
                         ("label", class_colour_image(label, colours)),
                         ("prediction", class_colour_image(inference, colours))):
         save_image(image, file_path(folder, file, what), compress_level=1)
-    save_image(draw_thumbnail(label, inference, ignore_index, colours),
+    save_image(draw_thumbnail(label, inference, ignore_index, colours, valid),
                file_path(folder, file, "thumbnail"), quality=85)
     if found is None:
         return detail, None
@@ -4607,13 +4616,13 @@ class FolderSink(Sink):
         return self.held.__exit__(*exception)
 
     @staticmethod
-    def draw(key, label, inference, report, settings):
+    def draw(key, label, inference, report, settings, valid=None):
         """A pair's pictures (draw_pictures) and, with --plots-per-image, its heat map, drawn where
         the masks are (in a worker process): its Drawn. A report folder that cannot be written stops
         the run (OutputError): it is no fault of the masks, and dropping their pair would change the
         numbers."""
         with drawing(report["id"]):
-            note, picture = draw_pictures(key, label, inference, settings)
+            note, picture = draw_pictures(key, label, inference, settings, valid)
             if settings.plots_per_image:
                 draw_image_plot(report, output_name(key), settings)
         return Drawn(label.shape[1], picture, note)
@@ -4623,7 +4632,7 @@ class FolderSink(Sink):
 
 def score_pair(pair, settings):
     """Score one pair: (a Result with its report and tally, or with the error that refused it; the
-    pair's (label, inference) ids when scored, else None)."""
+    pair's (label, inference, valid) of read_pair when scored, else None)."""
     try:
         # valid: the pixels to count (--label-encoding, --valid-masks), or None for every one
         label, inference, valid = read_pair(pair.label, pair.inference, settings.palette,
@@ -4645,7 +4654,7 @@ def score_pair(pair, settings):
         return Result(pair.key, shown(pair.label), None, (
             f"{shown(pair.label)}, {shown(pair.inference)}: internal error "
             f"({type(error).__name__}: {error})")), None
-    return Result(pair.key, shown(pair.label), report, None, counts), (label, inference)
+    return Result(pair.key, shown(pair.label), report, None, counts), (label, inference, valid)
 
 
 def pair_task(pair, settings):
@@ -4653,7 +4662,9 @@ def pair_task(pair, settings):
     pictures while the masks are at hand (they never travel to the parent); returns the Result."""
     result, masks = score_pair(pair, settings)
     if masks is not None and settings.output_dir is not None:
-        result = result._replace(drawn=FolderSink.draw(pair.key, *masks, result.report, settings))
+        label, inference, valid = masks
+        result = result._replace(drawn=FolderSink.draw(pair.key, label, inference, result.report,
+                                                       settings, valid))
     return result
 
 
