@@ -1652,6 +1652,9 @@ def _read_report_file(path):
     except ValueError as error:
         raise RunError(f"{shown(path)}: not a report written by --format json "
                        f"({error})") from None
+    if "input" in document:  # a key written by no older version: its option was not there to use
+        document["input"] = {key: document["input"].get(key, False if key == "recursive" else None)
+                             for key in INPUT_KEYS}
     return document
 
 
