@@ -262,13 +262,16 @@ def test_every_pair_without_a_valid_mask_is_refused_not_a_crash(drive, capsys):
 
 # ---------------------------------------------------------------- --label-encoding kitti-road
 
-def test_kitti_road_ground_truth_worked_by_hand(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_kitti_road_ground_truth_worked_by_hand(tmp_path, monkeypatch, capsys, mode):
     """Magenta is road and red not road, both evaluated; black is not evaluated, and neither is blue
     alone (road outside the evaluated area). Counted: (0, 0) road as road, (0, 1) road as not road,
-    (0, 2) and (1, 1) not road as not road, (1, 2) road as road: rows label, columns inference."""
+    (0, 2) and (1, 1) not road as not road, (1, 2) road as road: rows label, columns inference. An
+    alpha channel is left aside, as the devkit leaves it."""
     monkeypatch.chdir(tmp_path)
-    save("labels/um_road_000000.png", np.array([[MAGENTA, MAGENTA, RED, BLACK],
-                                                [BLUE, RED, MAGENTA, BLACK]], np.uint8))
+    rgb = np.array([[MAGENTA, MAGENTA, RED, BLACK], [BLUE, RED, MAGENTA, BLACK]], np.uint8)
+    alpha = np.array([[255, 0, 90, 255], [255, 255, 0, 7]], np.uint8)
+    save("labels/um_road_000000.png", rgb if mode == "RGB" else np.dstack([rgb, alpha]))
     save("inferences/um_road_000000.png", np.array([[1, 0, 0, 1], [1, 0, 1, 1]], np.uint8))
     status, document, err = run(capsys, "--label-encoding", "kitti-road")
     assert status == 0, err
