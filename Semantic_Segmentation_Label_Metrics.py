@@ -96,7 +96,7 @@ SCORE_SCALES = {8: 255, 16: 65535}
 MAX_DIGITS = 17  # a float64 holds about 17 significant digits; more would show noise
 MAX_RUNS_PER_PIXEL = 1 / 8  # above this, runs are too short for run-length counting to pay
 WRONG_COLOUR = (255, 40, 40)  # overlay: a wrong pixel; dimmed pixels never reach this red
-IGNORED_COLOUR = (150, 175, 215)  # overlay: a pixel whose label is the ignore index; not a grey
+IGNORED_COLOUR = (150, 175, 215)  # overlay: a pixel not counted (ignore index, outside valid)
 THUMBNAIL_WIDTH = 480  # pixels; the page shows them at half that, sharp on high-density screens
 # at most: a mask a pixel or two wide is not drawn tens of thousands high
 THUMBNAIL_HEIGHT = 4 * THUMBNAIL_WIDTH
@@ -287,7 +287,7 @@ def class_colours(dataset=None):
 AS_DEFAULT, REQUIRED, UNKNOWN = "as default", "required", "unknown"
 # How the input record names how the masks were read (a report's "input").
 INPUT_KEYS = ("recursive", "label_suffix", "inference_suffix", "label_map", "inference_map",
-              "palette")
+              "palette", "valid_masks", "valid_suffix", "label_encoding")
 
 
 class Rule(NamedTuple):
@@ -352,7 +352,8 @@ class Scoring:
         from_json=lambda names: {int(key): name for key, name in names.items()})
     input: dict = rule(  # how the masks were read: INPUT_KEYS, as the options gave them
         _how_masks_were_read, "how the masks were read", factory=dict, old=UNKNOWN,
-        option="id maps, palette or name suffixes", compared="free")
+        option="id maps, palette, name suffixes, valid masks or label encoding",
+        compared="free")
     # the Boundary IoU band's width, of the diagonal; None: no Boundary IoU
     boundary_ratio: float | None = rule(
         lambda value: value is None or (type(value) is float and 0 < value <= 1),
@@ -401,6 +402,9 @@ class Settings:
     label_map: "IdMap | None" = None  # ids that become other ids after reading, before counting
     inference_map: "IdMap | None" = None
     palette: "Palette | None" = None  # colours of RGB masks that stand for ids
+    label_encoding: str | None = None  # how label files hold their ids: LABEL_ENCODINGS; None: ids
+    valid_masks: Path | None = None  # a mask per image of the pixels to count, found by its id
+    valid_suffix: str = ""  # the end of a valid mask's file name that is not part of the id
     dataset: str | None = None  # the preset of DATASETS whose colours the pictures use; None: VOC's
     digits: int = 4
     format: str = "text"
@@ -534,7 +538,7 @@ def open_image(path):
             yield image
 
 
-def read_mask(path, palette=None, decode=None):
+def read_mask(path, palette=None):
     """The class ids of a mask file and the bits of its greyscale samples: (2-D uint8 array, bits).
 
     Palette images give their palette indices, which are the class ids; converting
@@ -543,13 +547,18 @@ def read_mask(path, palette=None, decode=None):
     id 3), where Pillow scales them to 0..255 for display. 16- and 32-bit
     greyscale is accepted when every value is within 0..255. RGB (and opaque RGBA)
     masks are turned into ids by palette, a Palette, when there is one. Raises
-    MaskError for anything else. decode(image, path) reads the image in place of _decode_mask
-    (score maps).
+    MaskError for anything else.
     """
+    return read_image_file(path, lambda image: _decode_mask(image, path, palette))
+
+
+def read_image_file(path, decode):
+    """decode(image) of the image file at path; what Pillow raises becomes a MaskError naming the
+    file."""
     name = shown(path)
     try:
         with open_image(path) as image:
-            return decode(image, path) if decode else _decode_mask(image, path, palette)
+            return decode(image)
     except MaskError:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as bomb:
@@ -578,7 +587,9 @@ def read_mask(path, palette=None, decode=None):
                         path) from None
 
 
-def _decode_mask(image, path, palette=None):
+def _check_mask_file(image, path):
+    """Raise MaskError for a file whose pixel values may not be the ones saved (lossy, a format
+    that is no mask's, several frames, min-is-white); have Pillow read 4-bit BMP as stored."""
     name = shown(path)
     if image.format in LOSSY_FORMATS or image.info.get("compression") in ("jpeg", "tiff_jpeg"):
         raise MaskError(f"{name}: {image.format} compression is or can be lossy, and then the "
@@ -595,6 +606,11 @@ def _decode_mask(image, path, palette=None):
                         "PNG", path)
     if image.format == "BMP" and image.mode == "L":
         _read_bmp_samples_as_stored(image, path)
+
+
+def _decode_mask(image, path, palette=None):
+    name = shown(path)
+    _check_mask_file(image, path)
     mode, bits = image.mode, _greyscale_bits(image)
     if mode == "1":  # Pillow keeps 1-bit pixels as 0/255 bytes
         return np.asarray(image.convert("L")) // 255, 1
@@ -634,7 +650,7 @@ def read_scores(path):
     which must be within [0, 1]; raises MaskError."""
     if str(path).lower().endswith(".npy"):
         return _read_score_array(path)
-    return read_mask(path, decode=_decode_scores)
+    return read_image_file(path, lambda image: _decode_scores(image, path))
 
 
 def _decode_scores(image, path):
@@ -698,6 +714,65 @@ def _read_bmp_samples_as_stored(image, path):
     tile = image.tile[0]
     if bits == 4 and len(image.tile) == 1 and tile[0] == "raw" and tile[3][0] == "L":
         image.tile = [tuple(tile[:3]) + (("L;4", *tile[3][1:]),)]
+
+
+def _valid_pixels(image, path):
+    """The pixels a valid mask counts, those that are not 0 (black), as a bool array; raises
+    MaskError unless the mask holds 0 and one other value (or colour) and counts some pixel."""
+    _check_mask_file(image, path)
+    colours = not (image.mode in ("1", "L", "I", "F") or image.mode.startswith("I;16"))
+    if colours:  # palette, RGB, with alpha: each colour one word (as _rgb reads it), alpha aside
+        rgb = np.asarray(image.convert("RGB")).astype(np.uint32)
+        values = rgb[..., 0] | rgb[..., 1] << 8 | rgb[..., 2] << 16
+    else:
+        values = np.asarray(image)
+    counted = values != 0
+    others = values[counted]
+    if others.size and (others != others[0]).any():  # a second value besides 0: not binary
+        found = np.unique(values).tolist()
+        listed = ", ".join(_rgb(value) if colours else str(value) for value in found[:4])
+        raise MaskError(f"{shown(path)}: {len(found)} {'colours' if colours else 'values'} "
+                        f"({listed}{', ...' if len(found) > 4 else ''}), not a binary mask; a "
+                        "valid mask holds 0 where pixels are not counted and one other value "
+                        "where they are", path)
+    if not others.size:
+        raise MaskError(f"{shown(path)}: every pixel is 0, so the valid mask counts no pixel",
+                        path)
+    return counted
+
+
+def read_valid_mask(path):
+    """The pixels a valid mask (--valid-masks) counts, as a bool array (see _valid_pixels); raises
+    MaskError."""
+    return read_image_file(path, lambda image: _valid_pixels(image, path))
+
+
+def read_kitti_road_label(image, path):
+    """KITTI road's ground truth (gt_image_2, RGB) as the devkit's getGroundTruth reads it (OpenCV's
+    planes 0 and 2 of its BGR order): (ids, 8, evaluated), id 1 (road) where blue > 0, else 0 (not
+    road), and evaluated where red > 0; an alpha channel is left aside, as there. Raises MaskError
+    for a file that is not RGB."""
+    _check_mask_file(image, path)
+    if image.mode not in ("RGB", "RGBA") or ";16" in _raw_mode(image):
+        what = f"mode {image.mode}" if ";16" not in _raw_mode(image) else "16-bit RGB"
+        raise MaskError(f"{shown(path)}: {what}, not the 8-bit RGB of KITTI road's ground truth "
+                        "that --label-encoding kitti-road reads (road where blue, evaluated where "
+                        "red)", path)
+    rgb = np.asarray(image)
+    return (rgb[..., 2] > 0).view(np.uint8), 8, rgb[..., 0] > 0
+
+
+# --label-encoding: label files that hold more than ids, read as their dataset defines them, by a
+# function of (image, path) -> (ids, bits, the pixels evaluated: a bool array)
+LABEL_ENCODINGS = {"kitti-road": read_kitti_road_label}
+
+
+def read_label(path, palette=None, encoding=None):
+    """A label's (ids, bits, the pixels it leaves to count: a bool array, or None for every pixel):
+    read_mask's, or by its encoding of LABEL_ENCODINGS. Raises MaskError."""
+    if encoding is None:
+        return (*read_mask(path, palette), None)
+    return read_image_file(path, lambda image: LABEL_ENCODINGS[encoding](image, path))
 
 
 def ids_from_colours(image, palette, path):
@@ -973,6 +1048,7 @@ class Pair(NamedTuple):
     key: str
     label: str
     inference: str
+    valid: str | None = None  # its valid mask (--valid-masks): the pixels to count
 
 
 class Refused(NamedTuple):
@@ -1335,16 +1411,38 @@ def find_pairs(labels_dir, inferences_dir, recursive=False, label_suffix="", inf
     return pairs, refused, notes, hints
 
 
+def with_valid_masks(pairs, folder, recursive=False, suffix=""):
+    """The pairs with their valid masks, found in folder by the pair's key (list_masks, as labels
+    are), and a Refused for each pair without one; a valid mask of no pair is passed over. Raises
+    OSError when folder cannot be read."""
+    listing = list_masks(folder, recursive, suffix)
+    not_taken = {error.key: error for error in listing.refused}  # two masks for one id, ...
+    found, refused = [], []
+    for pair in pairs:
+        if pair.key in listing.masks:
+            found.append(pair._replace(valid=str(listing.masks[pair.key])))
+        elif pair.key in not_taken:
+            refused.append(not_taken[pair.key])
+        else:
+            label = shown(pair.label)
+            refused.append(Refused(pair.key, label, f"{label}: no valid mask "
+                                   f"{shown(pair.key + suffix)}.* in {shown(folder)}"))
+    return found, refused
+
+
 def read_pair(label_path, inference_path, palette=None, label_map=None, inference_map=None,
-              ignore_index=None):
+              ignore_index=None, label_encoding=None, valid_path=None):
     """The class ids of a label and its inference, each mapped by its IdMap, checked to fit
-    together; raises MaskError."""
-    (label, label_bits), (inference, inference_bits) = (read_mask(label_path, palette),
-                                                        read_mask(inference_path, palette))
+    together, and the pixels to count: (label, inference, valid), valid a bool array, or None when
+    every pixel counts. A label_encoding (of LABEL_ENCODINGS) may leave pixels out, and so does a
+    valid mask (valid_path) where it is 0. Raises MaskError."""
+    label, label_bits, valid = read_label(label_path, palette, label_encoding)
+    inference, inference_bits = read_mask(inference_path, palette)
     if label.shape != inference.shape:
         raise MaskError(f"{shown(label_path)} is {label.shape[1]}x{label.shape[0]} but "
                         f"{shown(inference_path)} is {inference.shape[1]}x{inference.shape[0]}: "
                         "sizes differ")
+    valid = _with_valid_mask(valid, valid_path, label_path, label.shape)
     if label_map is not None:
         label = label_map.table[label]
     if inference_map is not None:
@@ -1353,23 +1451,37 @@ def read_pair(label_path, inference_path, palette=None, label_map=None, inferenc
                       MaskSide(inference_path, inference, inference_bits, inference_map,
                                "--inference-map"),
                       ignore_index)
-    return label, inference
+    return label, inference, valid
+
+
+def _with_valid_mask(valid, valid_path, label_path, shape):
+    """The pixels to count: those of valid (None: every pixel) that the valid mask at valid_path (if
+    any) counts too; raises MaskError."""
+    if valid_path is None:
+        return valid
+    counted = read_valid_mask(valid_path)
+    if counted.shape != shape:
+        raise MaskError(f"{shown(valid_path)} is {counted.shape[1]}x{counted.shape[0]} but "
+                        f"{shown(label_path)} is {shape[1]}x{shape[0]}: sizes differ", valid_path)
+    return counted if valid is None else valid & counted  # both must hold
 
 
 def read_score_pair(label_path, scores_path, positive_class, palette=None, label_map=None,
-                    ignore_index=None):
-    """A label and its score map (--scores): (the label's pixels of the positive class, the pixels
-    counted or None for all, and the map's codes and levels as read_scores gives them); raises
-    MaskError."""
-    label, _ = read_mask(label_path, palette)
-    if label_map is not None:
-        label = label_map.table[label]
+                    ignore_index=None, label_encoding=None, valid_path=None):
+    """A label and its score map (--scores), read as read_pair reads a pair: (the label's pixels of
+    the positive class, the pixels counted or None for all, and the map's codes and levels as
+    read_scores gives them); raises MaskError."""
+    label, _, valid = read_label(label_path, palette, label_encoding)
     codes, levels = read_scores(scores_path)
     if label.shape != codes.shape:
         raise MaskError(f"{shown(label_path)} is {label.shape[1]}x{label.shape[0]} but "
                         f"{shown(scores_path)} is {codes.shape[1]}x{codes.shape[0]}: sizes differ")
-    return label == positive_class, None if ignore_index is None else label != ignore_index, \
-        codes, levels
+    valid = _with_valid_mask(valid, valid_path, label_path, label.shape)
+    if label_map is not None:
+        label = label_map.table[label]
+    if ignore_index is not None:
+        valid = label != ignore_index if valid is None else valid & (label != ignore_index)
+    return label == positive_class, valid, codes, levels
 
 
 class MaskSide(NamedTuple):
@@ -1622,6 +1734,9 @@ def _read_report_file(path):
     except ValueError as error:
         raise RunError(f"{shown(path)}: not a report written by --format json "
                        f"({error})") from None
+    if "input" in document:  # a key written by no older version: its option was not there to use
+        document["input"] = {key: document["input"].get(key, False if key == "recursive" else None)
+                             for key in INPUT_KEYS}
     return document
 
 
@@ -1735,17 +1850,17 @@ def join_records(heads, given, how):
 
 # ---------------------------------------------------------------- counting
 
-def count_matrix(label, inference, ignore_index=None):
+def count_matrix(label, inference, ignore_index=None, valid=None):
     """256x256 int64 confusion matrix: [i, j] = pixels labelled i and predicted j (see
     count_pair)."""
-    return count_pair(label, inference, ignore_index)[0]
+    return count_pair(label, inference, ignore_index, valid=valid)[0]
 
 
-def count_pair(label, inference, ignore_index=None, band_width=0):
+def count_pair(label, inference, ignore_index=None, band_width=0, valid=None):
     """(matrix, boundary) of a pair over the whole label space: the 256x256 int64 confusion matrix,
     [i, j] = pixels labelled i and predicted j, and with band_width d > 0 the (2, 256) boundary
     counts (see count_occurring); else None."""
-    counts = count_occurring(label, inference, ignore_index, band_width)
+    counts = count_occurring(label, inference, ignore_index, band_width, valid)
     matrix = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
     matrix[np.ix_(counts.ids, counts.ids)] = counts.matrix
     if counts.boundary is None:
@@ -1800,11 +1915,12 @@ def summed_scores(tallies):
     return ScoreCounts(levels, sums[0], sums[1])
 
 
-def count_occurring(label, inference, ignore_index=None, band_width=0):
+def count_occurring(label, inference, ignore_index=None, band_width=0, valid=None):
     """The Counts of a pair: its confusion matrix over the ids that occur, and with band_width d > 0
     each id's boundary intersection |G & P| and union |G | P|, where G and P are the id's boundary
     bands of width d in the label and in the inference (boundary_band). Pixels whose label is
-    ignore_index are not counted at all.
+    ignore_index are not counted at all, nor are those where valid, a bool array of the masks'
+    shape (or None: every pixel), is False; the bands are still drawn on the whole masks.
 
     A pixel's cell is its label and inference id, with a bit for each band it is in; the cells are
     counted run by run where the masks are piecewise constant, else pixel by pixel with np.bincount.
@@ -1815,7 +1931,15 @@ def count_occurring(label, inference, ignore_index=None, band_width=0):
     bands = (boundary_band(label, band_width).ravel(),
              boundary_band(inference, band_width).ravel()) \
         if band_width else ()
+    label_shape = label.shape
     label, inference = label.ravel(), inference.ravel()
+    if valid is not None:  # as if the pixels outside were never there; runs still form inside
+        if valid.shape != label_shape:
+            raise ValueError(f"valid region is {valid.shape[1]}x{valid.shape[0]}, label is "
+                             f"{label_shape[1]}x{label_shape[0]}")
+        inside = valid.astype(bool, copy=False).ravel()  # a mask, never indices
+        label, inference = label[inside], inference[inside]
+        bands = tuple(band[inside] for band in bands)
     # Masks are piecewise constant: where the pixels form few runs of one (label,
     # inference) pair, count each run's cell weighted by its length, which is
     # several times faster than a cell per pixel and gives the same counts.
@@ -4102,8 +4226,9 @@ def _page(title, body):
 
 
 OVERLAY_LEGEND = ('<p class="legend">Errors:<span style="background:rgb(%d,%d,%d)"></span>wrong '
-                  'pixel<span style="background:rgb(%d,%d,%d)"></span>ignored (the label is the '
-                  'ignore index)<span style="background:#6f7780"></span>correct: the camera '
+                  'pixel<span style="background:rgb(%d,%d,%d)"></span>not counted (the label is '
+                  'the ignore index, or outside the valid region)<span '
+                  'style="background:#6f7780"></span>correct: the camera '
                   'picture in dimmed grey, or the '
                   "label's class colours at half brightness where there is no picture. Errors by "
                   "the class predicted: each wrong pixel in the colour of the class it was "
@@ -4300,26 +4425,33 @@ def comparison_page(comparison, overlays, digits):
 
 # ---------------------------------------------------------------- renderers: pictures
 
-def error_layer(label, inference, ignore_index=None):
-    """The model's errors as a layer to lay on the camera picture: wrong pixels WRONG_COLOUR,
-    ignored ones IGNORED_COLOUR, the rest transparent. A palette PNG of three colours is lossless,
-    so every error pixel stays sharp and exact, and it is small and fast to write; the page lays it
-    on the picture's JPEG (a tenth of a PNG's bytes), so no composite of the two is encoded, and the
-    picture shows through."""
+def not_counted(label, ignore_index=None, valid=None):
+    """Where pixels are not counted, as a bool array: labelled ignore_index, or outside valid (a
+    bool array, or None for no such region)."""
     ignored = label == ignore_index if ignore_index is not None else np.zeros(label.shape, bool)
+    return ignored if valid is None else ignored | ~valid
+
+
+def error_layer(label, inference, ignore_index=None, valid=None):
+    """The model's errors as a layer to lay on the camera picture: wrong pixels WRONG_COLOUR,
+    pixels not counted (not_counted) IGNORED_COLOUR, the rest transparent. A palette PNG of three
+    colours is lossless, so every error pixel stays sharp and exact, and it is small and fast to
+    write; the page lays it on the picture's JPEG (a tenth of a PNG's bytes), so no composite of the
+    two is encoded, and the picture shows through."""
+    ignored = not_counted(label, ignore_index, valid)
     indices = np.zeros(label.shape, dtype=np.uint8)
     indices[(label != inference) & ~ignored] = 1
     indices[ignored] = 2
     return _palette_image(indices, [(0, 0, 0), WRONG_COLOUR, IGNORED_COLOUR], transparent=0)
 
 
-def predicted_as_layer(label, inference, ignore_index=None, colours=None):
-    """Each wrong pixel in the colour of the class it was predicted as, ignored pixels
+def predicted_as_layer(label, inference, ignore_index=None, colours=None, valid=None):
+    """Each wrong pixel in the colour of the class it was predicted as, pixels not counted
     IGNORED_COLOUR, the rest transparent: a palette PNG whose indices are the predicted ids, with
     two ids that no wrong pixel was predicted as standing for transparent and for ignored (RGBA when
     every id was predicted). colours: the (256, 3) class colours, by default class_colours()."""
     colours = class_colours() if colours is None else colours
-    ignored = label == ignore_index if ignore_index is not None else np.zeros(label.shape, bool)
+    ignored = not_counted(label, ignore_index, valid)
     wrong = (label != inference) & ~ignored
     free = np.setdiff1d(np.arange(LABEL_SPACE), inference[wrong])
     if len(free) < 2:
@@ -4350,7 +4482,7 @@ def class_colour_image(ids, colours):
     return _palette_image(ids, colours)
 
 
-def draw_thumbnail(label, inference, ignore_index, colours):
+def draw_thumbnail(label, inference, ignore_index, colours, valid=None):
     """The errors on the label's class colours at half brightness, THUMBNAIL_WIDTH wide (or
     THUMBNAIL_HEIGHT high, for a mask much higher than wide): a block with any wrong pixel is red,
     so small errors still show. (The label, not the camera picture: decoding a photograph would cost
@@ -4362,7 +4494,7 @@ def draw_thumbnail(label, inference, ignore_index, colours):
     resample = Image.Resampling.NEAREST if enlarged else Image.Resampling.BOX
     thumbnail = np.asarray(class_colour_image(label, colours).convert("RGB").resize(size,
                                                                                     resample)) // 2
-    ignored = label == ignore_index if ignore_index is not None else np.zeros(label.shape, bool)
+    ignored = not_counted(label, ignore_index, valid)
     for mask, colour, share in (((label != inference) & ~ignored, WRONG_COLOUR, 0),
                                 (ignored, IGNORED_COLOUR, 127)):
         shrunk = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(size, resample))
@@ -4391,10 +4523,11 @@ def find_picture(images_dir, key, size, endings=("",)):
     return None, f"no {shown(key)}.* in {shown(images_dir)}"
 
 
-def draw_pictures(key, label, inference, settings):
+def draw_pictures(key, label, inference, settings, valid=None):
     """An image's pictures in the report folder: the camera picture, the label and the prediction in
     class colours, the layers of errors and of what each wrong pixel was predicted as (to lay on the
-    picture, or on the label without one), and a thumbnail of the errors. Returns (why the camera
+    picture, or on the label without one), and a thumbnail of the errors; pixels outside valid (the
+    pixels counted, or None) are shown as ignored ones. Returns (why the camera
     picture is missing, or None; the suffix of its copy, or None)."""
     # (path, format) or (None, why not)
     found, detail = find_picture(settings.images, key, label.shape[::-1],
@@ -4405,13 +4538,13 @@ def draw_pictures(key, label, inference, settings):
     # cent of bytes for several times the time.
     colours = class_colours(settings.dataset)
     ignore_index = settings.scoring.ignore_index
-    for what, image in (("overlay", error_layer(label, inference, ignore_index)),
+    for what, image in (("overlay", error_layer(label, inference, ignore_index, valid)),
                         ("predicted_as", predicted_as_layer(label, inference, ignore_index,
-                                                            colours)),
+                                                            colours, valid)),
                         ("label", class_colour_image(label, colours)),
                         ("prediction", class_colour_image(inference, colours))):
         save_image(image, file_path(folder, file, what), compress_level=1)
-    save_image(draw_thumbnail(label, inference, ignore_index, colours),
+    save_image(draw_thumbnail(label, inference, ignore_index, colours, valid),
                file_path(folder, file, "thumbnail"), quality=85)
     if found is None:
         return detail, None
@@ -4798,13 +4931,13 @@ class FolderSink(Sink):
         return self.held.__exit__(*exception)
 
     @staticmethod
-    def draw(key, label, inference, report, settings):
+    def draw(key, label, inference, report, settings, valid=None):
         """A pair's pictures (draw_pictures) and, with --plots-per-image, its heat map, drawn where
         the masks are (in a worker process): its Drawn. A report folder that cannot be written stops
         the run (OutputError): it is no fault of the masks, and dropping their pair would change the
         numbers."""
         with drawing(report["id"]):
-            note, picture = draw_pictures(key, label, inference, settings)
+            note, picture = draw_pictures(key, label, inference, settings, valid)
             if settings.plots_per_image:
                 draw_image_plot(report, output_name(key), settings)
         return Drawn(label.shape[1], picture, note)
@@ -4814,21 +4947,22 @@ class FolderSink(Sink):
 
 def score_pair(pair, settings):
     """Score one pair: (a Result with its report and tally, or with the error that refused it; the
-    pair's (label, inference) ids when scored, else None)."""
+    pair's (label, inference, valid) of read_pair when scored, else None)."""
     try:
         scoring, tally = settings.scoring, None
-        if scoring.threshold is None:
-            label, inference = read_pair(pair.label, pair.inference, settings.palette,
-                                         settings.label_map, settings.inference_map,
-                                         scoring.ignore_index)
+        if scoring.threshold is None:  # valid: the pixels to count, or None for every one
+            label, inference, valid = read_pair(pair.label, pair.inference, settings.palette,
+                                                settings.label_map, settings.inference_map,
+                                                scoring.ignore_index, settings.label_encoding,
+                                                pair.valid)
         else:
-            label, inference, tally = _thresholded(pair, settings)
-        ignore_index = scoring.ignore_index if tally is None else UNCOUNTED
+            label, inference, valid, tally = _thresholded(pair, settings)
         band_width = boundary_width(label.shape,
                                     scoring.boundary_ratio) if scoring.boundary else 0
-        counts = count_occurring(label, inference, ignore_index, band_width)._replace(scores=tally)
+        counts = count_occurring(label, inference, scoring.ignore_index, band_width, valid)
+        counts = counts._replace(scores=tally)
         if settings.check_with_sklearn:
-            check_with_sklearn(pair, label, inference, counts, ignore_index)
+            check_with_sklearn(pair, label, inference, counts, scoring.ignore_index, valid)
         report = image_report(shown(pair.key), pair.label, pair.inference, counts, scoring)
     except MaskError as error:
         return Result(pair.key, shown(error.path or pair.label), None, str(error)), None
@@ -4838,27 +4972,21 @@ def score_pair(pair, settings):
         return Result(pair.key, shown(pair.label), None, (
             f"{shown(pair.label)}, {shown(pair.inference)}: internal error "
             f"({type(error).__name__}: {error})")), None
-    return Result(pair.key, shown(pair.label), report, None, counts), (label, inference)
-
-
-# --scores: a binarised label's mark for a pixel not counted (its ids are 0, the rest, and 1)
-UNCOUNTED = 255
+    return Result(pair.key, shown(pair.label), report, None, counts), (label, inference, valid)
 
 
 def _thresholded(pair, settings):
-    """A label and its score map as (the label's ids: 1 for the positive class, 0 for the rest,
-    UNCOUNTED where not counted; the map at the threshold, 1 at or above it, else 0; the pair's
-    ScoreCounts)."""
+    """A label and its score map as (the label's ids: 1 for the positive class, 0 for the rest; the
+    map at the threshold, 1 at or above it, else 0; the pixels counted, or None for every one; the
+    pair's ScoreCounts)."""
     scoring = settings.scoring
     positive, counted, codes, levels = read_score_pair(
         pair.label, pair.inference, scoring.positive_class, settings.palette, settings.label_map,
-        scoring.ignore_index)
+        scoring.ignore_index, settings.label_encoding, pair.valid)
     label = positive.view(np.uint8)
-    if counted is not None:
-        label = np.where(counted, label, np.uint8(UNCOUNTED))
     # levels ascend: a code at or past the first level at the threshold scores at or above it
     inference = (codes >= np.searchsorted(levels, scoring.threshold)).view(np.uint8)
-    return label, inference, count_scores(positive, codes, levels, counted)
+    return label, inference, counted, count_scores(positive, codes, levels, counted)
 
 
 def pair_task(pair, settings):
@@ -4866,20 +4994,22 @@ def pair_task(pair, settings):
     pictures while the masks are at hand (they never travel to the parent); returns the Result."""
     result, masks = score_pair(pair, settings)
     if masks is not None and settings.output_dir is not None:
-        result = result._replace(drawn=FolderSink.draw(pair.key, *masks, result.report, settings))
+        label, inference, valid = masks
+        result = result._replace(drawn=FolderSink.draw(pair.key, label, inference, result.report,
+                                                       settings, valid))
     return result
 
 
-def check_with_sklearn(pair, label, inference, counts, ignore_index):
+def check_with_sklearn(pair, label, inference, counts, ignore_index, valid=None):
     """Raise CheckFailed unless a pair's Counts equal
     sklearn.metrics.confusion_matrix(labels=range(256)) of its raw id arrays, the pixels labelled
-    ignore_index removed first (scikit-learn has no ignore index): the matrix every number comes
-    from, proven on the user's own data."""
+    ignore_index and those outside valid (when not None) removed first (scikit-learn has no ignore
+    index): the matrix every number comes from, proven on the user's own data."""
     from sklearn.metrics import confusion_matrix  # only a run with this option pays for the import
-    label, inference = label.ravel(), inference.ravel()
+    counted = np.ones(label.shape, bool) if valid is None else valid.copy()
     if ignore_index is not None:
-        counted = label != ignore_index
-        label, inference = label[counted], inference[counted]
+        counted &= label != ignore_index
+    label, inference = label[counted], inference[counted]
     expected = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
     if label.size:  # scikit-learn refuses empty arrays; their matrix is empty
         expected = confusion_matrix(label, inference, labels=range(LABEL_SPACE))
@@ -5049,8 +5179,9 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
 
 def score(settings):
     """Score the mask folders and report; returns the exit status."""
-    for option, folder in (("--labels", settings.labels), ("--inferences", settings.inferences)):
-        if not folder.is_dir():
+    for option, folder in (("--labels", settings.labels), ("--inferences", settings.inferences),
+                           ("--valid-masks", settings.valid_masks)):
+        if folder is not None and not folder.is_dir():
             raise RunError(f"{option} {shown(folder)}: "
                            + ("a file, not a folder" if folder.exists() else "no such folder"))
     try:
@@ -5084,6 +5215,13 @@ def score(settings):
                        + "".join(f"\n  {error.message}" for error in refused[:MAX_LISTED])
                        + (f"\n  ... and {len(refused) - MAX_LISTED} more"
                           if len(refused) > MAX_LISTED else ""))
+    if settings.valid_masks is not None:  # a pair without one is refused, as one file alone is
+        try:
+            pairs, without = with_valid_masks(pairs, settings.valid_masks, settings.recursive,
+                                              settings.valid_suffix)
+        except OSError as error:
+            raise RunError(f"cannot list the valid masks: {error}") from None
+        refused += without
     if not settings.quiet:
         for note in notes:
             say(note)
@@ -5252,6 +5390,17 @@ def _add_reading_options(parser):
                              "for; a preset (" + ", ".join(PALETTE_PRESETS)
                              + ") or a text file in which line "
                              "k (or 'N: ...') gives id k's colour as 'R G B' or '#rrggbb'")
+    group.add_argument("--valid-masks", type=Path, metavar="DIR",
+                        help="folder of a mask per image, found by the image's id, of the pixels "
+                             "to count: those that are not 0 (e.g. DRIVE's field-of-view masks); "
+                             "the others are left out, as ignored pixels are")
+    group.add_argument("--valid-suffix", default="", metavar="S",
+                        help="the end of the valid masks' file names that is not part of the id, "
+                             "e.g. _test_mask")
+    group.add_argument("--label-encoding", choices=LABEL_ENCODINGS,
+                        help="read label files that hold more than ids: kitti-road reads KITTI "
+                             "road's RGB ground truth as its devkit does (blue: road, id 1, else "
+                             "0; pixels without red are not counted)")
     group.add_argument("--images", default="images", type=Path, metavar="DIR",
                         help="folder of the camera pictures the overlays are drawn on (default: "
                         "images)")
@@ -5381,7 +5530,8 @@ NOT_WITH_REPORTS = (("labels", NO_MASK_READ), ("inferences", NO_MASK_READ),
                     ("recursive", NO_MASK_READ),
                     ("label_suffix", NO_MASK_READ), ("inference_suffix", NO_MASK_READ),
                     ("label_map", NO_MASK_READ), ("inference_map", NO_MASK_READ),
-                    ("palette", NO_MASK_READ),
+                    ("palette", NO_MASK_READ), ("valid_masks", NO_MASK_READ),
+                    ("valid_suffix", NO_MASK_READ), ("label_encoding", NO_MASK_READ),
                     ("boundary",
                      "no mask is read; the reports' boundary counts are taken when they have them"),
                     ("boundary_ratio",
@@ -5445,14 +5595,24 @@ def _check_values(options):
         _check_output_dir(options)
     elif options.plots_per_image:
         raise UsageError("--plots-per-image needs --output-dir")
+    if options.valid_suffix and options.valid_masks is None:
+        raise UsageError("--valid-suffix needs --valid-masks")
+    for option, folder, suffix in (("--labels", options.labels, options.label_suffix),
+                                   ("--inferences", options.inferences, options.inference_suffix)):
+        if options.valid_masks is not None and _same_file(options.valid_masks, folder) \
+                and options.valid_suffix == suffix:  # each mask would count where it is not 0
+            raise UsageError(f"--valid-masks and {option} name one folder, {shown(folder)}, and "
+                             "the same name ending: give the valid masks' ending with "
+                             "--valid-suffix")
 
 
 def _check_output_dir(options):
     """Raise UsageError when --output-dir cannot be written: a file, an input folder, or a folder
     whose own files would replace a report that --merge or --compare reads."""
     folder = options.output_dir
+    inputs = [options.labels, options.inferences, options.images, options.valid_masks]
     problem = (output_dir_problem(folder, [] if options.merge or options.compare
-                                  else [options.labels, options.inferences, options.images])
+                                  else [path for path in inputs if path is not None])
                or overwritten_input(folder, options.compare, "compare")
                or overwritten_input(folder, options.merge, "merge"))
     if problem:
@@ -5508,9 +5668,10 @@ def given_rules(options, names, reading_reports):
         given["class_names"], declared, source = names
         if declared is not None and "ignore_index" not in given and not reading_reports:
             given.update(ignore_index=declared, ignore_index_from=source)
-    if not reading_reports:
-        given["input"] = {key: getattr(options, key) or (False if key == "recursive" else None)
-                          for key in INPUT_KEYS}
+    if not reading_reports:  # as given; a folder (--valid-masks) as its text
+        given["input"] = {key: (str(value) if isinstance(value, Path) else value)
+                          or (False if key == "recursive" else None)
+                          for key, value in ((key, getattr(options, key)) for key in INPUT_KEYS)}
     for field in (field for field in dataclasses.fields(Scoring) if field.name in given):
         value = rule_of(field).json_of(given[field.name])
         if not rule_of(field).valid(value):
@@ -5531,8 +5692,9 @@ def make_settings(options):
                     if source in DATASETS), None)
     settings = {name: getattr(options, name) for name in (
         "labels", "inferences", "images", "recursive", "label_suffix", "inference_suffix",
-        "digits", "format", "brief", "num_classes", "bootstrap", "confidence", "seed", "jobs",
-        "quiet", "shard", "output_dir", "plots_per_image", "check_with_sklearn")}
+        "label_encoding", "valid_masks", "valid_suffix", "digits", "format", "brief",
+        "num_classes", "bootstrap", "confidence", "seed", "jobs", "quiet", "shard", "output_dir",
+        "plots_per_image", "check_with_sklearn")}
     return Settings(
         **settings, scoring=Scoring(**given), given=given, dataset=dataset,
         label_map=read["--label-map"], inference_map=read["--inference-map"],

@@ -57,14 +57,14 @@ def make_pairs(folder, size, count):
 
 
 def decode_floor(pairs):
-    for _, label_path, inference_path in pairs:
+    for _, label_path, inference_path, *_ in pairs:  # Pair's key, label, inference, ...
         np.asarray(Image.open(label_path))
         np.asarray(Image.open(inference_path))
 
 
 def sklearn_pipeline(pairs):
     total = np.zeros((256, 256), dtype=np.int64)
-    for _, label_path, inference_path in pairs:
+    for _, label_path, inference_path, *_ in pairs:  # Pair's key, label, inference, ...
         label, inference = np.asarray(Image.open(label_path)), np.asarray(Image.open(inference_path))
         total += confusion_matrix(label.ravel(), inference.ravel(), labels=range(256))
     return total
@@ -99,7 +99,7 @@ def make_variant(pairs, folder, kind):
             colours[train_id], labelids[train_id] = colour, label_id
     for sub in ("labels", "inferences"):
         (folder / sub).mkdir(parents=True)
-    for _, label_path, inference_path in pairs:
+    for _, label_path, inference_path, *_ in pairs:  # Pair's key, label, inference, ...
         label, inference = np.asarray(Image.open(label_path)), np.asarray(Image.open(inference_path))
         if kind == "palette":
             label, inference = colours[label], colours[inference]
@@ -167,9 +167,9 @@ def stage_costs(pairs, rounds_out):
     """Milliseconds per pair in each stage of the one-process pipeline, run pair after pair as the tool runs
     them (so that each stage finds the caches as the one before left them)."""
     spent = dict.fromkeys(STAGES, 0.0)
-    for _, label_path, inference_path in pairs:
+    for _, label_path, inference_path, *_ in pairs:  # Pair's key, label, inference, ...
         start = time.perf_counter()
-        label, inference = tool.read_pair(label_path, inference_path)
+        label, inference, _ = tool.read_pair(label_path, inference_path)
         read = time.perf_counter()
         counts = tool.count_occurring(label, inference)
         counted = time.perf_counter()

@@ -49,7 +49,8 @@ def test_json_has_the_documented_shape_and_types(three_pairs, capsys):
                              "combined", "errors", "warnings"}
     assert document["shards"] is None and document["boundary_ratio"] is None  # no --shard, no --boundary
     assert document["input"] == {"recursive": False, "label_suffix": None, "inference_suffix": None,
-                                 "label_map": None, "inference_map": None, "palette": None}
+                                 "label_map": None, "inference_map": None, "palette": None,
+                                 "valid_masks": None, "valid_suffix": None, "label_encoding": None}
     assert document["warnings"] == []
     # The preset declares its void, as a class-names file's 'ignore: 255' line does, and the head says so.
     assert (document["label_space"], document["ignore_index"], document["zero_division"]) == (256, 255, 0)

@@ -349,10 +349,10 @@ def test_an_internal_error_names_the_file_and_spares_the_rest(folders, capsys, t
     Image.fromarray(np.zeros(SHAPE, np.uint8)).save(tmp_path / "inferences" / "buggy.png")
     real_count = tool.count_occurring
 
-    def count_with_a_bug(label, inference, ignore_index=None, band_width=0):
+    def count_with_a_bug(label, inference, *rest):
         if not label.any():  # only the all-zero pair
             raise RuntimeError("a bug")
-        return real_count(label, inference, ignore_index, band_width)
+        return real_count(label, inference, *rest)
     monkeypatch.setattr(tool, "count_occurring", count_with_a_bug)
     assert_refused(capsys, folders, "labels/buggy.png", "internal error", "RuntimeError: a bug")
 

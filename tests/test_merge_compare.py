@@ -272,7 +272,8 @@ def test_a_report_without_input_merges_with_a_newer_one(pairs, capsys):
     (pairs / "s2.json").write_text(json.dumps(new))
     (pairs / "s3.json").write_text(json.dumps({**old, "input": whole["input"], "images": [], "errors": []}))
     status = tool.main(["--merge", "s1.json", "s2.json", "s3.json"])
-    one_line_error(capsys, status, "the reports were made with different id maps, palette or name suffixes")
+    one_line_error(capsys, status, "the reports were made with different id maps, palette, name suffixes, valid "
+                                   "masks or label encoding")
 
 
 # ---------------------------------------------------------------- 7: never write over an input

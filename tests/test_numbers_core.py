@@ -191,7 +191,9 @@ def test_the_json_head_is_the_scoring_record(tmp_path, capsys, monkeypatch):
     assert head == {"ignore_index": 2, "ignore_index_from": "--ignore-index", "zero_division": "nan",
                     "class_names": {}, "input": {"recursive": False, "label_suffix": None,
                                                  "inference_suffix": None, "label_map": None,
-                                                 "inference_map": None, "palette": None},
+                                                 "inference_map": None, "palette": None,
+                                                 "valid_masks": None, "valid_suffix": None,
+                                                 "label_encoding": None},
                     "boundary_ratio": 0.05,  # --boundary-ratio alone asks for Boundary IoU
                     "threshold": None, "positive_class": None}  # no score maps
     assert "boundary_iou" in document["combined"]["classes"]["0"]
