@@ -229,3 +229,27 @@ def test_the_report_folder_holds_the_curves_as_scikit_learn_draws_them(tmp_path,
     np.testing.assert_allclose(ours[:, 0], thresholds[1:], rtol=0, atol=1e-15)
     np.testing.assert_allclose(ours[:, 3], tpr[1:], rtol=0, atol=1e-15)
     np.testing.assert_allclose(ours[:, 4], fpr[1:], rtol=0, atol=1e-15)
+
+
+def test_kitti_road_ground_truth_as_it_ships_against_road_maps(tmp_path, capsys, monkeypatch):
+    """--label-encoding kitti-road with --scores: blue is road, red the evaluated area, and the numbers are
+    the devkit's (the oracle reads the RGB ground truth as getGroundTruth does)."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(12)
+    for folder in ("gt_image_2", "results"):
+        (tmp_path / folder).mkdir()
+    per_image = []
+    for index in range(4):
+        road, valid = rng.random((30, 40)) < 0.4, rng.random((30, 40)) < 0.85
+        rgb = np.zeros((30, 40, 3), np.uint8)
+        rgb[..., 0], rgb[..., 2] = valid * 255, road * 255
+        grey = np.clip(road * 120 + rng.integers(0, 136, road.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(rgb).save(tmp_path / "gt_image_2" / f"um_road_{index:06d}.png")
+        Image.fromarray(grey).save(tmp_path / "results" / f"um_road_{index:06d}.png")
+        per_image.append(oracle.eval_exp(oracle.scores_from_grey(grey), *oracle.ground_truth(rgb)))
+    document = json_run(capsys, "--labels", "gt_image_2", "--inferences", "results", "--label-encoding",
+                        "kitti-road", "--scores")
+    expected, got = oracle.maximize_f(oracle.pool(per_image)), document["combined"]["scores"]
+    assert got["max_f"] == pytest.approx(expected["max_f"], abs=1e-12)
+    assert (got["max_f_threshold"], got["kitti_ap"]) == (expected["threshold"], pytest.approx(expected["ap"]))
+    assert got["positives"] + got["negatives"] == expected["pos"] + expected["neg"]
