@@ -1438,10 +1438,7 @@ def read_pair(label_path, inference_path, palette=None, label_map=None, inferenc
     valid mask (valid_path) where it is 0. Raises MaskError."""
     label, label_bits, valid = read_label(label_path, palette, label_encoding)
     inference, inference_bits = read_mask(inference_path, palette)
-    if label.shape != inference.shape:
-        raise MaskError(f"{shown(label_path)} is {label.shape[1]}x{label.shape[0]} but "
-                        f"{shown(inference_path)} is {inference.shape[1]}x{inference.shape[0]}: "
-                        "sizes differ")
+    _check_same_size(label_path, label.shape, inference_path, inference.shape)
     valid = _with_valid_mask(valid, valid_path, label_path, label.shape)
     if label_map is not None:
         label = label_map.table[label]
@@ -1454,15 +1451,20 @@ def read_pair(label_path, inference_path, palette=None, label_map=None, inferenc
     return label, inference, valid
 
 
+def _check_same_size(path, shape, other_path, other_shape, at_fault=None):
+    """Raise MaskError, naming both files, unless two masks have one size."""
+    if shape != other_shape:
+        raise MaskError(f"{shown(path)} is {shape[1]}x{shape[0]} but {shown(other_path)} is "
+                        f"{other_shape[1]}x{other_shape[0]}: sizes differ", at_fault)
+
+
 def _with_valid_mask(valid, valid_path, label_path, shape):
     """The pixels to count: those of valid (None: every pixel) that the valid mask at valid_path (if
     any) counts too; raises MaskError."""
     if valid_path is None:
         return valid
     counted = read_valid_mask(valid_path)
-    if counted.shape != shape:
-        raise MaskError(f"{shown(valid_path)} is {counted.shape[1]}x{counted.shape[0]} but "
-                        f"{shown(label_path)} is {shape[1]}x{shape[0]}: sizes differ", valid_path)
+    _check_same_size(valid_path, counted.shape, label_path, shape, at_fault=valid_path)
     return counted if valid is None else valid & counted  # both must hold
 
 
@@ -1473,9 +1475,7 @@ def read_score_pair(label_path, scores_path, positive_class, palette=None, label
     read_scores gives them); raises MaskError."""
     label, _, valid = read_label(label_path, palette, label_encoding)
     codes, levels = read_scores(scores_path)
-    if label.shape != codes.shape:
-        raise MaskError(f"{shown(label_path)} is {label.shape[1]}x{label.shape[0]} but "
-                        f"{shown(scores_path)} is {codes.shape[1]}x{codes.shape[0]}: sizes differ")
+    _check_same_size(label_path, label.shape, scores_path, codes.shape)
     valid = _with_valid_mask(valid, valid_path, label_path, label.shape)
     if label_map is not None:
         label = label_map.table[label]
@@ -1903,6 +1903,18 @@ def count_scores(positive, codes, levels, counted=None):
     negatives, positives = per_cell[:size], per_cell[size:]
     occurs = (negatives > 0) | (positives > 0)
     return ScoreCounts(levels[occurs], positives[occurs], negatives[occurs])
+
+
+def counts_at_threshold(tally, threshold):
+    """The Counts of a score map at a threshold, from its tally alone: ids 0 (the rest) and 1 (the
+    positive class), a pixel predicted 1 when it scores at or above the threshold; what counting
+    the binarised masks gives, without a second pass over the pixels."""
+    above = tally.levels >= threshold
+    matrix = np.array([[tally.negatives[~above].sum(), tally.negatives[above].sum()],
+                       [tally.positives[~above].sum(), tally.positives[above].sum()]],
+                      dtype=np.int64)
+    ids = np.flatnonzero(matrix.any(axis=0) | matrix.any(axis=1))
+    return Counts(ids, matrix[np.ix_(ids, ids)], None, tally)
 
 
 def summed_scores(tallies):
@@ -4957,10 +4969,13 @@ def score_pair(pair, settings):
                                                 pair.valid)
         else:
             label, inference, valid, tally = _thresholded(pair, settings)
-        band_width = boundary_width(label.shape,
-                                    scoring.boundary_ratio) if scoring.boundary else 0
-        counts = count_occurring(label, inference, scoring.ignore_index, band_width, valid)
-        counts = counts._replace(scores=tally)
+        if tally is not None and not scoring.boundary:  # no pixel to count again
+            counts = counts_at_threshold(tally, scoring.threshold)
+        else:
+            band_width = boundary_width(label.shape,
+                                        scoring.boundary_ratio) if scoring.boundary else 0
+            counts = count_occurring(label, inference, scoring.ignore_index, band_width, valid)
+            counts = counts._replace(scores=tally)
         if settings.check_with_sklearn:
             check_with_sklearn(pair, label, inference, counts, scoring.ignore_index, valid)
         report = image_report(shown(pair.key), pair.label, pair.inference, counts, scoring)

@@ -113,7 +113,8 @@ def test_the_report_at_the_threshold_is_the_ordinary_report_of_the_binarised_map
     scikit-learn's on those masks, with the ignored pixels left out."""
     monkeypatch.chdir(tmp_path)
     pairs = write_maps(tmp_path, 3, kind="npy")
-    document = json_run(capsys, "--inferences", "scores", "--threshold", "0.6", "--ignore-index", "255")
+    document = json_run(capsys, "--inferences", "scores", "--threshold", "0.6", "--ignore-index", "255",
+                        "--check-with-sklearn")  # the matrix from the tally, recounted by scikit-learn
     for image in document["images"]:
         label, scores = pairs[image["id"]]
         assert_report_matches_sklearn(image, label, np.where(label == 255, 0, scores >= 0.6).astype(np.uint8),
@@ -253,3 +254,18 @@ def test_kitti_road_ground_truth_as_it_ships_against_road_maps(tmp_path, capsys,
     assert got["max_f"] == pytest.approx(expected["max_f"], abs=1e-12)
     assert (got["max_f_threshold"], got["kitti_ap"]) == (expected["threshold"], pytest.approx(expected["ap"]))
     assert got["positives"] + got["negatives"] == expected["pos"] + expected["neg"]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_matrix_at_the_threshold_from_the_tally_is_the_binarised_masks_counted(seed):
+    """counts_at_threshold (no second pass over the pixels) equals count_occurring of the binarised
+    masks, with pixels left out, on maps with ties at the threshold itself."""
+    rng = np.random.default_rng(seed)
+    positive, counted = rng.random((25, 30)) < 0.3, rng.random((25, 30)) < 0.8
+    codes, levels = rng.integers(0, 5, (25, 30)), np.array([0.0, 0.25, 0.5, 0.75, 1.0])
+    tally = tool.count_scores(positive, codes, levels, counted)
+    ours = tool.counts_at_threshold(tally, 0.5)
+    plain = tool.count_occurring(positive.astype(np.uint8), (levels[codes] >= 0.5).astype(np.uint8),
+                                 valid=counted)
+    np.testing.assert_array_equal(ours.ids, plain.ids)
+    np.testing.assert_array_equal(ours.matrix, plain.matrix)
