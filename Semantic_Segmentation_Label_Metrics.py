@@ -3512,7 +3512,8 @@ IMAGE_FILES = {"page": ("reports", ".html"), "matrix": ("matrices", ".csv"),
                "overlay": ("overlays", ".png"),
                "predicted_as": ("predicted_as", ".png"), "label": ("label_colours", ".png"),
                "prediction": ("inference_colours", ".png"), "picture": ("pictures", ".jpg"),
-               "thumbnail": ("thumbnails", ".jpg"), "plot": ("plots", ".png")}
+               "thumbnail": ("thumbnails", ".jpg"), "plot": ("plots", ".png"),
+               "curve": ("curves", ".csv")}
 # --compare's copies of the reports' thumbnails: a folder of their own, as any name may be an
 # image's.
 COMPARISON_THUMBNAILS = "compare_thumbnails"
@@ -4216,6 +4217,61 @@ def html_headline(report, digits):
         for row in headline_rows(report)) + "</div>")
 
 
+CURVE_SIDE = 240  # pixels: a score-map curve's square plot
+CURVE_POINTS = 1000  # a curve drawn through more points looks no different, and weighs more
+
+
+def svg_curve(points, marked, x_title, y_title, caption):
+    """A curve in the unit square as inline SVG: points (x, y) in order, marked (x, y) the point
+    shown as a dot (None: none), the axes' titles and the caption under it."""
+    side, margin = CURVE_SIDE, 34
+    step = max(1, len(points) // CURVE_POINTS)
+    kept = points[::step] + ([points[-1]] if (len(points) - 1) % step else [])
+
+    def at(x, y):
+        return margin + x * side, margin / 2 + (1 - y) * side
+    dot = "" if marked is None else ('<circle cx="{:.1f}" cy="{:.1f}" r="4" fill="#d62728">'
+                                     "<title>MaxF</title></circle>").format(*at(*marked))
+    middle = margin / 2 + side / 2
+    return (f'<figure><svg width="{side + margin * 1.5:.0f}" height="{side + margin * 1.5:.0f}" '
+            f'role="img" aria-label="{html.escape(caption)}">'
+            f'<rect x="{margin}" y="{margin / 2}" width="{side}" height="{side}" fill="none" '
+            'stroke="#b8c2cc"/><polyline fill="none" stroke="#2b6cb0" stroke-width="1.5" points="'
+            + " ".join("{:.1f},{:.1f}".format(*at(x, y)) for x, y in kept) + f'"/>{dot}'
+            + "".join(f'<text x="{x:.0f}" y="{y:.0f}" font-size="10" fill="#5b6876" '
+                      f'text-anchor="middle">{tick}</text>' for x, y, tick in (
+                          (margin, side + margin, "0"), (margin + side, side + margin, "1"),
+                          (margin - 8, margin / 2 + 8, "1")))
+            + f'<text x="{margin + side / 2}" y="{side + margin * 1.35:.0f}" font-size="11" '
+            f'text-anchor="middle">{html.escape(x_title)}</text>'
+            f'<text x="10" y="{middle}" font-size="11" text-anchor="middle" '
+            f'transform="rotate(-90 10 {middle})">{html.escape(y_title)}</text>'
+            f"</svg><figcaption>{html.escape(caption)}</figcaption></figure>")
+
+
+def html_score_curves(report, digits):
+    """--scores: the ROC and precision-recall curves of a report's tally, with the KITTI MaxF
+    point marked, and the devkit's numbers; '' without score maps or without both sides."""
+    block = report.get("scores")
+    if block is None or not block["positives"] or not block["negatives"]:
+        return ""
+    rows = score_curve_rows(report)[1:]
+    roc = [(0.0, 0.0)] + [(row[5], row[4]) for row in rows]
+    pr = [(row[4], row[3]) for row in rows]
+    maxf = block["max_f_threshold"] is not None
+    lines = format_score_map(report, digits).splitlines()
+    return ('<h2>Score map</h2><div class="card"><div class="pictures two">'
+            + svg_curve(roc, (block["fpr_at_max_f"], block["recall_at_max_f"]) if maxf else None,
+                        "false positive rate", "true positive rate (recall)",
+                        f"ROC curve, AUC {_score_text(block['roc_auc'], digits)}")
+            + svg_curve(pr, (block["recall_at_max_f"], block["precision_at_max_f"]) if maxf
+                        else None, "recall", "precision",
+                        "precision-recall curve, AP "
+                        f"{_score_text(block['average_precision'], digits)} (red: MaxF)")
+            + "</div>" + "".join(f'<p class="meta">{html.escape(line)}</p>' for line in lines)
+            + "</div>")
+
+
 def html_conventions(report, digits):
     """What other tools would print: one line when they all agree, else their table and rules."""
     conventions = report["conventions"]
@@ -4279,6 +4335,8 @@ def image_page(report, file, settings, pictures):
                                                      class_colours(settings.dataset))
                                                      + OVERLAY_LEGEND)
     links = [f'<a href="../{file_link(file, "matrix")}">matrix as CSV</a>']
+    if "scores" in report:
+        links.append(f'<a href="../{file_link(file, "curve")}">curves as CSV</a>')
     if settings.plots_per_image:
         links.append(f'<a href="../{file_link(file, "plot")}">heat map</a>')
     pairs = confused_pairs(report, 5, names)
@@ -4287,7 +4345,8 @@ def image_page(report, file, settings, pictures):
             f'<p class="meta">{html.escape(report["label"])} vs '
             f'{html.escape(report["inference"])}, {plural(report["pixels"], "pixel")} counted '
             f'&middot; {" &middot; ".join(links)}</p>'
-            + (html_headline(report, digits) if report["pixels"] else "") + shown_pictures
+            + (html_headline(report, digits) if report["pixels"] else "")
+            + html_score_curves(report, digits) + shown_pictures
             + '<h2>Classification report</h2><div class="card">'
             + html_class_table(report, digits, settings.scoring.zero_division) + "</div>"
             + (f'<h2>Most confused</h2><div class="card">{confused_table(pairs, digits)}</div>'
@@ -4364,6 +4423,7 @@ def index_page(combined, rows, refused, warnings, settings, has_overlays):
             'href="confusion_matrix.csv">confusion_matrix.csv</a></p>'
             + skipped + "".join(f'<p class="note">{html.escape(note)}</p>' for note in notes)
             + (html_headline(combined, digits) if combined["pixels"] else "")
+            + html_score_curves(combined, digits)
             + ('<h2>IoU per class, worst first</h2><div '
                f'class="card">{html_class_bars(combined, digits)}</div>'
                if combined["classes"] else "")
@@ -4885,6 +4945,8 @@ class FolderSink(Sink):
                                          first=[report["id"]], present=self.present))
         with drawing(report["id"]):
             write_csv(file_path(self.folder, file, "matrix"), matrix_csv_rows(report))
+            if "scores" in report:
+                write_csv(file_path(self.folder, file, "curve"), score_curve_rows(report))
             write_text(file_path(self.folder, file, "page"), image_page(
                 report, file, self.settings, None if self.merged else result.drawn[:2]))
             if self.merged and self.settings.plots_per_image:
@@ -4937,7 +4999,8 @@ class FolderSink(Sink):
                if not self.merged else "")
             + (f", pictures/ ({len(rows) - len(notes)})" if not self.merged
                and len(rows) > len(notes) else "")
-            + (f", plots/ ({len(rows)})" if s.plots_per_image else ""))
+            + (f", plots/ ({len(rows)})" if s.plots_per_image else "")
+            + (f", score_curve.csv and curves/ ({len(rows)})" if "scores" in combined else ""))
 
     def __exit__(self, *exception):
         return self.held.__exit__(*exception)

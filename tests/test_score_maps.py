@@ -230,6 +230,15 @@ def test_the_report_folder_holds_the_curves_as_scikit_learn_draws_them(tmp_path,
     np.testing.assert_allclose(ours[:, 0], thresholds[1:], rtol=0, atol=1e-15)
     np.testing.assert_allclose(ours[:, 3], tpr[1:], rtol=0, atol=1e-15)
     np.testing.assert_allclose(ours[:, 4], fpr[1:], rtol=0, atol=1e-15)
+    for key in pairs:  # each image's curves too, and its page and the index draw them
+        with open(tmp_path / "out" / "curves" / f"{key}.csv", newline="") as file:
+            image_rows = [[float(value) for value in row[:3] + row[4:]] for row in list(csv.reader(file))[1:]]
+        fpr, tpr, thresholds = roc_curve(*counted(pairs, [key]), drop_intermediate=False)
+        np.testing.assert_allclose(np.array(image_rows)[:, [0, 3, 4]], np.array([thresholds, tpr, fpr]).T[1:],
+                                   rtol=0, atol=1e-15)
+        page = (tmp_path / "out" / "reports" / f"{key}.html").read_text()
+        assert page.count("<polyline") == 2 and "<title>MaxF</title>" in page and "curves as CSV" in page
+    assert (tmp_path / "out" / "index.html").read_text().count("<polyline") == 2
 
 
 def test_kitti_road_ground_truth_as_it_ships_against_road_maps(tmp_path, capsys, monkeypatch):
