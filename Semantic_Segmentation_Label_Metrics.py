@@ -765,6 +765,33 @@ def read_kitti_road_label(image, path):
 # --label-encoding: label files that hold more than ids, read as their dataset defines them, by a
 # function of (image, path) -> (ids, bits, the pixels evaluated: a bool array)
 LABEL_ENCODINGS = {"kitti-road": read_kitti_road_label}
+KITTI_ROAD_FILE = re.compile(r"(um|umm|uu)_(road|lane)_(\d+)")  # gt_image_2's and results' names
+
+
+def kitti_road_layout(listing):
+    """A listing of KITTI road files keyed as the road benchmark pairs them: um_road_000000 as its
+    image, um_000000, so that predictions named either way pair; the lane benchmark's ground truth
+    (um_lane_000000, in the same folder) passed over. Returns (the listing, notes)."""
+    masks, lanes, refused = {}, [], list(listing.refused)
+    for key, path in listing.masks.items():
+        folder, _, name = key.rpartition("/")
+        match = KITTI_ROAD_FILE.fullmatch(name)
+        if match and match[2] == "lane":
+            lanes.append(path)
+            continue
+        image = folder + "/" * bool(folder) + f"{match[1]}_{match[3]}" if match else key
+        if image in masks:
+            refused.append(Refused(image, shown(path), f"{shown(path)}: a second file for image "
+                                   f"{image}, after {shown(masks[image])}"))
+            continue
+        masks[image] = path
+    notes = [f"note: passed over {plural(len(lanes), 'file')} of KITTI's lane benchmark (first: "
+             f"{shown(lanes[0])}); --label-encoding kitti-road scores road"] if lanes else []
+    return (listing._replace(masks=masks, refused=refused), *notes)
+
+
+# --label-encoding: how a dataset that encodes its labels so names its files (find_pairs' layout)
+LABEL_LAYOUTS = {"kitti-road": kitti_road_layout}
 
 
 def read_label(path, palette=None, encoding=None):
@@ -1360,7 +1387,7 @@ def pairs_in_one_folder(folder, recursive, label_suffix, inference_suffix):
 
 
 def find_pairs(labels_dir, inferences_dir, recursive=False, label_suffix="", inference_suffix="",
-               inference_kinds=MASK_SUFFIXES):
+               inference_kinds=MASK_SUFFIXES, layout=None):
     """Pair label and inference files by their real names; returns (pairs, refused, notes, hints).
 
     Pairs come in id order. Two names that are shown alike (a tab and a
@@ -1368,14 +1395,18 @@ def find_pairs(labels_dir, inferences_dir, recursive=False, label_suffix="", inf
     exact names pair nothing, the first of _other_pairings that pairs files is
     taken (a note says so). notes are for stderr; hints say why nothing paired,
     when nothing did. One folder given as both is paired by pairs_in_one_folder:
-    a file is never paired with itself.
+    a file is never paired with itself. layout: a dataset's way of naming its files (of
+    LABEL_LAYOUTS), which keys both listings as the dataset pairs them.
     """
     if os.path.samefile(labels_dir, inferences_dir):  # the same files on both sides
         return pairs_in_one_folder(labels_dir, recursive, label_suffix, inference_suffix)
     labels = list_masks(labels_dir, recursive, label_suffix)
     inferences = list_masks(inferences_dir, recursive, inference_suffix, inference_kinds)
-    pairs, refused = _pair(labels, inferences, labels_dir, inferences_dir)
     notes, hints = [], []
+    if layout is not None:
+        (labels, *notes), (inferences, *more) = layout(labels), layout(inferences)
+        notes += more
+    pairs, refused = _pair(labels, inferences, labels_dir, inferences_dir)
     if not pairs:
         for label_listing, inference_listing, note in _other_pairings(labels, inferences,
                                                                       labels_dir, inferences_dir,
@@ -1411,11 +1442,12 @@ def find_pairs(labels_dir, inferences_dir, recursive=False, label_suffix="", inf
     return pairs, refused, notes, hints
 
 
-def with_valid_masks(pairs, folder, recursive=False, suffix=""):
-    """The pairs with their valid masks, found in folder by the pair's key (list_masks, as labels
-    are), and a Refused for each pair without one; a valid mask of no pair is passed over. Raises
-    OSError when folder cannot be read."""
+def with_valid_masks(pairs, folder, recursive=False, suffix="", layout=None):
+    """The pairs with their valid masks, found in folder by the pair's key (list_masks and layout,
+    as labels are), and a Refused for each pair without one; a valid mask of no pair is passed
+    over. Raises OSError when folder cannot be read."""
     listing = list_masks(folder, recursive, suffix)
+    listing = listing if layout is None else layout(listing)[0]
     not_taken = {error.key: error for error in listing.refused}  # two masks for one id, ...
     found, refused = [], []
     for pair in pairs:
@@ -5266,7 +5298,8 @@ def score(settings):
         pairs, refused, notes, hints = find_pairs(
             settings.labels, settings.inferences, settings.recursive, settings.label_suffix,
             settings.inference_suffix,
-            SCORE_SUFFIXES if settings.scoring.threshold is not None else MASK_SUFFIXES)
+            SCORE_SUFFIXES if settings.scoring.threshold is not None else MASK_SUFFIXES,
+            LABEL_LAYOUTS.get(settings.label_encoding))
     except OSError as error:
         raise RunError(f"cannot list the masks: {error}") from None
     run_pairs = len(pairs)
@@ -5296,7 +5329,8 @@ def score(settings):
     if settings.valid_masks is not None:  # a pair without one is refused, as one file alone is
         try:
             pairs, without = with_valid_masks(pairs, settings.valid_masks, settings.recursive,
-                                              settings.valid_suffix)
+                                              settings.valid_suffix,
+                                              LABEL_LAYOUTS.get(settings.label_encoding))
         except OSError as error:
             raise RunError(f"cannot list the valid masks: {error}") from None
         refused += without

@@ -278,3 +278,29 @@ def test_the_matrix_at_the_threshold_from_the_tally_is_the_binarised_masks_count
                                  valid=counted)
     np.testing.assert_array_equal(ours.ids, plain.ids)
     np.testing.assert_array_equal(ours.matrix, plain.matrix)
+
+
+@pytest.mark.parametrize("named", ["{c}_road_{n}", "{c}_{n}"])
+def test_kitti_roads_layout_pairs_predictions_named_either_way_and_passes_lanes_over(tmp_path, capsys,
+                                                                                     monkeypatch, named):
+    """gt_image_2 holds um_road_000000.png and um_lane_000000.png; predictions are um_road_000000.png (the
+    devkit's results) or um_000000.png (the image's name): the road files pair, the lane files are passed
+    over with a note, and the ids are the images' names."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(13)
+    for folder in ("gt_image_2", "results"):
+        (tmp_path / folder).mkdir()
+    for category, number in (("um", "000000"), ("umm", "000001"), ("uu", "000002")):
+        rgb = np.zeros((10, 12, 3), np.uint8)
+        rgb[..., 0], rgb[..., 2] = 255, (rng.random((10, 12)) < 0.5) * 255
+        for task in ("road", "lane"):
+            Image.fromarray(rgb).save(tmp_path / "gt_image_2" / f"{category}_{task}_{number}.png")
+        Image.fromarray(rng.integers(0, 256, (10, 12), dtype=np.uint8)).save(
+            tmp_path / "results" / f"{named.format(c=category, n=number)}.png")
+    status = tool.main(["--labels", "gt_image_2", "--inferences", "results", "--label-encoding", "kitti-road",
+                        "--scores", "--format", "json"])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert [image["id"] for image in json.loads(captured.out)["images"]] == ["um_000000", "umm_000001",
+                                                                            "uu_000002"]
+    assert "passed over 3 files of KITTI's lane benchmark" in captured.err

@@ -304,7 +304,7 @@ def test_kitti_road_encoding_is_the_devkits_ground_truth(tmp_path, monkeypatch, 
             fov = field_of_view(rng)
             save(f"valid/{image_id}.png", fov)
             valid = valid & fov
-        pairs[image_id] = road.astype(np.uint8), inference, valid
+        pairs[image_id.replace("_road", "")] = road.astype(np.uint8), inference, valid  # the image's id
     status, document, err = run(capsys, *args, *(["--valid-masks", "valid"] if with_valid_masks else []))
     assert status == 0, err
     assert_scored_inside(document, pairs)
@@ -467,7 +467,7 @@ def write_kitti_road(rng):
         inference = predict(road, rng)
         save(f"data_road/training/gt_image_2/{image_id}.png", rgb)
         save(f"predictions/{image_id}.png", inference)
-        pairs[image_id] = road.astype(np.uint8), inference, valid
+        pairs[image_id.replace("_road", "")] = road.astype(np.uint8), inference, valid  # the image's id
     return pairs
 
 
