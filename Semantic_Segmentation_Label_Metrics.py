@@ -2990,6 +2990,17 @@ def score_map_warnings(labelled, predicted, ignore_index=None):
     return []
 
 
+def positive_class_warnings(report, scoring):
+    """A warning when score maps were scored against labels none of whose counted pixels is the
+    positive class: every number of the maps is then undefined, and the id given is likely wrong."""
+    block = report.get("scores")
+    if block is None or block["positives"] or not block["negatives"]:
+        return []
+    return [f"no counted pixel is labelled the positive class {scoring.positive_class}: give the "
+            "labels' id of the class the score maps score with --positive-class (e.g. 255 for "
+            "masks saved as 0/255, as DRIVE's manual labels are), or map it to 1 with --label-map"]
+
+
 def ignored_foreground_hint(matrix, ignore_index=None):
     """A warning, no doubt (healthy scans, a shard of negatives), when every counted label pixel is
     0 with 255 ignored and the inferences hold 1: 255 may be the labels' foreground, saved 0/255."""
@@ -5268,7 +5279,8 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
         combined = combined_with_intervals(total, rows, image_ious, image_counts, settings)
         refused.sort(key=lambda error: id_order(error.key))
         # wrong as the ids stand
-        doubts = id_scheme_warnings(total.matrix, settings.scoring.ignore_index)
+        doubts = (id_scheme_warnings(total.matrix, settings.scoring.ignore_index)
+                  + positive_class_warnings(combined, settings.scoring))
         hints = ignored_foreground_hint(total.matrix, settings.scoring.ignore_index)
         warnings = [*incomplete, *doubts, *hints]
         for warning in warnings:

@@ -304,3 +304,18 @@ def test_kitti_roads_layout_pairs_predictions_named_either_way_and_passes_lanes_
     assert [image["id"] for image in json.loads(captured.out)["images"]] == ["um_000000", "umm_000001",
                                                                             "uu_000002"]
     assert "passed over 3 files of KITTI's lane benchmark" in captured.err
+
+
+def test_labels_without_the_positive_class_are_a_doubt_naming_positive_class(tmp_path, capsys, monkeypatch):
+    """Masks saved as 0/255 (DRIVE's manual labels) scored for class 1: no positive pixel, every score-map
+    number undefined; a warning names --positive-class and the exit status is 3; --positive-class 255 scores
+    them."""
+    monkeypatch.chdir(tmp_path)
+    pairs = write_maps(tmp_path, 14, images=2, void=False)
+    for key, (label, _) in pairs.items():
+        Image.fromarray(label * 255).save(tmp_path / "labels" / f"{key}.png")
+    status, captured = run(capsys, "--inferences", "scores", "--scores")
+    assert status == tool.NUMBERS_IN_DOUBT and "--positive-class" in captured.err
+    document = json_run(capsys, "--inferences", "scores", "--scores", "--positive-class", "255")
+    truth, scores = counted(pairs)
+    assert document["combined"]["roc_auc"] == pytest.approx(roc_auc_score(truth, scores), abs=1e-12)
