@@ -593,7 +593,7 @@ def _check_mask_file(image, path):
     name = shown(path)
     if image.format in LOSSY_FORMATS or image.info.get("compression") in ("jpeg", "tiff_jpeg"):
         raise MaskError(f"{name}: {image.format} compression is or can be lossy, and then the "
-                        "pixel values are not the class ids that were saved; save masks as PNG",
+                        "pixel values are not the ones that were saved; save masks as PNG",
                         path)
     if image.format not in MASK_FORMATS:
         raise MaskError(f"{name}: {image.format} is not a mask format (expected PNG, or lossless "
@@ -655,9 +655,7 @@ def read_scores(path):
 
 def _decode_scores(image, path):
     name = shown(path)
-    if image.format in LOSSY_FORMATS or image.format not in MASK_FORMATS:
-        raise MaskError(f"{name}: {image.format} is not a lossless image format; save score maps "
-                        "as greyscale PNG", path)
+    _check_mask_file(image, path)  # a score map's values are as exact as a mask's ids
     bits = _greyscale_bits(image)
     if image.mode == "L" and bits == 8 or image.mode.startswith("I") and bits == 16:
         codes = decoded_bytes(image) if bits == 8 else np.asarray(image).astype(np.uint16)
