@@ -270,6 +270,17 @@ PALETTE_PRESETS = {
 }
 
 
+# --groups: classes scored together as one. Cityscapes' categories over its 19 train ids (as
+# cityscapesScripts' labels.py groups them; void is no category); BraTS' nested tumour regions over
+# its labels of 2021 on (1 necrosis, 2 oedema, 3 enhancing tumour; older sets mark that 4).
+GROUP_PRESETS = {
+    "cityscapes-categories": {"flat": [0, 1], "construction": [2, 3, 4], "object": [5, 6, 7],
+                              "nature": [8, 9], "sky": [10], "human": [11, 12],
+                              "vehicle": [13, 14, 15, 16, 17, 18]},
+    "brats": {"whole tumour": [1, 2, 3], "tumour core": [1, 3], "enhancing tumour": [3]},
+}
+
+
 @functools.lru_cache(maxsize=None)
 def class_colours(dataset=None):
     """The (256, 3) uint8 colours pictures draw each id in: a dataset's own colours where it has
@@ -325,6 +336,13 @@ def _how_masks_were_read(value):
         for key, given in value.items())
 
 
+def _ids_by_name(value):
+    return isinstance(value, dict) and all(
+        isinstance(name, str) and isinstance(ids, list) and ids
+        and all(type(i) is int and 0 <= i < LABEL_SPACE for i in ids) and len(set(ids)) == len(ids)
+        for name, ids in value.items())
+
+
 def _names_of_ids(value):
     return isinstance(value, dict) and all(
         key.isascii() and key.isdigit() and str(int(key)) == key and int(key) < LABEL_SPACE
@@ -365,6 +383,10 @@ class Scoring:
         "null or a score within [0, 1]")
     # --scores: the label id of the class the score maps score (against the rest)
     positive_class: int | None = rule(_id_or_none, "null or an id within 0..255")
+    # --groups: {name: ids}, each scored as one class against the rest; None: no groups
+    groups: dict | None = rule(lambda value: value is None or _ids_by_name(value),
+                               "null or groups of ids within 0..255", merged="chosen",
+                               compared="baseline")
 
     @property
     def boundary(self):
@@ -949,6 +971,34 @@ def read_class_names(source):
             raise ValueError(f"{shown(source)}, line {line_number}: 'ignore:' takes an id within "
                              "0..255")
     return _values_by_id(source, lines), ignore_index
+
+
+def read_groups(source):
+    """{name: ascending ids} of --groups: a preset of GROUP_PRESETS, or a text file of lines
+    'name: id id id' (blank lines and lines from # on are left out); raises ValueError."""
+    if source in GROUP_PRESETS:
+        _refuse_two_readings(source, "a preset of groups", f"--groups {source} alone")
+        return {name: list(ids) for name, ids in GROUP_PRESETS[source].items()}
+    groups = {}
+    for line_number, line in _text_lines(source):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        where = f"{shown(source)}, line {line_number}"
+        match = re.fullmatch(r"([^:]+?)\s*:\s*(.*)", text)
+        if not match:
+            raise ValueError(f"{where}: not 'name: id id id'")
+        name, ids = match[1], match[2].replace(",", " ").split()
+        if not ids:
+            raise ValueError(f"{where}: group {name!r} names no id")
+        if not all(re.fullmatch(r"[0-9]+", word) and int(word) < LABEL_SPACE for word in ids):
+            raise ValueError(f"{where}: ids are numbers within 0..255, not {' '.join(ids)!r}")
+        if name in groups:
+            raise ValueError(f"{where}: group {name!r} is named twice")
+        groups[name] = sorted({int(word) for word in ids})
+    if not groups:
+        raise ValueError(f"{shown(source)}: no group in it ('name: id id id' a line)")
+    return groups
 
 
 class IdMap(NamedTuple):
@@ -2211,6 +2261,9 @@ class Batch(NamedTuple):
     levels: np.ndarray | None = None  # --scores: the scores that occur, ascending
     # --scores: (rows, 2, levels) pixels of the positive class and of the rest at each score
     scores: np.ndarray | None = None
+    # --groups: (rows, 3, groups) pixels labelled and predicted in each group (TP), labelled in it,
+    # predicted in it (group_statistics)
+    groups: np.ndarray | None = None
 
     @property
     def boundary(self):
@@ -2225,13 +2278,27 @@ def statistics_of(counts):
                     dtype=np.int64)
 
 
-def batch_of_counts(counts, ignore_index=None, zero_division=0.0):
+def batch_of_counts(counts, ignore_index=None, zero_division=0.0, groups=None):
     """The Batch of one tally, over its own ids (so that its numbers are scikit-learn's to the last
-    bit)."""
+    bit); groups: the ids of each group (--groups), or None."""
     tally = counts.scores
     return Batch(statistics_of(counts)[None], counts.ids != ignore_index, zero_division,
                  None if tally is None else tally.levels,
-                 None if tally is None else np.array([[tally.positives, tally.negatives]]))
+                 None if tally is None else np.array([[tally.positives, tally.negatives]]),
+                 None if groups is None else group_statistics(counts, groups)[None])
+
+
+def group_statistics(counts, groups):
+    """(3, groups) int64 of a tally, for each group (a list of ids): the pixels labelled and
+    predicted in it (a confusion inside a group is correct), labelled in it, and predicted in it.
+    Linear in the matrix, so sums of them are those of summed tallies."""
+    stats = np.zeros((3, len(groups)), dtype=np.int64)
+    for column, ids in enumerate(groups):
+        member = np.isin(counts.ids, ids)
+        labelled = counts.matrix[member]
+        stats[:, column] = (labelled[:, member].sum(), labelled.sum(),
+                            counts.matrix[:, member].sum())
+    return stats
 
 
 class Numbers(NamedTuple):
@@ -2244,6 +2311,7 @@ class Numbers(NamedTuple):
     weighted: dict
     boundary_iou: np.ndarray | None
     measures: dict
+    groups: dict | None = None  # --groups: each class metric's values, (rows, groups)
 
 
 def _divide(numerator, denominator, zero_division):
@@ -2324,12 +2392,29 @@ def evaluate(batch):
         boundary_iou = _divide(classes[:, 3], classes[:, 4], batch.zero_division)
         # no band in label or inference: left out of the mean
         boundary_iou[classes[:, 4] == 0] = math.nan
-    numbers = Numbers(values, macro, weighted, boundary_iou, {})
+    numbers = Numbers(values, macro, weighted, boundary_iou, {},
+                      None if batch.groups is None else _group_metrics(batch))
     for key, measure in MEASURES.items():
         if (batch.boundary or not measure.boundary) and (batch.scores is not None
-                                                         or not measure.scores):
+                                                         or not measure.scores) and (
+                batch.groups is not None or not measure.groups):
             numbers.measures[key] = np.asarray(measure.value(batch, numbers), dtype=np.float64)
     return numbers
+
+
+def _group_metrics(batch):
+    """Every class metric of each group, scored as one class against the rest: {metric: (rows,
+    groups)}, nan where a group does not occur in a row (no pixel labelled or predicted in it)."""
+    tp, label, predicted = (batch.groups[:, row] for row in range(3))
+    pixels = batch.stats[:, 1].sum(axis=1)[:, None]
+    fp, fn = predicted - tp, label - tp
+    tn = pixels - tp - fp - fn
+    metrics = {}
+    for key, metric in CLASS_METRICS.items():
+        values = _divide(*metric.ratio(tp, fp, fn, tn), batch.zero_division)
+        values[(label == 0) & (predicted == 0)] = math.nan
+        metrics[key] = values
+    return metrics
 
 
 def _ratio(numerator, denominator):
@@ -2397,6 +2482,12 @@ def matthews_corrcoef(batch, numbers):
         values.append(math.nan if not pixels else batch.zero_division if spread == 0
                       else covariance / np.sqrt(spread))
     return np.array(values)
+
+
+def mean_group_iou(batch, numbers):
+    """The mean IoU of the groups that occur (--groups); undefined when none does."""
+    iou = numbers.groups["iou"]
+    return _row_means(iou, ~np.isnan(iou))
 
 
 def roc_auc(batch, numbers):
@@ -2479,12 +2570,17 @@ class Measure(NamedTuple):
     meaning: object = None  # report -> str; None: the figure says it
     boundary: bool = False
     scores: bool = False  # whether it needs score maps (--scores)
+    groups: bool = False  # whether it needs class groups (--groups)
 
 
 def _classes_said(report, labelled=False):
     count = sum(entry["support"] > 0 for entry in report["classes"].values()) if labelled \
         else len(report["classes"])
     return plural(count, "class", "classes")
+
+
+def _groups_said(report):
+    return plural(sum(entry["iou"] is not None for entry in report["groups"].values()), "group")
 
 
 def _zero_by_zero(report, both):
@@ -2523,6 +2619,9 @@ MEASURES = {
     "mean_boundary_iou": Measure("mBIoU", "mean boundary IoU", mean_boundary_iou, lambda report: (
         "mean boundary IoU (Cheng et al. 2021) of the classes with a boundary band"),
         boundary=True),
+    "mean_group_iou": Measure("mGIoU", "mean group IoU", mean_group_iou, lambda report: (
+        f"mean IoU of the {_groups_said(report)}, each scored as one class against the rest"),
+        groups=True),
     "roc_auc": Measure("AUC", "ROC AUC", roc_auc, lambda report: (
         "area under the ROC curve of the score maps (scikit-learn's roc_auc_score)"), scores=True),
     "average_precision": Measure("AP", "average precision", average_precision, lambda report: (
@@ -2536,10 +2635,12 @@ MEASURES = {
 
 # ---------------------------------------------------------------- reports
 
-def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=None, boundary=None):
+def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=None, boundary=None,
+                   groups=None):
     """Classification report of a pair's Counts, or of a 256x256 confusion matrix (and its (2, 256)
     boundary counts, when given), as a JSON-ready dict: the tally it comes from, each class's entry,
-    and every number of CLASS_METRICS and MEASURES (a Batch of one).
+    and every number of CLASS_METRICS and MEASURES (a Batch of one); with groups ({name: ids}),
+    each group's numbers.
 
     Undefined values are None. Only classes that occur (in the label or the
     inference) get a row and enter the averages; ignore_index never gets a row.
@@ -2547,7 +2648,8 @@ def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=Non
     """
     counts = matrix if isinstance(matrix, Counts) else counts_of_matrix(matrix, boundary)
     class_names = class_names or {}
-    batch = batch_of_counts(counts, ignore_index, zero_division)
+    batch = batch_of_counts(counts, ignore_index, zero_division,
+                            None if groups is None else list(groups.values()))
     numbers = evaluate(batch)
     _, support, predicted = batch.stats[0][:3, batch.is_class].tolist()
     report_classes = {}
@@ -2577,7 +2679,19 @@ def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=Non
         **{key: _number(values[0]) for key, values in numbers.measures.items()},
         **({} if counts.scores is None else {"scores": _score_block(counts.scores, batch,
                                                                     numbers)}),
+        **({} if groups is None else {"groups": _group_block(groups, numbers)}),
     }
+
+
+GROUP_METRICS = {"iou": "iou", "dice": "f1_score", "precision": "precision", "recall": "recall"}
+
+
+def _group_block(groups, numbers):
+    """A report's "groups": each group's ids and numbers (GROUP_METRICS: their JSON names and the
+    CLASS_METRICS they are), None where the group does not occur."""
+    return {name: {"ids": ids, **{key: _number(numbers.groups[metric][0][column])
+                                  for key, metric in GROUP_METRICS.items()}}
+            for column, (name, ids) in enumerate(groups.items())}
 
 
 def _score_block(tally, batch, numbers):
@@ -2662,7 +2776,7 @@ def image_report(image_id, label_path, inference_path, counts, scoring=Scoring()
     """The report of one image's Counts under the scoring record, with its id and files first."""
     return {"id": image_id, "label": shown(label_path), "inference": shown(inference_path),
             **compute_report(counts, scoring.zero_division, scoring.ignore_index,
-                             scoring.class_names)}
+                             scoring.class_names, groups=scoring.groups)}
 
 
 def combined_report(total, summary_rows, scoring=Scoring(), image_ious=None, num_classes=None):
@@ -2671,7 +2785,8 @@ def combined_report(total, summary_rows, scoring=Scoring(), image_ious=None, num
     ImageIoUs of the same images)."""
     ignore_index, class_names = scoring.ignore_index, scoring.class_names
     report = {"images": len(summary_rows),
-              **compute_report(total, scoring.zero_division, ignore_index, class_names),
+              **compute_report(total, scoring.zero_division, ignore_index, class_names,
+                               groups=scoring.groups),
               "mean_image_mean_iou": _number(_macro_average(np.array(
                   [math.nan if row["mean_iou"] is None else row["mean_iou"]
                    for row in summary_rows])))}
@@ -3034,16 +3149,26 @@ class ImageCounts:
     occurs in it, and with --boundary its boundary counts), kept small (about 0.5 KB per image) for
     resampling the images."""
 
-    def __init__(self):
+    def __init__(self, groups=None):
         # (ids, statistics (3 or 5, ids) int64), in the order the images were added
         self.images = []
         self.scores = []  # --scores: each image's ScoreCounts, in the same order
+        self.group_names = groups  # --groups: {name: ids}, or None
+        self.group_ids = None if groups is None else list(groups.values())
+        self.groups = []  # and each image's group_statistics
 
     def add(self, counts):
         """Add one image's Counts."""
         self.images.append((counts.ids.astype(np.uint8), statistics_of(counts)))
         if counts.scores is not None:
             self.scores.append(counts.scores)
+        if self.group_ids is not None:
+            self.groups.append(group_statistics(counts, self.group_ids))
+
+    def group_grid(self):
+        """An (images, 3, groups) int64 array of each image's group_statistics, or None."""
+        return np.array(self.groups, dtype=np.int64).reshape(
+            len(self.groups), 3, len(self.group_ids)) if self.group_ids is not None else None
 
     def levels(self):
         """The scores that occur in any image's score map, ascending (None without score maps)."""
@@ -3120,8 +3245,8 @@ def resampled_batches(models, resamples, seed):
     a loop over images; exact, as every product and partial sum is an integer below 2^53
     (exact_parts)."""
     images = models[0][0].shape[0]
-    flat = [np.concatenate([array.reshape(images, -1) for array in model], axis=1)
-            for model in models]
+    flat = [np.concatenate([array.reshape(images, -1) for array in model if array is not None],
+                           axis=1) for model in models]
     parts = [exact_parts(counts, images) for counts in flat]
     for draws in bootstrap_draws(images, resamples, seed):
         rows = len(draws)
@@ -3134,9 +3259,11 @@ def resampled_batches(models, resamples, seed):
             sums = weights @ high
             if low:  # one rounding, of the exact sum: as int64's sum converted to float64 would be
                 sums = sums * scale + weights @ low[0][0]
-            ends = np.cumsum([array[0].size for array in model])[:-1]
-            batch.append(tuple(part.reshape(rows, *array.shape[1:]) for part, array in
-                               zip(np.split(sums, ends, axis=1), model)))
+            present = [array for array in model if array is not None]
+            pieces = iter(np.split(sums, np.cumsum([array[0].size for array in present])[:-1],
+                                   axis=1))
+            batch.append(tuple(None if array is None else next(pieces).reshape(
+                rows, *array.shape[1:]) for array in model))
         yield batch
 
 
@@ -3147,8 +3274,8 @@ def resampled_numbers(models, resamples, seed, is_class, zero_division=0.0, leve
     whatever the images. One Numbers per model, each array (resamples, ...)."""
     parts = [[] for _ in models]
     for batch in resampled_batches(models, resamples, seed):
-        for kept, (stats, *grid) in zip(parts, batch):
-            kept.append(evaluate(Batch(stats, is_class, zero_division, levels, *grid)))
+        for kept, (stats, grid, groups) in zip(parts, batch):
+            kept.append(evaluate(Batch(stats, is_class, zero_division, levels, grid, groups)))
     return [joined_numbers(kept) for kept in parts]
 
 
@@ -3196,8 +3323,7 @@ def confidence_intervals(image_counts, ignore_index, resamples, level, seed, zer
     is_class = ids != ignore_index if ignore_index is not None else np.ones(len(ids), bool)
     check_bootstrap_memory(resamples, int(is_class.sum()))
     levels = image_counts.levels()
-    grid = image_counts.score_grid(levels)
-    model = (counts,) if grid is None else (counts, grid)
+    model = (counts, image_counts.score_grid(levels), image_counts.group_grid())
     numbers = resampled_numbers([model], resamples, seed, is_class, zero_division, levels)[0]
     # images whose label holds the class
     images_of_class = ((counts[:, 1] > 0).sum(axis=0))[is_class]
@@ -3211,16 +3337,21 @@ def confidence_intervals(image_counts, ignore_index, resamples, level, seed, zer
     return {"level": level, "resamples": resamples, "seed": seed, "images": len(counts),
             "method": "percentile bootstrap over images (the pooled numbers of each resample)",
             **{key: percentile_interval(values, level) for key, values in numbers.measures.items()},
-            "classes": classes}
+            "classes": classes,
+            **({} if numbers.groups is None else {"groups": {
+                name: {key: percentile_interval(numbers.groups[metric][:, column], level)
+                       for key, metric in GROUP_METRICS.items()}
+                for column, name in enumerate(image_counts.group_names)}})}
 
 
 LARGEST_CHANGES = 5  # images listed with the largest losses, and with the largest gains
 
 
-def _summed(reports):
-    """The Counts of each image report, their sum, and their ImageCounts."""
+def _summed(reports, groups=None):
+    """The Counts of each image report, their sum, and their ImageCounts (of groups, if any)."""
     boundary = bool(reports) and "mean_boundary_iou" in reports[0]
-    total, per_image = CountsSum(boundary, bool(reports) and "scores" in reports[0]), ImageCounts()
+    total = CountsSum(boundary, bool(reports) and "scores" in reports[0])
+    per_image = ImageCounts(groups)
     for report in reports:
         counts = counts_of_report(report, boundary)
         total.add(counts)
@@ -3240,8 +3371,7 @@ def _change(before, after, resampled_before, resampled_after, level):
 
 
 def compare_models(models, names, ignore_index=None, zero_division=0.0, class_names=None,
-                   resamples=1000,
-                   level=0.95, seed=0):
+                   resamples=1000, level=0.95, seed=0, groups=None):
     """Each model against the first (the baseline), on the same images: models holds one list of
     image reports per model, in the same image order; names are what the models are called (their
     reports).
@@ -3250,9 +3380,9 @@ def compare_models(models, names, ignore_index=None, zero_division=0.0, class_na
     to every model, so that each resample's difference is between the models on the same images.
     Every measure and each class's every metric is compared. Returns the comparison as a JSON-ready
     dict."""
-    summed = [_summed(reports) for reports in models]
-    pooled = [compute_report(total, zero_division, ignore_index, class_names) for total,
-              _ in summed]
+    summed = [_summed(reports, groups) for reports in models]
+    pooled = [compute_report(total, zero_division, ignore_index, class_names, groups=groups)
+              for total, _ in summed]
     ids = np.unique(np.concatenate([per_image.ids() for _, per_image in summed]))
     is_class = ids != ignore_index if ignore_index is not None else np.ones(len(ids), bool)
     dense = [per_image.dense(ids)[1] for _, per_image in summed]
@@ -3262,8 +3392,8 @@ def compare_models(models, names, ignore_index=None, zero_division=0.0, class_na
     scored = images and all(levels is not None for levels in every)  # every model's score maps
     levels = np.unique(np.concatenate(every)) if scored else None
     grids = [per_image.score_grid(levels) for _, per_image in summed]
-    numbers = resampled_numbers([(stats,) if grid is None else (stats, grid) for stats, grid
-                                 in zip(dense, grids)], resamples, seed, is_class, zero_division,
+    numbers = resampled_numbers([(stats, grid, per_image.group_grid()) for stats, grid, (
+        _, per_image) in zip(dense, grids, summed)], resamples, seed, is_class, zero_division,
                                 levels) if images else []
     images_of_class = (dense[0][:, 1] > 0).sum(axis=0)[is_class]
     comparison = {"baseline": {"report": names[0], "images": images, **headline_numbers(pooled[0])},
@@ -3295,8 +3425,19 @@ def compare_models(models, names, ignore_index=None, zero_division=0.0, class_na
             "verdict": verdict(names[model], names[0], delta["mean_iou"], intervals["mean_iou"],
                                level, images),
             "classes": {class_id: classes[class_id] for class_id in order},
+            **({} if groups is None else {"groups": _group_changes(pooled, numbers, model,
+                                                                    level)}),
             "images": image_changes(models[0], models[model])})
     return comparison
+
+
+def _group_changes(pooled, numbers, model, level):
+    """Each group's numbers in the baseline and the model, their difference and its interval."""
+    return {name: {key: _change(pooled[0]["groups"][name][key], pooled[model]["groups"][name][key],
+                                *(numbers[index].groups[metric][:, column] if numbers else None
+                                  for index in (0, model)), level)
+                   for key, metric in GROUP_METRICS.items()}
+            for column, name in enumerate(pooled[0]["groups"])}
 
 
 def image_changes(baseline, model):
@@ -3353,6 +3494,21 @@ class Column(NamedTuple):
         return self.csv or (self.key,)
 
 
+GROUPS_TABLE = (Column("group", "name", "class"), Column("IoU", "iou", "score"),
+                Column("Dice", "dice", "score"), Column("precision", "precision", "score"),
+                Column("recall", "recall", "score"),
+                Column("IoU interval", "iou_interval", "interval", optional=True),
+                Column("ids", "ids", "note"))
+
+
+def group_rows(report):
+    """The rows of GROUPS_TABLE for a report with groups (with --bootstrap, each IoU's interval)."""
+    intervals = report.get("confidence_intervals", {}).get("groups", {})
+    return [{"name": name, **entry, "ids": " ".join(map(str, entry["ids"])),
+             **({"iou_interval": intervals[name]["iou"]} if name in intervals else {})}
+            for name, entry in report["groups"].items()]
+
+
 def class_table():
     """The classification report: a row per class, then the macro and weighted averages; a column
     per metric of CLASS_METRICS (read when drawn, so that an entry added to it is a column
@@ -3374,7 +3530,8 @@ def _class_table(metrics):
 
 def headline_table():
     """Every headline number of each image, a column per entry of MEASURES (headline.csv)."""
-    return tuple(Column(measure.name, key, "score", optional=measure.boundary or measure.scores)
+    return tuple(Column(measure.name, key, "score",
+                        optional=measure.boundary or measure.scores or measure.groups)
                  for key, measure in MEASURES.items())
 
 
@@ -3822,6 +3979,15 @@ def format_report(report, digits=4, zero_division=0.0):
     return "\n".join(lines)
 
 
+def format_groups(report, digits=4):
+    """The groups' numbers as aligned text; '' without groups."""
+    if "groups" not in report:
+        return ""
+    return "\n".join(["Groups (each scored as one class against the rest; a confusion inside a "
+                      "group is correct)", *text_table(GROUPS_TABLE, group_rows(report),
+                                                       digits=digits)])
+
+
 def format_headline(report, digits=4):
     """The headline numbers, one line each, named as the field names them."""
     if not report["pixels"]:
@@ -3902,8 +4068,8 @@ def format_image_section(image, scoring=Scoring(), digits=4):
         heading += f"\nevery label pixel is the ignore index {ignore_index}: nothing to score"
     return "\n\n".join(part for part in (
         heading, format_headline(image, digits), format_score_map(image, digits),
-        format_matrix(image, class_names), format_report(image, digits, scoring.zero_division))
-        if part)
+        format_matrix(image, class_names), format_report(image, digits, scoring.zero_division),
+        format_groups(image, digits)) if part)
 
 
 def format_combined_section(combined, scoring=Scoring(), digits=4, skipped_ids=()):
@@ -3916,7 +4082,8 @@ def format_combined_section(combined, scoring=Scoring(), digits=4, skipped_ids=(
                     + ", ".join(skipped_ids))
     lines = [heading, format_headline(combined, digits), format_score_map(combined, digits),
              format_matrix(combined, class_names), format_report(combined, digits,
-                                                                 scoring.zero_division)]
+                                                                 scoring.zero_division),
+             format_groups(combined, digits)]
     lines = [line for line in lines if line]
     if void_note(combined, ignore_index, class_names):
         lines.append(void_note(combined, ignore_index, class_names))
@@ -4144,6 +4311,14 @@ def html_table(table, rows, averages=(), digits=4, attributes="", page_folder=""
     lines = ([f"<tr>{cells(row)}</tr>" for row in rows]
              + [f'<tr class="total">{cells(row)}</tr>' for row in averages])
     return f"<table{attributes}><tr>{header}</tr>\n" + "\n".join(lines) + "</table>"
+
+
+def html_groups(report, digits):
+    """The groups' table of a page; '' without groups."""
+    if "groups" not in report:
+        return ""
+    return ('<h2>Groups (each scored as one class against the rest)</h2><div class="card">'
+            + html_table(GROUPS_TABLE, group_rows(report), digits=digits) + "</div>")
 
 
 def html_class_table(report, digits, zero_division):
@@ -4390,6 +4565,7 @@ def image_page(report, file, settings, pictures):
             + html_score_curves(report, digits) + shown_pictures
             + '<h2>Classification report</h2><div class="card">'
             + html_class_table(report, digits, settings.scoring.zero_division) + "</div>"
+            + html_groups(report, digits)
             + (f'<h2>Most confused</h2><div class="card">{confused_table(pairs, digits)}</div>'
                if pairs else "")
             + '<h2>Confusion matrix (rows = label, columns = inference, pixels; shaded by the '
@@ -4475,6 +4651,7 @@ def index_page(combined, rows, refused, warnings, settings, has_overlays):
                f"{confused_table(pairs, digits)}</div>" if pairs else "")
             + '<h2>Classification report, all images</h2>'
             f'<div class="card">{html_class_table(combined, digits, scoring.zero_division)}</div>'
+            + html_groups(combined, digits)
             + (html_conventions(combined, digits) if combined["pixels"] else "")
             + f'<h2>Images, worst mean IoU first</h2>{OVERLAY_LEGEND if has_overlays else ""}<div '
             'class="card">'
@@ -4952,9 +5129,11 @@ class FolderSink(Sink):
     def __init__(self, settings, merged):
         self.settings, self.folder, self.merged = settings, settings.output_dir, merged
         # the optional CSV columns
-        self.present = (BOUNDARY_KEYS if settings.scoring.boundary else set()) | (
-            {key for key, measure in MEASURES.items() if measure.scores}
-            if settings.scoring.threshold is not None else set())
+        needed = {"scores": settings.scoring.threshold is not None,
+                  "groups": settings.scoring.groups is not None}
+        self.present = (BOUNDARY_KEYS if settings.scoring.boundary else set()) | {
+            key for key, measure in MEASURES.items()
+            if any(getattr(measure, need) and given for need, given in needed.items())}
         self.held, self.files = contextlib.ExitStack(), contextlib.ExitStack()
         self.picture_notes = []
 
@@ -5247,7 +5426,8 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
     Standard output failing (a closed pipe, a full disk) does not stop the report folder.
     """
     total = CountsSum(settings.scoring.boundary, settings.scoring.threshold is not None)
-    image_ious, image_counts = ImageIoUs(), ImageCounts() if settings.bootstrap else None
+    image_ious = ImageIoUs()
+    image_counts = ImageCounts(settings.scoring.groups) if settings.bootstrap else None
     rows, bar, console = [], progress_bar(count, settings.quiet), Console(sys.stdout)
     with contextlib.ExitStack() as stack:
         if bar is not None:
@@ -5449,7 +5629,7 @@ def compare(settings):
     document = compare_models(models, [shown(path) for path in paths], scoring.ignore_index,
                               scoring.zero_division, scoring.class_names,
                               settings.bootstrap or DEFAULT_RESAMPLES, settings.confidence,
-                              settings.seed)
+                              settings.seed, scoring.groups)
     console = Console(sys.stdout)
     if settings.output_dir is not None:
         with folder_lock(settings.output_dir):
@@ -5559,6 +5739,11 @@ def _add_numbers_options(parser):
     group.add_argument("--boundary-ratio", type=float, metavar="R",
                         help="the band's width d = R x the image's diagonal, at least 1 pixel; "
                              f"implies --boundary (default: {BOUNDARY_RATIO}, the paper's)")
+    group.add_argument("--groups", metavar="NAME_OR_FILE",
+                        help="also score groups of classes, each as one class against the rest (a "
+                             "confusion inside a group is correct): a preset ("
+                             + ", ".join(GROUP_PRESETS) + ") or a text file of lines 'name: id id "
+                             "id'; groups may overlap")
     group.add_argument("--scores", action="store_true",
                         help="the inferences are score maps of one class against the rest: 8-bit "
                              "greyscale (value / 255, as KITTI road's), 16-bit (/ 65535) or .npy "
@@ -5751,7 +5936,8 @@ def _read_option_files(options, reading_reports):
     readers = ((names_option, read_class_names, names_source),
                ("--label-map", read_id_map, options.label_map),
                ("--inference-map", read_id_map, options.inference_map),
-               ("--palette", read_palette, options.palette))
+               ("--palette", read_palette, options.palette),
+               ("--groups", read_groups, options.groups))
     read = {}
     for option, reader, source in readers:
         try:
@@ -5761,12 +5947,12 @@ def _read_option_files(options, reading_reports):
     return read, names_option
 
 
-def given_rules(options, names, reading_reports):
+def given_rules(options, names, reading_reports, groups=None):
     """{field of Scoring: value} of the rules the options gave, each checked by its Rule (raises
     UsageError). A field is given by the option of its name; names is (class names read, the ignore
     index they declare, the option or file they came from), or None. Scoring masks, the ignore
     index may come from the names and the input record from the options that read masks; with
-    --merge or --compare, the reports' own."""
+    --merge or --compare, the reports' own. groups: --groups, read."""
     given = {field.name: getattr(options, field.name) for field in dataclasses.fields(Scoring)
              if getattr(options, field.name, None) is not None}
     if "ignore_index" in given:  # "none" given counts every id, also a declared one
@@ -5794,12 +5980,26 @@ def given_rules(options, names, reading_reports):
         given["input"] = {key: (str(value) if isinstance(value, Path) else value)
                           or (False if key == "recursive" else None)
                           for key, value in ((key, getattr(options, key)) for key in INPUT_KEYS)}
+    if groups is not None:
+        given["groups"] = groups
+        _check_groups(groups, given.get("ignore_index"), given.get("class_names"))
     for field in (field for field in dataclasses.fields(Scoring) if field.name in given):
         value = rule_of(field).json_of(given[field.name])
         if not rule_of(field).valid(value):
             raise UsageError(f"{option_of(field)} {_rule_said(value)} is not "
                              + rule_of(field).wanted.removeprefix("null or "))
     return given
+
+
+def _check_groups(groups, ignore_index, class_names):
+    """Raise UsageError for a group that names an id that is no class: the ignore index, or, when
+    the classes are named, an id without a name."""
+    for name, ids in groups.items():
+        for class_id in ids:
+            if class_id == ignore_index or class_names and class_id not in class_names:
+                why = ("the ignore index" if class_id == ignore_index
+                       else "no class of the class names")
+                raise UsageError(f"--groups: group {name!r} names id {class_id}, which is {why}")
 
 
 def make_settings(options):
@@ -5809,7 +6009,7 @@ def make_settings(options):
     read, names_option = _read_option_files(options, reading_reports)
     names = read[names_option] and (*read[names_option], f"--class-names {options.class_names}"
                                     if names_option == "--class-names" else names_option)
-    given = given_rules(options, names, reading_reports)
+    given = given_rules(options, names, reading_reports, read["--groups"])
     dataset = next((source for source in (options.class_names, options.palette)
                     if source in DATASETS), None)
     settings = {name: getattr(options, name) for name in (

@@ -45,7 +45,7 @@ def test_json_has_the_documented_shape_and_types(three_pairs, capsys):
     status, document = run_json(capsys, "--class-names", "cityscapes")
     assert status == 0
     assert set(document) == {"label_space", "ignore_index", "ignore_index_from", "zero_division", "class_names",
-                             "input", "shards", "boundary_ratio", "threshold", "positive_class", "images",
+                             "input", "shards", "boundary_ratio", "threshold", "positive_class", "groups", "images",
                              "combined", "errors", "warnings"}
     assert document["shards"] is None and document["boundary_ratio"] is None  # no --shard, no --boundary
     assert document["input"] == {"recursive": False, "label_suffix": None, "inference_suffix": None,

@@ -195,7 +195,8 @@ def test_the_json_head_is_the_scoring_record(tmp_path, capsys, monkeypatch):
                                                  "valid_masks": None, "valid_suffix": None,
                                                  "label_encoding": None},
                     "boundary_ratio": 0.05,  # --boundary-ratio alone asks for Boundary IoU
-                    "threshold": None, "positive_class": None}  # no score maps
+                    "threshold": None, "positive_class": None,  # no score maps
+                    "groups": None}
     assert "boundary_iou" in document["combined"]["classes"]["0"]
 
 
