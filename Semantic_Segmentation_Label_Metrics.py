@@ -272,7 +272,7 @@ PALETTE_PRESETS = {
 
 # --groups: classes scored together as one. Cityscapes' categories over its 19 train ids (as
 # cityscapesScripts' labels.py groups them; void is no category); BraTS' nested tumour regions over
-# its labels of 2021 on (1 necrosis, 2 oedema, 3 enhancing tumour; older sets mark that 4).
+# BraTS 2023's labels (1 necrosis, 2 oedema, 3 enhancing tumour; the sets up to 2021 mark that 4).
 GROUP_PRESETS = {
     "cityscapes-categories": {"flat": [0, 1], "construction": [2, 3, 4], "object": [5, 6, 7],
                               "nature": [8, 9], "sky": [10], "human": [11, 12],
