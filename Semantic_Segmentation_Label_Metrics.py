@@ -270,6 +270,13 @@ PALETTE_PRESETS = {
 }
 
 
+# --instances: cityscapesScripts' average pixels of an instance of each class that has instances
+# (evalPixelLevelSemanticLabeling's avgClassSize), by train id: person, rider, car, truck, bus,
+# train, motorcycle, bicycle.
+MAX_INSTANCE_VALUE = LABEL_SPACE * 1000  # class id x 1000 + the instance's number, at most
+CITYSCAPES_INSTANCE_SIZES = {11: 3462.4756337644, 12: 3930.4788056518, 13: 12794.0202738185,
+                             14: 27855.1264367816, 15: 35732.1511111111, 16: 67583.7075812274,
+                             17: 6298.7200839748, 18: 4672.3249222261}
 # --groups: classes scored together as one. Cityscapes' categories over its 19 train ids (as
 # cityscapesScripts' labels.py groups them; void is no category); BraTS' nested tumour regions over
 # BraTS 2023's labels (1 necrosis, 2 oedema, 3 enhancing tumour; the sets up to 2021 mark that 4).
@@ -298,7 +305,8 @@ def class_colours(dataset=None):
 AS_DEFAULT, REQUIRED, UNKNOWN = "as default", "required", "unknown"
 # How the input record names how the masks were read (a report's "input").
 INPUT_KEYS = ("recursive", "label_suffix", "inference_suffix", "label_map", "inference_map",
-              "palette", "valid_masks", "valid_suffix", "label_encoding")
+              "palette", "valid_masks", "valid_suffix", "label_encoding", "instances",
+              "instance_suffix", "instance_map")
 
 
 class Rule(NamedTuple):
@@ -383,6 +391,17 @@ class Scoring:
         "null or a score within [0, 1]")
     # --scores: the label id of the class the score maps score (against the rest)
     positive_class: int | None = rule(_id_or_none, "null or an id within 0..255")
+    # --instances: the average pixels of an instance of each class that has instances, by id (iIoU
+    # weighs an instance by it over its own pixels); None: no instances
+    instance_sizes: dict | None = rule(
+        lambda value: value is None or isinstance(value, dict) and all(
+            key.isascii() and key.isdigit() and int(key) < LABEL_SPACE
+            and type(size) in (int, float) and size > 0 for key, size in value.items()),
+        "null or sizes of ids within 0..255",
+        to_json=lambda sizes: None if sizes is None else {str(key): sizes[key]
+                                                          for key in sorted(sizes)},
+        from_json=lambda sizes: None if sizes is None else {int(key): size
+                                                            for key, size in sizes.items()})
     # --groups: {name: ids}, each scored as one class against the rest; None: no groups
     groups: dict | None = rule(lambda value: value is None or _ids_by_name(value),
                                "null or groups of ids within 0..255", merged="chosen",
@@ -427,6 +446,9 @@ class Settings:
     label_encoding: str | None = None  # how label files hold their ids: LABEL_ENCODINGS; None: ids
     valid_masks: Path | None = None  # a mask per image of the pixels to count, found by its id
     valid_suffix: str = ""  # the end of a valid mask's file name that is not part of the id
+    instances: Path | None = None  # Cityscapes instance files (--instances), found by the id
+    instance_suffix: str = ""
+    instance_map: "IdMap | None" = None  # the instances' class ids to the labels' ids
     dataset: str | None = None  # the preset of DATASETS whose colours the pictures use; None: VOC's
     digits: int = 4
     format: str = "text"
@@ -973,6 +995,38 @@ def read_class_names(source):
     return _values_by_id(source, lines), ignore_index
 
 
+def read_instances(path):
+    """A Cityscapes instance file's values (int64): class id x 1000 + the instance's number on the
+    pixels of an instance, the class id elsewhere (16-bit greyscale); raises MaskError."""
+    return read_image_file(path, lambda image: _decode_instances(image, path))
+
+
+def _decode_instances(image, path):
+    _check_mask_file(image, path)
+    bits = _greyscale_bits(image)
+    if not (image.mode.startswith("I") and bits in (16, 32)):
+        raise MaskError(f"{shown(path)}: mode {image.mode} ({bits}-bit) is not an instance file: "
+                        "Cityscapes' are 16-bit greyscale, class id x 1000 + the instance's "
+                        "number (e.g. *_gtFine_instanceIds.png)", path)
+    values = np.asarray(image).astype(np.int64)
+    if values.size and not 0 <= values.min() <= values.max() < MAX_INSTANCE_VALUE:
+        raise MaskError(f"{shown(path)}: values from {values.min()} to {values.max()}; instance "
+                        f"files hold class id x 1000 + the instance's number, below "
+                        f"{MAX_INSTANCE_VALUE}", path)
+    return values
+
+
+def read_instance_sizes(source):
+    """{id: average pixels of its instances} of --instance-sizes: lines 'id: size' (or line k giving
+    id k's); raises ValueError."""
+    def size_of(text):
+        size = float(text)
+        if not 0 < size < math.inf:
+            raise ValueError(f"{text!r} is not a size in pixels above 0")
+        return size
+    return _values_by_id(source, _text_lines(source), size_of)
+
+
 def read_groups(source):
     """{name: ascending ids} of --groups: a preset of GROUP_PRESETS, or a text file of lines
     'name: id id id' (blank lines and lines from # on are left out); raises ValueError."""
@@ -1124,6 +1178,7 @@ class Pair(NamedTuple):
     label: str
     inference: str
     valid: str | None = None  # its valid mask (--valid-masks): the pixels to count
+    instances: str | None = None  # its instance file (--instances)
 
 
 class Refused(NamedTuple):
@@ -1490,22 +1545,24 @@ def find_pairs(labels_dir, inferences_dir, recursive=False, label_suffix="", inf
     return pairs, refused, notes, hints
 
 
-def with_valid_masks(pairs, folder, recursive=False, suffix="", layout=None):
-    """The pairs with their valid masks, found in folder by the pair's key (list_masks and layout,
-    as labels are), and a Refused for each pair without one; a valid mask of no pair is passed
-    over. Raises OSError when folder cannot be read."""
+def with_valid_masks(pairs, folder, recursive=False, suffix="", layout=None, field="valid",
+                     what="valid mask"):
+    """The pairs with their valid masks (or another file per pair: field, the Pair's field, what,
+    its name), found in folder by the pair's key (list_masks and layout, as labels are), and a
+    Refused for each pair without one; one of no pair is passed over. Raises OSError when folder
+    cannot be read."""
     listing = list_masks(folder, recursive, suffix)
     listing = listing if layout is None else layout(listing)[0]
     not_taken = {error.key: error for error in listing.refused}  # two masks for one id, ...
     found, refused = [], []
     for pair in pairs:
         if pair.key in listing.masks:
-            found.append(pair._replace(valid=str(listing.masks[pair.key])))
+            found.append(pair._replace(**{field: str(listing.masks[pair.key])}))
         elif pair.key in not_taken:
             refused.append(not_taken[pair.key])
         else:
             label = shown(pair.label)
-            refused.append(Refused(pair.key, label, f"{label}: no valid mask "
+            refused.append(Refused(pair.key, label, f"{label}: no {what} "
                                    f"{shown(pair.key + suffix)}.* in {shown(folder)}"))
     return found, refused
 
@@ -1959,6 +2016,56 @@ class Counts(NamedTuple):
     # int64 (2, len(ids)): boundary intersection and union of each id, or None
     boundary: np.ndarray | None
     scores: "ScoreCounts | None" = None  # --scores: the score map's tally
+    instances: "InstanceCounts | None" = None  # --instances: the instances' weighted pixels
+
+
+class InstanceCounts(NamedTuple):
+    """An image's instances as iIoU weighs them: {id: [TP, FN]} of each class that has instances,
+    and {name: [TP, FN]} of each group all of whose classes have them, every pixel of an instance
+    weighted by its class's average instance size over the instance's own size (float64)."""
+    classes: dict
+    groups: dict
+
+
+def count_instances(instances, inference, counted, sizes, class_map=None, groups=None):
+    """The InstanceCounts of a Cityscapes instance file against the inference, as
+    cityscapesScripts' evalPixelLevelSemanticLabeling weighs them: an instance is the pixels of one
+    value above 1000 (a crowd region holds its bare class id, and is no instance), of class value
+    // 1000 (mapped by class_map, a (256,) table); its TP are its pixels predicted as its class (or
+    within the group), weighted by sizes[class] / its pixels. Pixels not counted are left out."""
+    pixels = instances > 1000
+    if counted is not None:
+        pixels &= counted
+    values, predicted = instances[pixels], inference[pixels]
+    class_of = np.arange(LABEL_SPACE) if class_map is None else class_map
+    pixel_class = class_of[values // 1000]
+    per_value = np.bincount(values, minlength=MAX_INSTANCE_VALUE)
+    ids = np.flatnonzero(per_value)
+    classes = class_of[ids // 1000]
+    weight = np.array([sizes.get(int(c), 0.0) for c in classes]) / per_value[ids]
+
+    def weighted(hit):
+        tp = np.bincount(values, weights=hit, minlength=MAX_INSTANCE_VALUE)[ids]
+        return tp * weight, (per_value[ids] - tp) * weight
+    tp, fn = weighted(predicted == pixel_class)
+    counts = InstanceCounts({c: np.array([tp[classes == c].sum(), fn[classes == c].sum()])
+                             for c in sorted(sizes)}, {})
+    for name, group in (groups or {}).items():
+        if all(c in sizes for c in group):
+            inside = np.isin(classes, group)
+            tp, fn = weighted(np.isin(predicted, group))
+            counts.groups[name] = np.array([tp[inside].sum(), fn[inside].sum()])
+    return counts
+
+
+def summed_instances(tallies):
+    """One InstanceCounts of several: their weighted pixels added, class by class and group by
+    group (a group only where every tally has it)."""
+    names = set.intersection(*(set(tally.groups) for tally in tallies))
+    return InstanceCounts({c: sum(tally.classes[c] for tally in tallies)
+                           for c in tallies[0].classes},
+                          {name: sum(tally.groups[name] for tally in tallies)
+                           for name in tallies[0].groups if name in names})
 
 
 class ScoreCounts(NamedTuple):
@@ -2156,12 +2263,12 @@ def _window_any(flags, size, axis):
     return result
 
 
-def counts_of_matrix(matrix, boundary=None, scores=None):
+def counts_of_matrix(matrix, boundary=None, scores=None, instances=None):
     """The Counts of a whole label space's (256, 256) matrix and (2, 256) boundary counts (or None):
     over the ids with a pixel labelled or predicted as them (with a score map's tally, if any)."""
     ids = np.flatnonzero((matrix.sum(axis=1) > 0) | (matrix.sum(axis=0) > 0))
     return Counts(ids, matrix[np.ix_(ids, ids)], None if boundary is None else boundary[:, ids],
-                  scores)
+                  scores, instances)
 
 
 def counts_of_report(report, boundary=False):
@@ -2183,7 +2290,11 @@ def counts_of_report(report, boundary=False):
     scores = None if tally is None else ScoreCounts(
         np.array(tally["levels"], dtype=np.float64).reshape(-1),
         *(np.array(tally[side], dtype=np.int64).reshape(-1) for side in ("positives", "negatives")))
-    return Counts(ids[kept], matrix[np.ix_(kept, kept)], sides, scores)
+    weighted = report.get("instances")
+    instances = None if weighted is None else InstanceCounts(
+        *({int(key) if group == "classes" else key: np.array(pair, dtype=np.float64)
+           for key, pair in weighted[group].items()} for group in ("classes", "groups")))
+    return Counts(ids[kept], matrix[np.ix_(kept, kept)], sides, scores, instances)
 
 
 def matrix_from_report(report):
@@ -2208,6 +2319,7 @@ class CountsSum:
         empty = np.zeros(0, dtype=np.int64)
         # score tallies, summed a thousand at a time (a sum of sparse tallies is a sort)
         self.scores = [ScoreCounts(empty.astype(np.float64), empty, empty)] if scores else None
+        self.instances = None  # --instances: the InstanceCounts summed so far
 
     def add(self, counts):
         if len(counts.ids):
@@ -2218,11 +2330,15 @@ class CountsSum:
             self.scores.append(counts.scores)
             if len(self.scores) > 1000:
                 self.scores = [summed_scores(self.scores)]
+        if counts.instances is not None:
+            self.instances = counts.instances if self.instances is None else summed_instances(
+                [self.instances, counts.instances])
 
     def counts(self):
         """The summed Counts, over the ids that occur in any of them."""
         return counts_of_matrix(self.matrix, self.boundary,
-                                None if self.scores is None else summed_scores(self.scores))
+                                None if self.scores is None else summed_scores(self.scores),
+                                self.instances)
 
 
 # ---------------------------------------------------------------- measures
@@ -2264,6 +2380,10 @@ class Batch(NamedTuple):
     # --groups: (rows, 3, groups) pixels labelled and predicted in each group (TP), labelled in it,
     # predicted in it (group_statistics)
     groups: np.ndarray | None = None
+    ids: np.ndarray | None = None  # the ids of stats' columns (--instances looks classes up)
+    instance_ids: np.ndarray | None = None  # --instances: the classes that have instances
+    # (rows, 2, classes then groups): InstanceCounts' weighted TP and FN, nan for a group without
+    instances: np.ndarray | None = None
 
     @property
     def boundary(self):
@@ -2280,12 +2400,26 @@ def statistics_of(counts):
 
 def batch_of_counts(counts, ignore_index=None, zero_division=0.0, groups=None):
     """The Batch of one tally, over its own ids (so that its numbers are scikit-learn's to the last
-    bit); groups: the ids of each group (--groups), or None."""
+    bit); groups: {name: ids} (--groups), or None."""
     tally = counts.scores
+    weighted = counts.instances
     return Batch(statistics_of(counts)[None], counts.ids != ignore_index, zero_division,
                  None if tally is None else tally.levels,
                  None if tally is None else np.array([[tally.positives, tally.negatives]]),
-                 None if groups is None else group_statistics(counts, groups)[None])
+                 None if groups is None else group_statistics(counts, list(groups.values()))[None],
+                 counts.ids,
+                 None if weighted is None else np.array(sorted(weighted.classes)),
+                 None if weighted is None else instance_grid(weighted, groups)[None])
+
+
+def instance_grid(weighted, groups=None):
+    """(2, classes then groups) float64 of an InstanceCounts: the weighted TP and FN of each class
+    that has instances (ascending), then of each group (of groups, {name: ids}, in order), nan for a
+    group the tally has not."""
+    missing = np.full(2, math.nan)
+    return np.array([weighted.classes[c] for c in sorted(weighted.classes)]
+                    + [weighted.groups.get(name, missing) for name in groups or ()]).T.reshape(
+        2, -1)
 
 
 def group_statistics(counts, groups):
@@ -2312,6 +2446,8 @@ class Numbers(NamedTuple):
     boundary_iou: np.ndarray | None
     measures: dict
     groups: dict | None = None  # --groups: each class metric's values, (rows, groups)
+    iiou: np.ndarray | None = None  # --instances: (rows, classes that have instances)
+    group_iiou: np.ndarray | None = None  # and with --groups, (rows, groups)
 
 
 def _divide(numerator, denominator, zero_division):
@@ -2393,13 +2529,33 @@ def evaluate(batch):
         # no band in label or inference: left out of the mean
         boundary_iou[classes[:, 4] == 0] = math.nan
     numbers = Numbers(values, macro, weighted, boundary_iou, {},
-                      None if batch.groups is None else _group_metrics(batch))
+                      None if batch.groups is None else _group_metrics(batch),
+                      *_instance_ious(batch))
+    held = {"boundary": batch.boundary, "scores": batch.scores is not None,
+            "groups": batch.groups is not None, "instances": batch.instances is not None}
     for key, measure in MEASURES.items():
-        if (batch.boundary or not measure.boundary) and (batch.scores is not None
-                                                         or not measure.scores) and (
-                batch.groups is not None or not measure.groups):
+        if all(held[need] for need in held if getattr(measure, need)):
             numbers.measures[key] = np.asarray(measure.value(batch, numbers), dtype=np.float64)
     return numbers
+
+
+def _instance_ious(batch):
+    """iIoU, as cityscapesScripts' getInstanceIouScoreForLabel: weighted TP / (weighted TP + FP +
+    weighted FN), FP the pixels predicted as the class (or group) labelled as another class,
+    unweighted; nan where that is 0/0. (iIoU of the classes, iIoU of the groups or None), or (None,
+    None) without instances."""
+    if batch.instances is None:
+        return None, None
+    classes = len(batch.instance_ids)
+    by_id = np.zeros((len(batch.stats), LABEL_SPACE))  # an id that does not occur has none
+    by_id[:, batch.ids] = batch.stats[:, 2] - batch.stats[:, 0]
+    false_positives = by_id[:, batch.instance_ids]
+    if batch.groups is not None:
+        false_positives = np.concatenate([false_positives,
+                                          batch.groups[:, 2] - batch.groups[:, 0]], axis=1)
+    tp, fn = batch.instances[:, 0], batch.instances[:, 1]
+    iiou = _ratio(tp, tp + false_positives + fn)
+    return iiou[:, :classes], None if batch.groups is None else iiou[:, classes:]
 
 
 def _group_metrics(batch):
@@ -2490,6 +2646,16 @@ def mean_group_iou(batch, numbers):
     return _row_means(iou, ~np.isnan(iou))
 
 
+def mean_iiou(batch, numbers):
+    """The mean iIoU of the classes that have instances, those where it is defined."""
+    return _row_means(numbers.iiou, ~np.isnan(numbers.iiou))
+
+
+def mean_group_iiou(batch, numbers):
+    """The mean iIoU of the groups all of whose classes have instances, where it is defined."""
+    return _row_means(numbers.group_iiou, ~np.isnan(numbers.group_iiou))
+
+
 def roc_auc(batch, numbers):
     """ROC AUC: the chance that a pixel of the positive class scores above one of the rest, a tie
     counting half; the trapezoidal area under the ROC curve, as scikit-learn's roc_auc_score gives
@@ -2571,6 +2737,7 @@ class Measure(NamedTuple):
     boundary: bool = False
     scores: bool = False  # whether it needs score maps (--scores)
     groups: bool = False  # whether it needs class groups (--groups)
+    instances: bool = False  # whether it needs instances (--instances)
 
 
 def _classes_said(report, labelled=False):
@@ -2622,6 +2789,11 @@ MEASURES = {
     "mean_group_iou": Measure("mGIoU", "mean group IoU", mean_group_iou, lambda report: (
         f"mean IoU of the {_groups_said(report)}, each scored as one class against the rest"),
         groups=True),
+    "mean_iiou": Measure("miIoU", "mean instance-level IoU", mean_iiou, lambda report: (
+        "mean iIoU of the classes with instances (cityscapesScripts' iIoU: each instance's pixels "
+        "weighted by its class's average instance size over its own)"), instances=True),
+    "mean_group_iiou": Measure("mGiIoU", "mean group iIoU", mean_group_iiou, lambda report: (
+        "mean iIoU of the groups whose classes have instances"), groups=True, instances=True),
     "roc_auc": Measure("AUC", "ROC AUC", roc_auc, lambda report: (
         "area under the ROC curve of the score maps (scikit-learn's roc_auc_score)"), scores=True),
     "average_precision": Measure("AP", "average precision", average_precision, lambda report: (
@@ -2648,8 +2820,7 @@ def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=Non
     """
     counts = matrix if isinstance(matrix, Counts) else counts_of_matrix(matrix, boundary)
     class_names = class_names or {}
-    batch = batch_of_counts(counts, ignore_index, zero_division,
-                            None if groups is None else list(groups.values()))
+    batch = batch_of_counts(counts, ignore_index, zero_division, groups)
     numbers = evaluate(batch)
     _, support, predicted = batch.stats[0][:3, batch.is_class].tolist()
     report_classes = {}
@@ -2680,7 +2851,21 @@ def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=Non
         **({} if counts.scores is None else {"scores": _score_block(counts.scores, batch,
                                                                     numbers)}),
         **({} if groups is None else {"groups": _group_block(groups, numbers)}),
+        **({} if counts.instances is None else _instance_block(counts.instances, batch, numbers,
+                                                               report_classes)),
     }
+
+
+def _instance_block(weighted, batch, numbers, report_classes):
+    """--instances: each class's iIoU in its entry (of the report being made), and the report's
+    "instances": the weighted tally --merge sums."""
+    for column, class_id in enumerate(batch.instance_ids.tolist()):
+        if str(class_id) in report_classes:
+            report_classes[str(class_id)]["iiou"] = _number(numbers.iiou[0][column])
+    return {"instances": {"classes": {str(c): pair.tolist() for c, pair in
+                                      sorted(weighted.classes.items())},
+                          "groups": {name: pair.tolist() for name, pair in
+                                     weighted.groups.items()}}}
 
 
 GROUP_METRICS = {"iou": "iou", "dice": "f1_score", "precision": "precision", "recall": "recall"}
@@ -2690,7 +2875,9 @@ def _group_block(groups, numbers):
     """A report's "groups": each group's ids and numbers (GROUP_METRICS: their JSON names and the
     CLASS_METRICS they are), None where the group does not occur."""
     return {name: {"ids": ids, **{key: _number(numbers.groups[metric][0][column])
-                                  for key, metric in GROUP_METRICS.items()}}
+                                  for key, metric in GROUP_METRICS.items()},
+                   **({} if numbers.group_iiou is None
+                      else {"iiou": _number(numbers.group_iiou[0][column])})}
             for column, (name, ids) in enumerate(groups.items())}
 
 
@@ -2795,7 +2982,20 @@ def combined_report(total, summary_rows, scoring=Scoring(), image_ious=None, num
                                              *number_of_classes(num_classes, class_names or {},
                                                                 ignore_index,
                                                                 matrix), ignore_index)
+    if (class_names == DATASETS["cityscapes"].names
+            and scoring.groups == GROUP_PRESETS["cityscapes-categories"]):
+        report["cityscapes"] = cityscapes_numbers(report)
     return report
+
+
+def cityscapes_numbers(report):
+    """The Cityscapes benchmark's four numbers, as cityscapesScripts names them, of a combined
+    report over its 19 train ids with their categories as groups: IoU class (its own convention: a
+    class predicted but absent counts as 0), iIoU class, IoU category, iIoU category (None without
+    --instances)."""
+    return {"iou_class": report["conventions"]["tools"]["cityscapes"]["mIoU"],
+            "iiou_class": report.get("mean_iiou"), "iou_category": report["mean_group_iou"],
+            "iiou_category": report.get("mean_group_iiou")}
 
 
 class ImageIoUs:
@@ -3156,6 +3356,8 @@ class ImageCounts:
         self.group_names = groups  # --groups: {name: ids}, or None
         self.group_ids = None if groups is None else list(groups.values())
         self.groups = []  # and each image's group_statistics
+        self.instances = []  # --instances: each image's instance_grid
+        self.instance_ids = None  # and the classes that have instances
 
     def add(self, counts):
         """Add one image's Counts."""
@@ -3164,6 +3366,14 @@ class ImageCounts:
             self.scores.append(counts.scores)
         if self.group_ids is not None:
             self.groups.append(group_statistics(counts, self.group_ids))
+        if counts.instances is not None:
+            self.instances.append(instance_grid(counts.instances, self.group_names))
+            self.instance_ids = np.array(sorted(counts.instances.classes))
+
+    def instance_grid(self):
+        """An (images, 2, classes then groups) float64 array of each image's instance_grid, or
+        None."""
+        return np.array(self.instances) if self.instances else None
 
     def group_grid(self):
         """An (images, 3, groups) int64 array of each image's group_statistics, or None."""
@@ -3237,45 +3447,61 @@ def exact_parts(flat, images):
 
 def resampled_batches(models, resamples, seed):
     """The summed counts of each bootstrap resample, a batch at a time: models is a list of tuples
-    of (images, ...) int64 arrays over the same images (paired: every model sees the same draws; a
-    model's statistics and its score grid). Yields, per batch of draws, one tuple per model of
-    (rows, ...) float64 arrays, each sum the exact integer rounded once to float64.
+    of (images, ...) arrays or None over the same images (paired: every model sees the same draws;
+    a model's statistics, score grid, group statistics and weighted instances). Yields, per batch
+    of draws, one tuple per model of (rows, ...) float64 arrays (None for None): of int64 counts
+    each sum the exact integer rounded once to float64; of float64 (weighted) ones, the sum as
+    float64 adds it.
 
     A resample's sum is its draw counts times the images' counts: one matrix product per batch, not
     a loop over images; exact, as every product and partial sum is an integer below 2^53
     (exact_parts)."""
     images = models[0][0].shape[0]
-    flat = [np.concatenate([array.reshape(images, -1) for array in model if array is not None],
-                           axis=1) for model in models]
-    parts = [exact_parts(counts, images) for counts in flat]
+
+    def flat(model, counts):  # the model's arrays of counts (or not) side by side
+        return np.concatenate([array.reshape(images, -1) for array in model if array is not None
+                               and (array.dtype.kind in "iu") == counts] or [np.zeros((images, 0))],
+                              axis=1)
+    parts = [exact_parts(flat(model, True), images) for model in models]
+    weighted = [flat(model, False) for model in models]
     for draws in bootstrap_draws(images, resamples, seed):
         rows = len(draws)
         weights = np.bincount((draws + images * np.arange(rows)[:, None]).ravel(),
                               minlength=rows * images)
         weights = weights.reshape(rows, images).astype(np.float64)
         batch = []
-        for model, model_parts in zip(models, parts):
+        for model, model_parts, floats in zip(models, parts, weighted):
             (high, scale), *low = model_parts
             sums = weights @ high
             if low:  # one rounding, of the exact sum: as int64's sum converted to float64 would be
                 sums = sums * scale + weights @ low[0][0]
-            present = [array for array in model if array is not None]
-            pieces = iter(np.split(sums, np.cumsum([array[0].size for array in present])[:-1],
-                                   axis=1))
-            batch.append(tuple(None if array is None else next(pieces).reshape(
-                rows, *array.shape[1:]) for array in model))
+            batch.append(_split_sums(model, sums, weights @ floats, rows))
         yield batch
 
 
-def resampled_numbers(models, resamples, seed, is_class, zero_division=0.0, levels=None):
+def _split_sums(model, sums, float_sums, rows):
+    """A model's resampled sums, counts and weighted ones, back in its arrays' shapes."""
+    pieces = {True: iter(np.split(sums, np.cumsum(
+        [array[0].size for array in model if array is not None and array.dtype.kind in "iu"]
+    )[:-1], axis=1)), False: iter(np.split(float_sums, np.cumsum(
+        [array[0].size for array in model if array is not None and array.dtype.kind not in "iu"]
+    )[:-1], axis=1))}
+    return tuple(None if array is None else next(pieces[array.dtype.kind in "iu"]).reshape(
+        rows, *array.shape[1:]) for array in model)
+
+
+def resampled_numbers(models, resamples, seed, is_class, zero_division=0.0, levels=None,
+                      ids=None, instance_ids=None):
     """The Numbers of every bootstrap resample, for each model (as resampled_batches: statistics,
     and score grids over levels with --scores): each batch of sums is evaluated at once, and only
     its numbers are kept, a float per resample for each measure, average and class's metric,
-    whatever the images. One Numbers per model, each array (resamples, ...)."""
+    whatever the images (ids: the statistics' ids, instance_ids: the classes with instances). One
+    Numbers per model, each array (resamples, ...)."""
     parts = [[] for _ in models]
     for batch in resampled_batches(models, resamples, seed):
-        for kept, (stats, grid, groups) in zip(parts, batch):
-            kept.append(evaluate(Batch(stats, is_class, zero_division, levels, grid, groups)))
+        for kept, (stats, grid, groups, instances) in zip(parts, batch):
+            kept.append(evaluate(Batch(stats, is_class, zero_division, levels, grid, groups, ids,
+                                       instance_ids, instances)))
     return [joined_numbers(kept) for kept in parts]
 
 
@@ -3323,8 +3549,10 @@ def confidence_intervals(image_counts, ignore_index, resamples, level, seed, zer
     is_class = ids != ignore_index if ignore_index is not None else np.ones(len(ids), bool)
     check_bootstrap_memory(resamples, int(is_class.sum()))
     levels = image_counts.levels()
-    model = (counts, image_counts.score_grid(levels), image_counts.group_grid())
-    numbers = resampled_numbers([model], resamples, seed, is_class, zero_division, levels)[0]
+    model = (counts, image_counts.score_grid(levels), image_counts.group_grid(),
+             image_counts.instance_grid())
+    numbers = resampled_numbers([model], resamples, seed, is_class, zero_division, levels, ids,
+                                image_counts.instance_ids)[0]
     # images whose label holds the class
     images_of_class = ((counts[:, 1] > 0).sum(axis=0))[is_class]
     classes = {}
@@ -3392,9 +3620,10 @@ def compare_models(models, names, ignore_index=None, zero_division=0.0, class_na
     scored = images and all(levels is not None for levels in every)  # every model's score maps
     levels = np.unique(np.concatenate(every)) if scored else None
     grids = [per_image.score_grid(levels) for _, per_image in summed]
-    numbers = resampled_numbers([(stats, grid, per_image.group_grid()) for stats, grid, (
-        _, per_image) in zip(dense, grids, summed)], resamples, seed, is_class, zero_division,
-                                levels) if images else []
+    numbers = resampled_numbers([(stats, grid, per_image.group_grid(), per_image.instance_grid())
+                                 for stats, grid, (_, per_image) in zip(dense, grids, summed)],
+                                resamples, seed, is_class, zero_division, levels, ids,
+                                summed[0][1].instance_ids) if images else []
     images_of_class = (dense[0][:, 1] > 0).sum(axis=0)[is_class]
     comparison = {"baseline": {"report": names[0], "images": images, **headline_numbers(pooled[0])},
                   "bootstrap": {"level": level, "resamples": resamples, "seed": seed,
@@ -3496,7 +3725,7 @@ class Column(NamedTuple):
 
 GROUPS_TABLE = (Column("group", "name", "class"), Column("IoU", "iou", "score"),
                 Column("Dice", "dice", "score"), Column("precision", "precision", "score"),
-                Column("recall", "recall", "score"),
+                Column("recall", "recall", "score"), Column("iIoU", "iiou", "score", optional=True),
                 Column("IoU interval", "iou_interval", "interval", optional=True),
                 Column("ids", "ids", "note"))
 
@@ -3521,6 +3750,7 @@ def _class_table(metrics):
     return (Column("class", "class", "class", csv=("class_id", "name")),
             *(Column(metric.title, key, "score", also=metric.also) for key, metric in metrics),
             Column("boundary IoU", "boundary_iou", "score", optional=True),
+            Column("iIoU", "iiou", "score", optional=True),
             Column("support", "support", "count"),
             Column("IoU interval", "iou_interval", "interval", formats="text html", optional=True),
             Column("images", "images", "count", formats="text html", optional=True),
@@ -3531,7 +3761,8 @@ def _class_table(metrics):
 def headline_table():
     """Every headline number of each image, a column per entry of MEASURES (headline.csv)."""
     return tuple(Column(measure.name, key, "score",
-                        optional=measure.boundary or measure.scores or measure.groups)
+                        optional=measure.boundary or measure.scores or measure.groups
+                        or measure.instances)
                  for key, measure in MEASURES.items())
 
 
@@ -4002,6 +4233,18 @@ def format_headline(report, digits=4):
     return "\n".join(lines + interval_notes(report))
 
 
+def format_cityscapes(report, digits=4):
+    """The Cityscapes benchmark's four numbers in its own words; '' when they are not there."""
+    numbers = report.get("cityscapes")
+    if numbers is None:
+        return ""
+    said = [f"{title} {_score_text(numbers[key], digits)}" for title, key in (
+        ("IoU class", "iou_class"), ("iIoU class", "iiou_class"), ("IoU category", "iou_category"),
+        ("iIoU category", "iiou_category"))]
+    return ("Cityscapes benchmark: " + ", ".join(said)
+            + ("" if numbers["iiou_class"] is not None else " (iIoU: give --instances)"))
+
+
 def format_score_map(report, digits=4):
     """The score-map block (--scores): the pixels on each side and the KITTI road devkit's numbers
     at MaxF; '' for a report without score maps."""
@@ -4080,7 +4323,8 @@ def format_combined_section(combined, scoring=Scoring(), digits=4, skipped_ids=(
     if skipped_ids:
         heading += (f"\n{len(skipped_ids)} skipped because of errors (listed at the end): "
                     + ", ".join(skipped_ids))
-    lines = [heading, format_headline(combined, digits), format_score_map(combined, digits),
+    lines = [heading, format_headline(combined, digits), format_cityscapes(combined, digits),
+             format_score_map(combined, digits),
              format_matrix(combined, class_names), format_report(combined, digits,
                                                                  scoring.zero_division),
              format_groups(combined, digits)]
@@ -5129,11 +5373,15 @@ class FolderSink(Sink):
     def __init__(self, settings, merged):
         self.settings, self.folder, self.merged = settings, settings.output_dir, merged
         # the optional CSV columns
-        needed = {"scores": settings.scoring.threshold is not None,
-                  "groups": settings.scoring.groups is not None}
-        self.present = (BOUNDARY_KEYS if settings.scoring.boundary else set()) | {
+        needed = {"boundary": settings.scoring.boundary,
+                  "scores": settings.scoring.threshold is not None,
+                  "groups": settings.scoring.groups is not None,
+                  "instances": settings.scoring.instance_sizes is not None}
+        self.present = (BOUNDARY_KEYS if settings.scoring.boundary else set()) | (
+            {"iiou"} if needed["instances"] else set()) | {
             key for key, measure in MEASURES.items()
-            if any(getattr(measure, need) and given for need, given in needed.items())}
+            if all(given for need, given in needed.items() if getattr(measure, need))
+            and any(getattr(measure, need) for need in needed)}
         self.held, self.files = contextlib.ExitStack(), contextlib.ExitStack()
         self.picture_notes = []
 
@@ -5261,6 +5509,9 @@ def score_pair(pair, settings):
             counts = counts._replace(scores=tally)
         if settings.check_with_sklearn:
             check_with_sklearn(pair, label, inference, counts, scoring.ignore_index, valid)
+        if pair.instances is not None:
+            counts = counts._replace(instances=_instances_of(pair, label, inference, valid,
+                                                             settings))
         report = image_report(shown(pair.key), pair.label, pair.inference, counts, scoring)
     except MaskError as error:
         return Result(pair.key, shown(error.path or pair.label), None, str(error)), None
@@ -5271,6 +5522,21 @@ def score_pair(pair, settings):
             f"{shown(pair.label)}, {shown(pair.inference)}: internal error "
             f"({type(error).__name__}: {error})")), None
     return Result(pair.key, shown(pair.label), report, None, counts), (label, inference, valid)
+
+
+def _instances_of(pair, label, inference, valid, settings):
+    """The pair's InstanceCounts (--instances), over the pixels it counts."""
+    instances = read_instances(pair.instances)
+    _check_same_size(pair.instances, instances.shape, pair.label, label.shape,
+                     at_fault=pair.instances)
+    scoring = settings.scoring
+    counted = valid
+    if scoring.ignore_index is not None:
+        counted = label != scoring.ignore_index if valid is None else valid & (
+            label != scoring.ignore_index)
+    return count_instances(instances, inference, counted, scoring.instance_sizes,
+                           None if settings.instance_map is None else settings.instance_map.table,
+                           scoring.groups)
 
 
 def _thresholded(pair, settings):
@@ -5477,10 +5743,30 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
     return NUMBERS_IN_DOUBT if doubts else 1 if refused or incomplete else 0
 
 
+def with_companions(pairs, settings):
+    """The pairs with the files that go with each (--valid-masks, --instances), and a Refused for
+    each pair without one, as for one file alone; raises RunError when a folder cannot be read."""
+    refused = []
+    for folder, suffix, layout, field, what in (
+            (settings.valid_masks, settings.valid_suffix,
+             LABEL_LAYOUTS.get(settings.label_encoding), "valid", "valid mask"),
+            (settings.instances, settings.instance_suffix, None, "instances", "instance file")):
+        if folder is None:
+            continue
+        try:
+            pairs, without = with_valid_masks(pairs, folder, settings.recursive, suffix, layout,
+                                              field, what)
+        except OSError as error:
+            raise RunError(f"cannot list the {what}s: {error}") from None
+        refused += without
+    return pairs, refused
+
+
 def score(settings):
     """Score the mask folders and report; returns the exit status."""
     for option, folder in (("--labels", settings.labels), ("--inferences", settings.inferences),
-                           ("--valid-masks", settings.valid_masks)):
+                           ("--valid-masks", settings.valid_masks),
+                           ("--instances", settings.instances)):
         if folder is not None and not folder.is_dir():
             raise RunError(f"{option} {shown(folder)}: "
                            + ("a file, not a folder" if folder.exists() else "no such folder"))
@@ -5516,14 +5802,8 @@ def score(settings):
                        + "".join(f"\n  {error.message}" for error in refused[:MAX_LISTED])
                        + (f"\n  ... and {len(refused) - MAX_LISTED} more"
                           if len(refused) > MAX_LISTED else ""))
-    if settings.valid_masks is not None:  # a pair without one is refused, as one file alone is
-        try:
-            pairs, without = with_valid_masks(pairs, settings.valid_masks, settings.recursive,
-                                              settings.valid_suffix,
-                                              LABEL_LAYOUTS.get(settings.label_encoding))
-        except OSError as error:
-            raise RunError(f"cannot list the valid masks: {error}") from None
-        refused += without
+    pairs, without = with_companions(pairs, settings)
+    refused += without
     if not settings.quiet:
         for note in notes:
             say(note)
@@ -5699,6 +5979,18 @@ def _add_reading_options(parser):
     group.add_argument("--valid-suffix", default="", metavar="S",
                         help="the end of the valid masks' file names that is not part of the id, "
                              "e.g. _test_mask")
+    group.add_argument("--instances", type=Path, metavar="DIR",
+                        help="folder of Cityscapes instance files (16-bit: class id x 1000 + the "
+                             "instance's number), found by the image's id, for iIoU")
+    group.add_argument("--instance-suffix", default="", metavar="S",
+                        help="the end of the instance files' names that is not part of the id, "
+                             "e.g. _gtFine_instanceIds")
+    group.add_argument("--instance-map", metavar="MAP",
+                        help="turn the instances' class ids into the labels' ids, as --label-map "
+                             "(cityscapes-labelids when the labels are train ids)")
+    group.add_argument("--instance-sizes", metavar="FILE",
+                        help="the average pixels of an instance of each class, lines 'id: size' "
+                             "(default: cityscapesScripts' table, by train id)")
     group.add_argument("--label-encoding", choices=LABEL_ENCODINGS,
                         help="read label files that hold more than ids: kitti-road reads KITTI "
                              "road's RGB ground truth as its devkit does (blue: road, id 1, else "
@@ -5839,6 +6131,8 @@ NOT_WITH_REPORTS = (("labels", NO_MASK_READ), ("inferences", NO_MASK_READ),
                     ("label_map", NO_MASK_READ), ("inference_map", NO_MASK_READ),
                     ("palette", NO_MASK_READ), ("valid_masks", NO_MASK_READ),
                     ("valid_suffix", NO_MASK_READ), ("label_encoding", NO_MASK_READ),
+                    ("instances", NO_MASK_READ), ("instance_suffix", NO_MASK_READ),
+                    ("instance_map", NO_MASK_READ), ("instance_sizes", NO_MASK_READ),
                     ("boundary",
                      "no mask is read; the reports' boundary counts are taken when they have them"),
                     ("boundary_ratio",
@@ -5937,7 +6231,9 @@ def _read_option_files(options, reading_reports):
                ("--label-map", read_id_map, options.label_map),
                ("--inference-map", read_id_map, options.inference_map),
                ("--palette", read_palette, options.palette),
-               ("--groups", read_groups, options.groups))
+               ("--groups", read_groups, options.groups),
+               ("--instance-map", read_id_map, options.instance_map),
+               ("--instance-sizes", read_instance_sizes, options.instance_sizes))
     read = {}
     for option, reader, source in readers:
         try:
@@ -6010,16 +6306,22 @@ def make_settings(options):
     names = read[names_option] and (*read[names_option], f"--class-names {options.class_names}"
                                     if names_option == "--class-names" else names_option)
     given = given_rules(options, names, reading_reports, read["--groups"])
+    if options.instances is not None:  # the sizes iIoU weighs instances by
+        given["instance_sizes"] = read["--instance-sizes"] or dict(CITYSCAPES_INSTANCE_SIZES)
+    elif options.instance_sizes is not None:
+        raise UsageError("--instance-sizes weighs the instances of --instances: give --instances")
     dataset = next((source for source in (options.class_names, options.palette)
                     if source in DATASETS), None)
     settings = {name: getattr(options, name) for name in (
         "labels", "inferences", "images", "recursive", "label_suffix", "inference_suffix",
-        "label_encoding", "valid_masks", "valid_suffix", "digits", "format", "brief",
+        "label_encoding", "valid_masks", "valid_suffix", "instances", "instance_suffix", "digits",
+        "format", "brief",
         "num_classes", "bootstrap", "confidence", "seed", "jobs", "quiet", "shard", "output_dir",
         "plots_per_image", "check_with_sklearn")}
     return Settings(
         **settings, scoring=Scoring(**given), given=given, dataset=dataset,
         label_map=read["--label-map"], inference_map=read["--inference-map"],
+        instance_map=read["--instance-map"],
         palette=read["--palette"], compare=tuple(options.compare or ()),
         merge=tuple(options.merge or ()),
         max_image_pixels=options.max_image_pixels or Image.MAX_IMAGE_PIXELS)

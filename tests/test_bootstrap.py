@@ -72,7 +72,7 @@ def test_the_fast_path_equals_a_plain_loop_over_the_same_draws(source, ignore_in
     counts = image_counts(matrices, ignore_index)
     ids, dense = counts.dense()
     is_class = ids != ignore_index if ignore_index is not None else np.ones(len(ids), bool)
-    fast = tool.resampled_numbers([(dense, None, None)], resamples, seed, is_class, zero_division)[0]
+    fast = tool.resampled_numbers([(dense, None, None, None)], resamples, seed, is_class, zero_division)[0]
     slow = plain_loop(matrices, resamples, seed, zero_division, ignore_index)
     assert ("mean_boundary_iou" in fast.measures) == (matrices[0][1] is not None)
     for key, values in fast.measures.items():
@@ -110,7 +110,7 @@ def test_seeded_runs_print_the_same_intervals_and_another_seed_others(capsys, mo
     other = run_json(capsys, "--bootstrap", "200", "--seed", "1")[1]["combined"]["confidence_intervals"]
     assert first == again and first["mean_iou"] != other["mean_iou"]
     assert set(first) == {"level", "resamples", "seed", "images", "method", "classes",
-                          *(key for key, measure in tool.MEASURES.items() if not (measure.boundary or measure.scores or measure.groups))}
+                          *(key for key, measure in tool.MEASURES.items() if not (measure.boundary or measure.scores or measure.groups or measure.instances))}
     assert (first["level"], first["resamples"], first["seed"], first["images"]) == (0.95, 200, 0, 10)
     assert first["classes"]["16"]["images"] == 2  # train is in two samples' labels
     assert tool.main(["--bootstrap", "200", "--brief"]) == 0

@@ -45,12 +45,13 @@ def test_json_has_the_documented_shape_and_types(three_pairs, capsys):
     status, document = run_json(capsys, "--class-names", "cityscapes")
     assert status == 0
     assert set(document) == {"label_space", "ignore_index", "ignore_index_from", "zero_division", "class_names",
-                             "input", "shards", "boundary_ratio", "threshold", "positive_class", "groups", "images",
+                             "input", "shards", "boundary_ratio", "threshold", "positive_class", "instance_sizes", "groups", "images",
                              "combined", "errors", "warnings"}
     assert document["shards"] is None and document["boundary_ratio"] is None  # no --shard, no --boundary
     assert document["input"] == {"recursive": False, "label_suffix": None, "inference_suffix": None,
                                  "label_map": None, "inference_map": None, "palette": None,
-                                 "valid_masks": None, "valid_suffix": None, "label_encoding": None}
+                                 "valid_masks": None, "valid_suffix": None, "label_encoding": None,
+                                 "instances": None, "instance_suffix": None, "instance_map": None}
     assert document["warnings"] == []
     # The preset declares its void, as a class-names file's 'ignore: 255' line does, and the head says so.
     assert (document["label_space"], document["ignore_index"], document["zero_division"]) == (256, 255, 0)

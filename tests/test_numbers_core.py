@@ -193,10 +193,11 @@ def test_the_json_head_is_the_scoring_record(tmp_path, capsys, monkeypatch):
                                                  "inference_suffix": None, "label_map": None,
                                                  "inference_map": None, "palette": None,
                                                  "valid_masks": None, "valid_suffix": None,
-                                                 "label_encoding": None},
+                                                 "label_encoding": None, "instances": None,
+                                                 "instance_suffix": None, "instance_map": None},
                     "boundary_ratio": 0.05,  # --boundary-ratio alone asks for Boundary IoU
                     "threshold": None, "positive_class": None,  # no score maps
-                    "groups": None}
+                    "instance_sizes": None, "groups": None}
     assert "boundary_iou" in document["combined"]["classes"]["0"]
 
 
