@@ -1008,8 +1008,9 @@ def _decode_instances(image, path):
         raise MaskError(f"{shown(path)}: mode {image.mode} ({bits}-bit) is not an instance file: "
                         "Cityscapes' are 16-bit greyscale, class id x 1000 + the instance's "
                         "number (e.g. *_gtFine_instanceIds.png)", path)
-    values = np.asarray(image).astype(np.int64)
-    if values.size and not 0 <= values.min() <= values.max() < MAX_INSTANCE_VALUE:
+    values = np.asarray(image)  # uint16 as 16-bit files are read: no copy, and all below the most
+    if values.dtype != np.uint16 and values.size and not (
+            0 <= values.min() <= values.max() < MAX_INSTANCE_VALUE):
         raise MaskError(f"{shown(path)}: values from {values.min()} to {values.max()}; instance "
                         f"files hold class id x 1000 + the instance's number, below "
                         f"{MAX_INSTANCE_VALUE}", path)
@@ -2037,25 +2038,35 @@ def count_instances(instances, inference, counted, sizes, class_map=None, groups
     if counted is not None:
         pixels &= counted
     values, predicted = instances[pixels], inference[pixels]
-    class_of = np.arange(LABEL_SPACE) if class_map is None else class_map
-    pixel_class = class_of[values // 1000]
+    value_class = _value_classes(None if class_map is None else class_map.tobytes())
     per_value = np.bincount(values, minlength=MAX_INSTANCE_VALUE)
     ids = np.flatnonzero(per_value)
-    classes = class_of[ids // 1000]
+    classes = value_class[ids]
     weight = np.array([sizes.get(int(c), 0.0) for c in classes]) / per_value[ids]
 
-    def weighted(hit):
-        tp = np.bincount(values, weights=hit, minlength=MAX_INSTANCE_VALUE)[ids]
+    def weighted(hit):  # (weighted TP, weighted FN) of each instance, hit: its pixels' TP
+        tp = np.bincount(values[hit], minlength=MAX_INSTANCE_VALUE)[ids]
         return tp * weight, (per_value[ids] - tp) * weight
-    tp, fn = weighted(predicted == pixel_class)
+    tp, fn = weighted(predicted == value_class[values])
     counts = InstanceCounts({c: np.array([tp[classes == c].sum(), fn[classes == c].sum()])
                              for c in sorted(sizes)}, {})
     for name, group in (groups or {}).items():
         if all(c in sizes for c in group):
-            inside = np.isin(classes, group)
-            tp, fn = weighted(np.isin(predicted, group))
+            member = np.zeros(LABEL_SPACE, dtype=bool)
+            member[group] = True
+            tp, fn = weighted(member[predicted])
+            inside = member[classes]
             counts.groups[name] = np.array([tp[inside].sum(), fn[inside].sum()])
     return counts
+
+
+@functools.lru_cache(maxsize=4)
+def _value_classes(class_map):
+    """The class of every instance value, value // 1000, through class_map (the bytes of a (256,)
+    table, or None): a table looked up once per pixel instead of a division per pixel."""
+    table = np.arange(LABEL_SPACE, dtype=np.uint8) if class_map is None else np.frombuffer(
+        class_map, dtype=np.uint8)
+    return np.repeat(table, 1000)
 
 
 def summed_instances(tallies):
