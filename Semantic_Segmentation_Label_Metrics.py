@@ -127,6 +127,9 @@ MAX_BOOTSTRAP_BYTES = 4 << 30
 MIN_RESAMPLES = 100  # --bootstrap: fewer leave a 95% interval's 2.5% tails two resamples or none
 # bootstrap resamples drawn at once: a batch's weights take 100 x images x 8 bytes
 RESAMPLES_PER_BATCH = 100
+# a batch's resampled sums at most: a float map's score grid has a level per pixel, and 100
+# resamples at once of 5 DRIVE-sized float32 maps took 5.9 GB (0.6 GB in batches this size)
+RESAMPLED_BYTES_PER_BATCH = 64 << 20
 FEW_IMAGES = 20  # a bootstrap over fewer images says little about the images that were not drawn
 FEW_IMAGES_OF_CLASS = 5  # a class in fewer images has an interval that rests on those few
 # Pillow's raw modes for greyscale samples of fewer than 8 bits, which it scales to 0..255.
@@ -3429,13 +3432,13 @@ class ImageCounts:
         return ids, counts
 
 
-def bootstrap_draws(images, resamples, seed):
+def bootstrap_draws(images, resamples, seed, per_batch=RESAMPLES_PER_BATCH):
     """The images each bootstrap resample draws (with replacement, as many as there are), in batches
-    of RESAMPLES_PER_BATCH rows: numpy's default_rng(seed), so that a seed gives the same draws
-    everywhere."""
+    of per_batch rows: numpy's default_rng(seed), so that a seed gives the same draws everywhere
+    (and however they are batched: the generator's stream is drawn in turn)."""
     rng = np.random.default_rng(seed)
-    for start in range(0, resamples, RESAMPLES_PER_BATCH):
-        yield rng.integers(0, images, size=(min(RESAMPLES_PER_BATCH, resamples - start), images))
+    for start in range(0, resamples, per_batch):
+        yield rng.integers(0, images, size=(min(per_batch, resamples - start), images))
 
 
 def exact_parts(flat, images):
@@ -3475,7 +3478,11 @@ def resampled_batches(models, resamples, seed):
                               axis=1)
     parts = [exact_parts(flat(model, True), images) for model in models]
     weighted = [flat(model, False) for model in models]
-    for draws in bootstrap_draws(images, resamples, seed):
+    # the sums of a resample, all models: fewer resamples at once when they are wide
+    width = max(1, sum(part[0][0].shape[1] + floats.shape[1]
+                       for part, floats in zip(parts, weighted)))
+    per_batch = max(1, min(RESAMPLES_PER_BATCH, RESAMPLED_BYTES_PER_BATCH // (8 * width)))
+    for draws in bootstrap_draws(images, resamples, seed, per_batch):
         rows = len(draws)
         weights = np.bincount((draws + images * np.arange(rows)[:, None]).ravel(),
                               minlength=rows * images)
