@@ -707,9 +707,11 @@ def _decode_scores(image, path):
     if image.mode == "L" and bits == 8 or image.mode.startswith("I") and bits == 16:
         codes = decoded_bytes(image) if bits == 8 else np.asarray(image).astype(np.uint16)
         return codes, np.arange(SCORE_SCALES[bits] + 1) / SCORE_SCALES[bits]
+    hint = ("; a grey map saved as RGB: save Image.open(path).convert('L')"
+            if image.mode in ("RGB", "RGBA") else "")
     raise MaskError(f"{name}: mode {image.mode} ({bits}-bit) is not a score map: --scores reads "
                     "8- or 16-bit greyscale (value / 255 or / 65535) or .npy arrays of scores "
-                    "within [0, 1]", path)
+                    f"within [0, 1]{hint}", path)
 
 
 def _read_score_array(path):
@@ -3318,14 +3320,22 @@ def score_map_warnings(labelled, predicted, ignore_index=None):
 
 
 def positive_class_warnings(report, scoring):
-    """A warning when score maps were scored against labels none of whose counted pixels is the
-    positive class: every number of the maps is then undefined, and the id given is likely wrong."""
+    """Warnings that score maps were not scored as meant: labels none of whose counted pixels is the
+    positive class (every number of the maps undefined: the id given is likely wrong), or maps
+    that hold only 0 and 1 of 255, class ids saved as masks (nothing reaches a threshold of 0.5)."""
     block = report.get("scores")
-    if block is None or block["positives"] or not block["negatives"]:
+    if block is None:
         return []
-    return [f"no counted pixel is labelled the positive class {scoring.positive_class}: give the "
-            "labels' id of the class the score maps score with --positive-class (e.g. 255 for "
-            "masks saved as 0/255, as DRIVE's manual labels are), or map it to 1 with --label-map"]
+    warnings = []
+    if block["negatives"] and not block["positives"]:
+        warnings.append("no counted pixel is labelled the positive class "
+                        f"{scoring.positive_class}: give the labels' id of the class the maps "
+                        "score with --positive-class (e.g. 255 for masks saved as 0/255, as "
+                        "DRIVE's manual labels are), or map it to 1 with --label-map")
+    if set(block["counts"]["levels"]) <= {0.0, 1 / 255} and 1 / 255 in block["counts"]["levels"]:
+        warnings.append("the score maps hold only the values 0 and 1 (of 255): these are class "
+                        "ids, not scores; score them without --scores")
+    return warnings
 
 
 def ignored_foreground_hint(matrix, ignore_index=None):

@@ -319,3 +319,14 @@ def test_labels_without_the_positive_class_are_a_doubt_naming_positive_class(tmp
     document = json_run(capsys, "--inferences", "scores", "--scores", "--positive-class", "255")
     truth, scores = counted(pairs)
     assert document["combined"]["roc_auc"] == pytest.approx(roc_auc_score(truth, scores), abs=1e-12)
+
+
+def test_class_id_masks_given_to_scores_are_a_doubt(tmp_path, capsys, monkeypatch):
+    """0/1 masks read as scores are 0 and 1/255: nothing reaches 0.5; a warning says these are class ids
+    and the exit status is 3."""
+    monkeypatch.chdir(tmp_path)
+    pairs = write_maps(tmp_path, 15, images=2, void=False)
+    for key, (label, _) in pairs.items():
+        Image.fromarray(label).save(tmp_path / "scores" / f"{key}.png")
+    status, captured = run(capsys, "--inferences", "scores", "--scores")
+    assert status == tool.NUMBERS_IN_DOUBT and "score them without --scores" in captured.err
