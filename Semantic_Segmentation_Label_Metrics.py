@@ -24,7 +24,8 @@ pixel arrays (with pixels labelled --ignore-index removed).
 #   constants    label space, formats, dataset presets (names, voids, colours), and Settings
 #   reading      mask files to class ids, class names, id maps, palettes, pairing, JSON reports
 #   counting     a pair's tally (Counts: the confusion matrix over the ids that occur, boundary
-#                counts), tallies summed (CountsSum) and read back from JSON
+#                counts, a score map's histogram, weighted instances), tallies summed (CountsSum)
+#                and read back from JSON
 #   measures     every number, one entry each: CLASS_METRICS and MEASURES, functions of a Batch
 #   reports      a tally's report (a dict), other tools' conventions, summary rows, notes, id checks
 #   bootstrap    intervals over resampled images, and models compared on paired resamples
