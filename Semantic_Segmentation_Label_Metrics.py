@@ -6305,7 +6305,8 @@ def given_rules(options, names, reading_reports, groups=None):
     index may come from the names and the input record from the options that read masks; with
     --merge or --compare, the reports' own. groups: --groups, read."""
     given = {field.name: getattr(options, field.name) for field in dataclasses.fields(Scoring)
-             if getattr(options, field.name, None) is not None}
+             if getattr(options, field.name, None) is not None
+             and field.name != "instance_sizes"}  # a file, read: make_settings gives its sizes
     if "ignore_index" in given:  # "none" given counts every id, also a declared one
         given.update(ignore_index=None if options.ignore_index == "none" else options.ignore_index,
                      ignore_index_from="--ignore-index")

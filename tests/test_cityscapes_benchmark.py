@@ -116,3 +116,20 @@ def test_groups_given_at_merge_use_no_instance_tally_counted_with_other_groups(t
         assert merged[name]["iou"] == whole[name]["iou"]
         assert merged[name]["iiou"] in (None, pytest.approx(whole[name]["iiou"], abs=1e-12))
 
+
+def test_instance_sizes_from_a_file_weigh_the_instances(tmp_path, capsys, monkeypatch):
+    """--instance-sizes FILE: the sizes it gives are the iIoU's weights (a run with the table's own
+    sizes written to a file equals the run without it), and the head records them; no traceback."""
+    monkeypatch.chdir(tmp_path)
+    oracle.write_cityscapes_tree(tmp_path, np.random.default_rng(4))
+    sizes = {train_id: oracle.AVG_CLASS_SIZE[name] for name, train_id in oracle.TRAIN.items()
+             if name in oracle.INSTANCE_CLASSES}
+    (tmp_path / "sizes.txt").write_text("".join(f"{k}: {v!r}\n" for k, v in sizes.items()))
+    expected = run(capsys)[1]
+    status, document, err = run(capsys, "--instance-sizes", "sizes.txt")
+    assert status == 0, err
+    assert document["instance_sizes"] == {str(k): v for k, v in sorted(sizes.items())}
+    assert document["combined"]["cityscapes"] == expected["combined"]["cityscapes"]
+    (tmp_path / "sizes.txt").write_text("11: 100\n")
+    status, document, err = run(capsys, "--instance-sizes", "sizes.txt")
+    assert status == 0 and document["instance_sizes"] == {"11": 100.0}, err
