@@ -1928,6 +1928,27 @@ def read_reports(paths, given=None, how="merged"):
     return Reports(images, refused, heads, scoring, notes, shards, incomplete)
 
 
+def tallied_groups(reports, groups):
+    """The images of Reports with each instance tally's groups kept where the report counted them
+    with the ids of groups ({name: ids}, or None): a tally is kept by name, so a group counted with
+    other ids, or not counted (a report written without --groups), has none and its iIoU is left
+    out. Returns (the images, a note naming the groups left out, or None)."""
+    made_with = [head.get("groups") or {} for _, head in reports.heads for _ in head["images"]]
+    images, lost = [], set()
+    for image, theirs in zip(reports.images, made_with):
+        weighted = image.get("instances")
+        if weighted is not None:
+            kept = {name: pair for name, pair in weighted["groups"].items()
+                    if list(theirs.get(name, ())) == list((groups or {}).get(name, [None]))}
+            lost |= {name for name, ids in (groups or {}).items()
+                     if name not in kept and all(str(i) in weighted["classes"] for i in ids)}
+            image = {**image, "instances": {**weighted, "groups": kept}}
+        images.append(image)
+    return images, None if not lost else (
+        f"the reports' instances were not counted with --groups as given ({', '.join(sorted(lost))}"
+        "): the iIoU of those groups is left out; give --groups when the instances are counted")
+
+
 def _rule_said(value):
     """A rule's JSON value as a message shows it: an option's value, or none."""
     return "none" if value is None else shown(value if isinstance(value, str)
@@ -5853,7 +5874,10 @@ def merge(settings):
     if not reports.images and not reports.refused:
         raise RunError("the reports hold no image")
     settings = dataclasses.replace(settings, scoring=reports.scoring, shards=reports.shards)
-    return consume_results(merged_results(reports.images, settings), len(reports.images),
+    images, note = tallied_groups(reports, reports.scoring.groups)
+    if note is not None and not settings.quiet:
+        say(f"note: {note}")
+    return consume_results(merged_results(images, settings), len(images),
                            reports.refused,
                            settings, merged=True, incomplete=reports.incomplete)
 
@@ -5930,7 +5954,10 @@ def compare(settings):
     order = sorted((image["id"] for image in reports[0].images), key=id_order)
     models = []
     for other in reports:
-        by_id = {image["id"]: image for image in other.images}
+        images, note = tallied_groups(other, scoring.groups)
+        if note is not None and not settings.quiet and other is reports[0]:
+            say(f"note: {note}")
+        by_id = {image["id"]: image for image in images}
         models.append([image_report(image_id, by_id[image_id]["label"],
                                     by_id[image_id]["inference"],
                                     counts_of_report(by_id[image_id], scoring.boundary), scoring)
@@ -6279,7 +6306,8 @@ def given_rules(options, names, reading_reports, groups=None):
     index may come from the names and the input record from the options that read masks; with
     --merge or --compare, the reports' own. groups: --groups, read."""
     given = {field.name: getattr(options, field.name) for field in dataclasses.fields(Scoring)
-             if getattr(options, field.name, None) is not None}
+             if getattr(options, field.name, None) is not None
+             and field.name != "instance_sizes"}  # a file, read: make_settings gives its sizes
     if "ignore_index" in given:  # "none" given counts every id, also a declared one
         given.update(ignore_index=None if options.ignore_index == "none" else options.ignore_index,
                      ignore_index_from="--ignore-index")

@@ -93,3 +93,43 @@ def test_a_bad_instance_file_is_one_line_and_the_rest_is_scored(tmp_path, capsys
     [error] = document["errors"]
     assert "instanceIds" in error["error"] and words in error["error"] and "\n" not in error["error"]
     assert len(document["images"]) == len(tree.images) - 1
+
+
+def test_groups_given_at_merge_use_no_instance_tally_counted_with_other_groups(tmp_path, capsys,
+                                                                                monkeypatch):
+    """An image's weighted group tally is kept by the group's name: merged or compared with --groups
+    naming a group of the reports with other ids (or one they did not count), it is no tally of that
+    group, whose iIoU is then left out with a note, never computed from another group's pixels."""
+    monkeypatch.chdir(tmp_path)
+    oracle.write_cityscapes_tree(tmp_path, np.random.default_rng(8), images=4)
+    (tmp_path / "mine.txt").write_text("human: 11\nvehicle: 13 14\n")
+    mine = [arg if arg != "cityscapes-categories" else "mine.txt" for arg in ARGS]
+    status = tool.main(mine)
+    whole = json.loads(capsys.readouterr().out)["combined"]["groups"]
+    for k in (1, 2):
+        (tmp_path / f"s{k}.json").write_text(json.dumps(run(capsys, "--shard", f"{k}/2")[1]))
+    status = tool.main(["--merge", "s1.json", "s2.json", "--groups", "mine.txt", "--format", "json"])
+    captured = capsys.readouterr()
+    merged = json.loads(captured.out)["combined"]["groups"]
+    assert status == 0 and "iIoU of those groups is left out" in captured.err
+    for name in ("human", "vehicle"):
+        assert merged[name]["iou"] == whole[name]["iou"]
+        assert merged[name]["iiou"] in (None, pytest.approx(whole[name]["iiou"], abs=1e-12))
+
+
+def test_instance_sizes_from_a_file_weigh_the_instances(tmp_path, capsys, monkeypatch):
+    """--instance-sizes FILE: the sizes it gives are the iIoU's weights (a run with the table's own
+    sizes written to a file equals the run without it), and the head records them; no traceback."""
+    monkeypatch.chdir(tmp_path)
+    oracle.write_cityscapes_tree(tmp_path, np.random.default_rng(4))
+    sizes = {train_id: oracle.AVG_CLASS_SIZE[name] for name, train_id in oracle.TRAIN.items()
+             if name in oracle.INSTANCE_CLASSES}
+    (tmp_path / "sizes.txt").write_text("".join(f"{k}: {v!r}\n" for k, v in sizes.items()))
+    expected = run(capsys)[1]
+    status, document, err = run(capsys, "--instance-sizes", "sizes.txt")
+    assert status == 0, err
+    assert document["instance_sizes"] == {str(k): v for k, v in sorted(sizes.items())}
+    assert document["combined"]["cityscapes"] == expected["combined"]["cityscapes"]
+    (tmp_path / "sizes.txt").write_text("11: 100\n")
+    status, document, err = run(capsys, "--instance-sizes", "sizes.txt")
+    assert status == 0 and document["instance_sizes"] == {"11": 100.0}, err
