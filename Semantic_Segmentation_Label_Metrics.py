@@ -1027,7 +1027,10 @@ def read_instance_sizes(source):
     """{id: average pixels of its instances} of --instance-sizes: lines 'id: size' (or line k giving
     id k's); raises ValueError."""
     def size_of(text):
-        size = float(text)
+        try:
+            size = float(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is not a size in pixels") from None
         if not 0 < size < math.inf:
             raise ValueError(f"{text!r} is not a size in pixels above 0")
         return size
@@ -3358,6 +3361,19 @@ def positive_class_warnings(report, scoring):
         warnings.append("the score maps hold only the values 0 and 1 (of 255): these are class "
                         "ids, not scores; score them without --scores")
     return warnings
+
+
+def unweighted_instances_hint(report):
+    """A hint when --instances weighed no pixel, though the labels hold classes that have
+    instances: their files' classes are likely of another scheme (Cityscapes' labelIds against
+    train-id labels)."""
+    weighted = report.get("instances")
+    if weighted is None or any(any(pair) for pair in weighted["classes"].values()):
+        return []
+    held = [c for c in weighted["classes"] if report["classes"].get(c, {}).get("support")]
+    return [f"the labels hold classes that have instances ({', '.join(held)}), but no pixel of an "
+            "instance file was an instance of them: are the instance files' classes Cityscapes' "
+            "labelIds? give --instance-map cityscapes-labelids"] if held else []
 
 
 def ignored_foreground_hint(matrix, ignore_index=None):
@@ -5775,7 +5791,8 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
         # wrong as the ids stand
         doubts = (id_scheme_warnings(total.matrix, settings.scoring.ignore_index)
                   + positive_class_warnings(combined, settings.scoring))
-        hints = ignored_foreground_hint(total.matrix, settings.scoring.ignore_index)
+        hints = (ignored_foreground_hint(total.matrix, settings.scoring.ignore_index)
+                 + unweighted_instances_hint(combined))
         warnings = [*incomplete, *doubts, *hints]
         for warning in warnings:
             say(f"warning: {warning}")

@@ -133,3 +133,14 @@ def test_instance_sizes_from_a_file_weigh_the_instances(tmp_path, capsys, monkey
     (tmp_path / "sizes.txt").write_text("11: 100\n")
     status, document, err = run(capsys, "--instance-sizes", "sizes.txt")
     assert status == 0 and document["instance_sizes"] == {"11": 100.0}, err
+
+
+def test_instances_without_their_map_are_a_hint_naming_instance_map(tmp_path, capsys, monkeypatch):
+    """Train-id labels with instance files in labelIds and no --instance-map: no instance is weighed (every
+    iIoU 0); a warning names --instance-map."""
+    monkeypatch.chdir(tmp_path)
+    oracle.write_cityscapes_tree(tmp_path, np.random.default_rng(10))
+    args = [arg for arg in ARGS if arg not in ("--instance-map", "cityscapes-labelids")]
+    status = tool.main(args)
+    captured = capsys.readouterr()
+    assert status == 0 and "give --instance-map cityscapes-labelids" in captured.err
