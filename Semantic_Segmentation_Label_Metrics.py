@@ -355,6 +355,18 @@ def _ids_by_name(value):
         for name, ids in value.items())
 
 
+def _distance_rules(value):
+    def number(given, zero=False):  # finite, above 0 (or at it)
+        return type(given) in (int, float) and math.isfinite(given) and (given > 0 or zero
+                                                                          and given == 0)
+    return value is None or (
+        isinstance(value, dict) and set(value) == {"spacing", "tolerance", "empty_distance"}
+        and isinstance(value["spacing"], list) and len(value["spacing"]) == 2
+        and all(map(number, value["spacing"]))
+        and (value["tolerance"] is None or number(value["tolerance"]))
+        and (value["empty_distance"] is None or number(value["empty_distance"], zero=True)))
+
+
 def _names_of_ids(value):
     return isinstance(value, dict) and all(
         key.isascii() and key.isdigit() and str(int(key)) == key and int(key) < LABEL_SPACE
@@ -410,6 +422,16 @@ class Scoring:
     groups: dict | None = rule(lambda value: value is None or _ids_by_name(value),
                                "null or groups of ids within 0..255", merged="chosen",
                                compared="baseline")
+    # --distances: {"spacing": [row, column], "tolerance": T or null (a share of each image's
+    # diagonal), "empty_distance": D or null}; None: no boundary distances
+    distances: dict | None = rule(_distance_rules, "null or the spacing, tolerance and empty "
+                                  "distance of --distances", compared="dropped")
+    # --exclude-from-means: ids left out of every mean over classes (they keep their rows)
+    exclude_from_means: tuple = rule(
+        lambda value: isinstance(value, list) and all(type(i) is int and 0 <= i < LABEL_SPACE
+                                                      for i in value)
+        and value == sorted(set(value)), "ids within 0..255", default=(), merged="chosen",
+        compared="baseline", to_json=list, from_json=tuple)
 
     @property
     def boundary(self):
@@ -2048,6 +2070,7 @@ class Counts(NamedTuple):
     boundary: np.ndarray | None
     scores: "ScoreCounts | None" = None  # --scores: the score map's tally
     instances: "InstanceCounts | None" = None  # --instances: the instances' weighted pixels
+    distances: "DistanceCounts | None" = None  # --distances: each class's boundary distances
 
 
 class InstanceCounts(NamedTuple):
@@ -2304,19 +2327,209 @@ def _window_any(flags, size, axis):
     return result
 
 
-def counts_of_matrix(matrix, boundary=None, scores=None, instances=None):
+# --distances: each class's boundary in a mask is its pixels with a 4-neighbour of another id, not
+# counted, or beyond the image edge (MedPy's inner border, 4-connectivity, the edge outside).
+NO_CLASS = LABEL_SPACE  # in a uint16 map of border pixels: no border pixel here
+# A border pixel's nearest border pixel of its class in the other mask is looked for first at the
+# offsets of a disc of about this many pixels, nearest first: a vectorised look-up that finds most
+# of them; the rest are found in a k-d tree of the class's border pixels.
+NEAR_OFFSETS = 50
+# --tolerance: by default this share of the image's diagonal (MATLAB's bfscore and
+# evaluateSemanticSegmentation)
+TOLERANCE_OF_DIAGONAL = 0.0075
+
+
+def _bf_score(to_label, to_inference, tolerance):
+    """MATLAB's BF score: the F1 of the inference boundary's precision and recall, a boundary pixel
+    matched when the other boundary is nearer than the tolerance; 0 when neither matches."""
+    precision = np.count_nonzero(to_label < tolerance) / len(to_label)
+    recall = np.count_nonzero(to_inference < tolerance) / len(to_inference)
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+class Distance(NamedTuple):
+    """A per-class boundary number of one image: its column title, what it is, its value from the
+    class's directed distances (to_label: of each inference boundary pixel to the label's boundary,
+    to_inference: back; float64 arrays in raster order, neither empty) and the tolerance, and
+    whether it is a distance (else a share, 0 when the class is in one mask only)."""
+    title: str
+    meaning: str
+    value: object
+    is_distance: bool = True
+
+
+DISTANCES = {
+    "hd": Distance("HD", "Hausdorff distance: the farthest boundary pixel of either from the other",
+                   lambda to_label, to_inference, tolerance: max(to_label.max(),
+                                                                 to_inference.max())),
+    "hd95": Distance("HD95", "the larger of the two directed 95th percentiles (MONAI, DeepMind)",
+                     lambda to_label, to_inference, tolerance: max(
+                         np.percentile(to_label, 95), np.percentile(to_inference, 95))),
+    "hd95_pooled": Distance("HD95 pooled", "the 95th percentile of both directions' distances "
+                            "together (MedPy's hd95)",
+                            lambda to_label, to_inference, tolerance: np.percentile(
+                                np.concatenate((to_label, to_inference)), 95)),
+    "assd": Distance("ASSD", "the mean of both directions' distances together (MedPy 0.5's assd, "
+                     "MONAI's symmetric)", lambda to_label, to_inference, tolerance: np.concatenate(
+                         (to_label, to_inference)).mean()),
+    "masd": Distance("MASD", "the mean of the two directed means (Metrics Reloaded's MASD, MedPy "
+                     "before 0.5)", lambda to_label, to_inference, tolerance: (
+                         to_label.mean() + to_inference.mean()) / 2),
+    "nsd": Distance("NSD", "normalised surface distance (surface Dice): the share of both "
+                    "boundaries within the tolerance of the other",
+                    lambda to_label, to_inference, tolerance: (
+                        np.count_nonzero(to_label <= tolerance)
+                        + np.count_nonzero(to_inference <= tolerance))
+                    / (len(to_label) + len(to_inference)), is_distance=False),
+    "boundary_f": Distance("BF", "boundary F1 (MATLAB's bfscore): of boundary precision and recall "
+                           "nearer than the tolerance", _bf_score, is_distance=False),
+}
+
+
+class DistanceCounts(NamedTuple):
+    """--distances: each id's DISTANCES summed over images, and the images where each is defined
+    (of one image: its values, 0 where undefined, and 1 or 0), (distances, ids) each: sums of them
+    are those of the images together, as the confusion matrix's are."""
+    sums: np.ndarray  # float64
+    cases: np.ndarray  # int64
+
+
+def border_pixels(ids, counted=None):
+    """The border pixels of every class of a mask at once: (their flat indices, ascending, and their
+    ids as uint16). counted: the pixels counted (None: all); a pixel not counted is no class's."""
+    if counted is not None:
+        ids = np.where(counted, ids, np.uint16(NO_CLASS))
+    border = np.ones(ids.shape, dtype=bool)
+    inner, centre = border[1:-1, 1:-1], ids[1:-1, 1:-1]
+    np.equal(centre, ids[:-2, 1:-1], out=inner)
+    for neighbour in (ids[2:, 1:-1], ids[1:-1, :-2], ids[1:-1, 2:]):
+        inner &= neighbour == centre
+    np.logical_not(inner, out=inner)
+    if counted is not None:
+        border &= counted
+    where = np.flatnonzero(border)
+    return where, ids.ravel()[where].astype(np.uint16)
+
+
+@functools.lru_cache(maxsize=8)
+def near_offsets(spacing):
+    """The (dy, dx) offsets of a disc of about NEAR_OFFSETS pixels, nearest first, their distances
+    with the spacing (sy, sx), and the disc's radius."""
+    row, column = spacing
+    radius = math.sqrt(NEAR_OFFSETS * row * column / math.pi)
+    dy, dx = np.mgrid[-int(radius // row):int(radius // row) + 1,
+                      -int(radius // column):int(radius // column) + 1]
+    distance = pixel_distances(dy, dx, spacing)
+    inside = distance <= radius
+    order = np.argsort(distance[inside], kind="stable")
+    return dy[inside][order], dx[inside][order], distance[inside][order]
+
+
+def pixel_distances(dy, dx, spacing):
+    """Euclidean distances of pixel offsets with the spacing, computed as scipy's
+    distance_transform_edt computes them."""
+    return np.sqrt((dy * spacing[0]) ** 2 + (dx * spacing[1]) ** 2)
+
+
+def nearest_border(points, point_ids, border, border_ids, shape, spacing):
+    """The distance of each border pixel (flat index, of its id) to the nearest border pixel of the
+    same id in the other mask (border, border_ids, as border_pixels gives them); inf where that
+    mask has no border pixel of the id. Exact: first the offsets of near_offsets nearest first,
+    then a k-d tree of the id's border pixels for the pixels still unmatched."""
+    height, width = shape
+    dys, dxs, near = near_offsets(spacing)
+    pad_y, pad_x = int(dys.max(initial=0)), int(dxs.max(initial=0))
+    padded_width = width + 2 * pad_x
+    found = np.full((height + 2 * pad_y, padded_width), NO_CLASS, dtype=np.uint16)
+    border_y, border_x = np.divmod(border, width)
+    found.ravel()[(border_y + pad_y) * padded_width + border_x + pad_x] = border_ids
+    y, x = np.divmod(points, width)
+    at = (y + pad_y) * padded_width + x + pad_x
+    distance = np.full(len(points), math.inf)
+    left, wanted, flat = np.arange(len(points)), point_ids, found.ravel()
+    for dy, dx, length in zip(dys.tolist(), dxs.tolist(), near.tolist()):
+        hit = flat[at + (dy * padded_width + dx)] == wanted
+        if hit.any():
+            distance[left[hit]] = length
+            missed = ~hit
+            left, at, wanted = left[missed], at[missed], wanted[missed]
+            if not len(left):
+                return distance
+    return _farther_border(distance, left, wanted, y, x, border, border_ids, width, spacing)
+
+
+def _farther_border(distance, left, wanted, y, x, border, border_ids, width, spacing):
+    """nearest_border for the pixels left (wanted: their ids) beyond the disc: a k-d tree of each
+    id's border pixels, its nearest one's distance recomputed from the pixel offsets."""
+    from scipy.spatial import cKDTree  # only a run with --distances pays for the import
+    by_id = np.argsort(border_ids, kind="stable")
+    starts = np.searchsorted(border_ids[by_id], np.arange(NO_CLASS + 1))
+    order = np.argsort(wanted, kind="stable")
+    left, wanted = left[order], wanted[order]
+    for class_id in np.unique(wanted).tolist():
+        others = border[by_id[starts[class_id]:starts[class_id + 1]]]
+        if not len(others):
+            continue  # the other mask has none of the class: inf
+        mine = left[wanted == class_id]
+        other_y, other_x = np.divmod(others, width)
+        tree = cKDTree(np.column_stack((other_y * spacing[0], other_x * spacing[1])),
+                       balanced_tree=False, compact_nodes=False)  # (quicker, as measured)
+        _, nearest = tree.query(np.column_stack((y[mine] * spacing[0], x[mine] * spacing[1])))
+        distance[mine] = pixel_distances(other_y[nearest] - y[mine], other_x[nearest] - x[mine],
+                                         spacing)
+    return distance
+
+
+def count_distances(label, inference, ids, is_class, counted, rules):
+    """The DistanceCounts of a pair over ids (its Counts' ids; is_class: those that are classes),
+    with rules the scoring record's distances ({"spacing", "tolerance", "empty_distance"}). A class
+    in both masks has every number; in one only, its distances are the empty distance (or
+    undefined) and its shares 0; an id that is no class has none."""
+    spacing = tuple(rules["spacing"])
+    tolerance = rules["tolerance"]
+    if tolerance is None:
+        tolerance = TOLERANCE_OF_DIAGONAL * math.hypot(label.shape[0] * spacing[0],
+                                                       label.shape[1] * spacing[1])
+    sides = [border_pixels(mask, counted) for mask in (inference, label)]
+    directed = [nearest_border(*sides[0], *sides[1], label.shape, spacing),  # to the label
+                nearest_border(*sides[1], *sides[0], label.shape, spacing)]  # to the inference
+    sums = np.zeros((len(DISTANCES), len(ids)))
+    cases = np.zeros((len(DISTANCES), len(ids)), dtype=np.int64)
+    grouped = []  # each side's distances and ids, by id (stable: raster order within an id)
+    for (_, side_ids), distances in zip(sides, directed):
+        order = np.argsort(side_ids, kind="stable")
+        grouped.append((distances[order], np.searchsorted(side_ids[order],
+                                                          np.arange(NO_CLASS + 1))))
+    empty = rules["empty_distance"]
+    for column, class_id in enumerate(ids.tolist()):
+        if not is_class[column]:
+            continue
+        to_label, to_inference = (distances[starts[class_id]:starts[class_id + 1]]
+                                  for distances, starts in grouped)
+        both = len(to_label) and len(to_inference)
+        for row, distance in enumerate(DISTANCES.values()):
+            value = (distance.value(to_label, to_inference, tolerance) if both
+                     else empty if distance.is_distance else 0.0)
+            if value is not None:
+                sums[row, column], cases[row, column] = value, 1
+    return DistanceCounts(sums, cases)
+
+
+def counts_of_matrix(matrix, boundary=None, scores=None, instances=None, distances=None):
     """The Counts of a whole label space's (256, 256) matrix and (2, 256) boundary counts (or None):
-    over the ids with a pixel labelled or predicted as them (with a score map's tally, if any)."""
+    over the ids with a pixel labelled or predicted as them (with a score map's tally, weighted
+    instances and a whole label space's DistanceCounts, if any)."""
     ids = np.flatnonzero((matrix.sum(axis=1) > 0) | (matrix.sum(axis=0) > 0))
     return Counts(ids, matrix[np.ix_(ids, ids)], None if boundary is None else boundary[:, ids],
-                  scores, instances)
+                  scores, instances, None if distances is None else DistanceCounts(
+                      *(array[:, ids] for array in distances)))
 
 
-def counts_of_report(report, boundary=False):
-    """The Counts back from a report as JSON holds it (its confusion matrix, and with boundary each
-    class's boundary counts): the one place a tally is read from JSON (a report writes it in
-    compute_report). Ids without a pixel, which no report of the tool lists, are left out, as
-    counting leaves them out."""
+def counts_of_report(report, boundary=False, distances=False):
+    """The Counts back from an image's report as JSON holds it (its confusion matrix, with boundary
+    each class's boundary counts, with distances each class's DISTANCES): the one place a tally is
+    read from JSON (a report writes it in compute_report). Ids without a pixel, which no report of
+    the tool lists, are left out, as counting leaves them out."""
     ids = np.array(report["confusion_matrix"]["labels"], dtype=np.intp)
     matrix = np.array(report["confusion_matrix"]["matrix"], dtype=np.int64)
     matrix = matrix.reshape(len(ids), len(ids))
@@ -2335,7 +2548,13 @@ def counts_of_report(report, boundary=False):
     instances = None if weighted is None else InstanceCounts(
         *({int(key) if group == "classes" else key: np.array(pair, dtype=np.float64)
            for key, pair in weighted[group].items()} for group in ("classes", "groups")))
-    return Counts(ids[kept], matrix[np.ix_(kept, kept)], sides, scores, instances)
+    values = None if not distances else np.array(
+        [[math.nan if report["classes"].get(str(class_id), {}).get(key) is None
+          else report["classes"][str(class_id)][key] for class_id in ids[kept].tolist()]
+         for key in DISTANCES], dtype=np.float64).reshape(len(DISTANCES), -1)
+    return Counts(ids[kept], matrix[np.ix_(kept, kept)], sides, scores, instances,
+                  None if values is None else DistanceCounts(np.nan_to_num(values, nan=0.0),
+                                                             (~np.isnan(values)).astype(np.int64)))
 
 
 def matrix_from_report(report):
@@ -2354,8 +2573,10 @@ class CountsSum:
     """The sum of tallies (Counts), image by image: the one place tallies are added up, for the
     combined report of a run, of merged reports and of each model compared."""
 
-    def __init__(self, boundary=False, scores=False):
+    def __init__(self, boundary=False, scores=False, distances=False):
         self.matrix = np.zeros((LABEL_SPACE, LABEL_SPACE), dtype=np.int64)
+        self.distances = DistanceCounts(np.zeros((len(DISTANCES), LABEL_SPACE)), np.zeros(
+            (len(DISTANCES), LABEL_SPACE), dtype=np.int64)) if distances else None
         self.boundary = np.zeros((2, LABEL_SPACE), dtype=np.int64) if boundary else None
         empty = np.zeros(0, dtype=np.int64)
         # score tallies, summed a thousand at a time (a sum of sparse tallies is a sort)
@@ -2367,6 +2588,9 @@ class CountsSum:
             self.matrix[np.ix_(counts.ids, counts.ids)] += counts.matrix
             if self.boundary is not None:
                 self.boundary[:, counts.ids] += counts.boundary
+            if self.distances is not None:  # (in image order: as per_case_statistics adds)
+                for total, part in zip(self.distances, counts.distances):
+                    total[:, counts.ids] += part
         if self.scores is not None and counts.scores is not None:
             self.scores.append(counts.scores)
             if len(self.scores) > 1000:
@@ -2379,7 +2603,7 @@ class CountsSum:
         """The summed Counts, over the ids that occur in any of them."""
         return counts_of_matrix(self.matrix, self.boundary,
                                 None if self.scores is None else summed_scores(self.scores),
-                                self.instances)
+                                self.instances, self.distances)
 
 
 # ---------------------------------------------------------------- measures
@@ -2425,6 +2649,11 @@ class Batch(NamedTuple):
     instance_ids: np.ndarray | None = None  # --instances: the classes that have instances
     # (rows, 2, classes then groups): InstanceCounts' weighted TP and FN, nan for a group without
     instances: np.ndarray | None = None
+    # --distances: (rows, distances, ids) DISTANCES summed over images, and the images each is
+    # defined in (DistanceCounts)
+    distance_sums: np.ndarray | None = None
+    distance_cases: np.ndarray | None = None
+    excluded: tuple = ()  # --exclude-from-means: ids left out of every mean over classes
 
     @property
     def boundary(self):
@@ -2439,18 +2668,19 @@ def statistics_of(counts):
                     dtype=np.int64)
 
 
-def batch_of_counts(counts, ignore_index=None, zero_division=0.0, groups=None):
+def batch_of_counts(counts, ignore_index=None, zero_division=0.0, groups=None, excluded=()):
     """The Batch of one tally, over its own ids (so that its numbers are scikit-learn's to the last
-    bit); groups: {name: ids} (--groups), or None."""
-    tally = counts.scores
-    weighted = counts.instances
+    bit); groups: {name: ids} (--groups), or None; excluded: ids left out of the means."""
+    tally, weighted, distances = counts.scores, counts.instances, counts.distances
     return Batch(statistics_of(counts)[None], counts.ids != ignore_index, zero_division,
                  None if tally is None else tally.levels,
                  None if tally is None else np.array([[tally.positives, tally.negatives]]),
                  None if groups is None else group_statistics(counts, list(groups.values()))[None],
                  counts.ids,
                  None if weighted is None else np.array(sorted(weighted.classes)),
-                 None if weighted is None else instance_grid(weighted, groups)[None])
+                 None if weighted is None else instance_grid(weighted, groups)[None],
+                 *((None, None) if distances is None else (part[None] for part in distances)),
+                 excluded=tuple(excluded))
 
 
 def instance_grid(weighted, groups=None):
@@ -2489,6 +2719,8 @@ class Numbers(NamedTuple):
     groups: dict | None = None  # --groups: each class metric's values, (rows, groups)
     iiou: np.ndarray | None = None  # --instances: (rows, classes that have instances)
     group_iiou: np.ndarray | None = None  # and with --groups, (rows, groups)
+    distances: dict | None = None  # --distances: each of DISTANCES' means, (rows, classes)
+    in_means: object = slice(None)  # an index of the classes the means are over
 
 
 def _divide(numerator, denominator, zero_division):
@@ -2545,8 +2777,9 @@ def _row_means(values, chosen, otherwise=math.nan):
                      mask in zip(values, chosen)])
 
 
-def evaluate(batch):
-    """Numbers of every row of a Batch: CLASS_METRICS and their averages, then MEASURES."""
+def evaluate(batch, averaged=True):
+    """Numbers of every row of a Batch: CLASS_METRICS and their averages, then MEASURES (averaged:
+    False, only each class's numbers, as per_case_statistics wants them of a row per image)."""
     # (no copy when every id is a class, as usual)
     classes = batch.stats if batch.is_class.all() else batch.stats[:, :, batch.is_class]
     tp, label, predicted = classes[:, 0], classes[:, 1], classes[:, 2]
@@ -2555,12 +2788,16 @@ def evaluate(batch):
     fn = label - tp  # FN: pixels of the class predicted as something else
     tn = pixels - tp - fp - fn  # TN: pixels neither labelled nor predicted as the class
     present = (label > 0) | (predicted > 0)  # every class of a report; not so in a resample
+    # the classes the means are over: an index (a view, not a copy, when that is every class)
+    in_means = slice(None) if not batch.excluded else ~np.isin(batch.ids[batch.is_class],
+                                                               batch.excluded)
     # Every metric at once: a (metrics, rows, classes) table, averaged as (metrics x rows) rows.
     numerators, denominators = zip(*(metric.ratio(tp, fp, fn, tn)
                                      for metric in CLASS_METRICS.values()))
     table = _divide(np.array(numerators), np.array(denominators), batch.zero_division)
-    macro, weighted = (dict(zip(CLASS_METRICS, average))
-                       for average in _averages(table, present, label))
+    macro, weighted = (dict(zip(CLASS_METRICS, average)) for average in (
+        _averages(table[:, :, in_means], present[:, in_means], label[:, in_means]) if averaged
+        else ({}, {})))
     if not present.all():
         table[:, ~present] = math.nan
     values = dict(zip(CLASS_METRICS, table))
@@ -2569,11 +2806,18 @@ def evaluate(batch):
         boundary_iou = _divide(classes[:, 3], classes[:, 4], batch.zero_division)
         # no band in label or inference: left out of the mean
         boundary_iou[classes[:, 4] == 0] = math.nan
+    distances = None if batch.distance_sums is None else {
+        key: _ratio(batch.distance_sums[:, row, batch.is_class],
+                    batch.distance_cases[:, row, batch.is_class])
+        for row, key in enumerate(DISTANCES)}
     numbers = Numbers(values, macro, weighted, boundary_iou, {},
                       None if batch.groups is None else _group_metrics(batch),
-                      *_instance_ious(batch))
+                      *_instance_ious(batch), distances, in_means)
+    if not averaged:
+        return numbers
     held = {"boundary": batch.boundary, "scores": batch.scores is not None,
-            "groups": batch.groups is not None, "instances": batch.instances is not None}
+            "groups": batch.groups is not None, "instances": batch.instances is not None,
+            "distances": distances is not None}
     for key, measure in MEASURES.items():
         if all(held[need] for need in held if getattr(measure, need)):
             numbers.measures[key] = np.asarray(measure.value(batch, numbers), dtype=np.float64)
@@ -2630,15 +2874,26 @@ def pixel_accuracy(batch, numbers):
 def mean_accuracy(batch, numbers):
     """mAcc: the mean recall of the classes in the label (a class only predicted has no recall):
     their recall is TP / label pixels, never 0/0."""
-    return _row_means(numbers.classes["recall"], batch.stats[:, 1, batch.is_class] > 0)
+    return _row_means(numbers.classes["recall"][:, numbers.in_means],
+                      batch.stats[:, 1, batch.is_class][:, numbers.in_means] > 0)
 
 
 def mean_boundary_iou(batch, numbers):
     """mBIoU: the mean boundary IoU of the classes with a boundary band in the label or the
     inference; --zero-division when none has one; undefined when no class occurs."""
-    occurs = ~np.isnan(numbers.classes["iou"])
-    means = _row_means(numbers.boundary_iou, ~np.isnan(numbers.boundary_iou), batch.zero_division)
+    occurs = ~np.isnan(numbers.classes["iou"][:, numbers.in_means])
+    boundary_iou = numbers.boundary_iou[:, numbers.in_means]
+    means = _row_means(boundary_iou, ~np.isnan(boundary_iou), batch.zero_division)
     return np.where(occurs.any(axis=1), means, math.nan)
+
+
+def mean_distance(key):
+    """The headline measure of a distance of DISTANCES: the mean over the classes where it is
+    defined (in an image, its value; over images, the class's mean over them)."""
+    def value(batch, numbers):
+        values = numbers.distances[key][:, numbers.in_means]
+        return _row_means(values, ~np.isnan(values))
+    return value
 
 
 def cohen_kappa(batch, numbers):
@@ -2779,6 +3034,7 @@ class Measure(NamedTuple):
     scores: bool = False  # whether it needs score maps (--scores)
     groups: bool = False  # whether it needs class groups (--groups)
     instances: bool = False  # whether it needs instances (--instances)
+    distances: bool = False  # whether it needs boundary distances (--distances)
 
 
 def _classes_said(report, labelled=False):
@@ -2798,6 +3054,14 @@ def _zero_by_zero(report, both):
     held = (sum(map(any, matrix)), sum(map(any, zip(*matrix))))
     undefined = held == (1, 1) if both else 1 in held
     return ", 0/0 here (one id only), shown as --zero-division says" if undefined else ""
+
+
+def _distance_said(key, report):
+    distance = DISTANCES[key]
+    defined = sum(entry.get(key) is not None for entry in report["classes"].values())
+    return (f"mean {distance.title} of the {plural(defined, 'class', 'classes')} where it is "
+            f"defined{' (each its mean over the images)' if 'images' in report else ''}: "
+            f"{distance.meaning}")
 
 
 # The headline numbers, as the field names them, by their JSON key (a report holds each at its top
@@ -2843,17 +3107,21 @@ MEASURES = {
     "max_f": Measure("MaxF", "KITTI MaxF", max_f, lambda report: (
         "the largest F1 over the thresholds k/255, as the KITTI road devkit finds it"),
         scores=True),
+    **{f"mean_{key}": Measure(f"m{distance.title.replace(' ', '')}", f"mean {distance.title}",
+                              mean_distance(key), functools.partial(_distance_said, key),
+                              distances=True)
+       for key, distance in DISTANCES.items()},
 }
 
 
 # ---------------------------------------------------------------- reports
 
 def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=None, boundary=None,
-                   groups=None):
+                   groups=None, excluded=()):
     """Classification report of a pair's Counts, or of a 256x256 confusion matrix (and its (2, 256)
     boundary counts, when given), as a JSON-ready dict: the tally it comes from, each class's entry,
     and every number of CLASS_METRICS and MEASURES (a Batch of one); with groups ({name: ids}),
-    each group's numbers.
+    each group's numbers; excluded: ids left out of every mean over classes.
 
     Undefined values are None. Only classes that occur (in the label or the
     inference) get a row and enter the averages; ignore_index never gets a row.
@@ -2861,7 +3129,7 @@ def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=Non
     """
     counts = matrix if isinstance(matrix, Counts) else counts_of_matrix(matrix, boundary)
     class_names = class_names or {}
-    batch = batch_of_counts(counts, ignore_index, zero_division, groups)
+    batch = batch_of_counts(counts, ignore_index, zero_division, groups, excluded)
     numbers = evaluate(batch)
     _, support, predicted = batch.stats[0][:3, batch.is_class].tolist()
     report_classes = {}
@@ -2881,11 +3149,15 @@ def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=Non
         }
     if counts.boundary is not None:
         _add_boundary_counts(report_classes, counts.boundary[:, batch.is_class], zero_division)
+    for key, values in (numbers.distances or {}).items():
+        for entry, value in zip(report_classes.values(), values[0].tolist()):
+            entry[key] = None if value != value else value
     return {
         "pixels": int(batch.stats[0][1].sum()),
         "confusion_matrix": {"labels": counts.ids.tolist(), "matrix": counts.matrix.tolist()},
         "classes": report_classes,
         "unexpected_ids": _unexpected_ids(counts, class_names),
+        **({"excluded_from_means": sorted(excluded)} if excluded else {}),
         "macro_avg": {key: _number(values[0]) for key, values in numbers.macro.items()},
         "weighted_avg": {key: _number(values[0]) for key, values in numbers.weighted.items()},
         **{key: _number(values[0]) for key, values in numbers.measures.items()},
@@ -3004,7 +3276,8 @@ def image_report(image_id, label_path, inference_path, counts, scoring=Scoring()
     """The report of one image's Counts under the scoring record, with its id and files first."""
     return {"id": image_id, "label": shown(label_path), "inference": shown(inference_path),
             **compute_report(counts, scoring.zero_division, scoring.ignore_index,
-                             scoring.class_names, groups=scoring.groups)}
+                             scoring.class_names, groups=scoring.groups,
+                             excluded=scoring.exclude_from_means)}
 
 
 def combined_report(total, summary_rows, scoring=Scoring(), image_ious=None, num_classes=None):
@@ -3014,7 +3287,7 @@ def combined_report(total, summary_rows, scoring=Scoring(), image_ious=None, num
     ignore_index, class_names = scoring.ignore_index, scoring.class_names
     report = {"images": len(summary_rows),
               **compute_report(total, scoring.zero_division, ignore_index, class_names,
-                               groups=scoring.groups),
+                               groups=scoring.groups, excluded=scoring.exclude_from_means),
               "mean_image_mean_iou": _number(_macro_average(np.array(
                   [math.nan if row["mean_iou"] is None else row["mean_iou"]
                    for row in summary_rows])))}
@@ -3420,6 +3693,7 @@ class ImageCounts:
         self.groups = []  # and each image's group_statistics
         self.instances = []  # --instances: each image's instance_grid
         self.instance_ids = None  # and the classes that have instances
+        self.distances = []  # --distances: each image's DistanceCounts
 
     def add(self, counts):
         """Add one image's Counts."""
@@ -3431,6 +3705,21 @@ class ImageCounts:
         if counts.instances is not None:
             self.instances.append(instance_grid(counts.instances, self.group_names))
             self.instance_ids = np.array(sorted(counts.instances.classes))
+        if counts.distances is not None:
+            self.distances.append(counts.distances)
+
+    def distance_grids(self, ids):
+        """(images, distances, ids) float64 sums and int64 cases of each image's DistanceCounts over
+        ids (which hold every id of theirs), or (None, None) without distances."""
+        if not self.distances:
+            return None, None
+        grids = (np.zeros((len(self.images), len(DISTANCES), len(ids))),
+                 np.zeros((len(self.images), len(DISTANCES), len(ids)), dtype=np.int64))
+        for row, ((image_ids, _), tally) in enumerate(zip(self.images, self.distances)):
+            at = np.searchsorted(ids, image_ids)
+            for grid, part in zip(grids, tally):
+                grid[row][:, at] = part
+        return grids
 
     def instance_grid(self):
         """An (images, 2, classes then groups) float64 array of each image's instance_grid, or
@@ -3478,6 +3767,50 @@ class ImageCounts:
         for row, (image_ids, image_counts) in enumerate(self.images):
             counts[row][:, np.searchsorted(ids, image_ids)] = image_counts
         return ids, counts
+
+
+def per_case_statistics(image_counts, images, ignore_index=None, zero_division=0.0, excluded=()):
+    """The combined report's "per_case": for every per-class number (CLASS_METRICS, boundary IoU,
+    DISTANCES), each class's statistics over the images where it is defined (_case_statistics),
+    as medical imaging reports them beside the pooled numbers; and "per_case_means": each
+    number's mean over the classes (but excluded) of their means. images: the images scored
+    (those without a counted pixel hold no class)."""
+    ids, stats = image_counts.dense()
+    is_class = ids != ignore_index if ignore_index is not None else np.ones(len(ids), bool)
+    sums, cases = image_counts.distance_grids(ids)
+    numbers = evaluate(Batch(stats, is_class, zero_division, ids=ids, distance_sums=sums,
+                             distance_cases=cases), averaged=False)
+    occurs = ((stats[:, 1] > 0) | (stats[:, 2] > 0))[:, is_class]
+    values = {**numbers.classes, **({} if numbers.boundary_iou is None
+                                    else {"boundary_iou": numbers.boundary_iou}),
+              **(numbers.distances or {})}
+    class_ids = ids[is_class].tolist()
+    per_case = {key: {str(class_id): _case_statistics(table[:, column], occurs[:, column], images)
+                      for column, class_id in enumerate(class_ids)}
+                for key, table in values.items()}
+    means = {key: [entry["mean"] for class_id, entry in classes.items()
+                   if entry["mean"] is not None and int(class_id) not in excluded]
+             for key, classes in per_case.items()}
+    return {"per_case": per_case,
+            "per_case_means": {key: float(np.mean(kept)) if kept else None
+                               for key, kept in means.items()}}
+
+
+def _case_statistics(values, occurs, images):
+    """A class's number over the images (values, nan where undefined; occurs: where the class is
+    in label or inference): mean, sample sd, median and quartiles (numpy's linear percentiles) of
+    the n images where it is defined; empty: the images where the class is in neither (left out,
+    Metrics Reloaded's rule); undefined: those where it is, but the number is not (a distance of a
+    class in one mask only, a 0/0 left undefined). The mean adds the values in image order, as the
+    combined report's means over images do, so the two are equal to the last bit."""
+    defined = values[~np.isnan(values)]
+    entry = {"mean": None, "sd": None, "median": None, "q1": None, "q3": None, "n": len(defined),
+             "empty": images - int(occurs.sum()), "undefined": int(occurs.sum()) - len(defined)}
+    if len(defined):
+        median, q1, q3 = np.percentile(defined, [50, 25, 75]).tolist()
+        entry.update(mean=float(np.cumsum(defined)[-1] / len(defined)), median=median, q1=q1,
+                     q3=q3, sd=float(np.std(defined, ddof=1)) if len(defined) > 1 else None)
+    return entry
 
 
 def bootstrap_draws(images, resamples, seed, per_batch=RESAMPLES_PER_BATCH):
@@ -3557,7 +3890,7 @@ def _split_sums(model, sums, float_sums, rows):
 
 
 def resampled_numbers(models, resamples, seed, is_class, zero_division=0.0, levels=None,
-                      ids=None, instance_ids=None):
+                      ids=None, instance_ids=None, excluded=()):
     """The Numbers of every bootstrap resample, for each model (as resampled_batches: statistics,
     and score grids over levels with --scores): each batch of sums is evaluated at once, and only
     its numbers are kept, a float per resample for each measure, average and class's metric,
@@ -3565,9 +3898,9 @@ def resampled_numbers(models, resamples, seed, is_class, zero_division=0.0, leve
     Numbers per model, each array (resamples, ...)."""
     parts = [[] for _ in models]
     for batch in resampled_batches(models, resamples, seed):
-        for kept, (stats, grid, groups, instances) in zip(parts, batch):
+        for kept, (stats, grid, groups, instances, *distances) in zip(parts, batch):
             kept.append(evaluate(Batch(stats, is_class, zero_division, levels, grid, groups, ids,
-                                       instance_ids, instances)))
+                                       instance_ids, instances, *distances, tuple(excluded))))
     return [joined_numbers(kept) for kept in parts]
 
 
@@ -3576,8 +3909,8 @@ def joined_numbers(parts):
     def joined(values):
         return np.concatenate(values) if values[0] is not None else None
     return Numbers(*({key: joined([getattr(part, field)[key] for part in parts]) for key in group}
-                     if isinstance(group, dict) else joined([getattr(part, field)
-                                                             for part in parts])
+                     if isinstance(group, dict) else group if field == "in_means"
+                     else joined([getattr(part, field) for part in parts])
                      for field, group in zip(Numbers._fields, parts[0])))
 
 
@@ -3607,7 +3940,8 @@ def percentile_interval(values, level):
     return [float(bound) for bound in np.percentile(defined, [50 * (1 - level), 50 * (1 + level)])]
 
 
-def confidence_intervals(image_counts, ignore_index, resamples, level, seed, zero_division=0.0):
+def confidence_intervals(image_counts, ignore_index, resamples, level, seed, zero_division=0.0,
+                         excluded=()):
     """Percentile bootstrap intervals of the combined (pooled) numbers, every measure and each
     class's every metric: the images are resampled with replacement, and each resample's numbers
     come from its summed counts."""
@@ -3616,9 +3950,9 @@ def confidence_intervals(image_counts, ignore_index, resamples, level, seed, zer
     check_bootstrap_memory(resamples, int(is_class.sum()))
     levels = image_counts.levels()
     model = (counts, image_counts.score_grid(levels), image_counts.group_grid(),
-             image_counts.instance_grid())
+             image_counts.instance_grid(), *image_counts.distance_grids(ids))
     numbers = resampled_numbers([model], resamples, seed, is_class, zero_division, levels, ids,
-                                image_counts.instance_ids)[0]
+                                image_counts.instance_ids, excluded)[0]
     # images whose label holds the class
     images_of_class = ((counts[:, 1] > 0).sum(axis=0))[is_class]
     classes = {}
@@ -3627,7 +3961,8 @@ def confidence_intervals(image_counts, ignore_index, resamples, level, seed, zer
             "iou": percentile_interval(numbers.classes["iou"][:, column], level),
             "images": int(images_of_class[column]),
             **{key: percentile_interval(values[:, column], level)
-               for key, values in numbers.classes.items() if key != "iou"}}
+               for key, values in {**numbers.classes, **(numbers.distances or {})}.items()
+               if key != "iou"}}
     return {"level": level, "resamples": resamples, "seed": seed, "images": len(counts),
             "method": "percentile bootstrap over images (the pooled numbers of each resample)",
             **{key: percentile_interval(values, level) for key, values in numbers.measures.items()},
@@ -3641,13 +3976,14 @@ def confidence_intervals(image_counts, ignore_index, resamples, level, seed, zer
 LARGEST_CHANGES = 5  # images listed with the largest losses, and with the largest gains
 
 
-def _summed(reports, groups=None):
-    """The Counts of each image report, their sum, and their ImageCounts (of groups, if any)."""
+def _summed(reports, groups=None, distances=False):
+    """The Counts of each image report, their sum, and their ImageCounts (of groups, if any; with
+    distances, each class's DISTANCES)."""
     boundary = bool(reports) and "mean_boundary_iou" in reports[0]
-    total = CountsSum(boundary, bool(reports) and "scores" in reports[0])
+    total = CountsSum(boundary, bool(reports) and "scores" in reports[0], distances)
     per_image = ImageCounts(groups)
     for report in reports:
-        counts = counts_of_report(report, boundary)
+        counts = counts_of_report(report, boundary, distances)
         total.add(counts)
         if len(counts.ids):
             per_image.add(counts)
@@ -3665,18 +4001,19 @@ def _change(before, after, resampled_before, resampled_after, level):
 
 
 def compare_models(models, names, ignore_index=None, zero_division=0.0, class_names=None,
-                   resamples=1000, level=0.95, seed=0, groups=None):
+                   resamples=1000, level=0.95, seed=0, groups=None, distances=False, excluded=()):
     """Each model against the first (the baseline), on the same images: models holds one list of
     image reports per model, in the same image order; names are what the models are called (their
     reports).
 
     Every difference comes with a paired bootstrap interval: one set of draws of the images, applied
     to every model, so that each resample's difference is between the models on the same images.
-    Every measure and each class's every metric is compared. Returns the comparison as a JSON-ready
+    Every measure and each class's every metric is compared (with distances, each class's
+    DISTANCES too; excluded: ids left out of the means). Returns the comparison as a JSON-ready
     dict."""
-    summed = [_summed(reports, groups) for reports in models]
-    pooled = [compute_report(total, zero_division, ignore_index, class_names, groups=groups)
-              for total, _ in summed]
+    summed = [_summed(reports, groups, distances) for reports in models]
+    pooled = [compute_report(total, zero_division, ignore_index, class_names, groups=groups,
+                             excluded=excluded) for total, _ in summed]
     ids = np.unique(np.concatenate([per_image.ids() for _, per_image in summed]))
     is_class = ids != ignore_index if ignore_index is not None else np.ones(len(ids), bool)
     dense = [per_image.dense(ids)[1] for _, per_image in summed]
@@ -3686,10 +4023,11 @@ def compare_models(models, names, ignore_index=None, zero_division=0.0, class_na
     scored = images and all(levels is not None for levels in every)  # every model's score maps
     levels = np.unique(np.concatenate(every)) if scored else None
     grids = [per_image.score_grid(levels) for _, per_image in summed]
-    numbers = resampled_numbers([(stats, grid, per_image.group_grid(), per_image.instance_grid())
+    numbers = resampled_numbers([(stats, grid, per_image.group_grid(), per_image.instance_grid(),
+                                  *per_image.distance_grids(ids))
                                  for stats, grid, (_, per_image) in zip(dense, grids, summed)],
                                 resamples, seed, is_class, zero_division, levels, ids,
-                                summed[0][1].instance_ids) if images else []
+                                summed[0][1].instance_ids, excluded) if images else []
     images_of_class = (dense[0][:, 1] > 0).sum(axis=0)[is_class]
     comparison = {"baseline": {"report": names[0], "images": images, **headline_numbers(pooled[0])},
                   "bootstrap": {"level": level, "resamples": resamples, "seed": seed,
@@ -3706,8 +4044,9 @@ def compare_models(models, names, ignore_index=None, zero_division=0.0, class_na
         for column, class_id in enumerate(ids[is_class].tolist()):
             metrics = {key: _change(*(pooled[index]["classes"].get(str(class_id), {}).get(key)
                                       for index in (0, model)),
-                                    *(numbers[index].classes[key][:, column] if numbers else None
-                                      for index in (0, model)), level) for key in CLASS_METRICS}
+                                    *(_class_values(numbers[index], key)[:, column] if numbers
+                                      else None for index in (0, model)), level)
+                       for key in (*CLASS_METRICS, *(DISTANCES if distances else ()))}
             classes[str(class_id)] = {"name": (class_names or {}).get(class_id), **metrics["iou"],
                                       "images": int(images_of_class[column]), "metrics": metrics}
         order = sorted(classes, key=lambda class_id: (classes[class_id]["delta"] is None,
@@ -3724,6 +4063,11 @@ def compare_models(models, names, ignore_index=None, zero_division=0.0, class_na
                                                                     level)}),
             "images": image_changes(models[0], models[model])})
     return comparison
+
+
+def _class_values(numbers, key):
+    """The values of a per-class number of CLASS_METRICS or DISTANCES, (rows, classes)."""
+    return numbers.classes[key] if key in numbers.classes else numbers.distances[key]
 
 
 def _group_changes(pooled, numbers, model, level):
@@ -5578,6 +5922,10 @@ def score_pair(pair, settings):
         if pair.instances is not None:
             counts = counts._replace(instances=_instances_of(pair, label, inference, valid,
                                                              settings))
+        if scoring.distances is not None:
+            counts = counts._replace(distances=count_distances(
+                label, inference, counts.ids, counts.ids != scoring.ignore_index,
+                _counted(label, valid, scoring.ignore_index), scoring.distances))
         report = image_report(shown(pair.key), pair.label, pair.inference, counts, scoring)
     except MaskError as error:
         return Result(pair.key, shown(error.path or pair.label), None, str(error)), None
@@ -5596,13 +5944,17 @@ def _instances_of(pair, label, inference, valid, settings):
     _check_same_size(pair.instances, instances.shape, pair.label, label.shape,
                      at_fault=pair.instances)
     scoring = settings.scoring
-    counted = valid
-    if scoring.ignore_index is not None:
-        counted = label != scoring.ignore_index if valid is None else valid & (
-            label != scoring.ignore_index)
-    return count_instances(instances, inference, counted, scoring.instance_sizes,
+    return count_instances(instances, inference, _counted(label, valid, scoring.ignore_index),
+                           scoring.instance_sizes,
                            None if settings.instance_map is None else settings.instance_map.table,
                            scoring.groups)
+
+
+def _counted(label, valid, ignore_index):
+    """The pixels a pair counts (a bool array), or None for every one."""
+    if ignore_index is None:
+        return valid
+    return label != ignore_index if valid is None else valid & (label != ignore_index)
 
 
 def _thresholded(pair, settings):
@@ -5707,7 +6059,8 @@ def default_jobs(pair_count):
 def merged_results(images, settings):
     """Rescore the images of merged reports from their matrices, as score_pairs would yield them."""
     for image in sorted(images, key=lambda image: id_order(image["id"])):
-        counts = counts_of_report(image, settings.scoring.boundary)
+        counts = counts_of_report(image, settings.scoring.boundary,
+                                  settings.scoring.distances is not None)
         report = image_report(image["id"], image["label"], image["inference"], counts,
                               settings.scoring)
         yield Result(image["id"], image["label"], report, None, counts=counts)
@@ -5737,15 +6090,39 @@ def progress_bar(total, quiet):
 NUMBERS_IN_DOUBT = 3  # the exit status of a run whose report the tool itself believes wrong
 
 
-def combined_with_intervals(total, rows, image_ious, image_counts, settings):
-    """The combined report of a run's summed Counts (CountsSum), with --bootstrap its intervals."""
-    combined = combined_report(total.counts(), rows, settings.scoring, image_ious,
-                               settings.num_classes)
-    if image_counts is not None and image_counts.images:
-        combined["confidence_intervals"] = confidence_intervals(
-            image_counts, settings.scoring.ignore_index, settings.bootstrap, settings.confidence,
-            settings.seed, settings.scoring.zero_division)
-    return combined
+class Tallies:
+    """What a run keeps of its scored images: their summed Counts, each id's IoU summed over the
+    images (ImageIoUs), and each image's statistics (ImageCounts: the per-case statistics and
+    --bootstrap; score-map tallies only for --bootstrap, as they are larger): some hundred bytes per
+    image."""
+
+    def __init__(self, settings):
+        scoring = settings.scoring
+        self.total = CountsSum(scoring.boundary, scoring.threshold is not None,
+                               scoring.distances is not None)
+        self.image_ious = ImageIoUs()
+        self.images = ImageCounts(scoring.groups)
+        self.resampled = bool(settings.bootstrap)
+
+    def add(self, counts):
+        self.total.add(counts)
+        self.image_ious.add(counts)
+        if len(counts.ids):
+            self.images.add(counts if self.resampled else counts._replace(scores=None))
+
+    def combined(self, rows, settings):
+        """The combined report of the images, its per-case statistics, and with --bootstrap its
+        intervals."""
+        scoring = settings.scoring
+        combined = combined_report(self.total.counts(), rows, scoring, self.image_ious,
+                                   settings.num_classes)
+        combined.update(per_case_statistics(self.images, len(rows), scoring.ignore_index,
+                                            scoring.zero_division, scoring.exclude_from_means))
+        if self.resampled and self.images.images:
+            combined["confidence_intervals"] = confidence_intervals(
+                self.images, scoring.ignore_index, settings.bootstrap, settings.confidence,
+                settings.seed, scoring.zero_division, scoring.exclude_from_means)
+        return combined
 
 
 def consume_results(results, count, refused, settings, merged=False, incomplete=()):
@@ -5757,9 +6134,7 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
     are warnings that the merged reports miss images: with them, the status is 1.
     Standard output failing (a closed pipe, a full disk) does not stop the report folder.
     """
-    total = CountsSum(settings.scoring.boundary, settings.scoring.threshold is not None)
-    image_ious = ImageIoUs()
-    image_counts = ImageCounts(settings.scoring.groups) if settings.bootstrap else None
+    tallies = Tallies(settings)
     rows, bar, console = [], progress_bar(count, settings.quiet), Console(sys.stdout)
     with contextlib.ExitStack() as stack:
         if bar is not None:
@@ -5779,19 +6154,16 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
             if result.error is not None:
                 refused.append(Refused(result.key, result.path, result.error))
                 continue
-            total.add(result.counts)
-            image_ious.add(result.counts)
-            if image_counts is not None and len(result.counts.ids):
-                image_counts.add(result.counts)
+            tallies.add(result.counts)
             for sink in sinks:
                 sink.add(result)
             rows.append(summary_row(result.report, output_name(result.key)))
-        combined = combined_with_intervals(total, rows, image_ious, image_counts, settings)
+        combined = tallies.combined(rows, settings)
         refused.sort(key=lambda error: id_order(error.key))
         # wrong as the ids stand
-        doubts = (id_scheme_warnings(total.matrix, settings.scoring.ignore_index)
+        doubts = (id_scheme_warnings(tallies.total.matrix, settings.scoring.ignore_index)
                   + positive_class_warnings(combined, settings.scoring))
-        hints = (ignored_foreground_hint(total.matrix, settings.scoring.ignore_index)
+        hints = (ignored_foreground_hint(tallies.total.matrix, settings.scoring.ignore_index)
                  + unweighted_instances_hint(combined))
         warnings = [*incomplete, *doubts, *hints]
         for warning in warnings:
@@ -5977,12 +6349,14 @@ def compare(settings):
         by_id = {image["id"]: image for image in images}
         models.append([image_report(image_id, by_id[image_id]["label"],
                                     by_id[image_id]["inference"],
-                                    counts_of_report(by_id[image_id], scoring.boundary), scoring)
+                                    counts_of_report(by_id[image_id], scoring.boundary,
+                                                     scoring.distances is not None), scoring)
                        for image_id in order])
     document = compare_models(models, [shown(path) for path in paths], scoring.ignore_index,
                               scoring.zero_division, scoring.class_names,
                               settings.bootstrap or DEFAULT_RESAMPLES, settings.confidence,
-                              settings.seed, scoring.groups)
+                              settings.seed, scoring.groups, scoring.distances is not None,
+                              scoring.exclude_from_means)
     console = Console(sys.stdout)
     if settings.output_dir is not None:
         with folder_lock(settings.output_dir):
@@ -6008,6 +6382,27 @@ def parse_ignore_index(text):
     if not (text.isascii() and text.lstrip("-").isdigit()):
         raise argparse.ArgumentTypeError(f"{text!r} is not an id or none")
     return int(text)
+
+
+def parse_ids(text):
+    """'0' or '0,255' -> (0, 255): ids within the label space, ascending, each once."""
+    words = text.replace(",", " ").split()
+    if not words or not all(word.isascii() and word.isdigit() and int(word) < LABEL_SPACE
+                            for word in words):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of ids within 0..255, e.g. 0 "
+                                         "or 0,255")
+    return tuple(sorted({int(word) for word in words}))
+
+
+def parse_number(text):
+    """A finite number (the checks of its range are the option's)."""
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number")
+    return number
 
 
 def parse_shard(text):
@@ -6136,6 +6531,31 @@ def _add_numbers_options(parser):
                              "matrix scikit-learn defines (slower)")
 
 
+def _add_distance_options(parser):
+    group = parser.add_argument_group("boundary distances and the means over classes")
+    group.add_argument("--distances", action="store_true",
+                        help="also boundary distances of each class in each image (HD, HD95 as "
+                             "MONAI and as MedPy, ASSD, MASD, NSD, boundary F1) and their means "
+                             "over images; a class's boundary is its pixels with a 4-neighbour of "
+                             "another id or off the image")
+    group.add_argument("--spacing", type=parse_number, nargs=2, metavar=("SY", "SX"),
+                        help="for --distances, the pixel size along rows and along columns, e.g. "
+                             "in mm (default: 1 1, distances in pixels); implies --distances")
+    group.add_argument("--tolerance", type=parse_number, metavar="T",
+                        help="for NSD and the boundary F1, a boundary pixel within T of the other "
+                             "boundary (in the spacing's unit) matches (default: 0.75%% of each "
+                             "image's diagonal, MATLAB's); implies --distances")
+    group.add_argument("--empty-distance", type=parse_number, metavar="D",
+                        help="the distances of a class in one of label and inference only "
+                             "(default: none, left out of the means; BraTS uses 373.13); implies "
+                             "--distances")
+    group.add_argument("--exclude-from-means", type=parse_ids, metavar="IDS",
+                        help="ids left out of every mean over classes (mIoU, mDice, mAcc, the "
+                             "macro and weighted averages, the distances' means), e.g. 0 for "
+                             "background; still counted in the matrix and the pixel accuracy, "
+                             "each with its row")
+
+
 def _add_output_options(parser):
     group = parser.add_argument_group("the output")
     group.add_argument("--format", choices=("text", "json"), default="text",
@@ -6143,6 +6563,10 @@ def _add_output_options(parser):
     group.add_argument("--brief", action="store_true",
                         help="text: only the per-image summary and the combined section, headline "
                         "first")
+    group.add_argument("--per-case", action="store_true",
+                        help="text: also each class's numbers over the images where it occurs, "
+                             "as medical imaging reports them: mean +- sd, median [q1, q3] (JSON "
+                             "and the report folder always have them)")
     group.add_argument("--digits", type=int, default=4, metavar="N",
                         help="decimal places in the text report (default: 4)")
     group.add_argument("--output-dir", type=Path, metavar="DIR",
@@ -6176,8 +6600,16 @@ def _add_run_options(parser):
                              f"there are at least {PAIRS_PER_WORKER} pairs per core, else 1)")
 
 
+class OptionParser(argparse.ArgumentParser):
+    """The options' parser, whose usage error is one line (and where to read more), exit 2."""
+
+    def error(self, message):
+        say(f"error: {message} (see --help)")
+        raise SystemExit(2)
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = OptionParser(
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Exit status: 0 when every pair was scored; 1 when some files were refused (the "
@@ -6190,6 +6622,7 @@ def build_parser():
                "(SIGTERM).")
     _add_reading_options(parser)
     _add_numbers_options(parser)
+    _add_distance_options(parser)
     _add_output_options(parser)
     _add_run_options(parser)
     return parser
@@ -6253,6 +6686,14 @@ def _check_values(options):
         raise UsageError("--confidence must be between 0 and 1, e.g. 0.95")
     if options.seed < 0:
         raise UsageError("--seed must be 0 or more")
+    if options.spacing and min(options.spacing) <= 0:
+        raise UsageError(f"--spacing {' '.join(f'{size:g}' for size in options.spacing)}: a "
+                         "pixel's size must be above 0 along both axes, e.g. 0.8 0.8 (mm)")
+    for option, value in (("--tolerance", options.tolerance),
+                          ("--empty-distance", options.empty_distance)):
+        if value is not None and (value < 0 or value == 0 and option == "--tolerance"):
+            raise UsageError(f"{option} {value:g}: it must be "
+                             + ("above 0" if option == "--tolerance" else "0 or more"))
     if options.compare is not None and len(options.compare) < 2:
         raise UsageError("--compare takes a baseline report and at least one model's report")
     if options.compare and options.merge:
@@ -6324,7 +6765,13 @@ def given_rules(options, names, reading_reports, groups=None):
     --merge or --compare, the reports' own. groups: --groups, read."""
     given = {field.name: getattr(options, field.name) for field in dataclasses.fields(Scoring)
              if getattr(options, field.name, None) is not None
-             and field.name != "instance_sizes"}  # a file, read: make_settings gives its sizes
+             # a file, read: make_settings gives its sizes; a flag and the options it goes with
+             and field.name not in ("instance_sizes", "distances")}
+    if options.distances or options.spacing or options.tolerance is not None \
+            or options.empty_distance is not None:
+        given["distances"] = {"spacing": list(options.spacing or (1.0, 1.0)),
+                              "tolerance": options.tolerance,
+                              "empty_distance": options.empty_distance}
     if "ignore_index" in given:  # "none" given counts every id, also a declared one
         given.update(ignore_index=None if options.ignore_index == "none" else options.ignore_index,
                      ignore_index_from="--ignore-index")
