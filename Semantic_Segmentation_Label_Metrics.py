@@ -7,12 +7,15 @@ fwIoU, Cohen's kappa, MCC), the confusion matrix and a classification report
 (precision, recall = sensitivity, F1 = Dice, IoU = Jaccard, specificity, support,
 macro and weighted averages), and what mmsegmentation, Hugging Face evaluate,
 torchmetrics, detectron2 and cityscapesScripts would print on the same masks.
+With --distances, each class's boundary distances too (HD, HD95, ASSD, MASD, NSD,
+boundary F1), and per case (over the images) as medical imaging reports them.
 
     python Semantic_Segmentation_Label_Metrics.py
     python Semantic_Segmentation_Label_Metrics.py --ignore-index 255
     python Semantic_Segmentation_Label_Metrics.py --labels gt --inferences pred --format json
     python Semantic_Segmentation_Label_Metrics.py --ignore-index 255 --output-dir report
     python Semantic_Segmentation_Label_Metrics.py --brief --num-classes 19
+    python Semantic_Segmentation_Label_Metrics.py --distances --spacing 0.8 0.8 --per-case
 
 Conventions: matrix[i][j] = pixels labelled i and predicted j (rows = label,
 columns = inference, as in scikit-learn). The numbers are identical to
@@ -24,11 +27,12 @@ pixel arrays (with pixels labelled --ignore-index removed).
 #   constants    label space, formats, dataset presets (names, voids, colours), and Settings
 #   reading      mask files to class ids, class names, id maps, palettes, pairing, JSON reports
 #   counting     a pair's tally (Counts: the confusion matrix over the ids that occur, boundary
-#                counts, a score map's histogram, weighted instances), tallies summed (CountsSum)
-#                and read back from JSON
+#                counts, a score map's histogram, weighted instances, each class's boundary
+#                distances: DISTANCES), tallies summed (CountsSum) and read back from JSON
 #   measures     every number, one entry each: CLASS_METRICS and MEASURES, functions of a Batch
 #   reports      a tally's report (a dict), other tools' conventions, summary rows, notes, id checks
-#   bootstrap    intervals over resampled images, and models compared on paired resamples
+#   bootstrap    each class's numbers over the images (per case), intervals over resampled
+#                images, and models compared on paired resamples
 #   tables       each table described once: its columns (title, key, kind, formats)
 #   files        the report folder's names and paths, files written whole, the folder's lock
 #   renderers    text, CSV, HTML and pictures, drawn from those descriptions
@@ -128,6 +132,7 @@ MAX_BOOTSTRAP_BYTES = 4 << 30
 MIN_RESAMPLES = 100  # --bootstrap: fewer leave a 95% interval's 2.5% tails two resamples or none
 # bootstrap resamples drawn at once: a batch's weights take 100 x images x 8 bytes
 RESAMPLES_PER_BATCH = 100
+IMAGES_PER_CHUNK = 100  # ImageCounts: images whose numbers are kept in one array
 # a batch's resampled sums at most: a float map's score grid has a level per pixel, and 100
 # resamples at once of 5 DRIVE-sized float32 maps took 5.9 GB (0.6 GB in batches this size)
 RESAMPLED_BYTES_PER_BATCH = 64 << 20
@@ -483,6 +488,7 @@ class Settings:
     # N for the other tools' conventions; None: from the names or the ids
     num_classes: int | None = None
     brief: bool = False  # text: only the per-image summary and the combined section
+    per_case: bool = False  # text: also the per-case statistics
     bootstrap: int = 0  # resamples of the images for confidence intervals; 0: none
     confidence: float = 0.95  # the intervals' level
     seed: int = 0  # of the resampling: a fixed default, so that two runs print the same intervals
@@ -2362,7 +2368,8 @@ DISTANCES = {
     "hd": Distance("HD", "Hausdorff distance: the farthest boundary pixel of either from the other",
                    lambda to_label, to_inference, tolerance: max(to_label.max(),
                                                                  to_inference.max())),
-    "hd95": Distance("HD95", "the larger of the two directed 95th percentiles (MONAI, DeepMind)",
+    "hd95": Distance("HD95", "the larger of the two directed 95th percentiles (MONAI, Metrics "
+                     "Reloaded)",
                      lambda to_label, to_inference, tolerance: max(
                          np.percentile(to_label, 95), np.percentile(to_inference, 95))),
     "hd95_pooled": Distance("HD95 pooled", "the 95th percentile of both directions' distances "
@@ -2392,6 +2399,7 @@ class DistanceCounts(NamedTuple):
     are those of the images together, as the confusion matrix's are."""
     sums: np.ndarray  # float64
     cases: np.ndarray  # int64
+    tolerance: float | None = None  # of one image: the tolerance of its NSD and BF
 
 
 def border_pixels(ids, counted=None):
@@ -2512,7 +2520,7 @@ def count_distances(label, inference, ids, is_class, counted, rules):
                      else empty if distance.is_distance else 0.0)
             if value is not None:
                 sums[row, column], cases[row, column] = value, 1
-    return DistanceCounts(sums, cases)
+    return DistanceCounts(sums, cases, tolerance)
 
 
 def counts_of_matrix(matrix, boundary=None, scores=None, instances=None, distances=None):
@@ -2522,7 +2530,7 @@ def counts_of_matrix(matrix, boundary=None, scores=None, instances=None, distanc
     ids = np.flatnonzero((matrix.sum(axis=1) > 0) | (matrix.sum(axis=0) > 0))
     return Counts(ids, matrix[np.ix_(ids, ids)], None if boundary is None else boundary[:, ids],
                   scores, instances, None if distances is None else DistanceCounts(
-                      *(array[:, ids] for array in distances)))
+                      distances.sums[:, ids], distances.cases[:, ids]))
 
 
 def counts_of_report(report, boundary=False, distances=False):
@@ -2554,7 +2562,8 @@ def counts_of_report(report, boundary=False, distances=False):
          for key in DISTANCES], dtype=np.float64).reshape(len(DISTANCES), -1)
     return Counts(ids[kept], matrix[np.ix_(kept, kept)], sides, scores, instances,
                   None if values is None else DistanceCounts(np.nan_to_num(values, nan=0.0),
-                                                             (~np.isnan(values)).astype(np.int64)))
+                                                             (~np.isnan(values)).astype(np.int64),
+                                                             report.get("tolerance")))
 
 
 def matrix_from_report(report):
@@ -2589,7 +2598,7 @@ class CountsSum:
             if self.boundary is not None:
                 self.boundary[:, counts.ids] += counts.boundary
             if self.distances is not None:  # (in image order: as per_case_statistics adds)
-                for total, part in zip(self.distances, counts.distances):
+                for total, part in zip(self.distances, counts.distances[:2]):
                     total[:, counts.ids] += part
         if self.scores is not None and counts.scores is not None:
             self.scores.append(counts.scores)
@@ -2679,7 +2688,7 @@ def batch_of_counts(counts, ignore_index=None, zero_division=0.0, groups=None, e
                  counts.ids,
                  None if weighted is None else np.array(sorted(weighted.classes)),
                  None if weighted is None else instance_grid(weighted, groups)[None],
-                 *((None, None) if distances is None else (part[None] for part in distances)),
+                 *((None, None) if distances is None else (part[None] for part in distances[:2])),
                  excluded=tuple(excluded))
 
 
@@ -2777,9 +2786,30 @@ def _row_means(values, chosen, otherwise=math.nan):
                      mask in zip(values, chosen)])
 
 
-def evaluate(batch, averaged=True):
-    """Numbers of every row of a Batch: CLASS_METRICS and their averages, then MEASURES (averaged:
-    False, only each class's numbers, as per_case_statistics wants them of a row per image)."""
+def class_metric_table(tp, fp, fn, tn, zero_division):
+    """Every metric of CLASS_METRICS from a class's counts (arrays alike): (metrics, *shape)."""
+    numerators, denominators = zip(*(metric.ratio(tp, fp, fn, tn)
+                                     for metric in CLASS_METRICS.values()))
+    return _divide(np.array(numerators), np.array(denominators), zero_division)
+
+
+def image_class_numbers(stats, pixels, zero_division):
+    """One class's numbers in each image, {key: (images,)}, nan where the class does not occur:
+    CLASS_METRICS of its (images, 3 or 5) statistics (pixels: each image's counted pixels), and
+    the boundary IoU when they hold boundary counts; as a report of each image has them."""
+    tp, label, predicted = stats[:, 0], stats[:, 1], stats[:, 2]
+    table = class_metric_table(tp, predicted - tp, label - tp, pixels - label - predicted + tp,
+                               zero_division)
+    table[:, (label == 0) & (predicted == 0)] = math.nan
+    values = dict(zip(CLASS_METRICS, table))
+    if stats.shape[1] == 5:
+        values["boundary_iou"] = _divide(stats[:, 3], stats[:, 4], zero_division)
+        values["boundary_iou"][stats[:, 4] == 0] = math.nan
+    return values
+
+
+def evaluate(batch):
+    """Numbers of every row of a Batch: CLASS_METRICS and their averages, then MEASURES."""
     # (no copy when every id is a class, as usual)
     classes = batch.stats if batch.is_class.all() else batch.stats[:, :, batch.is_class]
     tp, label, predicted = classes[:, 0], classes[:, 1], classes[:, 2]
@@ -2792,12 +2822,9 @@ def evaluate(batch, averaged=True):
     in_means = slice(None) if not batch.excluded else ~np.isin(batch.ids[batch.is_class],
                                                                batch.excluded)
     # Every metric at once: a (metrics, rows, classes) table, averaged as (metrics x rows) rows.
-    numerators, denominators = zip(*(metric.ratio(tp, fp, fn, tn)
-                                     for metric in CLASS_METRICS.values()))
-    table = _divide(np.array(numerators), np.array(denominators), batch.zero_division)
-    macro, weighted = (dict(zip(CLASS_METRICS, average)) for average in (
-        _averages(table[:, :, in_means], present[:, in_means], label[:, in_means]) if averaged
-        else ({}, {})))
+    table = class_metric_table(tp, fp, fn, tn, batch.zero_division)
+    macro, weighted = (dict(zip(CLASS_METRICS, average)) for average in _averages(
+        table[:, :, in_means], present[:, in_means], label[:, in_means]))
     if not present.all():
         table[:, ~present] = math.nan
     values = dict(zip(CLASS_METRICS, table))
@@ -2813,8 +2840,6 @@ def evaluate(batch, averaged=True):
     numbers = Numbers(values, macro, weighted, boundary_iou, {},
                       None if batch.groups is None else _group_metrics(batch),
                       *_instance_ious(batch), distances, in_means)
-    if not averaged:
-        return numbers
     held = {"boundary": batch.boundary, "scores": batch.scores is not None,
             "groups": batch.groups is not None, "instances": batch.instances is not None,
             "distances": distances is not None}
@@ -3037,10 +3062,16 @@ class Measure(NamedTuple):
     distances: bool = False  # whether it needs boundary distances (--distances)
 
 
-def _classes_said(report, labelled=False):
-    count = sum(entry["support"] > 0 for entry in report["classes"].values()) if labelled \
-        else len(report["classes"])
-    return plural(count, "class", "classes")
+def _classes_said(report, labelled=False, key=None):
+    """How many classes a mean is over (labelled: those in the label; key: those where that number
+    is defined), and those --exclude-from-means left out."""
+    classes = [class_id for class_id, entry in report["classes"].items()
+               if (entry["support"] > 0 or not labelled) and (key is None or entry.get(key)
+                                                               is not None)]
+    left_out = [class_id for class_id in classes
+                if int(class_id) in report.get("excluded_from_means", ())]
+    return plural(len(classes) - len(left_out), "class", "classes") + (
+        f" (left out by --exclude-from-means: {', '.join(left_out)})" if left_out else "")
 
 
 def _groups_said(report):
@@ -3058,9 +3089,8 @@ def _zero_by_zero(report, both):
 
 def _distance_said(key, report):
     distance = DISTANCES[key]
-    defined = sum(entry.get(key) is not None for entry in report["classes"].values())
-    return (f"mean {distance.title} of the {plural(defined, 'class', 'classes')} where it is "
-            f"defined{' (each its mean over the images)' if 'images' in report else ''}: "
+    return (f"mean {distance.title} of the {_classes_said(report, key=key)} where it is defined"
+            f"{' (each its mean over the images)' if 'images' in report else ''}: "
             f"{distance.meaning}")
 
 
@@ -3083,7 +3113,8 @@ MEASURES = {
     "frequency_weighted_iou": Measure("fwIoU", "frequency-weighted IoU",
                                       lambda batch, numbers: numbers.weighted["iou"],
                                       lambda report: "IoU weighted by each class's pixels in the "
-                                      "label"),
+                                      "label" + ("" if "excluded_from_means" not in report else
+                                                 f", over the {_classes_said(report)}")),
     "cohen_kappa": Measure("kappa", "Cohen's kappa", cohen_kappa, lambda report: (
         "Cohen's kappa: agreement beyond chance" + _zero_by_zero(report, both=True))),
     "matthews_corrcoef": Measure("MCC", "Matthews correlation", matthews_corrcoef, lambda report: (
@@ -3158,6 +3189,8 @@ def compute_report(matrix, zero_division=0.0, ignore_index=None, class_names=Non
         "classes": report_classes,
         "unexpected_ids": _unexpected_ids(counts, class_names),
         **({"excluded_from_means": sorted(excluded)} if excluded else {}),
+        **({} if counts.distances is None or counts.distances.tolerance is None
+           else {"tolerance": counts.distances.tolerance}),
         "macro_avg": {key: _number(values[0]) for key, values in numbers.macro.items()},
         "weighted_avg": {key: _number(values[0]) for key, values in numbers.weighted.items()},
         **{key: _number(values[0]) for key, values in numbers.measures.items()},
@@ -3299,7 +3332,50 @@ def combined_report(total, summary_rows, scoring=Scoring(), image_ious=None, num
     if (class_names == DATASETS["cityscapes"].names
             and scoring.groups == GROUP_PRESETS["cityscapes-categories"]):
         report["cityscapes"] = cityscapes_numbers(report)
+    if scoring.distances is not None:
+        report["conventions"]["distances"] = distance_conventions(report)
     return report
+
+
+# The boundary numbers as other tools name them: (tool, {their name: the key of MEASURES that is
+# their number, or None where they compute it otherwise}, how they differ), by a short key.
+DISTANCE_PEERS = {
+    "monai": ("MONAI", {"HD95": "mean_hd95", "ASD": "mean_assd", "NSD": "mean_nsd"},
+              "compute_hausdorff_distance(percentile=95): the larger directed 95th percentile; "
+              "compute_average_surface_distance(symmetric=True): both directions' distances "
+              "together; compute_surface_dice: within the tolerance (<=); the same 4-connected "
+              "inner border; a class in one mask only gives HD and ASD inf, HD95 nan, NSD 0, and "
+              "one in neither nan"),
+    "medpy": ("MedPy 0.5", {"hd95": "mean_hd95_pooled", "assd": "mean_assd", "hd": "mean_hd"},
+              "medpy.metric.binary.hd95 takes the 95th percentile of both directions' distances "
+              "pooled, which is not MONAI's HD95; assd pools them too; a mask without the class "
+              "stops it (RuntimeError)"),
+    "medpy_old": ("MedPy before 0.5", {"assd": "mean_masd"},
+                  "its assd was the mean of the two directed means (changed in 0.5.0, 2024)"),
+    "metrics_reloaded": ("Metrics Reloaded", {"HD95": "mean_hd95", "ASSD": "mean_assd",
+                                              "MASD": "mean_masd", "NSD": "mean_nsd"},
+                         "its reference code's definitions; a class in one mask only: distances "
+                         "undefined (the worst value when aggregated), NSD 0; in neither: "
+                         "distances 0 and NSD 1, where this tool leaves the case out"),
+    "deepmind": ("DeepMind surface-distance", {"robust HD95": None, "surface Dice": None},
+                 "compute_robust_hausdorff and compute_surface_dice_at_tolerance measure between "
+                 "surface elements on the pixel-corner grid, each weighted by its length, and "
+                 "pick the percentile by cumulative length without interpolation: the same "
+                 "definitions on another boundary, so their values differ"),
+    "matlab": ("MATLAB", {"ClassMetrics.MeanBFScore, averaged": "mean_boundary_f"},
+               "bfscore: the same inner border (4-connected, the image edge outside); a boundary "
+               "pixel matches when the other boundary is nearer than the threshold, by default "
+               "0.75% of the diagonal; DataSetMetrics.MeanBFScore is the mean over images of each "
+               "image's mean over classes instead"),
+}
+
+
+def distance_conventions(report):
+    """The boundary numbers of a combined report as other tools name them (DISTANCE_PEERS), each the
+    mean over classes of their means over images."""
+    return {key: {"name": name, "numbers": {their: None if ours is None else report[ours]
+                                            for their, ours in numbers.items()}, "rule": rule}
+            for key, (name, numbers, rule) in DISTANCE_PEERS.items()}
 
 
 def cityscapes_numbers(report):
@@ -3678,26 +3754,32 @@ def _scheme_by_agreement(matrix):
 
 
 # ---------------------------------------------------------------- bootstrap
+# Numbers over the images: each image's statistics kept (ImageCounts), each class's per-case
+# statistics, and the images resampled for intervals and paired comparisons.
 
 class ImageCounts:
     """Each image's Batch statistics (statistics_of: TP, label and predicted pixels per id that
-    occurs in it, and with --boundary its boundary counts), kept small (about 0.5 KB per image) for
-    resampling the images."""
+    occurs in it, and with --boundary its boundary counts; with --distances its DistanceCounts),
+    for the per-case statistics and the bootstrap. Kept small: the images' ids and numbers side by
+    side in a few large arrays, a chunk per IMAGES_PER_CHUNK images, the counts in the smallest
+    integer type that holds them (an array per image would weigh more than its numbers)."""
 
     def __init__(self, groups=None):
-        # (ids, statistics (3 or 5, ids) int64), in the order the images were added
-        self.images = []
+        self.chunks = []  # (ids per image, ids, statistics, distance sums, distance cases)
+        self.pending = []  # the images added since the last chunk: (ids, statistics, distances)
         self.scores = []  # --scores: each image's ScoreCounts, in the same order
         self.group_names = groups  # --groups: {name: ids}, or None
         self.group_ids = None if groups is None else list(groups.values())
         self.groups = []  # and each image's group_statistics
         self.instances = []  # --instances: each image's instance_grid
         self.instance_ids = None  # and the classes that have instances
-        self.distances = []  # --distances: each image's DistanceCounts
 
     def add(self, counts):
         """Add one image's Counts."""
-        self.images.append((counts.ids.astype(np.uint8), statistics_of(counts)))
+        self.pending.append((counts.ids.astype(np.uint8), statistics_of(counts),
+                             counts.distances))
+        if len(self.pending) == IMAGES_PER_CHUNK:
+            self._keep_pending()
         if counts.scores is not None:
             self.scores.append(counts.scores)
         if self.group_ids is not None:
@@ -3705,21 +3787,78 @@ class ImageCounts:
         if counts.instances is not None:
             self.instances.append(instance_grid(counts.instances, self.group_names))
             self.instance_ids = np.array(sorted(counts.instances.classes))
-        if counts.distances is not None:
-            self.distances.append(counts.distances)
+
+    def _keep_pending(self):
+        ids, stats, distances = zip(*self.pending)
+        stats = np.concatenate(stats, axis=1)
+        stats = stats.astype(np.min_scalar_type(int(stats.max(initial=0))))  # exact
+        self.chunks.append((np.array([len(image_ids) for image_ids in ids]), np.concatenate(ids),
+                            stats, *((None, None) if distances[0] is None else (
+                                np.concatenate([tally.sums for tally in distances], axis=1),
+                                np.concatenate([tally.cases for tally in distances],
+                                               axis=1).astype(np.uint8)))))
+        self.pending = []
+
+    def __len__(self):
+        return sum(len(chunk[0]) for chunk in self.chunks) + len(self.pending)
+
+    def _chunks(self):
+        if self.pending:
+            self._keep_pending()
+        return self.chunks
+
+    def ids(self):
+        """The ids that occur in any image, ascending."""
+        return np.unique(np.concatenate([chunk[1] for chunk in self._chunks()]
+                                        or [np.zeros(0, np.uint8)]))
+
+    def _spread(self, ids, part, dtype):
+        """An (images, rows, ids) array of a part of the chunks (2: statistics, 3 and 4: distance
+        sums and cases), each image's numbers at its ids' columns, 0 elsewhere."""
+        chunks = self._chunks()
+        rows = chunks[0][part].shape[0] if chunks else 3
+        grid = np.zeros((len(self), rows, len(ids)), dtype=dtype)
+        first = 0
+        for per_image, image_ids, *numbers in chunks:
+            image = np.repeat(np.arange(first, first + len(per_image)), per_image)
+            grid[image, :, np.searchsorted(ids, image_ids)] = numbers[part - 2].T
+            first += len(per_image)
+        return grid
+
+    def columns(self, ids):
+        """For each of ids in turn, (statistics (images, 3 or 5) int64, distance sums and cases
+        (images, distances) or None) of every image, 0 where the image has not the id; and first,
+        each image's counted pixels: memory proportional to the images, not to images x ids."""
+        chunks = self._chunks()
+        at = [np.repeat(np.arange(len(per_image)), per_image) for per_image, *_ in chunks]
+        starts = np.cumsum([0] + [len(chunk[0]) for chunk in chunks])
+        pixels = np.zeros(len(self), dtype=np.int64)
+        for (_, _, stats, *_), image, first in zip(chunks, at, starts):
+            np.add.at(pixels, first + image, stats[1].astype(np.int64))
+        yield pixels
+        for class_id in ids.tolist():
+            parts = [np.zeros((len(self), chunks[0][part].shape[0] if chunks else 3),
+                              dtype=np.int64 if part != 3 else np.float64)
+                     if chunks and chunks[0][part] is not None else None for part in (2, 3, 4)]
+            for (_, image_ids, *numbers), image, first in zip(chunks, at, starts):
+                has = image_ids == class_id
+                for column, number in zip(parts, numbers):
+                    if column is not None:
+                        column[first + image[has]] = number[:, has].T
+            yield parts
+
+    def dense(self, ids=None):
+        """(ids, statistics): ids (by default those that occur in any image), and an (images, 3 or
+        5, ids) int64 array of each image's statistics: memory proportional to images x ids."""
+        ids = self.ids() if ids is None else ids
+        return ids, self._spread(ids, 2, np.int64)
 
     def distance_grids(self, ids):
         """(images, distances, ids) float64 sums and int64 cases of each image's DistanceCounts over
         ids (which hold every id of theirs), or (None, None) without distances."""
-        if not self.distances:
+        if not self._chunks() or self.chunks[0][3] is None:
             return None, None
-        grids = (np.zeros((len(self.images), len(DISTANCES), len(ids))),
-                 np.zeros((len(self.images), len(DISTANCES), len(ids)), dtype=np.int64))
-        for row, ((image_ids, _), tally) in enumerate(zip(self.images, self.distances)):
-            at = np.searchsorted(ids, image_ids)
-            for grid, part in zip(grids, tally):
-                grid[row][:, at] = part
-        return grids
+        return self._spread(ids, 3, np.float64), self._spread(ids, 4, np.int64)
 
     def instance_grid(self):
         """An (images, 2, classes then groups) float64 array of each image's instance_grid, or
@@ -3753,41 +3892,24 @@ class ImageCounts:
             grid[row, 0, at], grid[row, 1, at] = tally.positives, tally.negatives
         return grid
 
-    def ids(self):
-        """The ids that occur in any image, ascending."""
-        return np.unique(np.concatenate([image_ids for image_ids, _ in self.images]
-                                        or [np.zeros(0, np.uint8)]))
-
-    def dense(self, ids=None):
-        """(ids, statistics): ids (by default those that occur in any image), and an (images, 3 or
-        5, ids) int64 array of each image's statistics: memory proportional to images x ids."""
-        ids = self.ids() if ids is None else ids
-        rows = len(self.images[0][1]) if self.images else 3
-        counts = np.zeros((len(self.images), rows, len(ids)), dtype=np.int64)
-        for row, (image_ids, image_counts) in enumerate(self.images):
-            counts[row][:, np.searchsorted(ids, image_ids)] = image_counts
-        return ids, counts
-
 
 def per_case_statistics(image_counts, images, ignore_index=None, zero_division=0.0, excluded=()):
     """The combined report's "per_case": for every per-class number (CLASS_METRICS, boundary IoU,
     DISTANCES), each class's statistics over the images where it is defined (_case_statistics),
     as medical imaging reports them beside the pooled numbers; and "per_case_means": each
     number's mean over the classes (but excluded) of their means. images: the images scored
-    (those without a counted pixel hold no class)."""
-    ids, stats = image_counts.dense()
-    is_class = ids != ignore_index if ignore_index is not None else np.ones(len(ids), bool)
-    sums, cases = image_counts.distance_grids(ids)
-    numbers = evaluate(Batch(stats, is_class, zero_division, ids=ids, distance_sums=sums,
-                             distance_cases=cases), averaged=False)
-    occurs = ((stats[:, 1] > 0) | (stats[:, 2] > 0))[:, is_class]
-    values = {**numbers.classes, **({} if numbers.boundary_iou is None
-                                    else {"boundary_iou": numbers.boundary_iou}),
-              **(numbers.distances or {})}
-    class_ids = ids[is_class].tolist()
-    per_case = {key: {str(class_id): _case_statistics(table[:, column], occurs[:, column], images)
-                      for column, class_id in enumerate(class_ids)}
-                for key, table in values.items()}
+    (those without a counted pixel hold no class). Class by class, so that memory grows with the
+    images, not with images x classes."""
+    class_ids = [class_id for class_id in image_counts.ids().tolist() if class_id != ignore_index]
+    columns = image_counts.columns(np.array(class_ids, dtype=np.intp))
+    pixels, per_case = next(columns), {}
+    for class_id, (stats, sums, cases) in zip(class_ids, columns):
+        values = image_class_numbers(stats, pixels, zero_division)
+        for row, key in enumerate(DISTANCES if sums is not None else ()):
+            values[key] = _ratio(sums[:, row], cases[:, row])
+        occurs = (stats[:, 1] > 0) | (stats[:, 2] > 0)
+        for key, value in values.items():
+            per_case.setdefault(key, {})[str(class_id)] = _case_statistics(value, occurs, images)
     means = {key: [entry["mean"] for class_id, entry in classes.items()
                    if entry["mean"] is not None and int(class_id) not in excluded]
              for key, classes in per_case.items()}
@@ -3899,8 +4021,9 @@ def resampled_numbers(models, resamples, seed, is_class, zero_division=0.0, leve
     parts = [[] for _ in models]
     for batch in resampled_batches(models, resamples, seed):
         for kept, (stats, grid, groups, instances, *distances) in zip(parts, batch):
+            sums, cases = distances or (None, None)
             kept.append(evaluate(Batch(stats, is_class, zero_division, levels, grid, groups, ids,
-                                       instance_ids, instances, *distances, tuple(excluded))))
+                                       instance_ids, instances, sums, cases, tuple(excluded))))
     return [joined_numbers(kept) for kept in parts]
 
 
@@ -4042,11 +4165,8 @@ def compare_models(models, names, ignore_index=None, zero_division=0.0, class_na
                                                         for key in base}
         classes = {}
         for column, class_id in enumerate(ids[is_class].tolist()):
-            metrics = {key: _change(*(pooled[index]["classes"].get(str(class_id), {}).get(key)
-                                      for index in (0, model)),
-                                    *(_class_values(numbers[index], key)[:, column] if numbers
-                                      else None for index in (0, model)), level)
-                       for key in (*CLASS_METRICS, *(DISTANCES if distances else ()))}
+            metrics = _class_changes(pooled, numbers, model, class_id, column, (
+                *CLASS_METRICS, *(DISTANCES if distances else ())), level)
             classes[str(class_id)] = {"name": (class_names or {}).get(class_id), **metrics["iou"],
                                       "images": int(images_of_class[column]), "metrics": metrics}
         order = sorted(classes, key=lambda class_id: (classes[class_id]["delta"] is None,
@@ -4063,6 +4183,14 @@ def compare_models(models, names, ignore_index=None, zero_division=0.0, class_na
                                                                     level)}),
             "images": image_changes(models[0], models[model])})
     return comparison
+
+
+def _class_changes(pooled, numbers, model, class_id, column, keys, level):
+    """A class's every number (keys) in the baseline and a model, each _change."""
+    return {key: _change(*(pooled[index]["classes"].get(str(class_id), {}).get(key)
+                           for index in (0, model)),
+                         *(_class_values(numbers[index], key)[:, column] if numbers else None
+                           for index in (0, model)), level) for key in keys}
 
 
 def _class_values(numbers, key):
@@ -4116,8 +4244,9 @@ class Column(NamedTuple):
 
     kind says how a value is shown: "score" (a ratio with --digits decimals,
     None as undefined), "change" (a signed score), "interval" and "change
-    interval" ([lo, hi] of scores or changes), "count", "class" (an id and its
-    name, or a row title), "image" (an image id, linked to its page in HTML),
+    interval" ([lo, hi] of scores or changes), "count", "text" (numbers written
+    out, aligned as numbers), "class" (an id and its name, or a row title),
+    "image" (an image id, linked to its page in HTML),
     "class score" (a class and its IoU), "note" (trailing text), "rank",
     "thumbnail". A value a row does not have leaves its cell empty.
     """
@@ -4161,6 +4290,8 @@ def _class_table(metrics):
             *(Column(metric.title, key, "score", also=metric.also) for key, metric in metrics),
             Column("boundary IoU", "boundary_iou", "score", optional=True),
             Column("iIoU", "iiou", "score", optional=True),
+            *(Column(distance.title, key, "score", formats="csv", optional=True)
+              for key, distance in DISTANCES.items()),
             Column("support", "support", "count"),
             Column("IoU interval", "iou_interval", "interval", formats="text html", optional=True),
             Column("images", "images", "count", formats="text html", optional=True),
@@ -4168,11 +4299,60 @@ def _class_table(metrics):
             Column("occurs in", "occurs_in", "note", formats="csv"))
 
 
+def distance_table():
+    """Each class's boundary distances (--distances): a row per class, a column per entry of
+    DISTANCES; over images, the images where the class occurs."""
+    return (Column("class", "class", "class", csv=("class_id", "name")),
+            *(Column(distance.title, key, "score") for key, distance in DISTANCES.items()),
+            Column("images", "images", "count", optional=True),
+            Column("", "note", "note"))
+
+
+def distance_rows(report):
+    """The rows of distance_table() for a report with distances: over images, each number the mean
+    over the images where it is defined, and a note when that leaves some out."""
+    per_case = report.get("per_case", {})
+    rows = []
+    for class_id, entry in report["classes"].items():
+        row = {"class": (int(class_id), entry["name"]),
+               **{key: entry.get(key) for key in DISTANCES}}
+        if per_case:
+            cases = per_case["hd"][class_id]
+            row["images"] = per_case["nsd"][class_id]["n"]  # a share is defined where it occurs
+            if cases["undefined"]:
+                row["note"] = (f"distances over {plural(cases['n'], 'image')}: "
+                               f"{cases['undefined']} with the class in one mask only")
+        elif entry.get("hd") is None:
+            row["note"] = f"only in the {entry['occurs_in']}: no distance (--empty-distance)"
+        rows.append(row)
+    return rows
+
+
+# Per-case statistics (see per_case_rows): a row per number and class, the numbers in turn.
+PER_CASE_TABLE = (Column("number", "number", "class", formats="text html"),
+                  Column("metric", "metric", "class", formats="csv"),
+                  Column("class", "class", "class", csv=("class_id", "name")),
+                  Column("mean ± sd", "mean_sd", "text", formats="text html"),
+                  Column("median [q1, q3]", "median_quartiles", "text", formats="text html"),
+                  *(Column(key, key, "score", formats="csv")
+                    for key in ("mean", "sd", "median", "q1", "q3")),
+                  Column("n", "n", "count"), Column("empty", "empty", "count"),
+                  Column("undefined", "undefined", "count"))
+
+
+def per_case_title(key):
+    """A per-class number's title, as the per-case table names it."""
+    if key in DISTANCES:
+        return DISTANCES[key].title
+    return {"f1_score": "F1 (Dice)", "boundary_iou": "boundary IoU"}.get(
+        key, CLASS_METRICS[key].title if key in CLASS_METRICS else key)
+
+
 def headline_table():
     """Every headline number of each image, a column per entry of MEASURES (headline.csv)."""
     return tuple(Column(measure.name, key, "score",
                         optional=measure.boundary or measure.scores or measure.groups
-                        or measure.instances)
+                        or measure.instances or measure.distances)
                  for key, measure in MEASURES.items())
 
 
@@ -4360,7 +4540,7 @@ OUTPUT_SUBFOLDERS = (*(name for name, _ in IMAGE_FILES.values()), COMPARISON_THU
 # The files a run writes at the top of its report folder (as FolderSink and write_comparison_folder
 # name them), besides OUTPUT_SUBFOLDERS: an input report must not be one of them.
 FOLDER_FILES = {"merge": ("report.json", "classes.csv", "headline.csv", "combined.csv",
-                          "confusion_matrix.csv", "summary.csv", "score_curve.csv",
+                          "per_case.csv", "confusion_matrix.csv", "summary.csv", "score_curve.csv",
                           "confusion_matrix.png", "index.html", ".lock"),
                 "compare": ("comparison.json", "compare.html", ".lock")}
 # a file name's limit is 255 bytes; room for the suffix and a temporary name's parts
@@ -4675,6 +4855,57 @@ def format_score_map(report, digits=4):
     return "\n".join(lines)
 
 
+def per_case_rows(report, digits):
+    """The rows of PER_CASE_TABLE for a combined report: each number's classes, then the mean of
+    the classes' means (the classes left out of the means are not in it)."""
+    def said(value):
+        return _score_text(value, digits)
+    rows = []
+    for key, classes in report["per_case"].items():
+        for class_id, entry in classes.items():
+            defined = entry["mean"] is not None
+            rows.append({**entry, "number": per_case_title(key), "metric": key,
+                         "class": (int(class_id), report["classes"][class_id]["name"]),
+                         "mean_sd": "" if not defined else said(entry["mean"])
+                         + ("" if entry["sd"] is None else f" ± {said(entry['sd'])}"),
+                         "median_quartiles": "" if not defined else
+                         f"{said(entry['median'])} [{said(entry['q1'])}, {said(entry['q3'])}]"})
+        mean = report["per_case_means"][key]
+        rows.append({"number": per_case_title(key), "metric": key, "class": "mean of the classes",
+                     "mean": mean, "mean_sd": "" if mean is None else said(mean)})
+    return rows
+
+
+def format_per_case(report, digits=4):
+    """The per-case statistics of a combined report as aligned text."""
+    return "\n".join(["Per case: each class's numbers over the images where it occurs (sample sd, "
+                      "numpy's linear quartiles; empty: images holding the class in neither mask, "
+                      "left out)", *text_table(PER_CASE_TABLE, per_case_rows(report, digits),
+                                               digits=digits)])
+
+
+def distances_said(report, scoring):
+    """What a report's boundary distances are: their unit and the tolerance of NSD and BF."""
+    rules = scoring.distances
+    spacing = " x ".join(f"{size:g}" for size in rules["spacing"])
+    tolerance = (f"{rules['tolerance']:g}" if rules["tolerance"] is not None
+                 else f"{TOLERANCE_OF_DIAGONAL:.2%} of the image's diagonal"
+                 + (f" = {report['tolerance']:.4g}" if "tolerance" in report else ""))
+    return ("Boundary distances, in "
+            + ("pixels" if rules["spacing"] == [1, 1] else f"the unit of the spacing {spacing}")
+            + (", each the mean over the images where it is defined" if "images" in report else "")
+            + f"; NSD: the share of boundary pixels within {tolerance} of the other boundary, BF: "
+            "the F1 of those nearer than it (MATLAB's bfscore)")
+
+
+def format_distances(report, scoring, digits=4):
+    """The boundary distances as aligned text; '' without them."""
+    if scoring.distances is None or not report["classes"]:
+        return ""
+    return "\n".join([distances_said(report, scoring),
+                      *text_table(distance_table(), distance_rows(report), digits=digits)])
+
+
 def class_count_said(conventions, how_to_set=False):
     """N, the class count other tools are given, and where it comes from; with how_to_set, the
     option that sets it when it did not come from that option."""
@@ -4700,6 +4931,21 @@ def format_conventions(report, digits=4):
                       *(f"- {rule}" for rule in rules)])
 
 
+def format_distance_conventions(report, digits=4):
+    """The boundary numbers as other tools name them, a line each; '' without distances."""
+    peers = report.get("conventions", {}).get("distances")
+    if not peers:
+        return ""
+    lines = ["Boundary numbers as other tools name them (means over classes of the means over "
+             "images)"]
+    for entry in peers.values():
+        said = ", ".join(f"{name} {_score_text(value, digits)}" if value is not None
+                         else f"{name} not computed here"
+                         for name, value in entry["numbers"].items())
+        lines.append(f"- {entry['name']}: {said}. {entry['rule']}")
+    return "\n".join(lines)
+
+
 def format_summary(rows, digits=4):
     """One line per image: id, pixels, accuracy, mean IoU, worst class; the lowest mean IoU
     marked."""
@@ -4722,11 +4968,12 @@ def format_image_section(image, scoring=Scoring(), digits=4):
     return "\n\n".join(part for part in (
         heading, format_headline(image, digits), format_score_map(image, digits),
         format_matrix(image, class_names), format_report(image, digits, scoring.zero_division),
-        format_groups(image, digits)) if part)
+        format_distances(image, scoring, digits), format_groups(image, digits)) if part)
 
 
-def format_combined_section(combined, scoring=Scoring(), digits=4, skipped_ids=()):
-    """The combined heading, matrix, report and both means, clearly told apart."""
+def format_combined_section(combined, scoring=Scoring(), digits=4, skipped_ids=(), per_case=False):
+    """The combined heading, matrix, report and both means, clearly told apart (per_case: and the
+    per-case statistics)."""
     ignore_index, class_names = scoring.ignore_index, scoring.class_names
     heading = (f"=== combined: {plural(combined['images'], 'image')}, "
                f"{combined['pixels']} pixels counted ===")
@@ -4737,12 +4984,14 @@ def format_combined_section(combined, scoring=Scoring(), digits=4, skipped_ids=(
              format_score_map(combined, digits),
              format_matrix(combined, class_names), format_report(combined, digits,
                                                                  scoring.zero_division),
-             format_groups(combined, digits)]
+             format_distances(combined, scoring, digits), format_groups(combined, digits),
+             format_per_case(combined, digits) if per_case and "per_case" in combined else ""]
     lines = [line for line in lines if line]
     if void_note(combined, ignore_index, class_names):
         lines.append(void_note(combined, ignore_index, class_names))
     if combined["pixels"]:
-        lines.append(format_conventions(combined, digits))
+        lines += [part for part in (format_conventions(combined, digits),
+                                    format_distance_conventions(combined, digits)) if part]
     return "\n\n".join(lines)
 
 
@@ -4936,6 +5185,8 @@ def _html_cell(column, row, digits, page_folder):
         return f"<td>{_score_text(value, digits, column.kind)}</td>"
     if column.kind in NUMBER_KINDS:
         return f"<td>{value}</td>"
+    if column.kind == "text":
+        return f"<td>{html.escape(value)}</td>"
     if column.kind == "note":
         return f'<td class="text note">{html.escape(value or "")}</td>'
     if column.kind == "image":
@@ -4973,6 +5224,26 @@ def html_groups(report, digits):
         return ""
     return ('<h2>Groups (each scored as one class against the rest)</h2><div class="card">'
             + html_table(GROUPS_TABLE, group_rows(report), digits=digits) + "</div>")
+
+
+def html_distances(report, scoring, digits):
+    """The boundary distances' table of a page; '' without them."""
+    if scoring.distances is None or not report["classes"]:
+        return ""
+    return ('<h2>Boundary distances</h2><p class="note">'
+            f'{html.escape(distances_said(report, scoring))}</p><div class="card">'
+            + html_table(distance_table(), distance_rows(report), digits=digits) + "</div>")
+
+
+def html_per_case(report, digits):
+    """The per-case statistics' table of the index page; '' without them."""
+    if not report.get("per_case"):
+        return ""
+    return ('<h2>Per case: each class over the images where it occurs</h2><p class="note">mean '
+            '± sample sd, median [q1, q3] (numpy\'s linear quartiles); empty: images holding the '
+            'class in neither mask, left out; <a href="per_case.csv">per_case.csv</a></p><div '
+            'class="card">' + html_table(PER_CASE_TABLE, per_case_rows(report, digits),
+                                         digits=digits) + "</div>")
 
 
 def html_class_table(report, digits, zero_division):
@@ -5142,6 +5413,14 @@ def html_score_curves(report, digits):
             + "</div>")
 
 
+def html_distance_conventions(report, digits):
+    """The boundary numbers as other tools name them; '' without distances."""
+    text = format_distance_conventions(report, digits)
+    return "" if not text else (
+        '<h2>Boundary numbers as other tools name them</h2><div class="card"><pre>'
+        + html.escape(text.split("\n", 1)[1]) + "</pre></div>")
+
+
 def html_conventions(report, digits):
     """What other tools would print: one line when they all agree, else their table and rules."""
     conventions = report["conventions"]
@@ -5219,7 +5498,7 @@ def image_page(report, file, settings, pictures):
             + html_score_curves(report, digits) + shown_pictures
             + '<h2>Classification report</h2><div class="card">'
             + html_class_table(report, digits, settings.scoring.zero_division) + "</div>"
-            + html_groups(report, digits)
+            + html_distances(report, settings.scoring, digits) + html_groups(report, digits)
             + (f'<h2>Most confused</h2><div class="card">{confused_table(pairs, digits)}</div>'
                if pairs else "")
             + '<h2>Confusion matrix (rows = label, columns = inference, pixels; shaded by the '
@@ -5305,8 +5584,10 @@ def index_page(combined, rows, refused, warnings, settings, has_overlays):
                f"{confused_table(pairs, digits)}</div>" if pairs else "")
             + '<h2>Classification report, all images</h2>'
             f'<div class="card">{html_class_table(combined, digits, scoring.zero_division)}</div>'
-            + html_groups(combined, digits)
-            + (html_conventions(combined, digits) if combined["pixels"] else "")
+            + html_distances(combined, scoring, digits) + html_groups(combined, digits)
+            + html_per_case(combined, digits)
+            + (html_conventions(combined, digits) + html_distance_conventions(combined, digits)
+               if combined["pixels"] else "")
             + f'<h2>Images, worst mean IoU first</h2>{OVERLAY_LEGEND if has_overlays else ""}<div '
             'class="card">'
             + html_table(table, [{**row, "rank": rank} for rank,
@@ -5766,7 +6047,8 @@ class TextSink(Sink):
         if rows:
             self.stream.write(format_summary(rows, s.digits) + "\n\n\n")
         self.stream.write(format_combined_section(combined, s.scoring, s.digits,
-                                                  [shown(error.key) for error in refused]) + "\n")
+                                                  [shown(error.key) for error in refused],
+                                                  s.per_case) + "\n")
         self.stream.flush()
         for error in refused:
             say(f"error: {error.message}")
@@ -5786,9 +6068,11 @@ class FolderSink(Sink):
         needed = {"boundary": settings.scoring.boundary,
                   "scores": settings.scoring.threshold is not None,
                   "groups": settings.scoring.groups is not None,
-                  "instances": settings.scoring.instance_sizes is not None}
+                  "instances": settings.scoring.instance_sizes is not None,
+                  "distances": settings.scoring.distances is not None}
         self.present = (BOUNDARY_KEYS if settings.scoring.boundary else set()) | (
-            {"iiou"} if needed["instances"] else set()) | {
+            {"iiou"} if needed["instances"] else set()) | (
+            set(DISTANCES) if needed["distances"] else set()) | {
             key for key, measure in MEASURES.items()
             if all(given for need, given in needed.items() if getattr(measure, need))
             and any(getattr(measure, need) for need in needed)}
@@ -5843,6 +6127,11 @@ class FolderSink(Sink):
             write_csv(self.folder / "confusion_matrix.csv", matrix_csv_rows(combined))
             if "scores" in combined:
                 write_csv(self.folder / "score_curve.csv", score_curve_rows(combined))
+            if "per_case" in combined:
+                write_csv(self.folder / "per_case.csv", [csv_header(PER_CASE_TABLE)] + csv_rows(
+                    PER_CASE_TABLE, [{**row, "class": row["class"] if isinstance(
+                        row["class"], tuple) else (None, row["class"])}
+                        for row in per_case_rows(combined, s.digits)]))
             write_csv(self.folder / "combined.csv",
                       [csv_header(class_table(), self.present)] + csv_rows(
                 class_table(), class_rows + [{**row, "class": (None, row["class"])}
@@ -5870,7 +6159,8 @@ class FolderSink(Sink):
             say(f"note: {len(notes)} overlay{'s are' if len(notes) > 1 else ' is'} drawn on the "
                 f"label's class colours, for want of a camera picture (first: {notes[0]})")
         say(f"wrote {shown(self.folder)}/: index.html, report.json, summary.csv, classes.csv, "
-            "headline.csv, combined.csv, confusion_matrix.csv, confusion_matrix.png, matrices/ "
+            "headline.csv, combined.csv, per_case.csv, confusion_matrix.csv, confusion_matrix.png, "
+            "matrices/ "
             f"and reports/ ({len(rows)})"
             + (", overlays/, predicted_as/, label_colours/, inference_colours/ and thumbnails/ "
                f"({len(rows)})"
@@ -6118,7 +6408,7 @@ class Tallies:
                                    settings.num_classes)
         combined.update(per_case_statistics(self.images, len(rows), scoring.ignore_index,
                                             scoring.zero_division, scoring.exclude_from_means))
-        if self.resampled and self.images.images:
+        if self.resampled and len(self.images):
             combined["confidence_intervals"] = confidence_intervals(
                 self.images, scoring.ignore_index, settings.bootstrap, settings.confidence,
                 settings.seed, scoring.zero_division, scoring.exclude_from_means)
@@ -6604,7 +6894,7 @@ class OptionParser(argparse.ArgumentParser):
     """The options' parser, whose usage error is one line (and where to read more), exit 2."""
 
     def error(self, message):
-        say(f"error: {message} (see --help)")
+        say(f"error: {message}")
         raise SystemExit(2)
 
 
@@ -6700,6 +6990,9 @@ def _check_values(options):
         raise UsageError("--compare and --merge are two different runs: merge the shards first")
     if options.brief and options.format != "text":
         raise UsageError("--brief shortens the text report; the JSON document is always whole")
+    if options.per_case and options.format != "text":
+        raise UsageError("--per-case adds a table to the text report; the JSON document always "
+                         "has per_case")
     if options.jobs is not None and options.jobs < 1:
         raise UsageError("--jobs must be 1 or more")
     if options.check_with_sklearn and importlib.util.find_spec("sklearn") is None:
@@ -6836,7 +7129,7 @@ def make_settings(options):
     settings = {name: getattr(options, name) for name in (
         "labels", "inferences", "images", "recursive", "label_suffix", "inference_suffix",
         "label_encoding", "valid_masks", "valid_suffix", "instances", "instance_suffix", "digits",
-        "format", "brief",
+        "format", "brief", "per_case",
         "num_classes", "bootstrap", "confidence", "seed", "jobs", "quiet", "shard", "output_dir",
         "plots_per_image", "check_with_sklearn")}
     return Settings(

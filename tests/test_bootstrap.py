@@ -110,7 +110,8 @@ def test_seeded_runs_print_the_same_intervals_and_another_seed_others(capsys, mo
     other = run_json(capsys, "--bootstrap", "200", "--seed", "1")[1]["combined"]["confidence_intervals"]
     assert first == again and first["mean_iou"] != other["mean_iou"]
     assert set(first) == {"level", "resamples", "seed", "images", "method", "classes",
-                          *(key for key, measure in tool.MEASURES.items() if not (measure.boundary or measure.scores or measure.groups or measure.instances))}
+                          *(key for key, measure in tool.MEASURES.items() if not (measure.boundary or measure.scores or measure.groups or measure.instances
+                                                             or measure.distances))}
     assert (first["level"], first["resamples"], first["seed"], first["images"]) == (0.95, 200, 0, 10)
     assert first["classes"]["16"]["images"] == 2  # train is in two samples' labels
     assert tool.main(["--bootstrap", "200", "--brief"]) == 0

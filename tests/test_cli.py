@@ -45,7 +45,8 @@ def test_json_has_the_documented_shape_and_types(three_pairs, capsys):
     status, document = run_json(capsys, "--class-names", "cityscapes")
     assert status == 0
     assert set(document) == {"label_space", "ignore_index", "ignore_index_from", "zero_division", "class_names",
-                             "input", "shards", "boundary_ratio", "threshold", "positive_class", "instance_sizes", "groups", "images",
+                             "input", "shards", "boundary_ratio", "threshold", "positive_class", "instance_sizes", "groups",
+                             "distances", "exclude_from_means", "images",
                              "combined", "errors", "warnings"}
     assert document["shards"] is None and document["boundary_ratio"] is None  # no --shard, no --boundary
     assert document["input"] == {"recursive": False, "label_suffix": None, "inference_suffix": None,
@@ -81,7 +82,8 @@ def test_json_has_the_documented_shape_and_types(three_pairs, capsys):
         assert image["mean_iou"] == image["macro_avg"]["iou"]
     combined = document["combined"]
     assert set(combined) == {"images", "pixels", "confusion_matrix", "classes", "unexpected_ids",
-                             "macro_avg", "weighted_avg", *headline_keys, "mean_image_mean_iou", "conventions"}
+                             "macro_avg", "weighted_avg", *headline_keys, "mean_image_mean_iou", "conventions",
+                             "per_case", "per_case_means"}
     assert combined["images"] == 3
     conventions = combined["conventions"]
     assert set(conventions) == {"num_classes", "num_classes_from", "agree", "tools"}

@@ -197,7 +197,8 @@ def test_the_json_head_is_the_scoring_record(tmp_path, capsys, monkeypatch):
                                                  "instance_suffix": None, "instance_map": None},
                     "boundary_ratio": 0.05,  # --boundary-ratio alone asks for Boundary IoU
                     "threshold": None, "positive_class": None,  # no score maps
-                    "instance_sizes": None, "groups": None}
+                    "instance_sizes": None, "groups": None,
+                    "distances": None, "exclude_from_means": []}  # no boundary distances
     assert "boundary_iou" in document["combined"]["classes"]["0"]
 
 

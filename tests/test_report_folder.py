@@ -45,7 +45,7 @@ def number(text):
 def test_every_file_is_written_and_the_console_output_is_unchanged(report_folder):
     folder, outputs = report_folder
     expected = ["report.json", "summary.csv", "classes.csv", "headline.csv", "combined.csv",
-                "confusion_matrix.csv", "confusion_matrix.png", "index.html"]
+                "per_case.csv", "confusion_matrix.csv", "confusion_matrix.png", "index.html"]
     for image_id in SAMPLE_IDS:
         expected += [f"{folder}/{image_id}{'.png' if what == 'picture' else suffix}"  # the picture's own suffix
                      for what, (folder, suffix) in tool.IMAGE_FILES.items()
@@ -68,7 +68,7 @@ def test_csv_numbers_equal_the_json(report_folder):
                           "worst_class_name", "worst_class_iou"]
     headline = read_csv(folder / "headline.csv")  # every headline number of each image
     assert headline[0] == ["id", *(key for key, measure in tool.MEASURES.items() if not (measure.boundary or measure.scores or measure.groups
-                                                                           or measure.instances))]
+                                                                           or measure.instances or measure.distances))]
     for row, report in zip(headline[1:], document["images"]):
         assert row[0] == report["id"]
         assert [number(value) for value in row[1:]] == [report[key] for key in headline[0][1:]]
