@@ -4762,7 +4762,9 @@ def text_table(table, rows, averages=(), digits=4):
         width = max(digits + 3 if column.kind == "score" else 0, *map(len, texts))
         left = column.kind in ("class", "image")
         cells.append(texts)
-        fields.append(f"{{:<{width}}}" if left else f"{{:>{width + 2}}}")
+        # a text column after another is two spaces apart, as a number column is
+        fields.append((f"  {{:<{width}}}" if index else f"{{:<{width}}}") if left
+                      else f"{{:>{width + 2}}}")
     template = "".join(fields)
     lines = [template.format(*line).rstrip() for line in zip(*cells)]
     heading, body = lines[:len(header_rows)], lines[len(header_rows):]
