@@ -3062,15 +3062,15 @@ class Measure(NamedTuple):
     distances: bool = False  # whether it needs boundary distances (--distances)
 
 
-def _classes_said(report, labelled=False, key=None):
+def _classes_said(report, labelled=False, key=None, where=""):
     """How many classes a mean is over (labelled: those in the label; key: those where that number
-    is defined), and those --exclude-from-means left out."""
+    is defined, said by where), and those --exclude-from-means left out."""
     classes = [class_id for class_id, entry in report["classes"].items()
                if (entry["support"] > 0 or not labelled) and (key is None or entry.get(key)
                                                                is not None)]
     left_out = [class_id for class_id in classes
                 if int(class_id) in report.get("excluded_from_means", ())]
-    return plural(len(classes) - len(left_out), "class", "classes") + (
+    return plural(len(classes) - len(left_out), "class", "classes") + where + (
         f" (left out by --exclude-from-means: {', '.join(left_out)})" if left_out else "")
 
 
@@ -3089,8 +3089,9 @@ def _zero_by_zero(report, both):
 
 def _distance_said(key, report):
     distance = DISTANCES[key]
-    return (f"mean {distance.title} of the {_classes_said(report, key=key)} where it is defined"
-            f"{' (each its mean over the images)' if 'images' in report else ''}: "
+    return (f"mean {distance.title} of the "
+            f"{_classes_said(report, key=key, where=' where it is defined')}"
+            f"{', each its mean over the images' if 'images' in report else ''}: "
             f"{distance.meaning}")
 
 
@@ -4492,8 +4493,10 @@ def convention_rows(report):
     ours = {name: value for name, value in our_conventional_numbers(report).items()
             if name != "mFscore"}
     rows = [{"name": "this tool", **ours}]
+    excluded = report.get("excluded_from_means")
     rules = ["this tool: every id that occurs (0..255) but the ignore index, pooled over all "
-             "pixels"]
+             "pixels" + (f"; ids {', '.join(map(str, excluded))} left out of its means "
+                         "(--exclude-from-means), which the other tools count" if excluded else "")]
     for entry in report["conventions"]["tools"].values():
         rows.append({"name": entry["short"], "refused": entry["refused"],
                      **{name: entry[name] for name in PEER_NUMBERS if name in entry

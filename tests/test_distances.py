@@ -763,9 +763,6 @@ def test_one_image_bootstraps_to_its_own_numbers(tmp_path, monkeypatch, capsys):
                 None if row[key] is None else [row[key]] * 2), (class_id, key)
 
 
-@pytest.mark.xfail(strict=True, reason="the text headline's class counts include the classes "
-                   "--exclude-from-means leaves out: 'mean IoU (Jaccard) of the 3 classes' over 2, "
-                   "'mean HD of the 2 classes where it is defined' over 1")
 def test_the_text_headline_counts_the_classes_it_averages(tmp_path, monkeypatch, capsys):
     """With --exclude-from-means 0 the text's headline (the image's and the combined one) says over
     how many classes each mean is: mIoU over 1 and 2, mHD over 1 (2 has no distance), mNSD over
@@ -784,9 +781,6 @@ def test_the_text_headline_counts_the_classes_it_averages(tmp_path, monkeypatch,
         assert said[line.split(" ", 1)[0]] in line, line
 
 
-@pytest.mark.xfail(strict=True, reason="headline.csv of a run without --distances has the 7 "
-                   "columns mean_hd .. mean_boundary_f, every cell empty (headline_table leaves "
-                   "out the boundary, score, group and instance measures, not the distance ones)")
 def test_headline_csv_has_the_distance_columns_only_with_distances(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     write_pairs(case_pairs(2, images=2))
