@@ -2030,7 +2030,8 @@ def join_records(heads, given, how):
             raise RunError(f"the reports were made with different {option}: {shown(other[0])} "
                            f"{_rule_said(other[1])}, {shown(first[0])} {_rule_said(first[1])}"
                            + (f"; give one with {option}" if way == "chosen" else ""))
-        if name in given and way == "same" and rule.json_of(given[name]) != first[1]:
+        # (dropped: the reports' numbers are still shown, so an option given must be theirs too)
+        if name in given and way in ("same", "dropped") and rule.json_of(given[name]) != first[1]:
             raise RunError(f"{option} {_rule_said(rule.json_of(given[name]))} differs from the "
                            f"reports' {_rule_said(first[1])}: their counts were made with it, and "
                            "cannot be made again without the masks")
@@ -3296,10 +3297,13 @@ def worst_class(report):
 
     Only when no labelled class has an IoU does a class found only in the
     inference count: naming a hallucinated class as the image's worst would hide
-    the labelled class the model missed.
+    the labelled class the model missed. A class --exclude-from-means leaves out of the mean IoU
+    is not named either (it would be the worst of an image whose other classes are all missed).
     """
+    excluded = report.get("excluded_from_means", ())
     defined = [(entry["support"] == 0, entry["iou"], int(class_id), entry)
-               for class_id, entry in report["classes"].items() if entry["iou"] is not None]
+               for class_id, entry in report["classes"].items()
+               if entry["iou"] is not None and int(class_id) not in excluded]
     if not defined:
         return None
     *_, class_id, entry = min(defined, key=lambda item: item[:3])
@@ -4429,7 +4433,11 @@ def class_table_rows(report, zero_division):
                                    rarity_note(interval)) if note]
         rows.append({**entry, "class": (int(class_id), entry["name"]), **class_interval(interval),
                      "note": "; ".join(notes)})
-    averages = [{"class": title, **report[key], "support": report["pixels"]}
+    # the support of the classes averaged, as scikit-learn's classification_report(labels=) shows
+    excluded = report.get("excluded_from_means", ())
+    support = report["pixels"] - sum(entry["support"] for class_id, entry
+                                     in report["classes"].items() if int(class_id) in excluded)
+    averages = [{"class": title, **report[key], "support": support}
                 for title, key in (("macro avg", "macro_avg"), ("weighted avg", "weighted_avg"))]
     if "mean_boundary_iou" in report:  # the mean over the classes with a boundary: a macro average
         averages[0]["boundary_iou"] = report["mean_boundary_iou"]
@@ -6946,6 +6954,7 @@ NOT_WITH_REPORTS = (("labels", NO_MASK_READ), ("inferences", NO_MASK_READ),
                     ("max_image_pixels", NO_MASK_READ),
                     ("check_with_sklearn", "no mask is read, so there is no pixel to count again"))
 NOT_IN_A_COMPARISON = (("brief", "the comparison has one text form"),
+                       ("per_case", "the comparison shows no per-case table"),
                        ("num_classes", "the comparison shows no other tool's numbers"),
                        ("plots_per_image", "the comparison draws no heat map"))
 
