@@ -2344,6 +2344,7 @@ NEAR_OFFSETS = 50
 # --tolerance: by default this share of the image's diagonal (MATLAB's bfscore and
 # evaluateSemanticSegmentation)
 TOLERANCE_OF_DIAGONAL = 0.0075
+MIN_SPACING = 1e-12  # --spacing: within this and its inverse, a distance's square is a float
 
 
 def _bf_score(to_label, to_inference, tolerance):
@@ -2424,12 +2425,14 @@ def border_pixels(ids, counted=None):
 def near_offsets(spacing):
     """The (dy, dx) offsets of a disc of about NEAR_OFFSETS pixels, nearest first, their distances
     with the spacing (sy, sx), and the disc's radius."""
-    row, column = spacing
-    radius = math.sqrt(NEAR_OFFSETS * row * column / math.pi)
-    dy, dx = np.mgrid[-int(radius // row):int(radius // row) + 1,
-                      -int(radius // column):int(radius // column) + 1]
+    # the disc in units of the finer axis, at most NEAR_OFFSETS pixels along either axis: a ratio
+    # of spacings of a million makes it a line, not a million pixels wide
+    scaled = (spacing[0] / min(spacing), spacing[1] / min(spacing))
+    radius = min(math.sqrt(NEAR_OFFSETS * scaled[0] * scaled[1] / math.pi), NEAR_OFFSETS)
+    dy, dx = np.mgrid[-int(radius // scaled[0]):int(radius // scaled[0]) + 1,
+                      -int(radius // scaled[1]):int(radius // scaled[1]) + 1]
     distance = pixel_distances(dy, dx, spacing)
-    inside = distance <= radius
+    inside = pixel_distances(dy, dx, scaled) <= radius
     order = np.argsort(distance[inside], kind="stable")
     return dy[inside][order], dx[inside][order], distance[inside][order]
 
@@ -5576,7 +5579,10 @@ def index_page(combined, rows, refused, warnings, settings, has_overlays):
                   if refused else "")
     meta = (f'{plural(combined["images"], "image")}, {plural(combined["pixels"], "pixel")} counted '
             f'· ignore index {"none" if ignore_index is None else ignore_index} · zero division '
-            f'{scoring.json()["zero_division"]}')
+            f'{scoring.json()["zero_division"]}'
+            + (f' · left out of the means (--exclude-from-means): '
+               f'{", ".join(map(str, scoring.exclude_from_means))}'
+               if scoring.exclude_from_means else ""))
     pairs = confused_pairs(combined, CONFUSED_PAIRS, scoring.class_names)
     body = (f'<h1>Segmentation report</h1><p class="meta">{html.escape(meta)} &middot; '
             '<a href="report.json">report.json</a>, '
@@ -6990,9 +6996,11 @@ def _check_values(options):
         raise UsageError("--confidence must be between 0 and 1, e.g. 0.95")
     if options.seed < 0:
         raise UsageError("--seed must be 0 or more")
-    if options.spacing and min(options.spacing) <= 0:
+    if options.spacing and not all(MIN_SPACING <= size <= 1 / MIN_SPACING
+                                   for size in options.spacing):
         raise UsageError(f"--spacing {' '.join(f'{size:g}' for size in options.spacing)}: a "
-                         "pixel's size must be above 0 along both axes, e.g. 0.8 0.8 (mm)")
+                         "pixel's size must be above 0 along both axes, e.g. 0.8 0.8 (mm), "
+                         f"within {MIN_SPACING:g}..{1 / MIN_SPACING:g}")
     for option, value in (("--tolerance", options.tolerance),
                           ("--empty-distance", options.empty_distance)):
         if value is not None and (value < 0 or value == 0 and option == "--tolerance"):
