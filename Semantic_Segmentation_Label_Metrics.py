@@ -1960,24 +1960,33 @@ def read_reports(paths, given=None, how="merged"):
 
 
 def tallied_groups(reports, groups):
-    """The images of Reports with each instance tally's groups kept where the report counted them
-    with the ids of groups ({name: ids}, or None): a tally is kept by name, so a group counted with
-    other ids, or not counted (a report written without --groups), has none and its iIoU is left
-    out. Returns (the images, a note naming the groups left out, or None)."""
+    """The images of Reports with each instance tally's groups, and each group's distances, kept
+    where the report counted them with the ids of groups ({name: ids}, or None), in the order of
+    groups: they are kept by name, so a group counted with other ids, or not counted (a report
+    written without --groups), has none, and its iIoU and distances are left out. Returns (the
+    images, a note naming the groups left out, or None)."""
     made_with = [head.get("groups") or {} for _, head in reports.heads for _ in head["images"]]
-    images, lost = [], set()
+    images, lost = [], {"iIoU": set(), "boundary distances": set()}
     for image, theirs in zip(reports.images, made_with):
+        same = {name for name, ids in (groups or {}).items() if list(theirs.get(name, ())) == ids}
         weighted = image.get("instances")
         if weighted is not None:
-            kept = {name: pair for name, pair in weighted["groups"].items()
-                    if list(theirs.get(name, ())) == list((groups or {}).get(name, [None]))}
-            lost |= {name for name, ids in (groups or {}).items()
-                     if name not in kept and all(str(i) in weighted["classes"] for i in ids)}
+            kept = {name: pair for name, pair in weighted["groups"].items() if name in same}
+            lost["iIoU"] |= {name for name, ids in (groups or {}).items() if name not in kept
+                             and all(str(i) in weighted["classes"] for i in ids)}
             image = {**image, "instances": {**weighted, "groups": kept}}
+        if groups is not None:  # as counts_of_report reads a group's distances: by its place
+            counted = image.get("groups") or {}
+            lost["boundary distances"] |= {name for name in groups if name not in same
+                                           and "hd" in next(iter(counted.values()), {})}
+            image = {**image, "groups": {name: counted[name] if name in same else {}
+                                         for name in groups}}
         images.append(image)
-    return images, None if not lost else (
-        f"the reports' instances were not counted with --groups as given ({', '.join(sorted(lost))}"
-        "): the iIoU of those groups is left out; give --groups when the instances are counted")
+    names = sorted(set.union(*lost.values()))
+    return images, None if not names else (
+        f"the reports were not counted with --groups as given ({', '.join(names)}): the "
+        f"{' and '.join(what for what, left in lost.items() if left)} of those groups is left "
+        "out; give --groups when the masks are counted")
 
 
 def _rule_said(value):
@@ -2078,6 +2087,8 @@ class Counts(NamedTuple):
     scores: "ScoreCounts | None" = None  # --scores: the score map's tally
     instances: "InstanceCounts | None" = None  # --instances: the instances' weighted pixels
     distances: "DistanceCounts | None" = None  # --distances: each class's boundary distances
+    # --distances with --groups: each group's, over the groups in order
+    group_distances: "DistanceCounts | None" = None
 
 
 class InstanceCounts(NamedTuple):
@@ -2527,6 +2538,25 @@ def count_distances(label, inference, ids, is_class, counted, rules):
     return DistanceCounts(sums, cases, tolerance)
 
 
+def count_group_distances(label, inference, counted, groups, rules):
+    """The DistanceCounts of each group (--groups: {name: ids}) over the groups, its pixels one
+    class against the rest, as count_distances counts a class; a group in neither mask has none."""
+    sums = np.zeros((len(DISTANCES), len(groups)))
+    cases = np.zeros((len(DISTANCES), len(groups)), dtype=np.int64)
+    tolerance = None
+    for column, ids in enumerate(groups.values()):
+        member = np.zeros(LABEL_SPACE, dtype=np.uint8)
+        member[ids] = 1
+        inside = [member[mask] for mask in (label, inference)]
+        if not any((side if counted is None else side & counted).any() for side in inside):
+            continue
+        tally = count_distances(*inside, np.ones(1, dtype=np.intp), np.ones(1, dtype=bool),
+                                counted, rules)
+        sums[:, column], cases[:, column], tolerance = tally.sums[:, 0], tally.cases[:, 0], \
+            tally.tolerance
+    return DistanceCounts(sums, cases, tolerance)
+
+
 def counts_of_matrix(matrix, boundary=None, scores=None, instances=None, distances=None):
     """The Counts of a whole label space's (256, 256) matrix and (2, 256) boundary counts (or None):
     over the ids with a pixel labelled or predicted as them (with a score map's tally, weighted
@@ -2564,10 +2594,14 @@ def counts_of_report(report, boundary=False, distances=False):
         [[math.nan if report["classes"].get(str(class_id), {}).get(key) is None
           else report["classes"][str(class_id)][key] for class_id in ids[kept].tolist()]
          for key in DISTANCES], dtype=np.float64).reshape(len(DISTANCES), -1)
+    group_values = None if not distances or "groups" not in report else np.array(
+        [[math.nan if entry.get(key) is None else entry[key]
+          for entry in report["groups"].values()] for key in DISTANCES],
+        dtype=np.float64).reshape(len(DISTANCES), -1)
     return Counts(ids[kept], matrix[np.ix_(kept, kept)], sides, scores, instances,
-                  None if values is None else DistanceCounts(np.nan_to_num(values, nan=0.0),
-                                                             (~np.isnan(values)).astype(np.int64),
-                                                             report.get("tolerance")))
+                  *(None if part is None else DistanceCounts(
+                      np.nan_to_num(part, nan=0.0), (~np.isnan(part)).astype(np.int64),
+                      report.get("tolerance")) for part in (values, group_values)))
 
 
 def matrix_from_report(report):
@@ -2595,6 +2629,7 @@ class CountsSum:
         # score tallies, summed a thousand at a time (a sum of sparse tallies is a sort)
         self.scores = [ScoreCounts(empty.astype(np.float64), empty, empty)] if scores else None
         self.instances = None  # --instances: the InstanceCounts summed so far
+        self.group_distances = None  # --distances with --groups: their DistanceCounts summed
 
     def add(self, counts):
         if len(counts.ids):
@@ -2611,12 +2646,18 @@ class CountsSum:
         if counts.instances is not None:
             self.instances = counts.instances if self.instances is None else summed_instances(
                 [self.instances, counts.instances])
+        if counts.group_distances is not None:
+            parts = counts.group_distances[:2]
+            self.group_distances = [part.copy() for part in parts] if self.group_distances is None \
+                else [total + part for total, part in zip(self.group_distances, parts)]
 
     def counts(self):
         """The summed Counts, over the ids that occur in any of them."""
         return counts_of_matrix(self.matrix, self.boundary,
                                 None if self.scores is None else summed_scores(self.scores),
-                                self.instances, self.distances)
+                                self.instances, self.distances)._replace(
+            group_distances=None if self.group_distances is None
+            else DistanceCounts(*self.group_distances))
 
 
 # ---------------------------------------------------------------- measures
@@ -2666,6 +2707,9 @@ class Batch(NamedTuple):
     # defined in (DistanceCounts)
     distance_sums: np.ndarray | None = None
     distance_cases: np.ndarray | None = None
+    # and with --groups, (rows, distances, groups) of the groups
+    group_distance_sums: np.ndarray | None = None
+    group_distance_cases: np.ndarray | None = None
     excluded: tuple = ()  # --exclude-from-means: ids left out of every mean over classes
 
     @property
@@ -2684,7 +2728,7 @@ def statistics_of(counts):
 def batch_of_counts(counts, ignore_index=None, zero_division=0.0, groups=None, excluded=()):
     """The Batch of one tally, over its own ids (so that its numbers are scikit-learn's to the last
     bit); groups: {name: ids} (--groups), or None; excluded: ids left out of the means."""
-    tally, weighted, distances = counts.scores, counts.instances, counts.distances
+    tally, weighted = counts.scores, counts.instances
     return Batch(statistics_of(counts)[None], counts.ids != ignore_index, zero_division,
                  None if tally is None else tally.levels,
                  None if tally is None else np.array([[tally.positives, tally.negatives]]),
@@ -2692,7 +2736,9 @@ def batch_of_counts(counts, ignore_index=None, zero_division=0.0, groups=None, e
                  counts.ids,
                  None if weighted is None else np.array(sorted(weighted.classes)),
                  None if weighted is None else instance_grid(weighted, groups)[None],
-                 *((None, None) if distances is None else (part[None] for part in distances[:2])),
+                 *(None if tallies is None else part[None]
+                   for tallies in (counts.distances, counts.group_distances)
+                   for part in (tallies or (None, None))[:2]),
                  excluded=tuple(excluded))
 
 
@@ -2841,9 +2887,13 @@ def evaluate(batch):
         key: _ratio(batch.distance_sums[:, row, batch.is_class],
                     batch.distance_cases[:, row, batch.is_class])
         for row, key in enumerate(DISTANCES)}
-    numbers = Numbers(values, macro, weighted, boundary_iou, {},
-                      None if batch.groups is None else _group_metrics(batch),
-                      *_instance_ious(batch), distances, in_means)
+    groups = None if batch.groups is None else _group_metrics(batch)
+    if batch.group_distance_sums is not None:  # each group's distances beside its metrics
+        groups.update({key: _ratio(batch.group_distance_sums[:, row],
+                                   batch.group_distance_cases[:, row])
+                       for row, key in enumerate(DISTANCES)})
+    numbers = Numbers(values, macro, weighted, boundary_iou, {}, groups, *_instance_ious(batch),
+                      distances, in_means)
     held = {"boundary": batch.boundary, "scores": batch.scores is not None,
             "groups": batch.groups is not None, "instances": batch.instances is not None,
             "distances": distances is not None}
@@ -3222,11 +3272,17 @@ def _instance_block(weighted, batch, numbers, report_classes):
 GROUP_METRICS = {"iou": "iou", "dice": "f1_score", "precision": "precision", "recall": "recall"}
 
 
+def group_numbers(group_values):
+    """A group's numbers, {JSON name: the key of Numbers.groups}: GROUP_METRICS, and DISTANCES when
+    the groups have them."""
+    return {**GROUP_METRICS, **{key: key for key in DISTANCES if key in group_values}}
+
+
 def _group_block(groups, numbers):
     """A report's "groups": each group's ids and numbers (GROUP_METRICS: their JSON names and the
     CLASS_METRICS they are), None where the group does not occur."""
     return {name: {"ids": ids, **{key: _number(numbers.groups[metric][0][column])
-                                  for key, metric in GROUP_METRICS.items()},
+                                  for key, metric in group_numbers(numbers.groups).items()},
                    **({} if numbers.group_iiou is None
                       else {"iiou": _number(numbers.group_iiou[0][column])})}
             for column, (name, ids) in enumerate(groups.items())}
@@ -3781,6 +3837,7 @@ class ImageCounts:
         self.groups = []  # and each image's group_statistics
         self.instances = []  # --instances: each image's instance_grid
         self.instance_ids = None  # and the classes that have instances
+        self.group_distances = []  # --distances with --groups: each image's of the groups
 
     def add(self, counts):
         """Add one image's Counts."""
@@ -3795,6 +3852,16 @@ class ImageCounts:
         if counts.instances is not None:
             self.instances.append(instance_grid(counts.instances, self.group_names))
             self.instance_ids = np.array(sorted(counts.instances.classes))
+        if counts.group_distances is not None:
+            self.group_distances.append(counts.group_distances[:2])
+
+    def group_distance_grids(self):
+        """(images, distances, groups) float64 sums and int64 cases of each image's groups'
+        DistanceCounts, or (None, None)."""
+        if not self.group_distances:
+            return None, None
+        sums, cases = zip(*self.group_distances)
+        return np.array(sums), np.array(cases, dtype=np.int64)
 
     def _keep_pending(self):
         ids, stats, distances = zip(*self.pending)
@@ -3923,7 +3990,26 @@ def per_case_statistics(image_counts, images, ignore_index=None, zero_division=0
              for key, classes in per_case.items()}
     return {"per_case": per_case,
             "per_case_means": {key: float(np.mean(kept)) if kept else None
-                               for key, kept in means.items()}}
+                               for key, kept in means.items()},
+            **({} if image_counts.group_ids is None else {
+                "per_case_groups": _per_case_groups(image_counts, pixels, images, zero_division)})}
+
+
+def _per_case_groups(image_counts, pixels, images, zero_division):
+    """--groups: each group's numbers (GROUP_METRICS, and DISTANCES) over the images where it is
+    defined, as per_case_statistics gives a class's: {number: {group: statistics}}."""
+    stats = image_counts.group_grid()
+    sums, cases = image_counts.group_distance_grids()
+    per_case = {}
+    for column, name in enumerate(image_counts.group_names):
+        values = image_class_numbers(stats[:, :, column], pixels, zero_division)
+        values = {key: values[metric] for key, metric in GROUP_METRICS.items()}
+        for row, key in enumerate(DISTANCES if sums is not None else ()):
+            values[key] = _ratio(sums[:, row, column], cases[:, row, column])
+        occurs = (stats[:, 1, column] > 0) | (stats[:, 2, column] > 0)
+        for key, value in values.items():
+            per_case.setdefault(key, {})[name] = _case_statistics(value, occurs, images)
+    return per_case
 
 
 def _case_statistics(values, occurs, images):
@@ -4029,9 +4115,9 @@ def resampled_numbers(models, resamples, seed, is_class, zero_division=0.0, leve
     parts = [[] for _ in models]
     for batch in resampled_batches(models, resamples, seed):
         for kept, (stats, grid, groups, instances, *distances) in zip(parts, batch):
-            sums, cases = distances or (None, None)
+            distances = (*distances, None, None, None, None)[:4]  # classes' and groups', or not
             kept.append(evaluate(Batch(stats, is_class, zero_division, levels, grid, groups, ids,
-                                       instance_ids, instances, sums, cases, tuple(excluded))))
+                                       instance_ids, instances, *distances, tuple(excluded))))
     return [joined_numbers(kept) for kept in parts]
 
 
@@ -4081,7 +4167,8 @@ def confidence_intervals(image_counts, ignore_index, resamples, level, seed, zer
     check_bootstrap_memory(resamples, int(is_class.sum()))
     levels = image_counts.levels()
     model = (counts, image_counts.score_grid(levels), image_counts.group_grid(),
-             image_counts.instance_grid(), *image_counts.distance_grids(ids))
+             image_counts.instance_grid(), *image_counts.distance_grids(ids),
+             *image_counts.group_distance_grids())
     numbers = resampled_numbers([model], resamples, seed, is_class, zero_division, levels, ids,
                                 image_counts.instance_ids, excluded)[0]
     # images whose label holds the class
@@ -4100,7 +4187,7 @@ def confidence_intervals(image_counts, ignore_index, resamples, level, seed, zer
             "classes": classes,
             **({} if numbers.groups is None else {"groups": {
                 name: {key: percentile_interval(numbers.groups[metric][:, column], level)
-                       for key, metric in GROUP_METRICS.items()}
+                       for key, metric in group_numbers(numbers.groups).items()}
                 for column, name in enumerate(image_counts.group_names)}})}
 
 
@@ -4155,7 +4242,7 @@ def compare_models(models, names, ignore_index=None, zero_division=0.0, class_na
     levels = np.unique(np.concatenate(every)) if scored else None
     grids = [per_image.score_grid(levels) for _, per_image in summed]
     numbers = resampled_numbers([(stats, grid, per_image.group_grid(), per_image.instance_grid(),
-                                  *per_image.distance_grids(ids))
+                                  *per_image.distance_grids(ids), *per_image.group_distance_grids())
                                  for stats, grid, (_, per_image) in zip(dense, grids, summed)],
                                 resamples, seed, is_class, zero_division, levels, ids,
                                 summed[0][1].instance_ids, excluded) if images else []
@@ -4211,7 +4298,7 @@ def _group_changes(pooled, numbers, model, level):
     return {name: {key: _change(pooled[0]["groups"][name][key], pooled[model]["groups"][name][key],
                                 *(numbers[index].groups[metric][:, column] if numbers else None
                                   for index in (0, model)), level)
-                   for key, metric in GROUP_METRICS.items()}
+                   for key, metric in group_numbers(pooled[0]["groups"][name]).items()}
             for column, name in enumerate(pooled[0]["groups"])}
 
 
@@ -4273,6 +4360,8 @@ class Column(NamedTuple):
 GROUPS_TABLE = (Column("group", "name", "class"), Column("IoU", "iou", "score"),
                 Column("Dice", "dice", "score"), Column("precision", "precision", "score"),
                 Column("recall", "recall", "score"), Column("iIoU", "iiou", "score", optional=True),
+                *(Column(distance.title, key, "score", optional=True)
+                  for key, distance in DISTANCES.items()),
                 Column("IoU interval", "iou_interval", "interval", optional=True),
                 Column("ids", "ids", "note"))
 
@@ -4879,17 +4968,27 @@ def per_case_rows(report, digits):
     rows = []
     for key, classes in report["per_case"].items():
         for class_id, entry in classes.items():
-            defined = entry["mean"] is not None
             rows.append({**entry, "number": per_case_title(key), "metric": key,
                          "class": (int(class_id), report["classes"][class_id]["name"]),
-                         "mean_sd": "" if not defined else said(entry["mean"])
-                         + ("" if entry["sd"] is None else f" ± {said(entry['sd'])}"),
-                         "median_quartiles": "" if not defined else
-                         f"{said(entry['median'])} [{said(entry['q1'])}, {said(entry['q3'])}]"})
+                         **_spread_said(entry, said)})
         mean = report["per_case_means"][key]
         rows.append({"number": per_case_title(key), "metric": key, "class": "mean of the classes",
                      "mean": mean, "mean_sd": "" if mean is None else said(mean)})
+    for key, groups in report.get("per_case_groups", {}).items():
+        rows += [{**entry, "number": per_case_title(GROUP_METRICS.get(key, key)), "metric": key,
+                  "class": f"group {name}", **_spread_said(entry, said)}
+                 for name, entry in groups.items()]
     return rows
+
+
+def _spread_said(entry, said):
+    """A per-case entry's mean ± sd and median [q1, q3], as the per-case table shows them."""
+    if entry["mean"] is None:
+        return {"mean_sd": "", "median_quartiles": ""}
+    return {"mean_sd": said(entry["mean"]) + ("" if entry["sd"] is None
+                                              else f" ± {said(entry['sd'])}"),
+            "median_quartiles": f"{said(entry['median'])} [{said(entry['q1'])}, "
+                                f"{said(entry['q3'])}]"}
 
 
 def format_per_case(report, digits=4):
@@ -6232,9 +6331,12 @@ def score_pair(pair, settings):
             counts = counts._replace(instances=_instances_of(pair, label, inference, valid,
                                                              settings))
         if scoring.distances is not None:
+            counted = _counted(label, valid, scoring.ignore_index)
             counts = counts._replace(distances=count_distances(
-                label, inference, counts.ids, counts.ids != scoring.ignore_index,
-                _counted(label, valid, scoring.ignore_index), scoring.distances))
+                label, inference, counts.ids, counts.ids != scoring.ignore_index, counted,
+                scoring.distances), group_distances=None if scoring.groups is None
+                else count_group_distances(label, inference, counted, scoring.groups,
+                                           scoring.distances))
         report = image_report(shown(pair.key), pair.label, pair.inference, counts, scoring)
     except MaskError as error:
         return Result(pair.key, shown(error.path or pair.label), None, str(error)), None

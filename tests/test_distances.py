@@ -804,3 +804,70 @@ def test_bad_distance_options_are_one_line_and_exit_2(tmp_path, monkeypatch, cap
     captured = capsys.readouterr()
     assert captured.out == ""
     assert len(captured.err.splitlines()) == 1 and args[0] in captured.err
+
+
+# ---------------------------------------------------------------- 7: groups (BraTS' regions)
+
+def test_groups_get_their_distances_per_image_over_images_and_per_case(tmp_path, monkeypatch,
+                                                                       capsys):
+    """With --groups, each group is one class against the rest for the distances too: every image's
+    group numbers are the brute force's (and MedPy's) on the group's masks, the combined ones their
+    means over the images where they are defined, the per-case statistics numpy's, and two merged
+    shards give the same; a group in neither mask is left out and counted as empty."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(27)
+    pairs = {}
+    for index in range(8):
+        label, inference = blocky(rng, 4, (24, 30), 3), blocky(rng, 4, (24, 30), 3)
+        if index % 3 == 0:  # no 3 (the "enhancing" region) in either mask of some images
+            label[label == 3], inference[inference == 3] = 1, 2
+        label[0, :] = 255  # a void row: no class's, no group's
+        pairs[f"{index:02d}"] = (label, inference)
+    write_pairs(pairs)
+    Path("groups.txt").write_text("whole: 1 2 3\ncore: 1 3\nenhancing: 3\n", encoding="utf-8")
+    args = ("--distances", "--spacing", "0.5", "2", "--tolerance", "2", "--groups", "groups.txt",
+            "--ignore-index", "255")
+    document = json_run(capsys, *args)
+    groups = {"whole": [1, 2, 3], "core": [1, 3], "enhancing": [3]}
+    values = {name: {key: [] for key in ("dice", *KEYS)} for name in groups}
+    for image in document["images"]:
+        label, inference = pairs[image["id"]]
+        counted = label != 255
+        for name, ids in groups.items():
+            in_label, in_inference = np.isin(label, ids) & counted, np.isin(inference, ids) & counted
+            entry = image["groups"][name]
+            if not (in_label.any() or in_inference.any()):
+                assert all(entry[key] is None for key in KEYS), (image["id"], name)
+                continue
+            expected = brute_force(in_label.astype(np.uint8), in_inference.astype(np.uint8),
+                                   counted, spacing=(0.5, 2.0), tolerance=2.0)[1]
+            for key in KEYS:
+                assert_number(entry[key], expected[key], (image["id"], name, key))
+                values[name][key].append(entry[key])
+            values[name]["dice"].append(entry["dice"])
+            if medpy is not None and in_label.any() and in_inference.any():
+                assert_medpy(entry, in_label, in_inference, (0.5, 2.0), (image["id"], name))
+    combined = document["combined"]
+    for name in groups:
+        for key in KEYS:
+            assert_number(combined["groups"][name][key], mean_or_none(values[name][key]),
+                          (name, key))
+        for key in ("dice", *KEYS):
+            defined = [value for value in values[name][key] if value is not None]
+            statistics = combined["per_case_groups"][key][name]
+            assert statistics["n"] == len(defined) and statistics["empty"] == 8 - len(
+                values[name][key]), (name, key)
+            if len(defined) > 1:
+                assert statistics["mean"] == pytest.approx(np.mean(defined), rel=REL)
+                assert statistics["sd"] == pytest.approx(np.std(defined, ddof=1), rel=REL)
+                assert [statistics[part] for part in ("q1", "median", "q3")] == pytest.approx(
+                    np.percentile(defined, [25, 50, 75]), rel=REL)
+    assert combined["per_case_groups"]["hd"]["enhancing"]["empty"] == 3  # images 0, 3 and 6
+    for shard in (1, 2):
+        Path(f"shard{shard}.json").write_text(json.dumps(json_run(
+            capsys, *args, "--shard", f"{shard}/2")), encoding="utf-8")
+    merged = json_run(capsys, "--merge", "shard1.json", "shard2.json")["combined"]
+    assert merged["groups"] == combined["groups"]
+    assert merged["per_case_groups"] == combined["per_case_groups"]
+    intervals = json_run(capsys, *args, "--bootstrap", "100")["combined"]["confidence_intervals"]
+    assert set(intervals["groups"]["whole"]) == {"iou", "dice", "precision", "recall", *KEYS}
