@@ -2347,15 +2347,33 @@ def _window_any(flags, size, axis):
 
 # --distances: each class's boundary in a mask is its pixels with a 4-neighbour of another id, not
 # counted, or beyond the image edge (MedPy's inner border, 4-connectivity, the edge outside).
-NO_CLASS = LABEL_SPACE  # in a uint16 map of border pixels: no border pixel here
+NO_CLASS = LABEL_SPACE  # the id of the pixels not counted, past every class id
 # A border pixel's nearest border pixel of its class in the other mask is looked for first at the
 # offsets of a disc of about this many pixels, nearest first: a vectorised look-up that finds most
 # of them; the rest are found in a k-d tree of the class's border pixels.
-NEAR_OFFSETS = 50
+NEAR_OFFSETS = 80
+# The disc is looked up for this many pixels at a time: the part of the map they read stays in the
+# cache through the disc's offsets (the look-up measured 20% quicker than all at once).
+NEAR_CHUNK = 16384
+# The k-d trees' leaf size: bigger leaves than scipy's 16 are quicker to build, as quick to query.
+LEAF_SIZE = 64
 # --tolerance: by default this share of the image's diagonal (MATLAB's bfscore and
 # evaluateSemanticSegmentation)
 TOLERANCE_OF_DIAGONAL = 0.0075
 MIN_SPACING = 1e-12  # --spacing: within this and its inverse, a distance's square is a float
+
+
+def _percentile(values, percent):
+    """np.percentile(values, percent) of a 1-D float array, computed as numpy computes it (its
+    linear method: the order statistics around (n - 1) * percent / 100, interpolated as its _lerp
+    does), without the 45 us a call of numpy's, most of the time of an image's numbers."""
+    at = (len(values) - 1) * (percent / 100)
+    below = math.floor(at)
+    if at >= len(values) - 1:
+        return values.max()
+    low, high = np.partition(values, (below, below + 1))[below:below + 2]
+    weight, step = at - below, high - low
+    return low + step * weight if weight < 0.5 else high - step * (1 - weight)
 
 
 def _bf_score(to_label, to_inference, tolerance):
@@ -2384,10 +2402,10 @@ DISTANCES = {
     "hd95": Distance("HD95", "the larger of the two directed 95th percentiles (MONAI, Metrics "
                      "Reloaded)",
                      lambda to_label, to_inference, tolerance: max(
-                         np.percentile(to_label, 95), np.percentile(to_inference, 95))),
+                         _percentile(to_label, 95), _percentile(to_inference, 95))),
     "hd95_pooled": Distance("HD95 pooled", "the 95th percentile of both directions' distances "
                             "together (MedPy's hd95)",
-                            lambda to_label, to_inference, tolerance: np.percentile(
+                            lambda to_label, to_inference, tolerance: _percentile(
                                 np.concatenate((to_label, to_inference)), 95)),
     "assd": Distance("ASSD", "the mean of both directions' distances together (MedPy 0.5's assd, "
                      "MONAI's symmetric)", lambda to_label, to_inference, tolerance: np.concatenate(
@@ -2417,25 +2435,33 @@ class DistanceCounts(NamedTuple):
 
 def border_pixels(ids, counted=None):
     """The border pixels of every class of a mask at once: (their flat indices, ascending, and their
-    ids as uint16). counted: the pixels counted (None: all); a pixel not counted is no class's."""
+    ids as uint16). counted: the pixels counted (None: all); a pixel not counted is no class's.
+    (Compared in the flattened mask, where only the first and last columns, border anyway, meet
+    wrong neighbours; with one scratch array, as each fresh array of the mask's size costs its
+    page faults.)"""
     if counted is not None:
         ids = np.where(counted, ids, np.uint16(NO_CLASS))
-    border = np.ones(ids.shape, dtype=bool)
-    inner, centre = border[1:-1, 1:-1], ids[1:-1, 1:-1]
-    np.equal(centre, ids[:-2, 1:-1], out=inner)
-    for neighbour in (ids[2:, 1:-1], ids[1:-1, :-2], ids[1:-1, 2:]):
-        inner &= neighbour == centre
-    np.logical_not(inner, out=inner)
+    height, width = ids.shape
+    flat = ids.ravel()
+    border, differs = np.empty(flat.size, dtype=bool), np.empty(flat.size, dtype=bool)
+    np.not_equal(flat[1:], flat[:-1], out=differs[1:])  # each pixel against its left neighbour
+    np.logical_or(differs[1:-1], differs[2:], out=border[1:-1])
+    np.not_equal(flat[width:], flat[:-width], out=differs[width:])  # against the one above
+    border[width:-width] |= differs[width:-width]
+    border[width:-width] |= differs[2 * width:]
+    edges = border.reshape(height, width)
+    edges[[0, -1]] = True
+    edges[:, [0, -1]] = True
     if counted is not None:
-        border &= counted
+        border &= counted.ravel()
     where = np.flatnonzero(border)
-    return where, ids.ravel()[where].astype(np.uint16)
+    return where, flat[where].astype(np.uint16)
 
 
 @functools.lru_cache(maxsize=8)
 def near_offsets(spacing):
-    """The (dy, dx) offsets of a disc of about NEAR_OFFSETS pixels, nearest first, their distances
-    with the spacing (sy, sx), and the disc's radius."""
+    """The (dy, dx) offsets of a disc of about NEAR_OFFSETS pixels, nearest first (the first is
+    (0, 0)), and their distances with the spacing (sy, sx)."""
     # the disc in units of the finer axis, at most NEAR_OFFSETS pixels along either axis: a ratio
     # of spacings of a million makes it a line, not a million pixels wide
     scaled = (spacing[0] / min(spacing), spacing[1] / min(spacing))
@@ -2457,49 +2483,77 @@ def pixel_distances(dy, dx, spacing):
 def nearest_border(points, point_ids, border, border_ids, shape, spacing):
     """The distance of each border pixel (flat index, of its id) to the nearest border pixel of the
     same id in the other mask (border, border_ids, as border_pixels gives them); inf where that
-    mask has no border pixel of the id. Exact: first the offsets of near_offsets nearest first,
-    then a k-d tree of the id's border pixels for the pixels still unmatched."""
+    mask has no border pixel of the id. Exact: first the offsets of near_offsets nearest first in a
+    map of the other mask's border pixels, then a k-d tree of the id's border pixels for the pixels
+    still unmatched."""
     height, width = shape
     dys, dxs, near = near_offsets(spacing)
     pad_y, pad_x = int(dys.max(initial=0)), int(dxs.max(initial=0))
-    padded_width = width + 2 * pad_x
-    found = np.full((height + 2 * pad_y, padded_width), NO_CLASS, dtype=np.uint16)
-    border_y, border_x = np.divmod(border, width)
-    found.ravel()[(border_y + pad_y) * padded_width + border_x + pad_x] = border_ids
-    y, x = np.divmod(points, width)
-    at = (y + pad_y) * padded_width + x + pad_x
-    distance = np.full(len(points), math.inf)
-    left, wanted, flat = np.arange(len(points)), point_ids, found.ravel()
-    for dy, dx, length in zip(dys.tolist(), dxs.tolist(), near.tolist()):
-        hit = flat[at + (dy * padded_width + dx)] == wanted
-        if hit.any():
+    codes, no_border = _border_codes(border_ids)
+    found = np.full((height + 2 * pad_y) * (width + 2 * pad_x), no_border, dtype=codes.dtype)
+    found[_padded(border, width, pad_y, pad_x)] = codes[border_ids]
+    at, wanted = _padded(points, width, pad_y, pad_x), codes[point_ids]
+    present = wanted != no_border  # the pixels of ids the other mask has
+    coincide = (found[at] == wanted) & present  # the disc's first offset, (0, 0)
+    distance = np.where(coincide, 0.0, math.inf)
+    left = np.flatnonzero(present ^ coincide)
+    offsets = list(zip((dys * (width + 2 * pad_x) + dxs).tolist(), near.tolist()))[1:]
+    left = np.concatenate([_match_near(distance, chunk, found, at[chunk], wanted[chunk], offsets,
+                                       no_border - 1)
+                           for chunk in np.split(left, range(NEAR_CHUNK, len(left), NEAR_CHUNK))])
+    return _farther_border(distance, left, points[left], point_ids[left], border, border_ids,
+                           width, spacing)
+
+
+def _match_near(distance, left, found, at, wanted, offsets, matched):
+    """nearest_border's look-up in the disc for the pixels left (at their indices in the padded map
+    found, of the codes wanted) at the offsets ((step in the map, distance), nearest first): their
+    distance where matched; returns those unmatched. matched: the code of no id, given to the
+    pixels matched."""
+    unmatched = len(left)
+    for step, length in offsets:
+        if not unmatched:
+            break
+        hit = np.flatnonzero(found[at + step] == wanted)
+        if len(hit):
             distance[left[hit]] = length
-            missed = ~hit
-            left, at, wanted = left[missed], at[missed], wanted[missed]
-            if not len(left):
-                return distance
-    return _farther_border(distance, left, wanted, y, x, border, border_ids, width, spacing)
+            wanted[hit], unmatched = matched, unmatched - len(hit)
+            if 2 * unmatched < len(left):  # the matched pixels dropped once they are most
+                kept = wanted != matched
+                left, at, wanted = left[kept], at[kept], wanted[kept]
+    return left[wanted != matched]
 
 
-def _farther_border(distance, left, wanted, y, x, border, border_ids, width, spacing):
-    """nearest_border for the pixels left (wanted: their ids) beyond the disc: a k-d tree of each
+def _border_codes(border_ids):
+    """Codes of the ids of border pixels (an array over the ids) and the code of the ids with none:
+    uint8 where they fit with a code to spare, as a map of them half the size is quicker to read."""
+    present = np.flatnonzero(np.bincount(border_ids, minlength=NO_CLASS + 1))
+    dtype = np.uint8 if len(present) < 254 else np.uint16
+    codes = np.full(NO_CLASS + 1, np.iinfo(dtype).max, dtype=dtype)
+    codes[present] = np.arange(len(present))
+    return codes, np.iinfo(dtype).max
+
+
+def _padded(flat_indices, width, pad_y, pad_x):
+    """Flat indices of an image's pixels in the image padded by pad_y rows and pad_x columns."""
+    padded_width = width + 2 * pad_x
+    return flat_indices + flat_indices // width * (2 * pad_x) + pad_y * padded_width + pad_x
+
+
+def _farther_border(distance, left, points, point_ids, border, border_ids, width, spacing):
+    """nearest_border for the pixels left (points, of point_ids) beyond the disc: a k-d tree of each
     id's border pixels, its nearest one's distance recomputed from the pixel offsets."""
     from scipy.spatial import cKDTree  # only a run with --distances pays for the import
-    by_id = np.argsort(border_ids, kind="stable")
-    starts = np.searchsorted(border_ids[by_id], np.arange(NO_CLASS + 1))
-    order = np.argsort(wanted, kind="stable")
-    left, wanted = left[order], wanted[order]
-    for class_id in np.unique(wanted).tolist():
-        others = border[by_id[starts[class_id]:starts[class_id + 1]]]
-        if not len(others):
-            continue  # the other mask has none of the class: inf
-        mine = left[wanted == class_id]
-        other_y, other_x = np.divmod(others, width)
+    for class_id in np.unique(point_ids).tolist():
+        mine = point_ids == class_id
+        y, x = np.divmod(points[mine], width)
+        other_y, other_x = np.divmod(border[border_ids == class_id], width)
         tree = cKDTree(np.column_stack((other_y * spacing[0], other_x * spacing[1])),
-                       balanced_tree=False, compact_nodes=False)  # (quicker, as measured)
-        _, nearest = tree.query(np.column_stack((y[mine] * spacing[0], x[mine] * spacing[1])))
-        distance[mine] = pixel_distances(other_y[nearest] - y[mine], other_x[nearest] - x[mine],
-                                         spacing)
+                       leafsize=LEAF_SIZE, balanced_tree=False,
+                       compact_nodes=False)  # (quicker, as measured)
+        _, nearest = tree.query(np.column_stack((y * spacing[0], x * spacing[1])))
+        distance[left[mine]] = pixel_distances(other_y[nearest] - y, other_x[nearest] - x,
+                                               spacing)
     return distance
 
 
