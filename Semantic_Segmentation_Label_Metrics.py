@@ -1983,10 +1983,12 @@ def tallied_groups(reports, groups):
                                          for name in groups}}
         images.append(image)
     names = sorted(set.union(*lost.values()))
+    left_out = [what for what, left in lost.items() if left]
     return images, None if not names else (
         f"the reports were not counted with --groups as given ({', '.join(names)}): the "
-        f"{' and '.join(what for what, left in lost.items() if left)} of those groups is left "
-        "out; give --groups when the masks are counted")
+        f"{' and '.join(left_out)} of those groups "
+        f"{'is' if left_out == ['iIoU'] else 'are'} left out; give --groups when the masks are "
+        "counted")
 
 
 def _rule_said(value):
@@ -4417,15 +4419,30 @@ GROUPS_TABLE = (Column("group", "name", "class"), Column("IoU", "iou", "score"),
                 *(Column(distance.title, key, "score", optional=True)
                   for key, distance in DISTANCES.items()),
                 Column("IoU interval", "iou_interval", "interval", optional=True),
-                Column("ids", "ids", "note"))
+                Column("images", "images", "count", optional=True),
+                Column("ids", "ids", "note"), Column("", "note", "note"))
 
 
 def group_rows(report):
-    """The rows of GROUPS_TABLE for a report with groups (with --bootstrap, each IoU's interval)."""
+    """The rows of GROUPS_TABLE for a report with groups (with --bootstrap, each IoU's interval).
+    Over images with distances, as distance_rows says of classes: the images where the group
+    occurs, and a note when its distances leave out those holding it in one mask only."""
     intervals = report.get("confidence_intervals", {}).get("groups", {})
-    return [{"name": name, **entry, "ids": " ".join(map(str, entry["ids"])),
-             **({"iou_interval": intervals[name]["iou"]} if name in intervals else {})}
-            for name, entry in report["groups"].items()]
+    cases = report.get("per_case_groups", {})
+    rows = []
+    for name, entry in report["groups"].items():
+        row = {"name": name, **entry, "ids": " ".join(map(str, entry["ids"])),
+               **({"iou_interval": intervals[name]["iou"]} if name in intervals else {})}
+        if name in cases.get("nsd", {}) and cases["nsd"][name]["n"]:  # distances counted
+            row["images"] = cases["nsd"][name]["n"]  # a share is defined where it occurs
+            hd = cases["hd"][name]
+            if hd["undefined"]:
+                row["note"] = (f"distances over {plural(hd['n'], 'image')}: {hd['undefined']} "
+                               "with the group in one mask only")
+        elif name in cases.get("nsd", {}) and cases["nsd"][name]["undefined"]:
+            row["note"] = "no distances: the reports were not counted with this group"
+        rows.append(row)
+    return rows
 
 
 def class_table():
@@ -4963,9 +4980,13 @@ def format_groups(report, digits=4):
     """The groups' numbers as aligned text; '' without groups."""
     if "groups" not in report:
         return ""
-    return "\n".join(["Groups (each scored as one class against the rest; a confusion inside a "
-                      "group is correct)", *text_table(GROUPS_TABLE, group_rows(report),
-                                                       digits=digits)])
+    over = ("; IoU to recall pooled over all pixels, each distance the mean over the images "
+            "where it is defined; an image holding a group in neither mask is left out of its "
+            "distances"
+            if "hd" in report.get("per_case_groups", {}) else "")
+    return "\n".join([f"Groups (each scored as one class against the rest; a confusion inside a "
+                      f"group is correct{over})", *text_table(GROUPS_TABLE, group_rows(report),
+                                                              digits=digits)])
 
 
 def format_headline(report, digits=4):

@@ -871,3 +871,36 @@ def test_groups_get_their_distances_per_image_over_images_and_per_case(tmp_path,
     assert merged["per_case_groups"] == combined["per_case_groups"]
     intervals = json_run(capsys, *args, "--bootstrap", "100")["combined"]["confidence_intervals"]
     assert set(intervals["groups"]["whole"]) == {"iou", "dice", "precision", "recall", *KEYS}
+
+
+def test_the_groups_table_says_where_its_distances_are_averaged(tmp_path, monkeypatch, capsys):
+    """Over images, the text's groups table says, as the classes' distance table does, over how many
+    images each group's distances are the mean and how many held it in one mask only (left out);
+    merged with --groups of other ids, a group without distances says why, and the note is
+    grammatical."""
+    monkeypatch.chdir(tmp_path)
+    empty, tumour = np.zeros((12, 12), np.uint8), np.zeros((12, 12), np.uint8)
+    tumour[3:8, 3:8] = 2
+    tumour[5:7, 5:7] = 3
+    shifted = np.roll(tumour, 1, axis=1)
+    write_pairs({"a": (tumour, shifted), "b": (tumour, np.where(tumour == 3, 1, tumour)),
+                 "c": (empty, empty)})
+    Path("groups.txt").write_text("whole: 1 2 3\nenhancing: 3\n", encoding="utf-8")
+    assert tool.main(["--groups", "groups.txt", "--distances"]) == 0
+    text = capsys.readouterr().out.split("=== combined")[1]
+    table = text[text.index("Groups ("):].splitlines()
+    assert "each distance the mean over the images where it is defined" in table[0]
+    whole = next(line for line in table if line.startswith("whole"))
+    enhancing = next(line for line in table if line.startswith("enhancing"))
+    assert "one mask only" not in whole and whole.split()[-4:-3] == ["2"]  # images a and b
+    assert enhancing.endswith("distances over 1 image: 1 with the group in one mask only")
+    for shard in (1, 2):
+        Path(f"s{shard}.json").write_text(json.dumps(json_run(
+            capsys, "--groups", "groups.txt", "--distances", "--shard", f"{shard}/2")))
+    Path("other.txt").write_text("whole: 1 2\nenhancing: 3\n", encoding="utf-8")
+    assert tool.main(["--merge", "s1.json", "s2.json", "--groups", "other.txt"]) == 0
+    captured = capsys.readouterr()
+    assert "the boundary distances of those groups are left out" in captured.err
+    table = captured.out.split("=== combined")[1].splitlines()
+    assert next(line for line in table if line.startswith("whole")).endswith(
+        "no distances: the reports were not counted with this group")
