@@ -5071,7 +5071,10 @@ def format_per_case(report, digits=4):
     return "\n".join(["Per case: each class's numbers over the images where it occurs (sample sd, "
                       "numpy's linear quartiles; empty: images holding the class in neither mask, "
                       "left out)", *text_table(PER_CASE_TABLE, per_case_rows(report, digits),
-                                               digits=digits)])
+                                               digits=digits)]
+                     + (["note: a group in neither mask is left out and counted as empty, as a "
+                         "class is; BraTS' scripts score such a region Dice 1 and HD95 0"]
+                        if report.get("per_case_groups") else []))
 
 
 def distances_said(report, scoring):
