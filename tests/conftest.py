@@ -1,6 +1,7 @@
 """Shared test helpers: import the tool from the repository root, compare it with scikit-learn."""
 
 import html
+import json
 import math
 import shutil
 import subprocess
@@ -20,6 +21,14 @@ sys.path.insert(0, str(ROOT))
 import Semantic_Segmentation_Label_Metrics as tool  # noqa: E402
 
 ZERO_DIVISIONS = (0.0, 1.0, math.nan)
+
+
+def json_run(capsys, *args):
+    """The JSON document of a run (--format json --quiet) that must exit 0."""
+    status = tool.main(["--format", "json", "--quiet", *args])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    return json.loads(captured.out)
 
 
 @pytest.fixture

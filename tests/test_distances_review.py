@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from scipy.ndimage import binary_erosion, generate_binary_structure
 
-from conftest import tool
+from conftest import json_run, tool
 
 try:  # the reference the README names (tests/requirements.txt); the brute force checks every number anyway
     from medpy.metric import binary as medpy
@@ -48,13 +48,6 @@ def write_pairs(folder, seed, images=6, shape=(24, 30)):
         Image.fromarray(inference).save(folder / "inferences" / f"img{index}.png")
         pairs[f"img{index}"] = label, inference
     return pairs
-
-
-def json_run(capsys, *args):
-    status = tool.main(["--format", "json", "--quiet", *args])
-    captured = capsys.readouterr()
-    assert status == 0, captured.err
-    return json.loads(captured.out)
 
 
 def border(mask):

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from sklearn.metrics import f1_score, jaccard_score, precision_score, recall_score
 
-from conftest import tool
+from conftest import json_run, tool
 
 
 def write_pairs(folder, seed, images=4, ids=(0, 1, 2, 3, 4, 255), shape=(20, 24)):
@@ -24,13 +24,6 @@ def write_pairs(folder, seed, images=4, ids=(0, 1, 2, 3, 4, 255), shape=(20, 24)
         Image.fromarray(inference.astype(np.uint8)).save(folder / "inferences" / f"img{index}.png")
         pairs[f"img{index}"] = label, inference
     return pairs
-
-
-def json_run(capsys, *args):
-    status = tool.main(["--format", "json", "--quiet", *args])
-    captured = capsys.readouterr()
-    assert status == 0, captured.err
-    return json.loads(captured.out)
 
 
 def sklearn_group(label, inference, ids, ignore_index=255):
