@@ -59,6 +59,7 @@ import struct
 import sys
 import urllib.parse
 import warnings
+import zipfile
 import zlib
 from pathlib import Path
 from typing import NamedTuple
@@ -93,9 +94,11 @@ MASK_FORMATS = {"PNG", "BMP", "TIFF", "GIF"}
 LOSSY_FORMATS = {"JPEG", "MPO", "WEBP", "JPEG2000", "AVIF", "HEIF"}
 # Files with these suffixes are treated as masks (and refused if they are not); others are passed
 # over.
+# NumPy files: an array of class ids (or of scores, with --scores), a .npz holding one array
+ARRAY_SUFFIXES = {".npy", ".npz"}
 MASK_SUFFIXES = {".png", ".bmp", ".tif", ".tiff", ".gif", ".pgm", ".pbm", ".pnm", ".ppm",
-                 ".jpg", ".jpeg", ".jpe", ".jp2", ".webp", ".avif", ".heic"}
-SCORE_SUFFIXES = MASK_SUFFIXES | {".npy"}  # --scores: score maps may be NumPy arrays of floats
+                 ".jpg", ".jpeg", ".jpe", ".jp2", ".webp", ".avif", ".heic", *ARRAY_SUFFIXES}
+SCORE_SUFFIXES = MASK_SUFFIXES  # --scores: score maps may be NumPy arrays of floats too
 # --scores: a score map's greyscale samples by bits, and the value of a score of 1 (KITTI's 255)
 SCORE_SCALES = {8: 255, 16: 65535}
 MAX_DIGITS = 17  # a float64 holds about 17 significant digits; more would show noise
@@ -625,7 +628,61 @@ def read_mask(path, palette=None):
     masks are turned into ids by palette, a Palette, when there is one. Raises
     MaskError for anything else.
     """
+    if is_array_file(path):
+        return _read_id_array(path)
     return read_image_file(path, lambda image: _decode_mask(image, path, palette))
+
+
+def is_array_file(path):
+    """Whether a mask file is a NumPy file (ARRAY_SUFFIXES), read with numpy, not Pillow."""
+    return Path(path).suffix.lower() in ARRAY_SUFFIXES
+
+
+def load_array(path, what="mask"):
+    """The 2-D array of a .npy file, or of a .npz file that holds one array (a leading or trailing
+    axis of length 1, as a batch or a channel of one, is dropped); raises MaskError naming the
+    file."""
+    name = shown(path)
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if hasattr(loaded, "files"):  # a .npz archive
+            with loaded:
+                if len(loaded.files) != 1:
+                    raise MaskError(f"{name}: holds {len(loaded.files)} arrays; a {what} file "
+                                    "holds one", path)
+                loaded = loaded[loaded.files[0]]
+    except MaskError:
+        raise
+    except (OSError, ValueError, EOFError, zlib.error, zipfile.BadZipFile) as error:
+        raise MaskError(f"{name}: not a NumPy .npy or .npz file of numbers"
+                        + (f" ({error.strerror or error})" if isinstance(error, OSError) else ""),
+                        path) from None
+    while loaded.ndim > 2 and 1 in (loaded.shape[0], loaded.shape[-1]):
+        loaded = loaded[0] if loaded.shape[0] == 1 else loaded[..., 0]
+    if loaded.ndim != 2:
+        raise MaskError(f"{name}: a {loaded.ndim}-D array of shape {loaded.shape}; a {what} is "
+                        "a 2-D array", path)
+    return loaded
+
+
+def _read_id_array(path):
+    """read_mask of a NumPy file: its integer ids, which must be within 0..255, and their bits (1
+    for a bool array, so that it is checked against 0/255 masks as a 1-bit file is; else 8)."""
+    name, array = shown(path), load_array(path)
+    if array.dtype.kind == "b":
+        return array.view(np.uint8), 1
+    if array.dtype.kind == "f":
+        raise MaskError(f"{name}: an array of {array.dtype}, not of class ids; score maps are "
+                        "read with --scores", path)
+    if array.dtype.kind not in "iu":
+        raise MaskError(f"{name}: an array of {array.dtype}; a mask holds integer class ids",
+                        path)
+    lowest, highest = int(array.min(initial=0)), int(array.max(initial=0))
+    if lowest < 0 or highest > LABEL_SPACE - 1:
+        outside = (array < 0) | (array > LABEL_SPACE - 1)
+        raise MaskError(f"{name}: {int(outside.sum())} pixels hold ids outside 0..255 (from "
+                        f"{lowest} to {highest}); class ids must be within 0..255", path)
+    return array.astype(np.uint8, copy=False), 8
 
 
 def read_image_file(path, decode):
@@ -724,7 +781,7 @@ def read_scores(path):
     shape, indexing levels, the scores it can hold in ascending order. 8-bit greyscale holds value /
     255 (the KITTI road devkit's convention), 16-bit value / 65535, a .npy array its exact values,
     which must be within [0, 1]; raises MaskError."""
-    if str(path).lower().endswith(".npy"):
+    if is_array_file(path):
         return _read_score_array(path)
     return read_image_file(path, lambda image: _decode_scores(image, path))
 
@@ -745,15 +802,10 @@ def _decode_scores(image, path):
 
 def _read_score_array(path):
     """read_scores of a .npy file: its exact values (each distinct value one level)."""
-    name = shown(path)
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:
-        raise MaskError(f"{name}: not a NumPy array file ({error})", path) from None
-    array = np.squeeze(array) if array.ndim > 2 else array
-    if array.ndim != 2 or array.dtype.kind not in "biuf":
-        raise MaskError(f"{name}: a {array.ndim}-D array of {array.dtype}; a score map is a 2-D "
-                        "array of numbers within [0, 1]", path)
+    name, array = shown(path), load_array(path, "score map")
+    if array.dtype.kind not in "biuf":
+        raise MaskError(f"{name}: an array of {array.dtype}; a score map is a 2-D array of "
+                        "numbers within [0, 1]", path)
     scores = array.astype(np.float64)
     if np.isnan(scores).any():
         raise MaskError(f"{name}: holds NaN; a score map holds numbers within [0, 1]", path)
@@ -820,6 +872,8 @@ def _valid_pixels(image, path):
 def read_valid_mask(path):
     """The pixels a valid mask (--valid-masks) counts, as a bool array (see _valid_pixels); raises
     MaskError."""
+    if is_array_file(path):
+        return load_array(path, "valid mask") != 0
     return read_image_file(path, lambda image: _valid_pixels(image, path))
 
 
@@ -1032,6 +1086,13 @@ def read_class_names(source):
 def read_instances(path):
     """A Cityscapes instance file's values (int64): class id x 1000 + the instance's number on the
     pixels of an instance, the class id elsewhere (16-bit greyscale); raises MaskError."""
+    if is_array_file(path):
+        values = load_array(path, "instance file")
+        if values.dtype.kind not in "iu" or values.size and not (
+                0 <= values.min() <= values.max() < MAX_INSTANCE_VALUE):
+            raise MaskError(f"{shown(path)}: not integers from 0 to {MAX_INSTANCE_VALUE - 1}; "
+                            "instance files hold class id x 1000 + the instance's number", path)
+        return values.astype(np.int64, copy=False)
     return read_image_file(path, lambda image: _decode_instances(image, path))
 
 
