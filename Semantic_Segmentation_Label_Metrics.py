@@ -123,6 +123,8 @@ ONE_FOLDER_ENDINGS = tuple((separator + label, separator + prediction) for separ
                                ("labels", "predictions"),
                                ("mask", "pred"), ("mask", "prediction"), ("groundtruth", "pred"),
                                ("groundtruth", "prediction"), ("true", "pred"), ("truth", "pred")))
+# an id map may send ids up to this (16-bit masks: ADE20K-full, Mapillary) into the label space
+MAX_MAPPED_ID = 65535
 MAX_TEXT_FILE_BYTES = 1 << 20  # class names, id map, palette: 256 ids and long names fit many times
 # --boundary-ratio: the Boundary IoU paper's and detectron2's band width, of the diagonal
 BOUNDARY_RATIO = 0.02
@@ -617,7 +619,7 @@ def open_image(path):
             yield image
 
 
-def read_mask(path, palette=None):
+def read_mask(path, palette=None, wide=False):
     """The class ids of a mask file and the bits of its greyscale samples: (2-D uint8 array, bits).
 
     Palette images give their palette indices, which are the class ids; converting
@@ -625,12 +627,13 @@ def read_mask(path, palette=None):
     them). Greyscale samples of 1, 2 or 4 bits are read as stored (a 4-bit 3 is
     id 3), where Pillow scales them to 0..255 for display. 16- and 32-bit
     greyscale is accepted when every value is within 0..255. RGB (and opaque RGBA)
-    masks are turned into ids by palette, a Palette, when there is one. Raises
-    MaskError for anything else.
+    masks are turned into ids by palette, a Palette, when there is one. With wide (an id map
+    that maps ids above 255), 16-bit and array ids up to MAX_MAPPED_ID are kept, for the map.
+    Raises MaskError for anything else.
     """
     if is_array_file(path):
-        return _read_id_array(path)
-    return read_image_file(path, lambda image: _decode_mask(image, path, palette))
+        return _read_id_array(path, wide)
+    return read_image_file(path, lambda image: _decode_mask(image, path, palette, wide))
 
 
 def is_array_file(path):
@@ -665,9 +668,10 @@ def load_array(path, what="mask"):
     return loaded
 
 
-def _read_id_array(path):
-    """read_mask of a NumPy file: its integer ids, which must be within 0..255, and their bits (1
-    for a bool array, so that it is checked against 0/255 masks as a 1-bit file is; else 8)."""
+def _read_id_array(path, wide=False):
+    """read_mask of a NumPy file: its integer ids, which must be within 0..255 (0..MAX_MAPPED_ID
+    when wide), and their bits (1 for a bool array, so that it is checked against 0/255 masks as a
+    1-bit file is; else 8)."""
     name, array = shown(path), load_array(path)
     if array.dtype.kind == "b":
         return array.view(np.uint8), 1
@@ -677,12 +681,26 @@ def _read_id_array(path):
     if array.dtype.kind not in "iu":
         raise MaskError(f"{name}: an array of {array.dtype}; a mask holds integer class ids",
                         path)
-    lowest, highest = int(array.min(initial=0)), int(array.max(initial=0))
-    if lowest < 0 or highest > LABEL_SPACE - 1:
-        outside = (array < 0) | (array > LABEL_SPACE - 1)
-        raise MaskError(f"{name}: {int(outside.sum())} pixels hold ids outside 0..255 (from "
-                        f"{lowest} to {highest}); class ids must be within 0..255", path)
-    return array.astype(np.uint8, copy=False), 8
+    return _checked_ids(array, name, path, f"an array of {array.dtype}", wide), 8
+
+
+def _checked_ids(values, name, path, what, wide):
+    """values (integers) as class ids: uint8 when within 0..255; with wide, int32 when within
+    0..MAX_MAPPED_ID, for an id map to send into the label space; else MaskError, saying how many
+    pixels are outside, the range, and the options that map ids."""
+    lowest, highest = int(values.min(initial=0)), int(values.max(initial=0))
+    if 0 <= lowest and highest < LABEL_SPACE:
+        return values.astype(np.uint8, copy=False)
+    if wide and 0 <= lowest and highest <= MAX_MAPPED_ID:
+        return values.astype(np.int32, copy=False)
+    outside = int(((values < 0) | (values >= LABEL_SPACE)).sum())
+    mappable = lowest >= 0 and highest <= MAX_MAPPED_ID
+    found = f"largest value {highest}" if lowest >= 0 else f"smallest value {lowest}"
+    raise MaskError(f"{name}: {what} with {found}, {plural(outside, 'pixel')} outside 0..255; "
+                    "class ids must be within 0..255"
+                    + ("" if not mappable or wide else "; map them into it with --label-map or "
+                       "--inference-map (a file of 'from: to' lines, '*: to' for the rest)"),
+                    path)
 
 
 def read_image_file(path, decode):
@@ -741,7 +759,7 @@ def _check_mask_file(image, path):
         _read_bmp_samples_as_stored(image, path)
 
 
-def _decode_mask(image, path, palette=None):
+def _decode_mask(image, path, palette=None, wide=False):
     name = shown(path)
     _check_mask_file(image, path)
     mode, bits = image.mode, _greyscale_bits(image)
@@ -756,14 +774,7 @@ def _decode_mask(image, path, palette=None):
             ids = ids // (255 // ((1 << bits) - 1))
         return ids, bits
     if mode == "I" or mode.startswith("I;16"):
-        values = np.asarray(image)
-        lowest, highest = int(values.min(initial=0)), int(values.max(initial=0))
-        if lowest < 0 or highest > LABEL_SPACE - 1:
-            found = (f"largest value {highest}" if highest > LABEL_SPACE - 1
-                     else f"smallest value {lowest}")
-            raise MaskError(f"{name}: {bits}-bit greyscale with {found}; class ids must be within "
-                            "0..255", path)
-        return values.astype(np.uint8), bits
+        return _checked_ids(np.asarray(image), name, path, f"{bits}-bit greyscale", wide), bits
     if mode == "F":
         raise MaskError(f"{name}: mode F holds floating-point values, not class ids; "
                         "save the class ids as an 8-bit greyscale PNG", path)
@@ -924,11 +935,11 @@ def kitti_road_layout(listing):
 LABEL_LAYOUTS = {"kitti-road": kitti_road_layout}
 
 
-def read_label(path, palette=None, encoding=None):
+def read_label(path, palette=None, encoding=None, wide=False):
     """A label's (ids, bits, the pixels it leaves to count: a bool array, or None for every pixel):
-    read_mask's, or by its encoding of LABEL_ENCODINGS. Raises MaskError."""
+    read_mask's (wide: as read_mask), or by its encoding of LABEL_ENCODINGS. Raises MaskError."""
     if encoding is None:
-        return (*read_mask(path, palette), None)
+        return (*read_mask(path, palette, wide), None)
     return read_image_file(path, lambda image: LABEL_ENCODINGS[encoding](image, path))
 
 
@@ -1155,10 +1166,12 @@ def read_groups(source):
 
 
 class IdMap(NamedTuple):
-    """An id map (--label-map, --inference-map): its name as given, and the id each of the 256 ids
-    becomes."""
+    """An id map (--label-map, --inference-map): its name as given, the id each of the 256 ids
+    becomes, and, when it maps ids above 255 (or every other id, '*'), the id each of 0..65535
+    becomes, -1 for those above 255 it leaves as they are (which no class can be)."""
     name: str
     table: np.ndarray  # uint8[256]
+    wide: np.ndarray | None = None  # int32[MAX_MAPPED_ID + 1], or None
 
 
 def read_id_map(source):
@@ -1191,9 +1204,10 @@ def read_id_map(source):
                 continue
             entry = re.fullmatch(r"\s*(\*|[0-9]+)\s*:\s*([0-9]+)\s*", line)
             if not entry or (entry[1] != "*"
-                             and int(entry[1]) >= LABEL_SPACE) or int(entry[2]) >= LABEL_SPACE:
+                             and int(entry[1]) > MAX_MAPPED_ID) or int(entry[2]) >= LABEL_SPACE:
                 raise ValueError(f"{where}, entry {line_number}: {line.strip()!r} is not 'from: "
-                                 "to' with ids within 0..255 (or '*: to')")
+                                 f"to' with a from-id within 0..{MAX_MAPPED_ID} and a to-id within "
+                                 "0..255 (or '*: to')")
             source_id = entry[1] if entry[1] == "*" else int(entry[1])
             if source_id in given_in:  # which of the two was meant? say so rather than pick one
                 raise ValueError(f"{where}, entry {line_number}: {source_id} was already mapped in "
@@ -1202,11 +1216,13 @@ def read_id_map(source):
             given_in[source_id] = line_number
         if not entries:
             raise ValueError(f"{where}: maps no id (expected 'from: to' entries)")
-    table = np.arange(LABEL_SPACE, dtype=np.uint8)
+    wide = np.arange(MAX_MAPPED_ID + 1, dtype=np.int32)
+    wide[LABEL_SPACE:] = -1  # an id above 255 that the map does not send into the label space
     # '*' first, then the ids
     for source_id, target in sorted(entries, key=lambda entry: entry[0] != "*"):
-        table[slice(None) if source_id == "*" else source_id] = target
-    return IdMap(source, table)
+        wide[slice(None) if source_id == "*" else source_id] = target
+    maps_above = any(source_id == "*" or source_id >= LABEL_SPACE for source_id, _ in entries)
+    return IdMap(source, wide[:LABEL_SPACE].astype(np.uint8), wide if maps_above else None)
 
 
 class Palette(NamedTuple):
@@ -1672,19 +1688,39 @@ def read_pair(label_path, inference_path, palette=None, label_map=None, inferenc
     together, and the pixels to count: (label, inference, valid), valid a bool array, or None when
     every pixel counts. A label_encoding (of LABEL_ENCODINGS) may leave pixels out, and so does a
     valid mask (valid_path) where it is 0. Raises MaskError."""
-    label, label_bits, valid = read_label(label_path, palette, label_encoding)
-    inference, inference_bits = read_mask(inference_path, palette)
+    label, label_bits, valid = read_label(label_path, palette, label_encoding,
+                                          _maps_wide(label_map))
+    inference, inference_bits = read_mask(inference_path, palette, _maps_wide(inference_map))
     _check_same_size(label_path, label.shape, inference_path, inference.shape)
     valid = _with_valid_mask(valid, valid_path, label_path, label.shape)
-    if label_map is not None:
-        label = label_map.table[label]
-    if inference_map is not None:
-        inference = inference_map.table[inference]
+    label = mapped_ids(label, label_map, label_path, "--label-map")
+    inference = mapped_ids(inference, inference_map, inference_path, "--inference-map")
     _check_bit_depths(MaskSide(label_path, label, label_bits, label_map, "--label-map"),
                       MaskSide(inference_path, inference, inference_bits, inference_map,
                                "--inference-map"),
                       ignore_index)
     return label, inference, valid
+
+
+def _maps_wide(id_map):
+    return id_map is not None and id_map.wide is not None
+
+
+def mapped_ids(ids, id_map, path, option):
+    """ids through an IdMap (None: as they are): uint8 ids by its table, wider ones (read for a map
+    of ids above 255) by its wide table; raises MaskError when it leaves an id above 255."""
+    if id_map is None:
+        return ids
+    if ids.dtype == np.uint8:
+        return id_map.table[ids]
+    mapped = id_map.wide[ids]
+    unmapped = mapped < 0
+    if unmapped.any():
+        raise MaskError(f"{shown(path)}: {plural(int(unmapped.sum()), 'pixel')} with ids above "
+                        f"255 that {option} {shown(id_map.name)} does not map (the largest "
+                        f"{int(ids[unmapped].max())}); give each a 'from: to' line, or '*: to' for "
+                        "the rest", path)
+    return mapped.astype(np.uint8)
 
 
 def _check_same_size(path, shape, other_path, other_shape, at_fault=None):
@@ -1709,12 +1745,11 @@ def read_score_pair(label_path, scores_path, positive_class, palette=None, label
     """A label and its score map (--scores), read as read_pair reads a pair: (the label's pixels of
     the positive class, the pixels counted or None for all, and the map's codes and levels as
     read_scores gives them); raises MaskError."""
-    label, _, valid = read_label(label_path, palette, label_encoding)
+    label, _, valid = read_label(label_path, palette, label_encoding, _maps_wide(label_map))
     codes, levels = read_scores(scores_path)
     _check_same_size(label_path, label.shape, scores_path, codes.shape)
     valid = _with_valid_mask(valid, valid_path, label_path, label.shape)
-    if label_map is not None:
-        label = label_map.table[label]
+    label = mapped_ids(label, label_map, label_path, "--label-map")
     if ignore_index is not None:
         valid = label != ignore_index if valid is None else valid & (label != ignore_index)
     return label == positive_class, valid, codes, levels

@@ -75,7 +75,9 @@ def test_bad_arrays_are_one_line_each_and_the_rest_is_scored(tmp_path, monkeypat
                                               for line in lines)
     said = "\n".join(lines)
     for expected in ("float32, not of class ids; score maps are read with --scores",
-                     "ids outside 0..255 (from -1 to 2)", "ids outside 0..255 (from 0 to 300)",
+                     "int16 with smallest value -1, 150 pixels outside 0..255",
+                     "int32 with largest value 300, 150 pixels outside 0..255; class ids must be "
+                     "within 0..255; map them into it with --label-map or --inference-map",
                      "a 3-D array", "a mask holds integer class ids", "holds 2 arrays",
                      "garbage.npy: not a NumPy .npy or .npz file"):
         assert expected in said, expected
@@ -111,3 +113,45 @@ def test_array_score_maps_valid_masks_and_bool_masks(tmp_path, monkeypatch, caps
     write(tmp_path / "wide", "a", label * 255, "png")
     status = tool.main(["--labels", "bool_labels", "--inferences", "wide", "--quiet"])
     assert status == 1 and "disagree in bit depth" in capsys.readouterr().err
+
+
+def test_ids_above_255_are_mapped_in_by_an_id_map(tmp_path, monkeypatch, capsys):
+    """16-bit PNG and array masks with ids up to 65535 are scored when an id map sends every id
+    above 255 into 0..255 (listed, or '*: to' for the rest): the numbers are those of the masks
+    mapped with numpy first; an id above 255 the map leaves out refuses its file in one line."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(28)
+    wide_ids = np.array([0, 7, 300, 1000, 65535])
+    lookup = {300: 1, 1000: 2, 65535: 3}  # the map below; '*: 9' sends every other id, 0 too, to 9
+    (tmp_path / "map.txt").write_text("300: 1\n1000: 2\n65535: 3\n*: 9\n", encoding="utf-8")
+    mapped = {}
+    for index in range(3):
+        label = wide_ids[rng.integers(0, 5, (12, 16))].astype(np.uint16)
+        inference = rng.integers(0, 4, (12, 16)).astype(np.uint8)
+        (tmp_path / "labels16").mkdir(exist_ok=True)
+        Image.fromarray(label).save(tmp_path / "labels16" / f"a{index}.png")
+        write(tmp_path / "labels_npy", f"a{index}", label.astype(np.int32), "npy")
+        write(tmp_path / "inferences", f"a{index}", inference, "png")
+        expected = np.vectorize(lambda value: lookup.get(int(value), 9))(label).astype(np.uint8)
+        write(tmp_path / "expected", f"a{index}", expected, "png")
+        mapped[f"a{index}"] = expected, inference
+    reference = json_run(capsys, "--labels", "expected")
+    for labels in ("labels16", "labels_npy"):
+        document = json_run(capsys, "--labels", labels, "--label-map", "map.txt")
+        assert numbers(document) == numbers(reference)
+    for image in reference["images"]:
+        assert_report_matches_sklearn(image, *mapped[image["id"]], None, 0.0)
+    (tmp_path / "partial.txt").write_text("300: 1\n1000: 2\n", encoding="utf-8")  # no 65535, no '*'
+    status = tool.main(["--labels", "labels16", "--label-map", "partial.txt", "--quiet"])
+    err = capsys.readouterr().err
+    assert status == 1 and "does not map (the largest 65535)" in err
+    assert len(err.strip().splitlines()) == 3  # one line per file
+    status = tool.main(["--labels", "labels16", "--quiet"])
+    err = capsys.readouterr().err
+    assert status == 1 and "largest value 65535" in err and "--label-map" in err
+    for bad in ("65536: 1", "300: 256"):
+        (tmp_path / "bad.txt").write_text(bad + "\n", encoding="utf-8")
+        with pytest.raises(SystemExit) as stopped:
+            tool.main(["--labels", "labels16", "--label-map", "bad.txt", "--quiet"])
+        assert stopped.value.code == 2
+        assert "from-id within 0..65535 and a to-id within 0..255" in capsys.readouterr().err
