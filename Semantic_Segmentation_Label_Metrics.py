@@ -1221,7 +1221,10 @@ def read_id_map(source):
     # '*' first, then the ids
     for source_id, target in sorted(entries, key=lambda entry: entry[0] != "*"):
         wide[slice(None) if source_id == "*" else source_id] = target
-    maps_above = any(source_id == "*" or source_id >= LABEL_SPACE for source_id, _ in entries)
+    # A preset maps 8-bit ids: its '*' does not reach ids above 255 (Cityscapes' instanceIds files
+    # given as labels would become void, not be refused).
+    maps_above = source not in ID_MAP_PRESETS and any(
+        source_id == "*" or source_id >= LABEL_SPACE for source_id, _ in entries)
     return IdMap(source, wide[:LABEL_SPACE].astype(np.uint8), wide if maps_above else None)
 
 

@@ -155,3 +155,17 @@ def test_ids_above_255_are_mapped_in_by_an_id_map(tmp_path, monkeypatch, capsys)
             tool.main(["--labels", "labels16", "--label-map", "bad.txt", "--quiet"])
         assert stopped.value.code == 2
         assert "from-id within 0..65535 and a to-id within 0..255" in capsys.readouterr().err
+
+
+def test_a_preset_map_does_not_reach_ids_above_255(tmp_path, monkeypatch, capsys):
+    """Cityscapes' instanceIds files (class id x 1000 + instance) given as labels with
+    --label-map cityscapes-labelids are refused, as before: the preset's '*' maps 8-bit ids only,
+    and would otherwise turn every instance pixel into void."""
+    monkeypatch.chdir(tmp_path)
+    label = np.full((8, 8), 7, np.uint16)
+    label[2:5, 2:5] = 26001
+    (tmp_path / "labels").mkdir()
+    Image.fromarray(label).save(tmp_path / "labels" / "a.png")
+    write(tmp_path / "inferences", "a", np.zeros((8, 8), np.uint8), "png")
+    assert tool.main(["--label-map", "cityscapes-labelids", "--quiet"]) == 1
+    assert "largest value 26001" in capsys.readouterr().err
