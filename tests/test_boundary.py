@@ -26,9 +26,11 @@ def reference_band(mask, d):
     return band
 
 
-def reference_boundary_counts(label, inference, d, ignore_index=None):
-    """Each id's |G & P| and |G | P| from the reference bands, ignored pixels taken out of both."""
-    counted = label != ignore_index if ignore_index is not None else np.ones(label.shape, bool)
+def reference_boundary_counts(label, inference, d, ignore_index=None, counted=None):
+    """Each id's |G & P| and |G | P| from the reference bands (eroded on the whole masks), ignored
+    pixels (or those outside counted, a bool array) taken out of both."""
+    if counted is None:
+        counted = label != ignore_index if ignore_index is not None else np.ones(label.shape, bool)
     label_band, inference_band = reference_band(label, d), reference_band(inference, d)
     counts = np.zeros((2, 256), np.int64)
     for class_id in range(256):

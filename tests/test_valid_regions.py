@@ -13,7 +13,7 @@ from sklearn.metrics import confusion_matrix
 
 from conftest import ROOT, assert_report_matches_sklearn, tool
 from kitti_road_oracle import ground_truth
-from test_boundary import reference_band
+from test_boundary import reference_boundary_counts
 
 SHAPE = (12, 16)
 IDS = ("a", "b", "c")
@@ -50,13 +50,7 @@ def expected_matrix(labels, inferences):
 def plain_boundary_counts(label, inference, d, counted):
     """Each id's |G & P| and |G | P|: the bands eroded on the whole masks (test_boundary's definition),
     then only the counted pixels (a bool array) taken."""
-    label_band, inference_band = reference_band(label, d), reference_band(inference, d)
-    counts = np.zeros((2, 256), np.int64)
-    for class_id in range(256):
-        in_label = (label == class_id) & label_band & counted
-        in_inference = (inference == class_id) & inference_band & counted
-        counts[:, class_id] = (in_label & in_inference).sum(), (in_label | in_inference).sum()
-    return counts
+    return reference_boundary_counts(label, inference, d, counted=counted)
 
 
 def run(capsys, *args):
