@@ -669,10 +669,14 @@ def load_array(path, what="mask"):
 
 
 def _read_id_array(path, wide=False):
-    """read_mask of a NumPy file: its integer ids, which must be within 0..255 (0..MAX_MAPPED_ID
-    when wide), and their bits (1 for a bool array, so that it is checked against 0/255 masks as a
-    1-bit file is; else 8)."""
-    name, array = shown(path), load_array(path)
+    """read_mask of a NumPy file (ids_of_array)."""
+    return ids_of_array(load_array(path), shown(path), path, wide)
+
+
+def ids_of_array(array, name, path=None, wide=False):
+    """An array's integer ids, which must be within 0..255 (0..MAX_MAPPED_ID when wide), and their
+    bits (1 for a bool array, so that it is checked against 0/255 masks as a 1-bit file is; else 8);
+    raises MaskError naming the array (name) and its file (path, or None)."""
     if array.dtype.kind == "b":
         return array.view(np.uint8), 1
     if array.dtype.kind == "f":
@@ -812,8 +816,13 @@ def _decode_scores(image, path):
 
 
 def _read_score_array(path):
-    """read_scores of a .npy file: its exact values (each distinct value one level)."""
-    name, array = shown(path), load_array(path, "score map")
+    """read_scores of a .npy file (scores_of_array)."""
+    return scores_of_array(load_array(path, "score map"), shown(path), path)
+
+
+def scores_of_array(array, name, path=None):
+    """An array of scores within [0, 1] as read_scores gives a map: its exact values (each
+    distinct value one level); raises MaskError naming the array and its file (path, or None)."""
     if array.dtype.kind not in "biuf":
         raise MaskError(f"{name}: an array of {array.dtype}; a score map is a 2-D array of "
                         "numbers within [0, 1]", path)
@@ -1005,9 +1014,21 @@ def ids_of_palette_image(indices, image, palette):
     return table[indices]
 
 
+class GivenLines(NamedTuple):
+    """What an option's file would hold, given as its lines instead (the Python API turns a list or
+    dict into them), and the name its errors go by."""
+    name: str
+    lines: tuple
+
+    def __str__(self):
+        return self.name
+
+
 def _text_lines(source):
-    """The lines of a UTF-8 text file, numbered from 1; raises ValueError (or OSError). A file
-    larger than MAX_TEXT_FILE_BYTES is refused before it is read."""
+    """The lines of a UTF-8 text file (or of GivenLines), numbered from 1; raises ValueError (or
+    OSError). A file larger than MAX_TEXT_FILE_BYTES is refused before it is read."""
+    if isinstance(source, GivenLines):
+        return enumerate(source.lines, start=1)
     # reading a pipe or a device would hang
     if Path(source).exists() and not Path(source).is_file():
         raise ValueError(f"{shown(source)}: not a regular file")
@@ -1075,7 +1096,8 @@ def read_class_names(source):
     if source in DATASETS:
         _refuse_two_readings(source, "a preset", "move the file away for the preset")
         return dict(DATASETS[source].names), DATASETS[source].void
-    if not Path(source).exists() and not re.search(r"[/\\.]", str(source)):
+    if not isinstance(source, GivenLines) and not Path(source).exists() and not re.search(
+            r"[/\\.]", str(source)):
         raise ValueError(f"{shown(source)} is neither a preset (" + ", ".join(DATASETS)
                          + ") nor a file")
     lines, ignore_index, ignore_line = [], None, None
@@ -6487,33 +6509,27 @@ def score_pair(pair, settings):
     """Score one pair: (a Result with its report and tally, or with the error that refused it; the
     pair's (label, inference, valid) of read_pair when scored, else None)."""
     try:
-        scoring, tally = settings.scoring, None
+        scoring, tally, instances = settings.scoring, None, None
         if scoring.threshold is None:  # valid: the pixels to count, or None for every one
             label, inference, valid = read_pair(pair.label, pair.inference, settings.palette,
                                                 settings.label_map, settings.inference_map,
                                                 scoring.ignore_index, settings.label_encoding,
                                                 pair.valid)
         else:
-            label, inference, valid, tally = _thresholded(pair, settings)
-        if tally is not None and not scoring.boundary:  # no pixel to count again
-            counts = counts_at_threshold(tally, scoring.threshold)
-        else:
-            band_width = boundary_width(label.shape,
-                                        scoring.boundary_ratio) if scoring.boundary else 0
-            counts = count_occurring(label, inference, scoring.ignore_index, band_width, valid)
-            counts = counts._replace(scores=tally)
-        if settings.check_with_sklearn:
-            check_with_sklearn(pair, label, inference, counts, scoring.ignore_index, valid)
+            positive, valid, codes, levels = read_score_pair(
+                pair.label, pair.inference, scoring.positive_class, settings.palette,
+                settings.label_map, scoring.ignore_index, settings.label_encoding, pair.valid)
+            label, inference, tally = thresholded(positive, valid, codes, levels,
+                                                  scoring.threshold)
         if pair.instances is not None:
-            counts = counts._replace(instances=_instances_of(pair, label, inference, valid,
-                                                             settings))
-        if scoring.distances is not None:
-            counted = _counted(label, valid, scoring.ignore_index)
-            counts = counts._replace(distances=count_distances(
-                label, inference, counts.ids, counts.ids != scoring.ignore_index, counted,
-                scoring.distances), group_distances=None if scoring.groups is None
-                else count_group_distances(label, inference, counted, scoring.groups,
-                                           scoring.distances))
+            instances = read_instances(pair.instances)
+            _check_same_size(pair.instances, instances.shape, pair.label, label.shape,
+                             at_fault=pair.instances)
+        counts = tally_pair(label, inference, valid, scoring, tally, instances,
+                            settings.instance_map)
+        if settings.check_with_sklearn:
+            check_with_sklearn(pair.label, pair.inference, label, inference, counts,
+                               scoring.ignore_index, valid)
         report = image_report(shown(pair.key), pair.label, pair.inference, counts, scoring)
     except MaskError as error:
         return Result(pair.key, shown(error.path or pair.label), None, str(error)), None
@@ -6526,16 +6542,33 @@ def score_pair(pair, settings):
     return Result(pair.key, shown(pair.label), report, None, counts), (label, inference, valid)
 
 
-def _instances_of(pair, label, inference, valid, settings):
-    """The pair's InstanceCounts (--instances), over the pixels it counts."""
-    instances = read_instances(pair.instances)
-    _check_same_size(pair.instances, instances.shape, pair.label, label.shape,
-                     at_fault=pair.instances)
-    scoring = settings.scoring
-    return count_instances(instances, inference, _counted(label, valid, scoring.ignore_index),
-                           scoring.instance_sizes,
-                           None if settings.instance_map is None else settings.instance_map.table,
-                           scoring.groups)
+def tally_pair(label, inference, valid, scoring, scores=None, instances=None, instance_map=None):
+    """The Counts of a pair read into class ids, under the scoring record: its matrix (from scores,
+    a ScoreCounts at the threshold, when there are no boundary bands to count), and what the rules
+    add (boundary counts, the score tally, with instances, an instance file's values, through
+    instance_map, their InstanceCounts, boundary distances). valid: the pixels to count, or
+    None."""
+    if scores is not None and not scoring.boundary:  # no pixel to count again
+        counts = counts_at_threshold(scores, scoring.threshold)
+    else:
+        band_width = boundary_width(label.shape,
+                                    scoring.boundary_ratio) if scoring.boundary else 0
+        counts = count_occurring(label, inference, scoring.ignore_index, band_width, valid)
+        counts = counts._replace(scores=scores)
+    if instances is None and scoring.distances is None:
+        return counts
+    counted = _counted(label, valid, scoring.ignore_index)
+    if instances is not None:
+        counts = counts._replace(instances=count_instances(
+            instances, inference, counted, scoring.instance_sizes,
+            None if instance_map is None else instance_map.table, scoring.groups))
+    if scoring.distances is not None:
+        counts = counts._replace(distances=count_distances(
+            label, inference, counts.ids, counts.ids != scoring.ignore_index, counted,
+            scoring.distances), group_distances=None if scoring.groups is None
+            else count_group_distances(label, inference, counted, scoring.groups,
+                                       scoring.distances))
+    return counts
 
 
 def _counted(label, valid, ignore_index):
@@ -6545,18 +6578,15 @@ def _counted(label, valid, ignore_index):
     return label != ignore_index if valid is None else valid & (label != ignore_index)
 
 
-def _thresholded(pair, settings):
-    """A label and its score map as (the label's ids: 1 for the positive class, 0 for the rest; the
-    map at the threshold, 1 at or above it, else 0; the pixels counted, or None for every one; the
-    pair's ScoreCounts)."""
-    scoring = settings.scoring
-    positive, counted, codes, levels = read_score_pair(
-        pair.label, pair.inference, scoring.positive_class, settings.palette, settings.label_map,
-        scoring.ignore_index, settings.label_encoding, pair.valid)
+def thresholded(positive, counted, codes, levels, threshold):
+    """A label's pixels of the positive class (bool) and its score map (codes indexing levels, as
+    read_scores gives them) as (the label's ids: 1 for the positive class, 0 for the rest; the map
+    at the threshold, 1 at or above it, else 0; the pair's ScoreCounts over the pixels counted, a
+    bool array or None for every one)."""
     label = positive.view(np.uint8)
     # levels ascend: a code at or past the first level at the threshold scores at or above it
-    inference = (codes >= np.searchsorted(levels, scoring.threshold)).view(np.uint8)
-    return label, inference, counted, count_scores(positive, codes, levels, counted)
+    inference = (codes >= np.searchsorted(levels, threshold)).view(np.uint8)
+    return label, inference, count_scores(positive, codes, levels, counted)
 
 
 def pair_task(pair, settings):
@@ -6570,7 +6600,8 @@ def pair_task(pair, settings):
     return result
 
 
-def check_with_sklearn(pair, label, inference, counts, ignore_index, valid=None):
+def check_with_sklearn(label_name, inference_name, label, inference, counts, ignore_index,
+                       valid=None):
     """Raise CheckFailed unless a pair's Counts equal
     sklearn.metrics.confusion_matrix(labels=range(256)) of its raw id arrays, the pixels labelled
     ignore_index and those outside valid (when not None) removed first (scikit-learn has no ignore
@@ -6588,7 +6619,7 @@ def check_with_sklearn(pair, label, inference, counts, ignore_index, valid=None)
     differ = np.argwhere(ours != expected)
     if differ.size:
         row, column = differ[0].tolist()
-        raise CheckFailed(f"{shown(pair.label)}, {shown(pair.inference)}: the confusion matrix "
+        raise CheckFailed(f"{shown(label_name)}, {shown(inference_name)}: the confusion matrix "
                           f"differs from scikit-learn's in {plural(len(differ), 'cell')}, first "
                           f"[{row}][{column}]: {ours[row, column]} here, {expected[row, column]} "
                           "by scikit-learn; no number of this run is to be trusted: please report "
