@@ -39,6 +39,7 @@ pixel arrays (with pixels labelled --ignore-index removed).
 #   sinks        console text, JSON document, report folder: begin / add / finish; the folder draws
 #   pipeline     scoring pairs (in worker processes), merging reports, handing results to the sinks
 #   CLI          the options, Settings made from them, main()
+#   API          Evaluator: the options by name, arrays added in memory, the same reports, merged
 
 import argparse
 import contextlib
@@ -555,7 +556,11 @@ class Terminated(BaseException):
 
 # ---------------------------------------------------------------- reading
 
-PngImagePlugin.MAX_TEXT_CHUNK = PNG_METADATA_LIMIT
+def configure_pillow(max_image_pixels):
+    """Pillow's limits for a run that reads files: the decompression-bomb guard, and the text and
+    colour-profile chunks a PNG may hold (set when a run starts, never on import)."""
+    Image.MAX_IMAGE_PIXELS = max_image_pixels
+    PngImagePlugin.MAX_TEXT_CHUNK = PNG_METADATA_LIMIT
 
 def shown(path):
     """A file name as one line of printable text: undecodable bytes as \\xNN, control characters
@@ -692,6 +697,8 @@ def _checked_ids(values, name, path, what, wide):
     """values (integers) as class ids: uint8 when within 0..255; with wide, int32 when within
     0..MAX_MAPPED_ID, for an id map to send into the label space; else MaskError, saying how many
     pixels are outside, the range, and the options that map ids."""
+    if values.dtype == np.uint8:  # nothing to check
+        return values
     lowest, highest = int(values.min(initial=0)), int(values.max(initial=0))
     if 0 <= lowest and highest < LABEL_SPACE:
         return values.astype(np.uint8, copy=False)
@@ -1120,13 +1127,18 @@ def read_instances(path):
     """A Cityscapes instance file's values (int64): class id x 1000 + the instance's number on the
     pixels of an instance, the class id elsewhere (16-bit greyscale); raises MaskError."""
     if is_array_file(path):
-        values = load_array(path, "instance file")
-        if values.dtype.kind not in "iu" or values.size and not (
-                0 <= values.min() <= values.max() < MAX_INSTANCE_VALUE):
-            raise MaskError(f"{shown(path)}: not integers from 0 to {MAX_INSTANCE_VALUE - 1}; "
-                            "instance files hold class id x 1000 + the instance's number", path)
-        return values.astype(np.int64, copy=False)
+        return instances_of_array(load_array(path, "instance file"), shown(path), path)
     return read_image_file(path, lambda image: _decode_instances(image, path))
+
+
+def instances_of_array(values, name, path=None):
+    """An array of instance values (class id x 1000 + the instance's number) as int64; raises
+    MaskError naming the array and its file (path, or None)."""
+    if values.dtype.kind not in "iu" or values.size and not (
+            0 <= values.min() <= values.max() < MAX_INSTANCE_VALUE):
+        raise MaskError(f"{name}: not integers from 0 to {MAX_INSTANCE_VALUE - 1}; instance files "
+                        "hold class id x 1000 + the instance's number", path)
+    return values.astype(np.int64, copy=False)
 
 
 def _decode_instances(image, path):
@@ -1862,9 +1874,9 @@ def _check_image_report(image):
     if not isinstance(image, dict):
         raise _problem("an entry of images", image, "an image report")
     image_id = _check_id(image.get("id"))
-    for key in ("label", "inference"):
-        if not isinstance(image.get(key), str):
-            raise _problem(f"image {image_id}: {key}", image.get(key), "a file name")
+    for key in ("label", "inference"):  # null: an array the Python API was given
+        if not isinstance(image.get(key), str | None):
+            raise _problem(f"image {image_id}: {key}", image.get(key), "a file name or null")
     matrix = image.get("confusion_matrix")
     labels, rows = (matrix.get("labels"), matrix.get("matrix")) if isinstance(matrix,
                                                                               dict) else (None,
@@ -2066,8 +2078,8 @@ def read_reports(paths, given=None, how="merged"):
         records.append((path, document.get("shards"), held))
         for image in document["images"]:
             pixels += sum(map(sum, image["confusion_matrix"]["matrix"]))
-            images.append({**image, "label": shown(image["label"]),
-                           "inference": shown(image["inference"])})
+            images.append({**image, "label": image["label"] and shown(image["label"]),
+                           "inference": image["inference"] and shown(image["inference"])})
         refused += [Refused(e["id"], shown(e["path"]), shown(e["error"]))
                     for e in document["errors"]]
     if pixels > MAX_PIXELS:
@@ -3547,11 +3559,18 @@ def worst_class(report):
 
 
 def image_report(image_id, label_path, inference_path, counts, scoring=Scoring()):
-    """The report of one image's Counts under the scoring record, with its id and files first."""
-    return {"id": image_id, "label": shown(label_path), "inference": shown(inference_path),
+    """The report of one image's Counts under the scoring record, with its id and files first (None
+    for arrays given in memory, which have no file)."""
+    return {"id": image_id, "label": label_path and shown(label_path),
+            "inference": inference_path and shown(inference_path),
             **compute_report(counts, scoring.zero_division, scoring.ignore_index,
                              scoring.class_names, groups=scoring.groups,
                              excluded=scoring.exclude_from_means)}
+
+
+def files_compared(report):
+    """': label vs inference' of an image report's files, or '' for arrays given in memory."""
+    return "" if report["label"] is None else f": {report['label']} vs {report['inference']}"
 
 
 def combined_report(total, summary_rows, scoring=Scoring(), image_ious=None, num_classes=None):
@@ -5275,8 +5294,7 @@ def format_summary(rows, digits=4):
 def format_image_section(image, scoring=Scoring(), digits=4):
     """One image's heading, confusion matrix and classification report."""
     ignore_index, class_names = scoring.ignore_index, scoring.class_names
-    heading = (f"=== {image['id']}: {image['label']} vs {image['inference']}, "
-               f"{image['pixels']} pixels counted ===")
+    heading = (f"=== {image['id']}{files_compared(image)}, {image['pixels']} pixels counted ===")
     if image["pixels"] == 0:
         heading += f"\nevery label pixel is the ignore index {ignore_index}: nothing to score"
     return "\n\n".join(part for part in (
@@ -5805,8 +5823,8 @@ def image_page(report, file, settings, pictures):
     pairs = confused_pairs(report, 5, names)
     body = (f'<nav class="pager"><a href="../index.html">&larr; all images</a>{NAVIGATION}</nav>'
             f"<h1>{html.escape(image_id)}</h1>"
-            f'<p class="meta">{html.escape(report["label"])} vs '
-            f'{html.escape(report["inference"])}, {plural(report["pixels"], "pixel")} counted '
+            f'<p class="meta">{html.escape(files_compared(report).removeprefix(": "))}'
+            f'{"" if report["label"] is None else ", "}{plural(report["pixels"], "pixel")} counted '
             f'&middot; {" &middot; ".join(links)}</p>'
             + (html_headline(report, digits) if report["pixels"] else "")
             + html_score_curves(report, digits) + shown_pictures
@@ -6651,7 +6669,7 @@ def _start_worker(max_image_pixels):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle, once
     # the parent ends its workers with SIGTERM: no word
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    Image.MAX_IMAGE_PIXELS = max_image_pixels
+    configure_pillow(max_image_pixels)
 
 
 def score_pairs(pairs, settings, jobs=1):
@@ -6744,17 +6762,44 @@ class Tallies:
         return combined
 
 
-def consume_results(results, count, refused, settings, merged=False, incomplete=()):
-    """Hand every result to every sink as it arrives, then the combined report; returns the exit
-    status: NUMBERS_IN_DOUBT when the counts say the ids do not mean what they should
-    (id_scheme_warnings).
+def report_to(sinks, results, refused, settings, bar=None, incomplete=(), tell=None):
+    """Hand every result to every sink as it arrives (refused ones join refused), then the combined
+    report; returns the doubts: warnings that the numbers are wrong as the ids stand
+    (id_scheme_warnings). Every warning (incomplete ones, the doubts, hints) goes to tell before the
+    sinks finish. Only the tallies and one small summary row per image are kept."""
+    tallies, rows = Tallies(settings), []
+    for result in results:
+        if bar is not None:
+            bar.update()
+        if result.error is not None:
+            refused.append(Refused(result.key, result.path, result.error))
+            continue
+        tallies.add(result.counts)
+        for sink in sinks:
+            sink.add(result)
+        rows.append(summary_row(result.report, output_name(result.key)))
+    combined = tallies.combined(rows, settings)
+    refused.sort(key=lambda error: id_order(error.key))
+    doubts = (id_scheme_warnings(tallies.total.matrix, settings.scoring.ignore_index)
+              + positive_class_warnings(combined, settings.scoring))
+    hints = (ignored_foreground_hint(tallies.total.matrix, settings.scoring.ignore_index)
+             + unweighted_instances_hint(combined))
+    warnings = [*incomplete, *doubts, *hints]
+    for warning in warnings if tell is not None else ():
+        tell(warning)
+    for sink in sinks:
+        sink.finish(combined, rows, refused, warnings)
+    return doubts
 
-    Only the summed matrix and one small summary row per image are kept. incomplete
-    are warnings that the merged reports miss images: with them, the status is 1.
+
+def consume_results(results, count, refused, settings, merged=False, incomplete=()):
+    """Report the results (report_to) on standard output and in the report folder; returns the exit
+    status: NUMBERS_IN_DOUBT when the counts say the ids do not mean what they should.
+
+    incomplete are warnings that the merged reports miss images: with them, the status is 1.
     Standard output failing (a closed pipe, a full disk) does not stop the report folder.
     """
-    tallies = Tallies(settings)
-    rows, bar, console = [], progress_bar(count, settings.quiet), Console(sys.stdout)
+    bar, console = progress_bar(count, settings.quiet), Console(sys.stdout)
     with contextlib.ExitStack() as stack:
         if bar is not None:
             stack.callback(bar.close)
@@ -6767,28 +6812,8 @@ def consume_results(results, count, refused, settings, merged=False, incomplete=
             stack.enter_context(sink).begin()
         # Closed first when the run stops: the workers end before the sinks clean up after them.
         results = stack.enter_context(contextlib.closing(results))
-        for result in results:
-            if bar is not None:
-                bar.update()
-            if result.error is not None:
-                refused.append(Refused(result.key, result.path, result.error))
-                continue
-            tallies.add(result.counts)
-            for sink in sinks:
-                sink.add(result)
-            rows.append(summary_row(result.report, output_name(result.key)))
-        combined = tallies.combined(rows, settings)
-        refused.sort(key=lambda error: id_order(error.key))
-        # wrong as the ids stand
-        doubts = (id_scheme_warnings(tallies.total.matrix, settings.scoring.ignore_index)
-                  + positive_class_warnings(combined, settings.scoring))
-        hints = (ignored_foreground_hint(tallies.total.matrix, settings.scoring.ignore_index)
-                 + unweighted_instances_hint(combined))
-        warnings = [*incomplete, *doubts, *hints]
-        for warning in warnings:
-            say(f"warning: {warning}")
-        for sink in sinks:
-            sink.finish(combined, rows, refused, warnings)
+        doubts = report_to(sinks, results, refused, settings, bar, incomplete,
+                           lambda warning: say(f"warning: {warning}"))
         if document is not console and settings.format == "json":
             console.write(document.getvalue())
             console.flush()
@@ -7227,8 +7252,8 @@ class OptionParser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def build_parser():
-    parser = OptionParser(
+def build_parser(parser_class=OptionParser):
+    parser = parser_class(
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Exit status: 0 when every pair was scored; 1 when some files were refused (the "
@@ -7363,8 +7388,9 @@ def _read_option_files(options, reading_reports):
     """The class names, id maps and palette the options name (or the labels folder's class names
     file), read: ({option: what was read}, the option the names came from); raises UsageError."""
     names_source, names_option = options.class_names, "--class-names"
-    names_file = options.labels / CLASS_NAMES_FILE
-    if names_source is None and not reading_reports and _exists(names_file):
+    # no labels folder: the Python API's arrays
+    names_file = options.labels and options.labels / CLASS_NAMES_FILE
+    if names_source is None and not reading_reports and names_file and _exists(names_file):
         names_source, names_option = names_file, shown(names_file)
     readers = ((names_option, read_class_names, names_source),
                ("--label-map", read_id_map, options.label_map),
@@ -7571,7 +7597,7 @@ def run(argv):
     # a path the system refuses outright: too long, a folder that cannot be searched
     except OSError as error:
         return fail(system_problem(error))
-    Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
+    configure_pillow(settings.max_image_pixels)
     if sys.stdout is None:
         return fail("there is no standard output to write the report to")
     try:
@@ -7587,6 +7613,396 @@ def run(argv):
         return fail(f"cannot write the report folder {shown(settings.output_dir)}/: {error}")
     except OSError as error:
         return fail(system_problem(error))
+
+
+# ---------------------------------------------------------------- API
+
+# The options an Evaluator has no use for (of files, folders, output and runs), and what it has
+# instead.
+FILES_ONLY = "it reads files; add() takes arrays of class ids"
+NOT_IN_AN_EVALUATOR = {
+    "labels": "add() takes the labels", "inferences": "add() takes the inferences",
+    "recursive": FILES_ONLY, "label_suffix": FILES_ONLY, "inference_suffix": FILES_ONLY,
+    "instance_suffix": FILES_ONLY, "images": FILES_ONLY, "max_image_pixels": FILES_ONLY,
+    "palette": FILES_ONLY + " (turn colours into ids first)", "label_encoding": FILES_ONLY,
+    "valid_masks": "give add() each image's valid mask: valid=", "valid_suffix": FILES_ONLY,
+    "format": "report() is the JSON document, text() the text",
+    "quiet": "an Evaluator prints nothing",
+    "brief": "give it to text()", "per_case": "give it to text()", "digits": "give it to text()",
+    "output_dir": "use write_folder(path)", "plots_per_image": "give it to write_folder()",
+    "merge": "use Evaluator.merged()", "compare": "compare the reports with --compare",
+    "shard": "each process adds its own images; merge the evaluators", "jobs": FILES_ONLY}
+# instances=True: add() takes each image's instance array (instances=), recorded so in the input
+INSTANCES_GIVEN = "add(instances=)"
+
+
+class UnknownOption(TypeError, ValueError):
+    """An Evaluator option of no name the command line has (a TypeError, as for any unexpected
+    keyword, and a ValueError, as for any option the Evaluator refuses)."""
+
+
+class NumbersInDoubtWarning(UserWarning):
+    """What the command line's exit status 3 says: the tool believes the report's numbers wrong as
+    the ids stand (the warning says why)."""
+
+
+class RaisingParser(OptionParser):
+    """The options' parser of the Python API: a bad value raises UsageError, printing nothing."""
+
+    def error(self, message):
+        raise UsageError(message)
+
+
+def api_message(text):
+    """A message of the command line in the Python API's words: option --ignore-index is argument
+    ignore_index."""
+    return re.sub(r"(?:argument )?--([a-z][a-z-]*)", lambda match: match[1].replace("-", "_"),
+                  text)
+
+
+def _option_text(flag, value):
+    """A number, text or path as the command line's text of option flag; raises UsageError."""
+    if isinstance(value, bool | np.bool_):
+        raise UsageError(f"{flag} takes a value, not {value}")
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        return repr(float(value))
+    if isinstance(value, str | Path):
+        return str(value)
+    raise UsageError(f"{flag}: a {type(value).__name__} is not a value for it")
+
+
+def _given_lines(name, value):
+    """An option's file given as a list or dict (class_names, groups, instance_sizes): GivenLines in
+    the file's form, read by the same reader; raises UsageError."""
+    entries = dict(enumerate(value)) if isinstance(value, list | tuple) else value
+    lines = []
+    for key, entry in entries.items():
+        if name == "groups":
+            if not isinstance(key, str) or isinstance(entry, str) or not all(
+                    isinstance(class_id, int | np.integer) for class_id in entry):
+                raise UsageError(f"--{name}: give {{name: [id, id, ...]}}, not {key!r}: {entry!r}")
+            lines.append(f"{key}: {' '.join(str(int(class_id)) for class_id in entry)}")
+            continue
+        if not isinstance(key, int | np.integer) or isinstance(key, bool):
+            raise UsageError(f"--{name}: {key!r} is not an id")
+        if entry is None or entry == "":  # an id left unnamed
+            continue
+        if not isinstance(entry, str | int | float) or "\n" in str(entry):
+            raise UsageError(f"--{name}: id {key}: {entry!r} is not a one-line value")
+        lines.append(f"{int(key)}: {entry}")
+    return GivenLines(name, tuple(lines))
+
+
+def _argv_and_lines(options):
+    """The command line of an Evaluator's options and those given as lists or dicts (GivenLines, by
+    the option's name); raises UsageError, or UnknownOption."""
+    actions = {action.dest: action for action in build_parser()._actions if action.option_strings}
+    argv, lines = [], {}
+    for name, value in options.items():
+        if name not in actions or name == "help":
+            import difflib  # only a misspelt option pays for the import
+            close = difflib.get_close_matches(name, actions, 1)
+            raise UnknownOption(f"{name} is no option of an Evaluator"
+                                + (f"; did you mean {close[0]}?" if close else ""))
+        if name in NOT_IN_AN_EVALUATOR:
+            raise UsageError(f"{name} does not apply to an Evaluator: "
+                             f"{NOT_IN_AN_EVALUATOR[name]}")
+        action, flag = actions[name], actions[name].option_strings[0]
+        if name in ("class_names", "groups", "instance_sizes") and isinstance(value, list | tuple
+                                                                             | dict):
+            lines[name] = _given_lines(name, value)
+        elif name == "instances":
+            if value is not True and value is not False:
+                raise UsageError("--instances is True when add() is given instance arrays")
+            lines[name] = INSTANCES_GIVEN if value else None
+        elif action.nargs == 0:  # a flag
+            if not isinstance(value, bool | np.bool_):
+                raise UsageError(f"{flag} is True or False, not {value!r}")
+            argv += [flag] if value else []
+        elif action.nargs == 2:  # --spacing
+            values = list(value) if isinstance(value, list | tuple | np.ndarray) else [value]
+            if len(values) != 2:
+                raise UsageError(f"{flag} takes two values, (SY, SX)")
+            argv += [flag, *(_option_text(flag, size) for size in values)]
+        else:
+            argv.append(f"{flag}={_typed_option_text(name, flag, value)}")
+    return argv, lines
+
+
+def _typed_option_text(name, flag, value):
+    """The command line's text of an option whose Python values differ from its words: None for no
+    ignore index, NaN for zero division, a list of ids, an id map as a dict."""
+    if name == "ignore_index" and value is None:
+        return "none"
+    if name == "zero_division" and isinstance(value, float | int | np.number) \
+            and not isinstance(value, bool):
+        return "nan" if math.isnan(value) else f"{value:g}"
+    if name == "exclude_from_means" and isinstance(value, list | tuple | set | range):
+        return ",".join(_option_text(flag, class_id) for class_id in sorted(value))
+    if name.endswith("_map") and isinstance(value, dict):
+        if not all(isinstance(target, int | np.integer) and (source == "*" or isinstance(
+                source, int | np.integer)) for source, target in value.items()) or not value:
+            raise UsageError(f"{flag}: give {{from id: to id}} ('*' for every id not listed)")
+        return ",".join(f"{source}:{int(target)}" for source, target in value.items())
+    return _option_text(flag, value)
+
+
+def evaluator_settings(options):
+    """The Settings of an Evaluator's options, by the command line's parser and checks; raises
+    ValueError (UsageError) naming the option as the Python API names it."""
+    try:
+        argv, lines = _argv_and_lines(options)
+        parsed = build_parser(RaisingParser).parse_args(argv)
+        parsed.labels = parsed.inferences = parsed.images = None  # nothing read from a folder
+        for name, value in lines.items():
+            setattr(parsed, name, value)
+        settings = make_settings(parsed)
+    except UsageError as error:
+        raise UsageError(api_message(str(error))) from None
+    except OSError as error:  # a file an option names that cannot be read
+        raise UsageError(api_message(system_problem(error))) from None
+    return dataclasses.replace(settings, quiet=True)
+
+
+def _batch_of(array, what):
+    """An array (or anything numpy.asarray takes, a CPU tensor too) of one image (H, W) or a batch
+    (N, H, W) as a batch; a channel axis of length 1 ((H, W, 1), (N, 1, H, W), (N, H, W, 1)) is
+    dropped. Raises ValueError."""
+    try:
+        array = np.asarray(array)
+    except (TypeError, ValueError, RuntimeError) as error:  # a GPU tensor, one that needs grad
+        raise ValueError(f"{what}: not an array ({error})") from None
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"{what}: an array of {array.dtype}; give an array of numbers")
+    if array.ndim in (3, 4) and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim == 4 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim not in (2, 3) or 0 in array.shape[-2:]:
+        raise ValueError(f"{what}: an array of shape {array.shape}; give one image, (H, W), or "
+                         "a batch of them, (N, H, W)")
+    return array if array.ndim == 3 else array[np.newaxis]
+
+
+def _as_ids(array, name, id_map, option):
+    """An image's array as class ids through its id map, and the ids' bits (ids_of_array); raises
+    MaskError."""
+    if array.dtype.kind == "f":
+        raise MaskError(f"{name}: an array of {array.dtype}"
+                        + (" with NaN" if np.isnan(array).any() else "")
+                        + ", not of class ids; take each pixel's class first (e.g. "
+                        "logits.argmax(1)), or give a score map with scores=True")
+    ids, bits = ids_of_array(array, name, None, _maps_wide(id_map))
+    return mapped_ids(ids, id_map, name, option), bits
+
+
+def _compact(counts):
+    """Counts kept for a report to come: ids and matrix in the smallest types that hold them."""
+    matrix = counts.matrix
+    return counts._replace(ids=counts.ids.astype(np.uint8), matrix=matrix.astype(
+        np.min_scalar_type(int(matrix.max(initial=0)))))
+
+
+def _full(counts):
+    """Counts kept by _compact as counting made them."""
+    return counts._replace(ids=counts.ids.astype(np.intp), matrix=counts.matrix.astype(np.int64))
+
+
+class Evaluator:
+    """Scores arrays in memory as the command line scores mask files, with the same options (by
+    name: ignore_index=255, class_names="cityscapes", ...), the same checks and the same reports.
+
+    It keeps each image's tally (its confusion matrix over the ids that occur, and what the
+    options add), never its pixels; evaluators of parts of a data set merge into the evaluator of
+    the whole (Evaluator.merged, +).
+    """
+
+    def __init__(self, **options):
+        self._settings = evaluator_settings(options)
+        self._images = []  # (id, whether add() was given it, the image's Counts, compact)
+        self._ids = set()
+        self._number = 1  # the next id to try for an image added without one
+
+    def __len__(self):
+        return len(self._images)
+
+    def __repr__(self):
+        return f"<Evaluator of {plural(len(self), 'image')}>"
+
+    def add(self, label, inference, id=None, valid=None, instances=None):
+        """Add an image, label and inference (H, W), or a batch of them (N, H, W): integer class
+        ids (with scores=True, the inference is a score map within [0, 1]). id: the image's id
+        (a list of N for a batch; default: its number). valid: the pixels to count, those that are
+        not 0. instances: with instances=True, the instance values. Raises ValueError, adding no
+        image of the batch."""
+        scoring = self._settings.scoring
+        labels = _batch_of(label, "label")
+        inferences = _batch_of(inference, "inference")
+        if labels.shape != inferences.shape:
+            raise ValueError(f"label has shape {labels.shape[-3 if len(labels) > 1 else -2:]} but "
+                             f"inference {inferences.shape[-3 if len(labels) > 1 else -2:]}: "
+                             "sizes differ")
+        companions = []
+        for part, name in ((valid, "valid"), (instances, "instances")):
+            companions.append(None if part is None else _batch_of(part, name))
+            if part is not None and companions[-1].shape != labels.shape:
+                raise ValueError(f"{name} has shape {companions[-1].shape} but label "
+                                 f"{labels.shape}: sizes differ")
+        if (instances is not None) != (scoring.instance_sizes is not None):
+            raise ValueError("instances: give add() instance arrays when the Evaluator is made "
+                             "with instances=True, and only then")
+        keys = self._new_ids(id, len(labels))
+        try:
+            tallies = [_compact(self._tally(key, labels[index], inferences[index],
+                                            *(part if part is None else part[index]
+                                              for part in companions)))
+                       for index, key in enumerate(keys)]
+        except MaskError as error:
+            raise ValueError(api_message(str(error))) from None
+        self._images += [(key, id is not None, counts) for key, counts in zip(keys, tallies)]
+        self._ids.update(keys)
+        return self
+
+    def _new_ids(self, given, count):
+        """The ids of count images to add: given (an id, or a list of count ids), or the next
+        numbers not taken; raises ValueError."""
+        if given is None:
+            keys = []
+            while len(keys) < count:
+                if str(self._number) not in self._ids:
+                    keys.append(str(self._number))
+                self._number += 1
+            return keys
+        keys = [given] if isinstance(given, str | int | np.integer) else list(given)
+        if len(keys) != count:
+            raise ValueError(f"id: {len(keys)} ids for {plural(count, 'image')}")
+        keys = [str(key) for key in keys]
+        taken = next((key for key in keys if key in self._ids or keys.count(key) > 1), None)
+        if taken is not None or "" in keys:
+            raise ValueError(f"id: image {taken!r} was added before; each image is added once, "
+                             "with an id of its own" if taken else "id: an image id is not empty")
+        return keys
+
+    def _tally(self, key, label, inference, valid, instances):
+        """One image's Counts, as score_pair counts a pair read from files; raises MaskError."""
+        settings, scoring = self._settings, self._settings.scoring
+        names = [f"image {key}: {what}" for what in ("label", "inference", "valid", "instances")]
+        label, label_bits = _as_ids(label, names[0], settings.label_map, "--label-map")
+        counted = None if valid is None else valid != 0
+        if instances is not None:
+            instances = instances_of_array(instances, names[3])
+        tally = None
+        if scoring.threshold is None:
+            inference, bits = _as_ids(inference, names[1], settings.inference_map,
+                                      "--inference-map")
+            _check_bit_depths(*(MaskSide(name, ids, bits, id_map, option) for name, ids, bits,
+                                id_map, option in (
+                (names[0], label, label_bits, settings.label_map, "--label-map"),
+                (names[1], inference, bits, settings.inference_map, "--inference-map"))),
+                scoring.ignore_index)
+        else:
+            codes, levels = scores_of_array(inference, names[1])
+            counted = _counted(label, counted, scoring.ignore_index)
+            label, inference, tally = thresholded(label == scoring.positive_class, counted, codes,
+                                                  levels, scoring.threshold)
+        counts = tally_pair(label, inference, counted, scoring, tally, instances,
+                            settings.instance_map)
+        if settings.check_with_sklearn:
+            check_with_sklearn(names[0], names[1], label, inference, counts, scoring.ignore_index,
+                               counted)
+        return counts
+
+    @classmethod
+    def merged(cls, evaluators):
+        """One Evaluator of the images of evaluators made with the same options: its report is
+        that of one evaluator given every image (their tallies add up exactly). Ids given to add()
+        must differ across them; images added without an id are numbered anew. Raises
+        ValueError."""
+        evaluators = list(evaluators)
+        if not evaluators or not all(isinstance(other, Evaluator) for other in evaluators):
+            raise TypeError("Evaluator.merged takes a list of Evaluators")
+        first = evaluators[0]
+        for other in evaluators[1:]:
+            difference = first._difference(other)
+            if difference is not None:
+                raise ValueError(f"the evaluators were made with different options ({difference} "
+                                 "differs): their numbers do not add up")
+        whole = cls.__new__(cls)
+        whole._settings, whole._images, whole._ids, whole._number = first._settings, [], set(), 1
+        given = [image for other in evaluators for image in other._images if image[1]]
+        keys = [key for key, *_ in given]
+        if len(set(keys)) < len(keys):
+            twice = next(key for key in keys if keys.count(key) > 1)
+            raise ValueError(f"image {twice!r} is in more than one evaluator; merged evaluators "
+                             "hold different images")
+        whole._images, whole._ids = given, set(keys)
+        numbered = [counts for other in evaluators for _, was_given, counts in other._images
+                    if not was_given]
+        whole._images += [(key, False, counts)
+                          for key, counts in zip(whole._new_ids(None, len(numbered)), numbered)]
+        whole._ids.update(key for key, *_ in whole._images)
+        return whole
+
+    def _difference(self, other):
+        """The first option on which two evaluators differ, or None."""
+        mine, theirs = self._settings, other._settings
+        heads = json_head(mine), json_head(theirs)
+        return next((name for name in heads[0] if heads[0][name] != heads[1][name]), None) or next(
+            (name for name in ("num_classes", "bootstrap", "confidence", "seed")
+             if getattr(mine, name) != getattr(theirs, name)), None)
+
+    def __add__(self, other):
+        return Evaluator.merged([self, other]) if isinstance(other, Evaluator) else NotImplemented
+
+    def __radd__(self, other):  # sum(evaluators) starts from 0
+        return Evaluator.merged([self]) if other == 0 else NotImplemented
+
+    def _report(self, sinks, settings):
+        """The images' results to the sinks, then the combined report; a NumbersInDoubtWarning
+        for each reason to believe the numbers wrong."""
+        scoring = settings.scoring
+        results = (Result(shown(key), None, image_report(shown(key), None, None, counts, scoring),
+                          None, counts) for key, _, counts in (
+            (key, given, _full(counts))
+            for key, given, counts in sorted(self._images, key=lambda image: id_order(image[0]))))
+        for sink in sinks:
+            sink.begin()
+        for doubt in report_to(sinks, results, [], settings):
+            warnings.warn(doubt, NumbersInDoubtWarning, stacklevel=3)
+
+    def report(self):
+        """The report as --format json writes it: a dict of the same keys and numbers."""
+        document = io.StringIO()
+        self._report([JsonSink(document, self._settings)], self._settings)
+        return json.loads(document.getvalue())
+
+    def text(self, brief=False, per_case=False, digits=4):
+        """The report as the command line prints it (with --brief, --per-case, --digits)."""
+        if type(digits) is not int or not 0 <= digits <= MAX_DIGITS:
+            raise ValueError(f"digits must be within 0..{MAX_DIGITS}")
+        settings = dataclasses.replace(self._settings, brief=bool(brief), per_case=bool(per_case),
+                                       digits=digits)
+        document = io.StringIO()
+        self._report([TextSink(document, settings)], settings)
+        return document.getvalue()
+
+    def write_folder(self, path, plots_per_image=False, digits=4):
+        """Write the report folder of --output-dir at path (as --merge writes it: no overlays, as no
+        pixel is kept); returns its Path. Raises OSError when it cannot be written."""
+        folder = Path(path)
+        problem = output_dir_problem(folder, [])
+        if problem:
+            raise ValueError(f"{shown(folder)}: {problem}")
+        settings = dataclasses.replace(self._settings, output_dir=folder, digits=digits,
+                                       plots_per_image=bool(plots_per_image))
+        try:
+            with FolderSink(settings, merged=True) as sink:
+                self._report([sink], settings)
+        except OutputError as error:
+            raise OSError(f"cannot write the report folder {shown(folder)}/: {error}") from None
+        return folder
 
 
 if __name__ == "__main__":
