@@ -17,6 +17,13 @@ boundary F1), and per case (over the images) as medical imaging reports them.
     python Semantic_Segmentation_Label_Metrics.py --brief --num-classes 19
     python Semantic_Segmentation_Label_Metrics.py --distances --spacing 0.8 0.8 --per-case
 
+From Python, on arrays in memory (the same options by name, the same reports):
+
+    import Semantic_Segmentation_Label_Metrics as sslm
+    evaluator = sslm.Evaluator(ignore_index=255, class_names="cityscapes")
+    evaluator.add(label, prediction)  # (H, W) or (N, H, W) class ids; CPU tensors too
+    report = evaluator.report()  # the dict --format json prints
+
 Conventions: matrix[i][j] = pixels labelled i and predicted j (rows = label,
 columns = inference, as in scikit-learn). The numbers are identical to
 sklearn.metrics.confusion_matrix, precision_recall_fscore_support, jaccard_score,
@@ -49,6 +56,7 @@ import functools
 import html
 import importlib.util
 import io
+import itertools
 import json
 import math
 import os
@@ -710,8 +718,10 @@ def _checked_ids(values, name, path, what, wide):
     raise MaskError(f"{name}: {what} with {found}, {plural(outside, 'pixel')} outside 0..255; "
                     "class ids must be within 0..255"
                     + ("" if not mappable or wide else "; map them into it with --label-map or "
-                       "--inference-map (a file of 'from: to' lines, '*: to' for the rest)"),
-                    path)
+                       "--inference-map (a file of 'from: to' lines, '*: to' for the rest)")
+                    + ("" if lowest >= 0 else "; a negative id (such as PyTorch's ignore value "
+                       "-100) cannot be mapped: set it to an id no class has, e.g. 255, and give "
+                       "that as the ignore index"), path)
 
 
 def read_image_file(path, decode):
@@ -7634,6 +7644,8 @@ NOT_IN_AN_EVALUATOR = {
     "shard": "each process adds its own images; merge the evaluators", "jobs": FILES_ONLY}
 # instances=True: add() takes each image's instance array (instances=), recorded so in the input
 INSTANCES_GIVEN = "add(instances=)"
+# an (H, W, 3) or (H, W, 4) array whose H and W are at least this is colours, not a batch
+MIN_COLOUR_SIDE = 16
 
 
 class UnknownOption(TypeError, ValueError):
@@ -7655,9 +7667,12 @@ class RaisingParser(OptionParser):
 
 def api_message(text):
     """A message of the command line in the Python API's words: option --ignore-index is argument
-    ignore_index."""
-    return re.sub(r"(?:argument )?--([a-z][a-z-]*)", lambda match: match[1].replace("-", "_"),
-                  text)
+    ignore_index, flag --scores is scores=True, and the reports merged are evaluators."""
+    flags = {action.option_strings[0] for action in build_parser()._actions
+             if action.nargs == 0 or action.dest == "instances"}
+    text = text.replace("the reports were made", "the evaluators were made")
+    return re.sub(r"(?:argument )?(--[a-z][a-z-]*)", lambda match: match[1][2:].replace(
+        "-", "_") + ("=True" if match[1] in flags else ""), text)
 
 
 def _option_text(flag, value):
@@ -7680,7 +7695,8 @@ def _given_lines(name, value):
     lines = []
     for key, entry in entries.items():
         if name == "groups":
-            if not isinstance(key, str) or isinstance(entry, str) or not all(
+            if not isinstance(key, str) or not isinstance(entry, list | tuple | set | np.ndarray
+                                                          | range) or not all(
                     isinstance(class_id, int | np.integer) for class_id in entry):
                 raise UsageError(f"--{name}: give {{name: [id, id, ...]}}, not {key!r}: {entry!r}")
             lines.append(f"{key}: {' '.join(str(int(class_id)) for class_id in entry)}")
@@ -7692,7 +7708,7 @@ def _given_lines(name, value):
         if not isinstance(entry, str | int | float) or "\n" in str(entry):
             raise UsageError(f"--{name}: id {key}: {entry!r} is not a one-line value")
         lines.append(f"{int(key)}: {entry}")
-    return GivenLines(name, tuple(lines))
+    return GivenLines(f"the {type(value).__name__} given", tuple(lines))
 
 
 def _argv_and_lines(options):
@@ -7703,7 +7719,7 @@ def _argv_and_lines(options):
     for name, value in options.items():
         if name not in actions or name == "help":
             import difflib  # only a misspelt option pays for the import
-            close = difflib.get_close_matches(name, actions, 1)
+            close = difflib.get_close_matches(name, set(actions) - {"help"}, 1)
             raise UnknownOption(f"{name} is no option of an Evaluator"
                                 + (f"; did you mean {close[0]}?" if close else ""))
         if name in NOT_IN_AN_EVALUATOR:
@@ -7717,6 +7733,9 @@ def _argv_and_lines(options):
             if value is not True and value is not False:
                 raise UsageError("--instances is True when add() is given instance arrays")
             lines[name] = INSTANCES_GIVEN if value else None
+        elif name == "exclude_from_means" and isinstance(value, list | tuple | set | range
+                                                         | np.ndarray) and not len(value):
+            continue  # no id left out, as without the option
         elif action.nargs == 0:  # a flag
             if not isinstance(value, bool | np.bool_):
                 raise UsageError(f"{flag} is True or False, not {value!r}")
@@ -7739,11 +7758,12 @@ def _typed_option_text(name, flag, value):
     if name == "zero_division" and isinstance(value, float | int | np.number) \
             and not isinstance(value, bool):
         return "nan" if math.isnan(value) else f"{value:g}"
-    if name == "exclude_from_means" and isinstance(value, list | tuple | set | range):
+    if name == "exclude_from_means" and isinstance(value, list | tuple | set | range | np.ndarray):
         return ",".join(_option_text(flag, class_id) for class_id in sorted(value))
     if name.endswith("_map") and isinstance(value, dict):
         if not all(isinstance(target, int | np.integer) and (source == "*" or isinstance(
-                source, int | np.integer)) for source, target in value.items()) or not value:
+                source, int | np.integer) and source >= 0) for source, target in value.items()) \
+                or not value:
             raise UsageError(f"{flag}: give {{from id: to id}} ('*' for every id not listed)")
         return ",".join(f"{source}:{int(target)}" for source, target in value.items())
     return _option_text(flag, value)
@@ -7759,8 +7779,9 @@ def evaluator_settings(options):
         for name, value in lines.items():
             setattr(parsed, name, value)
         settings = make_settings(parsed)
-    except UsageError as error:
-        raise UsageError(api_message(str(error))) from None
+    except UsageError as error:  # a list or dict given has entries where a file has lines
+        raise UsageError(re.sub(r"(the (?:list|dict) given), line", r"\1, entry",
+                                api_message(str(error)))) from None
     except OSError as error:  # a file an option names that cannot be read
         raise UsageError(api_message(system_problem(error))) from None
     return dataclasses.replace(settings, quiet=True)
@@ -7776,26 +7797,43 @@ def _batch_of(array, what):
         raise ValueError(f"{what}: not an array ({error})") from None
     if array.dtype.kind not in "biuf":
         raise ValueError(f"{what}: an array of {array.dtype}; give an array of numbers")
-    if array.ndim in (3, 4) and array.shape[-1] == 1:
+    shape = array.shape
+    if array.ndim in (3, 4) and shape[-1] == 1:
         array = array[..., 0]
     if array.ndim == 4 and array.shape[1] == 1:
         array = array[:, 0]
+    if array.ndim == 4 and array.dtype.kind == "f":
+        raise ValueError(f"{what}: an array of {array.dtype} of shape {shape}, scores of each "
+                         "class rather than class ids; take each pixel's class: argmax(1)")
+    # (H, W, 3): an RGB picture, not a batch of images 3 pixels wide
+    if array.ndim == 3 and shape[-1] in (3, 4) and min(shape[:2]) >= MIN_COLOUR_SIDE:
+        raise ValueError(f"{what}: an array of shape {shape}, colours rather than class ids; give "
+                         "one image's ids, (H, W), or a batch of them, (N, H, W)")
     if array.ndim not in (2, 3) or 0 in array.shape[-2:]:
-        raise ValueError(f"{what}: an array of shape {array.shape}; give one image, (H, W), or "
-                         "a batch of them, (N, H, W)")
+        raise ValueError(f"{what}: an array of shape {shape}; give one image, (H, W), or a batch "
+                         "of them, (N, H, W)")
     return array if array.ndim == 3 else array[np.newaxis]
 
 
 def _as_ids(array, name, id_map, option):
-    """An image's array as class ids through its id map, and the ids' bits (ids_of_array); raises
+    """An image's array as class ids through its id map (ids_of_array: a bool array is 0/1); raises
     MaskError."""
     if array.dtype.kind == "f":
         raise MaskError(f"{name}: an array of {array.dtype}"
                         + (" with NaN" if np.isnan(array).any() else "")
                         + ", not of class ids; take each pixel's class first (e.g. "
                         "logits.argmax(1)), or give a score map with scores=True")
-    ids, bits = ids_of_array(array, name, None, _maps_wide(id_map))
-    return mapped_ids(ids, id_map, name, option), bits
+    ids, _ = ids_of_array(array, name, None, _maps_wide(id_map))
+    return mapped_ids(ids, id_map, name, option)
+
+
+def _id_text(value):
+    """An image id given to add() as text: text, a whole number (a 0-d array or tensor too), or a
+    path; raises ValueError."""
+    value = value.item() if hasattr(value, "item") and np.ndim(value) == 0 else value
+    if isinstance(value, bool) or not isinstance(value, str | int | Path) or value == "":
+        raise ValueError(f"id: {value!r} is not an image id (text or a whole number)")
+    return str(value)
 
 
 def _compact(counts):
@@ -7808,6 +7846,14 @@ def _compact(counts):
 def _full(counts):
     """Counts kept by _compact as counting made them."""
     return counts._replace(ids=counts.ids.astype(np.intp), matrix=counts.matrix.astype(np.int64))
+
+
+def _digits(digits):
+    """The decimal places of a text or folder report; raises ValueError."""
+    if isinstance(digits, bool) or not isinstance(digits, int | np.integer) \
+            or not 0 <= digits <= MAX_DIGITS:
+        raise ValueError(f"digits must be a whole number within 0..{MAX_DIGITS}")
+    return int(digits)
 
 
 class Evaluator:
@@ -7823,7 +7869,7 @@ class Evaluator:
         self._settings = evaluator_settings(options)
         self._images = []  # (id, whether add() was given it, the image's Counts, compact)
         self._ids = set()
-        self._number = 1  # the next id to try for an image added without one
+        self._number = 1  # the first number an image added without an id may take
 
     def __len__(self):
         return len(self._images)
@@ -7835,22 +7881,22 @@ class Evaluator:
         """Add an image, label and inference (H, W), or a batch of them (N, H, W): integer class
         ids (with scores=True, the inference is a score map within [0, 1]). id: the image's id
         (a list of N for a batch; default: its number). valid: the pixels to count, those that are
-        not 0. instances: with instances=True, the instance values. Raises ValueError, adding no
-        image of the batch."""
-        scoring = self._settings.scoring
-        labels = _batch_of(label, "label")
-        inferences = _batch_of(inference, "inference")
+        not 0 (one (H, W) mask serves a whole batch). instances: with instances=True, the instance
+        values. Raises ValueError, adding no image of the batch."""
+        labels, inferences = _batch_of(label, "label"), _batch_of(inference, "inference")
         if labels.shape != inferences.shape:
-            raise ValueError(f"label has shape {labels.shape[-3 if len(labels) > 1 else -2:]} but "
-                             f"inference {inferences.shape[-3 if len(labels) > 1 else -2:]}: "
-                             "sizes differ")
+            raise ValueError(f"label has shape {np.shape(label)} but inference "
+                             f"{np.shape(inference)}: sizes differ")
         companions = []
         for part, name in ((valid, "valid"), (instances, "instances")):
-            companions.append(None if part is None else _batch_of(part, name))
-            if part is not None and companions[-1].shape != labels.shape:
-                raise ValueError(f"{name} has shape {companions[-1].shape} but label "
-                                 f"{labels.shape}: sizes differ")
-        if (instances is not None) != (scoring.instance_sizes is not None):
+            part = None if part is None else _batch_of(part, name)
+            if part is not None and name == "valid" and len(part) == 1:
+                part = np.broadcast_to(part, labels.shape)
+            if part is not None and part.shape != labels.shape:
+                raise ValueError(f"{name} has shape {part.shape} but label {labels.shape}: sizes "
+                                 "differ")
+            companions.append(part)
+        if (instances is not None) != (self._settings.scoring.instance_sizes is not None):
             raise ValueError("instances: give add() instance arrays when the Evaluator is made "
                              "with instances=True, and only then")
         keys = self._new_ids(id, len(labels))
@@ -7861,47 +7907,52 @@ class Evaluator:
                        for index, key in enumerate(keys)]
         except MaskError as error:
             raise ValueError(api_message(str(error))) from None
-        self._images += [(key, id is not None, counts) for key, counts in zip(keys, tallies)]
-        self._ids.update(keys)
+        if valid is not None:
+            self._record_input(valid_masks="add(valid=)")
+        self._take([(key, id is not None, counts) for key, counts in zip(keys, tallies)])
         return self
 
+    def _take(self, images):
+        self._images += images
+        self._ids.update(key for key, *_ in images)
+        numbered = [int(key) for key, given, _ in images if not given]
+        self._number = max([self._number - 1, *numbered]) + 1
+
+    def _record_input(self, **read):
+        """Note in the scoring record how the masks were read (as --valid-masks is noted)."""
+        scoring = self._settings.scoring
+        self._settings = dataclasses.replace(self._settings, scoring=dataclasses.replace(
+            scoring, input={**scoring.input, **read}))
+
     def _new_ids(self, given, count):
-        """The ids of count images to add: given (an id, or a list of count ids), or the next
+        """The ids of count images to add: given (an id, or one for each image), or the first
         numbers not taken; raises ValueError."""
         if given is None:
-            keys = []
-            while len(keys) < count:
-                if str(self._number) not in self._ids:
-                    keys.append(str(self._number))
-                self._number += 1
-            return keys
-        keys = [given] if isinstance(given, str | int | np.integer) else list(given)
+            numbers = (str(number) for number in itertools.count(self._number))
+            return list(itertools.islice((key for key in numbers if key not in self._ids), count))
+        single = isinstance(given, str | Path) or np.ndim(given) == 0
+        keys = [_id_text(key) for key in ([given] if single else list(given))]
         if len(keys) != count:
-            raise ValueError(f"id: {len(keys)} ids for {plural(count, 'image')}")
-        keys = [str(key) for key in keys]
-        taken = next((key for key in keys if key in self._ids or keys.count(key) > 1), None)
-        if taken is not None or "" in keys:
-            raise ValueError(f"id: image {taken!r} was added before; each image is added once, "
-                             "with an id of its own" if taken else "id: an image id is not empty")
+            raise ValueError(f"id: {plural(len(keys), 'id')} for {plural(count, 'image')}")
+        again = next((key for key in keys if key in self._ids), None)
+        if again is not None:
+            raise ValueError(f"id: image {again!r} was added before; each image is added once")
+        if len(set(keys)) < len(keys):
+            twice = next(key for key in keys if keys.count(key) > 1)
+            raise ValueError(f"id: {twice!r} is given to two images of the batch")
         return keys
 
     def _tally(self, key, label, inference, valid, instances):
         """One image's Counts, as score_pair counts a pair read from files; raises MaskError."""
         settings, scoring = self._settings, self._settings.scoring
-        names = [f"image {key}: {what}" for what in ("label", "inference", "valid", "instances")]
-        label, label_bits = _as_ids(label, names[0], settings.label_map, "--label-map")
+        names = [f"image {key}: {what}" for what in ("label", "inference", "instances")]
+        label = _as_ids(label, names[0], settings.label_map, "--label-map")
         counted = None if valid is None else valid != 0
         if instances is not None:
-            instances = instances_of_array(instances, names[3])
+            instances = instances_of_array(instances, names[2])
         tally = None
         if scoring.threshold is None:
-            inference, bits = _as_ids(inference, names[1], settings.inference_map,
-                                      "--inference-map")
-            _check_bit_depths(*(MaskSide(name, ids, bits, id_map, option) for name, ids, bits,
-                                id_map, option in (
-                (names[0], label, label_bits, settings.label_map, "--label-map"),
-                (names[1], inference, bits, settings.inference_map, "--inference-map"))),
-                scoring.ignore_index)
+            inference = _as_ids(inference, names[1], settings.inference_map, "--inference-map")
         else:
             codes, levels = scores_of_array(inference, names[1])
             counted = _counted(label, counted, scoring.ignore_index)
@@ -7917,41 +7968,36 @@ class Evaluator:
     @classmethod
     def merged(cls, evaluators):
         """One Evaluator of the images of evaluators made with the same options: its report is
-        that of one evaluator given every image (their tallies add up exactly). Ids given to add()
-        must differ across them; images added without an id are numbered anew. Raises
-        ValueError."""
+        that of one evaluator given every image (their tallies add up exactly). Their scoring
+        records are joined as --merge joins reports' (class names id by id); the intervals' options
+        are the first's. Ids given to add() must differ across them; images added without an id
+        are numbered anew. Raises ValueError."""
         evaluators = list(evaluators)
         if not evaluators or not all(isinstance(other, Evaluator) for other in evaluators):
             raise TypeError("Evaluator.merged takes a list of Evaluators")
-        first = evaluators[0]
-        for other in evaluators[1:]:
-            difference = first._difference(other)
-            if difference is not None:
-                raise ValueError(f"the evaluators were made with different options ({difference} "
-                                 "differs): their numbers do not add up")
+        if len({id(other) for other in evaluators}) < len(evaluators):
+            raise ValueError("an evaluator is given twice: its images would count twice")
+        try:
+            scoring, _ = join_records([(f"evaluator {number}", json_head(other._settings))
+                                       for number, other in enumerate(evaluators, start=1)], {},
+                                      "merged")
+        except RunError as error:
+            raise ValueError(api_message(str(error))) from None
         whole = cls.__new__(cls)
-        whole._settings, whole._images, whole._ids, whole._number = first._settings, [], set(), 1
+        whole._settings = dataclasses.replace(evaluators[0]._settings, scoring=scoring)
+        whole._images, whole._ids, whole._number = [], set(), 1
         given = [image for other in evaluators for image in other._images if image[1]]
         keys = [key for key, *_ in given]
         if len(set(keys)) < len(keys):
             twice = next(key for key in keys if keys.count(key) > 1)
             raise ValueError(f"image {twice!r} is in more than one evaluator; merged evaluators "
                              "hold different images")
-        whole._images, whole._ids = given, set(keys)
-        numbered = [counts for other in evaluators for _, was_given, counts in other._images
-                    if not was_given]
-        whole._images += [(key, False, counts)
-                          for key, counts in zip(whole._new_ids(None, len(numbered)), numbered)]
-        whole._ids.update(key for key, *_ in whole._images)
+        whole._take(given)
+        numbered = [counts for other in evaluators for _, given, counts in other._images
+                    if not given]
+        whole._take([(key, False, counts)
+                      for key, counts in zip(whole._new_ids(None, len(numbered)), numbered)])
         return whole
-
-    def _difference(self, other):
-        """The first option on which two evaluators differ, or None."""
-        mine, theirs = self._settings, other._settings
-        heads = json_head(mine), json_head(theirs)
-        return next((name for name in heads[0] if heads[0][name] != heads[1][name]), None) or next(
-            (name for name in ("num_classes", "bootstrap", "confidence", "seed")
-             if getattr(mine, name) != getattr(theirs, name)), None)
 
     def __add__(self, other):
         return Evaluator.merged([self, other]) if isinstance(other, Evaluator) else NotImplemented
@@ -7964,13 +8010,13 @@ class Evaluator:
         for each reason to believe the numbers wrong."""
         scoring = settings.scoring
         results = (Result(shown(key), None, image_report(shown(key), None, None, counts, scoring),
-                          None, counts) for key, _, counts in (
-            (key, given, _full(counts))
-            for key, given, counts in sorted(self._images, key=lambda image: id_order(image[0]))))
+                          None, counts) for key, counts in (
+            (key, _full(counts))
+            for key, _, counts in sorted(self._images, key=lambda image: id_order(image[0]))))
         for sink in sinks:
             sink.begin()
         for doubt in report_to(sinks, results, [], settings):
-            warnings.warn(doubt, NumbersInDoubtWarning, stacklevel=3)
+            warnings.warn(api_message(doubt), NumbersInDoubtWarning, stacklevel=3)
 
     def report(self):
         """The report as --format json writes it: a dict of the same keys and numbers."""
@@ -7980,10 +8026,8 @@ class Evaluator:
 
     def text(self, brief=False, per_case=False, digits=4):
         """The report as the command line prints it (with --brief, --per-case, --digits)."""
-        if type(digits) is not int or not 0 <= digits <= MAX_DIGITS:
-            raise ValueError(f"digits must be within 0..{MAX_DIGITS}")
         settings = dataclasses.replace(self._settings, brief=bool(brief), per_case=bool(per_case),
-                                       digits=digits)
+                                       digits=_digits(digits))
         document = io.StringIO()
         self._report([TextSink(document, settings)], settings)
         return document.getvalue()
@@ -7995,7 +8039,7 @@ class Evaluator:
         problem = output_dir_problem(folder, [])
         if problem:
             raise ValueError(f"{shown(folder)}: {problem}")
-        settings = dataclasses.replace(self._settings, output_dir=folder, digits=digits,
+        settings = dataclasses.replace(self._settings, output_dir=folder, digits=_digits(digits),
                                        plots_per_image=bool(plots_per_image))
         try:
             with FolderSink(settings, merged=True) as sink:
@@ -8003,7 +8047,6 @@ class Evaluator:
         except OutputError as error:
             raise OSError(f"cannot write the report folder {shown(folder)}/: {error}") from None
         return folder
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -171,6 +171,10 @@ STAGES = {"read": "reading both masks (`read_pair`)", "count": "counting (`count
           "report": "the image's report (`image_report`)", "text": "its text section (`format_image_section`)"}
 
 
+API_STAGES = {"add": "the Python API: `Evaluator.add()` of the pair's arrays, in memory (no decode)",
+              "api report": "the Python API: `Evaluator.report()`, per pair"}
+
+
 def stage_costs(pairs, rounds_out):
     """Milliseconds per pair in each stage of the one-process pipeline, run pair after pair as the tool runs
     them (so that each stage finds the caches as the one before left them)."""
@@ -189,6 +193,20 @@ def stage_costs(pairs, rounds_out):
         for stage, seconds in ends.items():
             spent[stage] += seconds
     rounds_out.append({stage: seconds * 1000 / len(pairs) for stage, seconds in spent.items()})
+
+
+def api_costs(pairs, rounds_out):
+    """Milliseconds per pair of `Evaluator.add` on arrays already in memory (the ten distinct pairs, decoded
+    once, given again and again) and of `Evaluator.report` over them: the Python API's cost without a decode."""
+    arrays = [tuple(np.asarray(Image.open(path)) for path in pair[1:3]) for pair in pairs[:10]]
+    evaluator = tool.Evaluator()
+    start = time.perf_counter()
+    for index in range(len(pairs)):
+        evaluator.add(*arrays[index % len(arrays)])
+    added = time.perf_counter()
+    evaluator.report()
+    rounds_out.append({"add": (added - start) * 1000 / len(pairs),
+                       "api report": (time.perf_counter() - added) * 1000 / len(pairs)})
 
 
 def per_pair_ms(function, pairs, rounds_out, *args):
@@ -253,7 +271,7 @@ def main(argv=None):
     parser.add_argument("--resamples", type=int, default=1000, help="their resamples (default 1000)")
     args = parser.parse_args(argv)
     cores = tool.default_jobs(10**9)
-    rows, stages = {}, {}
+    rows, stages, apis = {}, {}, {}
     with tempfile.TemporaryDirectory() as temporary:
         temporary = Path(temporary)
         for width, height in SIZES:
@@ -263,10 +281,11 @@ def main(argv=None):
                         for kind in VARIANTS}
             times = {name: [] for name in ("floor", "sklearn", "check", "tool", "cores", "boundary", "boundary cores",
                                            *(f"{kind} {what}" for kind in VARIANTS for what in ("floor", "tool")))}
-            stages[width, height] = []
+            stages[width, height], apis[width, height] = [], []
             for _ in range(args.rounds):  # interleaved, so that a busy moment hits every pipeline
                 per_pair_ms(decode_floor, pairs, times["floor"])
                 stage_costs(pairs, stages[width, height])
+                api_costs(pairs, apis[width, height])
                 sklearn_total = per_pair_ms(sklearn_pipeline, few, times["sklearn"])
                 one_total, images = per_pair_ms(tool_pipeline, pairs, times["tool"], 1)
                 cores_total, _ = per_pair_ms(tool_pipeline, pairs, times["cores"], cores)
@@ -356,6 +375,12 @@ def main(argv=None):
              for size in SIZES}
     for stage, title in STAGES.items():
         print(f"| {title} | " + " | ".join(f"{costs[size][stage]:.2f} ms" for size in SIZES) + " |")
+    api = {size: {stage: statistics.median(measured[stage] for measured in apis[size]) for stage in API_STAGES}
+           for size in SIZES}
+    for stage, title in API_STAGES.items():
+        print(f"| {title} | " + " | ".join(
+            f"{api[size][stage]:.2f} ms = {api[size][stage] / (costs[size]['count'] + costs[size]['report']):.2f}x "
+            "counting + report" for size in SIZES) + " |")
     print("| all but reading, against the decode floor | " + " | ".join(
         f"{sum(costs[size][stage] for stage in STAGES if stage != 'read') / floor[size] * 100:.0f}%"
         for size in SIZES) + " |")
