@@ -7888,13 +7888,14 @@ class Evaluator:
             raise ValueError(f"label has shape {np.shape(label)} but inference "
                              f"{np.shape(inference)}: sizes differ")
         companions = []
-        for part, name in ((valid, "valid"), (instances, "instances")):
-            part = None if part is None else _batch_of(part, name)
-            if part is not None and name == "valid" and len(part) == 1:
+        for given, name in ((valid, "valid"), (instances, "instances")):
+            part = None if given is None else _batch_of(given, name)
+            if part is not None and name == "valid" and len(part) == 1 \
+                    and part.shape[1:] == labels.shape[1:]:
                 part = np.broadcast_to(part, labels.shape)
             if part is not None and part.shape != labels.shape:
-                raise ValueError(f"{name} has shape {part.shape} but label {labels.shape}: sizes "
-                                 "differ")
+                raise ValueError(f"{name} has shape {np.shape(given)} but label "
+                                 f"{np.shape(label)}: sizes differ")
             companions.append(part)
         if (instances is not None) != (self._settings.scoring.instance_sizes is not None):
             raise ValueError("instances: give add() instance arrays when the Evaluator is made "
