@@ -1,0 +1,255 @@
+"""The Python API (Evaluator): arrays in memory scored as the command line scores mask files.
+
+Each number is checked against an independent computation: the command line on the same masks
+written as files (where the point is API == CLI), scikit-learn on the raw arrays, or one evaluator
+given every image (for batches and merges); never against an earlier output of the API itself.
+"""
+
+import copy
+import json
+import math
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from conftest import ROOT, assert_report_matches_sklearn, json_run, tool
+
+SHAPE = (40, 60)
+
+
+# ---------------------------------------------------------------- helpers
+
+def blocky(rng, classes, shape=SHAPE, block=5):
+    """A mask of square regions of random classes, so that boundaries and distances mean something."""
+    coarse = rng.integers(0, classes, (shape[0] // block + 1, shape[1] // block + 1))
+    return np.kron(coarse, np.ones((block, block), np.int64))[:shape[0], :shape[1]].astype(np.uint8)
+
+
+def random_set(seed, count=5, shape=SHAPE, classes=5, void=0.0):
+    """{id: (label, inference)}: blocky labels, inferences right on about 80% of the pixels; a share
+    `void` of the label pixels is 255."""
+    rng = np.random.default_rng(seed)
+    pairs = {}
+    for index in range(count):
+        label = blocky(rng, classes, shape)
+        inference = np.where(rng.random(shape) < 0.8, label, blocky(rng, classes, shape)).astype(np.uint8)
+        label[rng.random(shape) < void] = 255
+        pairs[f"img{index}"] = label, inference
+    return pairs
+
+
+def save(path, array):
+    """array as a PNG (8-bit, or 16-bit for uint16) or, for a .npy path, as is."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".npy":
+        np.save(path, array)
+    else:
+        Image.fromarray(array).save(path)
+
+
+def api_report(evaluator):
+    """evaluator.report(), which must warn nothing (the command line would exit 3)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", tool.NumbersInDoubtWarning)
+        return evaluator.report()
+
+
+def assert_same_report(api, cli, differ=()):
+    """The API's report equals the command line's, key for key, except where they legitimately
+    differ: each image's label and inference (the CLI names its files; the API's images have none,
+    null), and the head entries listed in differ as (keys, the API's value, the CLI's value), each
+    checked to be just that."""
+    api, cli = copy.deepcopy(api), copy.deepcopy(cli)
+    assert [image["id"] for image in api["images"]] == [image["id"] for image in cli["images"]]
+    for image in api["images"]:
+        assert image.pop("label") is None and image.pop("inference") is None
+    for image in cli["images"]:
+        assert image.pop("label").startswith("labels/") and image.pop("inference").startswith("inferences/")
+    for keys, api_value, cli_value in differ:
+        api_part, cli_part = api, cli
+        for key in keys[:-1]:
+            api_part, cli_part = api_part[key], cli_part[key]
+        assert (api_part[keys[-1]], cli_part[keys[-1]]) == (api_value, cli_value)
+        api_part[keys[-1]] = cli_value
+    assert api == cli
+
+
+def all_pixels(pairs, valid=None):
+    """Every image's label and inference pixels (inside its valid mask) as two 1-D arrays."""
+    keys = sorted(pairs)
+    inside = [np.ones(pairs[key][0].shape, bool) if valid is None else valid[key] for key in keys]
+    return (np.concatenate([pairs[key][0][where] for key, where in zip(keys, inside)]),
+            np.concatenate([pairs[key][1][where] for key, where in zip(keys, inside)]))
+
+
+# ---------------------------------------------------------------- 1: the API's report is the command line's
+
+def test_the_shipped_samples_give_the_command_lines_report(monkeypatch, capsys):
+    monkeypatch.chdir(ROOT)
+    cli = json_run(capsys)
+    evaluator = tool.Evaluator(class_names="labels/class_names.txt")
+    for image in cli["images"]:
+        evaluator.add(np.asarray(Image.open(image["label"])), np.asarray(Image.open(image["inference"])),
+                      id=image["id"])
+    # The command line finds labels/class_names.txt itself and names the file; the API was given it
+    # by class_names=, and names that option.
+    assert_same_report(api_report(evaluator), cli, differ=[
+        (("ignore_index_from",), "--class-names labels/class_names.txt", "labels/class_names.txt")])
+    assert len(cli["images"]) == 10 and cli["ignore_index"] == 255
+
+
+def test_the_shipped_samples_text_is_the_command_lines(monkeypatch, capsys):
+    """text() prints what the command line prints, but for each image's heading, where the command
+    line names the two files."""
+    monkeypatch.chdir(ROOT)
+    evaluator = tool.Evaluator(class_names="labels/class_names.txt")
+    ids = sorted(path.stem for path in (ROOT / "labels").glob("*.png"))
+    for key in ids:
+        evaluator.add(np.asarray(Image.open(f"labels/{key}.png")), np.asarray(Image.open(f"inferences/{key}.png")),
+                      id=key)
+    for args, kwargs in (((), {}), (("--brief",), {"brief": True}), (("--per-case", "--digits", "2"),
+                                                                      {"per_case": True, "digits": 2})):
+        assert tool.main(["--quiet", *args]) == 0
+        printed = capsys.readouterr().out
+        for key in ids:
+            printed = printed.replace(f"=== {key}: labels/{key}.png vs inferences/{key}.png,", f"=== {key},")
+        assert evaluator.text(**kwargs) == printed
+
+
+def write_set(folder, pairs, scores=False):
+    for key, (label, inference) in pairs.items():
+        save(folder / "labels" / f"{key}.png", label)
+        save(folder / "inferences" / f"{key}.{'npy' if scores else 'png'}", inference)
+
+
+# (the Evaluator's options, the command line's, the head entries that differ); the sets are made by
+# the test: 5 pairs of ids 0..4 with 5% void (255) in the labels
+OPTION_CASES = {
+    "defaults": ({}, [], []),
+    "ignore_index, nan, excluded, num_classes": (
+        {"ignore_index": 255, "zero_division": math.nan, "exclude_from_means": [0], "num_classes": 6},
+        ["--ignore-index", "255", "--zero-division", "nan", "--exclude-from-means", "0", "--num-classes", "6"], []),
+    "ignore_index none, zero_division 1, names as a list": (
+        {"ignore_index": None, "zero_division": 1, "class_names": ["a", "b", "c", "d", "e"]},
+        ["--ignore-index", "none", "--zero-division", "1", "--class-names", "names.txt"], []),
+    "boundary": ({"ignore_index": 255, "boundary": True, "boundary_ratio": 0.05},
+                 ["--ignore-index", "255", "--boundary", "--boundary-ratio", "0.05"], []),
+    "distances": ({"ignore_index": 255, "distances": True, "spacing": (0.5, 2.0), "tolerance": 1.5,
+                   "empty_distance": 10.0},
+                  ["--ignore-index", "255", "--distances", "--spacing", "0.5", "2", "--tolerance", "1.5",
+                   "--empty-distance", "10"], []),
+    "groups as a dict": ({"ignore_index": 255, "groups": {"low": [0, 1], "high": [2, 3, 4]}},
+                         ["--ignore-index", "255", "--groups", "groups.txt"], []),
+    "bootstrap": ({"ignore_index": 255, "bootstrap": 100, "confidence": 0.9, "seed": 7},
+                  ["--ignore-index", "255", "--bootstrap", "100", "--confidence", "0.9", "--seed", "7"], []),
+    "id maps as dicts": (
+        # every label id but 0..3 becomes void; the inferences' 4 becomes 3
+        {"ignore_index": 255, "label_map": {0: 0, 1: 1, 2: 2, 3: 3, "*": 255}, "inference_map": {4: 3}},
+        ["--ignore-index", "255", "--label-map", "0:0,1:1,2:2,3:3,*:255", "--inference-map", "4:3"], []),
+    "check_with_sklearn": ({"ignore_index": 255, "check_with_sklearn": True},
+                           ["--ignore-index", "255", "--check-with-sklearn"], []),
+}
+
+
+@pytest.mark.parametrize("case", OPTION_CASES)
+def test_random_sets_give_the_command_lines_report(tmp_path, monkeypatch, capsys, case):
+    options, args, differ = OPTION_CASES[case]
+    monkeypatch.chdir(tmp_path)
+    pairs = random_set(sorted(OPTION_CASES).index(case), void=0.05)
+    write_set(tmp_path, pairs)
+    (tmp_path / "names.txt").write_text("a\nb\nc\nd\ne\n", encoding="utf-8")
+    (tmp_path / "groups.txt").write_text("low: 0 1\nhigh: 2 3 4\n", encoding="utf-8")
+    cli = json_run(capsys, *args)
+    evaluator = tool.Evaluator(**options)
+    for key in reversed(sorted(pairs)):  # any order: the report is in id order
+        evaluator.add(*pairs[key], id=key)
+    assert_same_report(api_report(evaluator), cli, differ)
+    if "label_map" in options:  # the same map, as the command line's text
+        assert cli["input"]["label_map"] == "0:0,1:1,2:2,3:3,*:255"
+
+
+def test_valid_masks_give_the_command_lines_report(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    pairs = random_set(11, void=0.05)
+    rng = np.random.default_rng(11)
+    valid = {key: rng.random(SHAPE) < 0.7 for key in pairs}
+    write_set(tmp_path, pairs)
+    for key, inside in valid.items():
+        save(tmp_path / "valid" / f"{key}.png", inside.astype(np.uint8) * 255)
+    cli = json_run(capsys, "--valid-masks", "valid", "--ignore-index", "255", "--boundary")
+    evaluator = tool.Evaluator(ignore_index=255, boundary=True)
+    for key in sorted(pairs):
+        evaluator.add(*pairs[key], id=key, valid=valid[key])
+    # The command line records the folder of the valid masks; an Evaluator is given them one by one
+    # and records none.
+    assert_same_report(api_report(evaluator), cli, differ=[(("input", "valid_masks"), None, "valid")])
+    label, inference = all_pixels(pairs, valid)
+    assert_report_matches_sklearn(cli["combined"], label, inference, 255, 0.0)
+
+
+def test_score_maps_give_the_command_lines_report(tmp_path, monkeypatch, capsys):
+    """Score maps as float arrays equal .npy score maps read by --scores."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(12)
+    pairs = {}
+    for index in range(4):
+        label = blocky(rng, 2)
+        label[rng.random(SHAPE) < 0.05] = 255
+        pairs[f"s{index}"] = label, np.clip(label * 0.6 + rng.random(SHAPE) * 0.5, 0, 1)
+    write_set(tmp_path, pairs, scores=True)
+    cli = json_run(capsys, "--scores", "--threshold", "0.4", "--ignore-index", "255")
+    evaluator = tool.Evaluator(scores=True, threshold=0.4, ignore_index=255)
+    for key in sorted(pairs):
+        evaluator.add(*pairs[key], id=key)
+    api = api_report(evaluator)
+    assert_same_report(api, cli)
+    label, scores = all_pixels(pairs)
+    counted = label != 255
+    truth, scores = label[counted] == 1, scores[counted]
+    assert api["combined"]["roc_auc"] == pytest.approx(roc_auc_score(truth, scores), abs=1e-12)
+    assert api["combined"]["average_precision"] == pytest.approx(average_precision_score(truth, scores), abs=1e-12)
+    assert_report_matches_sklearn(api["combined"], truth.astype(np.uint8), (scores >= 0.4).astype(np.uint8),
+                                  None, 0.0)
+
+
+def test_instances_give_the_command_lines_report(tmp_path, monkeypatch, capsys):
+    """instances=True with add(instances=) equals --instances with 16-bit instance files."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(13)
+    pairs, instances = {}, {}
+    for index in range(3):
+        label = np.array([0, 11, 13], np.uint8)[blocky(rng, 3)]
+        inference = np.where(rng.random(SHAPE) < 0.8, label, 13).astype(np.uint8)
+        numbers = rng.integers(1, 4, SHAPE)  # each pixel of a person or car in one of 3 instances
+        instances[f"c{index}"] = np.where(label >= 11, label.astype(np.uint16) * 1000 + numbers, label).astype(
+            np.uint16)
+        pairs[f"c{index}"] = label, inference
+        save(tmp_path / "inst" / f"c{index}.png", instances[f"c{index}"])
+    write_set(tmp_path, pairs)
+    cli = json_run(capsys, "--instances", "inst", "--class-names", "cityscapes")
+    evaluator = tool.Evaluator(instances=True, class_names="cityscapes")
+    for key in sorted(pairs):
+        evaluator.add(*pairs[key], id=key, instances=instances[key])
+    api = api_report(evaluator)
+    # The command line records the instances' folder; the API that add() was given them.
+    assert_same_report(api, cli, differ=[(("input", "instances"), "add(instances=)", "inst")])
+    assert api["combined"]["classes"]["11"]["iiou"] is not None
+
+
+def test_a_warning_where_the_command_line_exits_3(tmp_path, monkeypatch, capsys):
+    """Labels of 0/255 against inferences of 0/1: the command line reports, exits 3 and says why; the
+    API warns NumbersInDoubtWarning with the same words, and its report holds them too."""
+    monkeypatch.chdir(tmp_path)
+    label = (blocky(np.random.default_rng(14), 2) * 255).astype(np.uint8)
+    inference = (label // 255).astype(np.uint8)
+    write_set(tmp_path, {"a": (label, inference)})
+    assert tool.main(["--format", "json", "--quiet"]) == 3
+    cli = json.loads(capsys.readouterr().out)
+    evaluator = tool.Evaluator().add(label, inference, id="a")
+    with pytest.warns(tool.NumbersInDoubtWarning) as warned:
+        api = evaluator.report()
+    assert [str(warning.message) for warning in warned] == cli["warnings"] != []
+    assert_same_report(api, cli)
