@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from conftest import ROOT, assert_report_matches_sklearn, json_run, tool
+from conftest import ROOT, ZERO_DIVISIONS, assert_report_matches_sklearn, json_run, tool
 
 SHAPE = (40, 60)
 
@@ -253,3 +253,80 @@ def test_a_warning_where_the_command_line_exits_3(tmp_path, monkeypatch, capsys)
         api = evaluator.report()
     assert [str(warning.message) for warning in warned] == cli["warnings"] != []
     assert_same_report(api, cli)
+
+
+# ---------------------------------------------------------------- 2: scikit-learn's numbers on the raw arrays
+
+def varied_set(seed, count=4, shape=(12, 16)):
+    """Pairs of noisy masks, each image with its own few of ids 0..5 and 255, so that classes are
+    missing from some images and ratios are 0/0 in places."""
+    rng = np.random.default_rng(seed)
+    pairs = {}
+    for index in range(count):
+        ids = rng.choice([0, 1, 2, 3, 4, 5, 255], size=rng.integers(1, 5), replace=False)
+        label = rng.choice(ids, shape).astype(np.uint8)
+        inference = np.where(rng.random(shape) < 0.6, label, rng.choice(ids, shape)).astype(np.uint8)
+        inference[inference == 255] = 0  # a model predicts classes, not void
+        pairs[f"v{index}"] = label, inference
+    return pairs
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("zero_division", ZERO_DIVISIONS)
+@pytest.mark.parametrize("ignore_index", [None, 255, 0])
+def test_numbers_are_scikit_learns_on_the_raw_arrays(seed, zero_division, ignore_index):
+    pairs = varied_set(seed)
+    evaluator = tool.Evaluator(ignore_index=ignore_index, zero_division=zero_division)
+    for key, (label, inference) in pairs.items():
+        evaluator.add(label, inference, id=key)
+    with warnings.catch_warnings():  # labels of one id and 255 may look like 0/255 masks: not the point here
+        warnings.simplefilter("ignore", tool.NumbersInDoubtWarning)
+        report = evaluator.report()
+    for image in report["images"]:
+        assert_report_matches_sklearn(image, *pairs[image["id"]], ignore_index, zero_division)
+    assert_report_matches_sklearn(report["combined"], *all_pixels(pairs), ignore_index, zero_division)
+
+
+def test_valid_masks_leave_out_the_pixels_outside_as_scikit_learn_never_sees_them():
+    pairs = varied_set(20)
+    rng = np.random.default_rng(20)
+    valid = {key: rng.random(label.shape) < 0.6 for key, (label, _) in pairs.items()}
+    evaluator = tool.Evaluator(ignore_index=255)
+    for key, (label, inference) in pairs.items():
+        # a valid mask of any numbers: those that are not 0 count
+        evaluator.add(label, inference, id=key, valid=valid[key] * np.uint8(7))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", tool.NumbersInDoubtWarning)
+        report = evaluator.report()
+    for image in report["images"]:
+        label, inference = pairs[image["id"]]
+        assert_report_matches_sklearn(image, label[valid[image["id"]]], inference[valid[image["id"]]], 255, 0.0)
+    assert_report_matches_sklearn(report["combined"], *all_pixels(pairs, valid), 255, 0.0)
+
+
+def test_ids_above_255_are_taken_through_an_id_map_given_as_a_dict():
+    """Ids up to 65535 in the label arrays, sent into 0..255 by label_map={...} (and '*' for the rest):
+    the numbers are scikit-learn's on the labels mapped with numpy first."""
+    rng = np.random.default_rng(21)
+    wide = np.array([0, 1, 256, 1000, 65535])
+    lookup = {0: 0, 1: 1, 256: 1, 1000: 2}  # 65535 goes to '*': 9
+    evaluator = tool.Evaluator(label_map={**lookup, "*": 9})
+    pairs = {}
+    for index in range(3):
+        label = wide[rng.integers(0, 5, (12, 16))].astype(np.int32)
+        inference = rng.integers(0, 3, (12, 16)).astype(np.int64)
+        evaluator.add(label, inference, id=f"w{index}")
+        pairs[f"w{index}"] = np.vectorize(lambda value: lookup.get(int(value), 9))(label), inference
+    report = api_report(evaluator)
+    for image in report["images"]:
+        assert_report_matches_sklearn(image, *pairs[image["id"]], None, 0.0)
+    assert report["input"]["label_map"] == "0:0,1:1,256:1,1000:2,*:9"
+
+
+def test_bool_arrays_are_ids_0_and_1():
+    rng = np.random.default_rng(22)
+    label, inference = rng.random((2, 3, 12, 16)) < 0.4
+    report = api_report(tool.Evaluator().add(label, inference, id=["a", "b", "c"]))
+    for index, image in enumerate(report["images"]):
+        assert_report_matches_sklearn(image, label[index].astype(np.uint8), inference[index].astype(np.uint8),
+                                      None, 0.0)
