@@ -8,6 +8,7 @@ given every image (for batches and merges); never against an earlier output of t
 import copy
 import json
 import math
+import pickle
 import warnings
 
 import numpy as np
@@ -330,3 +331,140 @@ def test_bool_arrays_are_ids_0_and_1():
     for index, image in enumerate(report["images"]):
         assert_report_matches_sklearn(image, label[index].astype(np.uint8), inference[index].astype(np.uint8),
                                       None, 0.0)
+
+
+# ---------------------------------------------------------------- 3: batches are their images one by one
+
+BATCH_OPTIONS = {"ignore_index": 255, "boundary": True, "distances": True, "bootstrap": 100}
+
+
+def one_by_one(pairs, ids=True, valid=None, **options):
+    evaluator = tool.Evaluator(**options)
+    for key in sorted(pairs):
+        evaluator.add(*pairs[key], id=key if ids else None, valid=None if valid is None else valid[key])
+    return evaluator
+
+
+@pytest.mark.parametrize("form", ["(N, H, W)", "(N, 1, H, W)", "(N, H, W, 1)", "nested lists",
+                                  "int64 and int32"])
+def test_a_batch_is_its_images_one_by_one(form):
+    pairs = random_set(30, void=0.05)
+    keys = sorted(pairs)
+    labels = np.stack([pairs[key][0] for key in keys])
+    inferences = np.stack([pairs[key][1] for key in keys])
+    shaped = {"(N, H, W)": lambda batch: batch, "(N, 1, H, W)": lambda batch: batch[:, np.newaxis],
+              "(N, H, W, 1)": lambda batch: batch[..., np.newaxis], "nested lists": lambda batch: batch.tolist(),
+              "int64 and int32": lambda batch: batch.astype(np.int64 if batch is labels else np.int32)}[form]
+    expected = api_report(one_by_one(pairs, **BATCH_OPTIONS))
+    batch = tool.Evaluator(**BATCH_OPTIONS).add(shaped(labels), shaped(inferences), id=keys)
+    assert api_report(batch) == expected
+    # without ids, the batch's images are numbered as the same images added one by one
+    assert api_report(tool.Evaluator(**BATCH_OPTIONS).add(shaped(labels), shaped(inferences))) == api_report(
+        one_by_one(pairs, ids=False, **BATCH_OPTIONS))
+
+
+def test_batches_of_any_split_with_valid_masks_are_the_images_one_by_one():
+    pairs = random_set(31, count=6, void=0.05)
+    rng = np.random.default_rng(31)
+    valid = {key: rng.random(SHAPE) < 0.8 for key in pairs}
+    keys = sorted(pairs)
+    expected = api_report(one_by_one(pairs, valid=valid, ignore_index=255))
+    evaluator = tool.Evaluator(ignore_index=255)
+    for part in (keys[:1], keys[1:4], keys[4:]):  # a batch of one, of three, of two
+        evaluator.add(np.stack([pairs[key][0] for key in part]), np.stack([pairs[key][1] for key in part]),
+                      id=part, valid=np.stack([valid[key] for key in part])[:, np.newaxis])
+    assert api_report(evaluator) == expected
+    # one image as (H, W, 1), one id as a str
+    single = tool.Evaluator(ignore_index=255)
+    for key in keys:
+        single.add(pairs[key][0][..., np.newaxis], pairs[key][1], id=key, valid=valid[key])
+    assert api_report(single) == expected
+
+
+# ---------------------------------------------------------------- 4: merged evaluators are one evaluator of every image
+
+MERGE_OPTIONS = {"ignore_index": 255, "boundary": True, "groups": {"low": [0, 1]}, "distances": True,
+                 "bootstrap": 100, "class_names": ["a", "b", "c", "d", "e"]}
+
+
+def parts_of(pairs, ids=True, cuts=(2, 5)):
+    """Evaluators of the pairs (in id order) cut into parts at cuts."""
+    keys = sorted(pairs)
+    bounds = [0, *cuts, len(keys)]
+    return [one_by_one({key: pairs[key] for key in keys[start:end]}, ids=ids, **MERGE_OPTIONS)
+            for start, end in zip(bounds, bounds[1:])]
+
+
+@pytest.mark.parametrize("ids", [True, False], ids=["ids given", "numbered"])
+def test_merged_evaluators_are_one_evaluator_of_every_image(ids):
+    pairs = random_set(40, count=7, void=0.05)
+    whole = api_report(one_by_one(pairs, ids=ids, **MERGE_OPTIONS))
+    parts = parts_of(pairs, ids=ids)
+    before = [api_report(part) for part in parts]
+    for merged in (tool.Evaluator.merged(parts), parts[0] + parts[1] + parts[2], sum(parts),
+                   tool.Evaluator.merged(pickle.loads(pickle.dumps(part)) for part in parts)):
+        assert len(merged) == 7
+        assert api_report(merged) == whole
+    assert [api_report(part) for part in parts] == before  # the parts are left as they were
+    if ids:  # given ids: the parts in any order
+        assert api_report(tool.Evaluator.merged(parts[::-1])) == whole
+
+
+def test_a_merged_evaluator_goes_on_adding_and_numbers_after_a_given_id():
+    """An image given id '2' and images numbered: merged, the numbered ones are renumbered around it,
+    as one evaluator given the same images in the same order numbers them."""
+    pairs = random_set(41, count=5)
+    keys = sorted(pairs)
+    first = tool.Evaluator().add(*pairs[keys[0]], id="2").add(*pairs[keys[1]])
+    second = tool.Evaluator().add(*pairs[keys[2]]).add(*pairs[keys[3]])
+    merged = first + second
+    merged.add(*pairs[keys[4]])
+    whole = tool.Evaluator().add(*pairs[keys[0]], id="2")
+    for key in keys[1:]:
+        whole.add(*pairs[key])
+    assert [image["id"] for image in api_report(merged)["images"]] == ["1", "2", "3", "4", "5"]
+    assert api_report(merged) == api_report(whole)
+    assert len(first) == len(second) == 2
+
+
+def test_pickled_evaluators_of_many_options_merge_as_all_gather_object_would():
+    """torch.distributed.all_gather_object pickles each process's evaluator; the unpickled ones, merged,
+    are the evaluator of every image, options of every kind (files read, dicts, NaN) kept."""
+    pairs = random_set(42, count=4, void=0.05)
+    options = {"ignore_index": 255, "zero_division": math.nan, "label_map": {4: 3},
+               "class_names": str(ROOT / "labels" / "class_names.txt"), "exclude_from_means": [0],
+               "groups": "cityscapes-categories", "spacing": (0.5, 1.0)}
+    whole = api_report(one_by_one(pairs, **options))
+    keys = sorted(pairs)
+    parts = [one_by_one({key: pairs[key] for key in keys[index::2]}, **options) for index in range(2)]
+    gathered = [pickle.loads(pickle.dumps(part)) for part in parts]
+    assert api_report(sum(gathered)) == whole
+
+
+@pytest.mark.parametrize("other", [{"ignore_index": None}, {"zero_division": 1}, {"boundary": False},
+                                   {"bootstrap": 0}, {"seed": 1}, {"confidence": 0.9}, {"groups": {"low": [0]}},
+                                   {"label_map": {4: 2}}, {"class_names": ["a", "b"]}, {"num_classes": 5}])
+def test_evaluators_of_other_options_do_not_merge(other):
+    pairs = random_set(43, count=2)
+    first = one_by_one({"img0": pairs["img0"]}, **MERGE_OPTIONS)
+    second = one_by_one({"img1": pairs["img1"]}, **{**MERGE_OPTIONS, **other})
+    name = next(iter(other))
+    with pytest.raises(ValueError, match="different options") as refused:
+        tool.Evaluator.merged([first, second])
+    # the option that differs, or the record it changes
+    assert {"boundary": "boundary_ratio", "label_map": "input"}.get(name, name) in str(refused.value)
+    with pytest.raises(ValueError, match="different options"):
+        second + first
+
+
+def test_evaluators_that_share_an_image_id_do_not_merge():
+    pairs = random_set(44, count=3)
+    first = tool.Evaluator().add(*pairs["img0"], id="a").add(*pairs["img1"], id="b")
+    second = tool.Evaluator().add(*pairs["img2"], id="b")
+    with pytest.raises(ValueError, match="'b' is in more than one evaluator"):
+        first + second
+    with pytest.raises(TypeError):
+        tool.Evaluator.merged([])
+    with pytest.raises(TypeError):
+        first + 1
+    assert len(first) == 2 and len(second) == 1
