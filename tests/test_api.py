@@ -8,13 +8,16 @@ given every image (for batches and merges); never against an earlier output of t
 import copy
 import json
 import math
+import os
 import pickle
+import subprocess
+import sys
 import warnings
 
 import numpy as np
 import pytest
 from PIL import Image
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
 
 from conftest import ROOT, ZERO_DIVISIONS, assert_report_matches_sklearn, json_run, tool
 
@@ -634,3 +637,148 @@ def test_help_is_no_option_and_not_its_own_suggestion():
     with pytest.raises(tool.UnknownOption) as refused:
         tool.Evaluator(help=True)
     assert "did you mean help" not in str(refused.value)
+
+
+# ---------------------------------------------------------------- 7: importing and using the module changes nothing around it
+
+STATE_PROBE = r"""
+import csv, ctypes, locale, logging, os, signal, sys, threading, warnings
+loaded = []  # every C library loaded (reuse_freed_memory's call of glibc's mallopt goes through ctypes.CDLL)
+class Recording(ctypes.CDLL):
+    def __init__(self, *args, **kwargs):
+        loaded.append(args)
+        super().__init__(*args, **kwargs)
+ctypes.CDLL = Recording
+import numpy as np
+from PIL import Image, PngImagePlugin
+
+def handlers():
+    found = {}
+    for number in signal.valid_signals():
+        try:
+            found[int(number)] = signal.getsignal(number)
+        except (OSError, ValueError):
+            pass
+    return found
+
+def umask():
+    mask = os.umask(0o22)
+    os.umask(mask)
+    return mask
+
+def state():
+    return {"argv": list(sys.argv), "path": list(sys.path), "signals": handlers(),
+            "warnings": list(warnings.filters), "max_image_pixels": Image.MAX_IMAGE_PIXELS,
+            "max_text_chunk": PngImagePlugin.MAX_TEXT_CHUNK,
+            "streams": [(stream.encoding, stream.errors, stream.line_buffering) for stream in (sys.stdout, sys.stderr)],
+            "numpy errors": np.geterr(), "numpy print": np.get_printoptions(), "cwd": os.getcwd(),
+            "environ": dict(os.environ), "locale": locale.setlocale(locale.LC_ALL), "umask": umask(),
+            "recursion": sys.getrecursionlimit(), "hooks": (sys.excepthook, sys.displayhook),
+            "logging": (list(logging.root.handlers), logging.root.level), "csv": csv.field_size_limit(),
+            "threads": threading.active_count(), "C libraries": list(loaded)}
+
+def changed(before):
+    after = state()
+    return sorted(key for key in before if before[key] != after[key])
+
+sys.argv[1:] = ["--labels", "x", "--quiet"]  # what the program that imports the module was given
+sys.path.insert(0, os.environ["PROBE_ROOT"])
+before = state()
+import Semantic_Segmentation_Label_Metrics as tool
+said = ["import changed %s" % changed(before)]
+if os.environ["PROBE_USE"]:
+    # what the tool imports when first needed (--distances, --check-with-sklearn) sets warnings filters
+    # of its own on import (scipy.special's, numpy.matrixlib's): imported first, as a program would have
+    import scipy.spatial, sklearn.metrics
+    before = state()
+    evaluator = tool.Evaluator(ignore_index=255, boundary=True, bootstrap=100, distances=True,
+                               check_with_sklearn=True)
+    evaluator.add(np.eye(20, dtype=np.uint8), np.ones((20, 20), np.uint8))
+    evaluator.report(), evaluator.text()
+    evaluator.write_folder(os.path.join(os.environ["PROBE_TMP"], "folder"))
+    said.append("use changed %s" % changed(before))
+sys.stdout.write("\n".join(said) + "\n")
+"""
+
+
+def probe(tmp_path, use):
+    """(stdout, stderr) of STATE_PROBE in a new interpreter: import the module (and use it)."""
+    done = subprocess.run([sys.executable, "-c", STATE_PROBE], capture_output=True, text=True, cwd=tmp_path,
+                          timeout=60, env={**os.environ, "PROBE_ROOT": str(ROOT), "PROBE_TMP": str(tmp_path),
+                                           "PROBE_USE": "1" if use else ""})
+    return done.stdout, done.stderr
+
+
+def test_importing_the_module_prints_nothing_and_changes_nothing(tmp_path):
+    """No output; sys.argv and sys.path, signal handlers, warnings filters, Pillow's limits, the standard
+    streams' error handling and the rest as they were; no C library loaded (glibc's malloc left as set)."""
+    out, err = probe(tmp_path, use=False)
+    assert (out, err) == ("import changed []\n", "")
+
+
+def test_using_an_evaluator_changes_nothing_around_it(tmp_path):
+    out, err = probe(tmp_path, use=True)
+    assert (out, err) == ("import changed []\nuse changed []\n", "")
+
+
+def test_an_evaluator_prints_nothing(tmp_path, capfd):
+    pairs = random_set(70, count=3, void=0.05)
+    evaluator = tool.Evaluator(ignore_index=255, boundary=True, distances=True, bootstrap=100,
+                               check_with_sklearn=True)
+    for key, (label, inference) in pairs.items():
+        evaluator.add(label, inference, id=key)
+    evaluator.report(), evaluator.text(brief=True)
+    evaluator.write_folder(tmp_path / "folder")
+    with pytest.raises(ValueError):
+        evaluator.add(GOOD, GOOD.astype(float))
+    assert capfd.readouterr() == ("", "")
+
+
+# ---------------------------------------------------------------- 8: the report folder
+
+def test_write_folder_writes_the_command_lines_folder_of_the_same_numbers(tmp_path, monkeypatch, capsys):
+    """report.json is report(); every table is the command line's (--output-dir) on the same masks
+    as files, and each image's matrix is scikit-learn's; index.html links each image's page. The
+    overlays, thumbnails and colour keys are the command line's only: an Evaluator keeps no pixel."""
+    monkeypatch.chdir(tmp_path)
+    pairs = random_set(80, count=3, void=0.05)
+    write_set(tmp_path, pairs)
+    (tmp_path / "groups.txt").write_text("low: 0 1\n", encoding="utf-8")
+    assert tool.main(["--ignore-index", "255", "--groups", "groups.txt", "--output-dir", "cli", "--quiet"]) == 0
+    capsys.readouterr()
+    evaluator = tool.Evaluator(ignore_index=255, groups={"low": [0, 1]})
+    for key in sorted(pairs):
+        evaluator.add(*pairs[key], id=key)
+    assert evaluator.write_folder(tmp_path / "api") == tmp_path / "api"
+    api, cli = tmp_path / "api", tmp_path / "cli"
+    assert json.loads((api / "report.json").read_text(encoding="utf-8")) == api_report(evaluator)
+    assert_same_report(json.loads((api / "report.json").read_text(encoding="utf-8")),
+                       json.loads((cli / "report.json").read_text(encoding="utf-8")))
+    tables = sorted(path.relative_to(cli) for path in cli.rglob("*.csv"))
+    assert tables == sorted(path.relative_to(api) for path in api.rglob("*.csv"))
+    assert len(tables) >= 6 + len(pairs)
+    for table in tables:
+        assert (api / table).read_text(encoding="utf-8") == (cli / table).read_text(encoding="utf-8"), table
+    for key, (label, inference) in pairs.items():
+        rows = [line.split(",") for line in (api / "matrices" / f"{key}.csv").read_text().splitlines()]
+        ids = [int(cell) for cell in rows[0][1:]]
+        counted = label != 255
+        expected = confusion_matrix(label[counted], inference[counted], labels=ids)
+        assert [row[0] for row in rows[1:]] == [str(class_id) for class_id in ids]
+        np.testing.assert_array_equal([[int(cell) for cell in row[1:]] for row in rows[1:]], expected)
+    page = (api / "index.html").read_text(encoding="utf-8")
+    assert all(f"reports/{key}.html" in page and (api / "reports" / f"{key}.html").is_file() for key in pairs)
+    assert (api / "confusion_matrix.png").is_file()
+
+
+def test_write_folder_refuses_a_file_and_keeps_other_files(tmp_path):
+    evaluator = tool.Evaluator().add(GOOD, GOOD)
+    (tmp_path / "a file").write_text("mine")
+    with pytest.raises(ValueError, match="is a file"):
+        evaluator.write_folder(tmp_path / "a file")
+    assert (tmp_path / "a file").read_text() == "mine"
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "notes.txt").write_text("mine")
+    evaluator.write_folder(str(tmp_path / "folder"))  # a str will do
+    assert (tmp_path / "folder" / "notes.txt").read_text() == "mine"
+    assert json.loads((tmp_path / "folder" / "report.json").read_text()) == api_report(evaluator)
