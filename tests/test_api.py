@@ -416,6 +416,7 @@ def test_merged_evaluators_are_one_evaluator_of_every_image(ids):
                    tool.Evaluator.merged(pickle.loads(pickle.dumps(part)) for part in parts)):
         assert len(merged) == 7
         assert api_report(merged) == whole
+    assert_report_matches_sklearn(whole["combined"], *all_pixels(pairs), 255, 0.0)
     assert [api_report(part) for part in parts] == before  # the parts are left as they were
     if ids:  # given ids: the parts in any order
         assert api_report(tool.Evaluator.merged(parts[::-1])) == whole
