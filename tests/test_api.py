@@ -482,7 +482,41 @@ def test_evaluators_that_share_an_image_id_do_not_merge():
     assert len(first) == 2 and len(second) == 1
 
 
-# ---------------------------------------------------------------- 6: bad arrays and bad options, one clear ValueError each
+# ---------------------------------------------------------------- 5: torch tensors
+
+def test_cpu_tensors_give_the_reports_of_numpy_arrays():
+    torch = pytest.importorskip("torch")
+    pairs = random_set(50, count=4, void=0.05)
+    keys = sorted(pairs)
+    labels = np.stack([pairs[key][0] for key in keys])
+    inferences = np.stack([pairs[key][1] for key in keys])
+    valid = np.random.default_rng(50).random(labels.shape) < 0.8
+    expected = api_report(one_by_one(pairs, valid=dict(zip(keys, valid)), ignore_index=255, boundary=True))
+    as_int64 = tool.Evaluator(ignore_index=255, boundary=True).add(
+        torch.from_numpy(labels).long(), torch.from_numpy(inferences).long()[:, None], id=keys,
+        valid=torch.from_numpy(valid))
+    assert api_report(as_int64) == expected
+    # the argmax of a model's logits, as a segmentation model's output is scored
+    logits = torch.nn.functional.one_hot(torch.from_numpy(inferences).long(), 5).permute(0, 3, 1, 2).float()
+    as_argmax = tool.Evaluator(ignore_index=255, boundary=True).add(
+        torch.from_numpy(labels).to(torch.uint8), logits.argmax(1), id=keys,
+        valid=torch.from_numpy(valid).to(torch.uint8))
+    assert api_report(as_argmax) == expected
+    with pytest.raises(ValueError, match="argmax"):
+        tool.Evaluator().add(torch.from_numpy(labels), logits[:, 0])
+
+    binary = labels == 1
+    expected = api_report(tool.Evaluator().add(binary, inferences == 1, id=keys))
+    assert api_report(tool.Evaluator().add(torch.from_numpy(binary), torch.from_numpy(inferences == 1).to(
+        torch.uint8), id=keys)) == expected
+    # a tensor that needs its gradient cannot be an array: one ValueError, which says what to do
+    scores = torch.rand(labels.shape, requires_grad=True)
+    with pytest.raises(ValueError, match="inference: not an array.*detach"):
+        tool.Evaluator(scores=True).add(binary, scores)
+    assert api_report(tool.Evaluator(scores=True).add(binary, scores.detach(), id=keys)) == api_report(
+        tool.Evaluator(scores=True).add(binary, scores.detach().numpy(), id=keys))
+
+# ---------------------------------------------------------------- 6: bad arrays and options: one clear ValueError
 
 GOOD = np.zeros(SHAPE, np.uint8)
 GOOD_BATCH = np.zeros((3, *SHAPE), np.uint8)
@@ -648,7 +682,7 @@ def test_help_is_no_option_and_not_its_own_suggestion():
     assert "did you mean help" not in str(refused.value)
 
 
-# ---------------------------------------------------------------- 7: importing and using the module changes nothing around it
+# ---------------------------------------------------------------- 7: importing and using it changes nothing
 
 STATE_PROBE = r"""
 import csv, ctypes, locale, logging, os, signal, sys, threading, warnings
@@ -792,36 +826,3 @@ def test_write_folder_refuses_a_file_and_keeps_other_files(tmp_path):
     assert (tmp_path / "folder" / "notes.txt").read_text() == "mine"
     assert json.loads((tmp_path / "folder" / "report.json").read_text()) == api_report(evaluator)
 
-
-# ---------------------------------------------------------------- 5: torch tensors
-
-def test_cpu_tensors_give_the_reports_of_numpy_arrays():
-    torch = pytest.importorskip("torch")
-    pairs = random_set(50, count=4, void=0.05)
-    keys = sorted(pairs)
-    labels = np.stack([pairs[key][0] for key in keys])
-    inferences = np.stack([pairs[key][1] for key in keys])
-    valid = np.random.default_rng(50).random(labels.shape) < 0.8
-    expected = api_report(one_by_one(pairs, valid=dict(zip(keys, valid)), ignore_index=255, boundary=True))
-    as_int64 = tool.Evaluator(ignore_index=255, boundary=True).add(
-        torch.from_numpy(labels).long(), torch.from_numpy(inferences).long()[:, None], id=keys,
-        valid=torch.from_numpy(valid))
-    assert api_report(as_int64) == expected
-    # the argmax of a model's logits, as a segmentation model's output is scored
-    logits = torch.nn.functional.one_hot(torch.from_numpy(inferences).long(), 5).permute(0, 3, 1, 2).float()
-    as_argmax = tool.Evaluator(ignore_index=255, boundary=True).add(
-        torch.from_numpy(labels).to(torch.uint8), logits.argmax(1), id=keys, valid=torch.from_numpy(valid).to(torch.uint8))
-    assert api_report(as_argmax) == expected
-    with pytest.raises(ValueError, match="argmax"):
-        tool.Evaluator().add(torch.from_numpy(labels), logits[:, 0])
-
-    binary = labels == 1
-    expected = api_report(tool.Evaluator().add(binary, inferences == 1, id=keys))
-    assert api_report(tool.Evaluator().add(torch.from_numpy(binary), torch.from_numpy(inferences == 1).to(
-        torch.uint8), id=keys)) == expected
-    # a tensor that needs its gradient cannot be an array: one ValueError, which says what to do
-    scores = torch.rand(labels.shape, requires_grad=True)
-    with pytest.raises(ValueError, match="inference: not an array.*detach"):
-        tool.Evaluator(scores=True).add(binary, scores)
-    assert api_report(tool.Evaluator(scores=True).add(binary, scores.detach(), id=keys)) == api_report(
-        tool.Evaluator(scores=True).add(binary, scores.detach().numpy(), id=keys))
