@@ -7829,11 +7829,12 @@ def _as_ids(array, name, id_map, option):
 
 def _id_text(value):
     """An image id given to add() as text: text, a whole number (a 0-d array or tensor too), or a
-    path; raises ValueError."""
+    path, as the ids of files are (printable, below the folder: so that its report merges);
+    raises ValueError."""
     value = value.item() if hasattr(value, "item") and np.ndim(value) == 0 else value
     if isinstance(value, bool) or not isinstance(value, str | int | Path) or value == "":
         raise ValueError(f"id: {value!r} is not an image id (text or a whole number)")
-    return str(value)
+    return _check_id(str(value), "id")
 
 
 def _compact(counts):
@@ -7971,7 +7972,7 @@ class Evaluator:
         """One Evaluator of the images of evaluators made with the same options: its report is
         that of one evaluator given every image (their tallies add up exactly). Their scoring
         records are joined as --merge joins reports' (class names id by id); the intervals' options
-        are the first's. Ids given to add() must differ across them; images added without an id
+        and num_classes are the first's. Ids given to add() must differ across them; images added without an id
         are numbered anew. Raises ValueError."""
         evaluators = list(evaluators)
         if not evaluators or not all(isinstance(other, Evaluator) for other in evaluators):
@@ -8035,7 +8036,8 @@ class Evaluator:
 
     def write_folder(self, path, plots_per_image=False, digits=4):
         """Write the report folder of --output-dir at path (as --merge writes it: no overlays, as no
-        pixel is kept); returns its Path. Raises OSError when it cannot be written."""
+        pixel is kept); returns its Path. Raises ValueError for a path that is a file, OSError when
+        the folder cannot be written."""
         folder = Path(path)
         problem = output_dir_problem(folder, [])
         if problem:
