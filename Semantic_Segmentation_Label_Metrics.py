@@ -7972,8 +7972,8 @@ class Evaluator:
         """One Evaluator of the images of evaluators made with the same options: its report is
         that of one evaluator given every image (their tallies add up exactly). Their scoring
         records are joined as --merge joins reports' (class names id by id); the intervals' options
-        and num_classes are the first's. Ids given to add() must differ across them; images added without an id
-        are numbered anew. Raises ValueError."""
+        and num_classes are the first's. Ids given to add() must differ across them; images added
+        without an id are numbered anew. Raises ValueError."""
         evaluators = list(evaluators)
         if not evaluators or not all(isinstance(other, Evaluator) for other in evaluators):
             raise TypeError("Evaluator.merged takes a list of Evaluators")
