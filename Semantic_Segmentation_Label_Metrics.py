@@ -200,6 +200,43 @@ _ADE20K = (
 # CamVid as SegNet ships it: 11 classes, and 11 marks unlabelled pixels.
 _CAMVID = ("sky", "building", "pole", "road", "pavement", "tree", "sign symbol", "fence", "car",
            "pedestrian", "bicyclist")
+# COCO's 80 thing classes by category id (instances_*.json), with ids 1..90 of which 10 are unused.
+_COCO_THINGS = (
+    "person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck", "boat",
+    "traffic light", "fire hydrant", None, "stop sign", "parking meter", "bench", "bird", "cat",
+    "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe", None, "backpack",
+    "umbrella", None, None, "handbag", "tie", "suitcase", "frisbee", "skis", "snowboard",
+    "sports ball", "kite", "baseball bat", "baseball glove", "skateboard", "surfboard",
+    "tennis racket", "bottle", None, "wine glass", "cup", "fork", "knife", "spoon", "bowl",
+    "banana", "apple", "sandwich", "orange", "broccoli", "carrot", "hot dog", "pizza", "donut",
+    "cake", "chair", "couch", "potted plant", "bed", None, "dining table", None, None, "toilet",
+    None, "tv", "laptop", "mouse", "remote", "keyboard", "cell phone", "microwave", "oven",
+    "toaster", "sink", "refrigerator", None, "book", "clock", "vase", "scissors", "teddy bear",
+    "hair drier", "toothbrush")
+# COCO-Stuff's 91 stuff classes, category ids 92..182 (cocostuff's labels.txt)
+_COCO_STUFF = (
+    "banner", "blanket", "branch", "bridge", "building-other", "bush", "cabinet", "cage",
+    "cardboard", "carpet", "ceiling-other", "ceiling-tile", "cloth", "clothes", "clouds", "counter",
+    "cupboard", "curtain", "desk-stuff", "dirt", "door-stuff", "fence", "floor-marble",
+    "floor-other", "floor-stone", "floor-tile", "floor-wood", "flower", "fog", "food-other",
+    "fruit", "furniture-other", "grass", "gravel", "ground-other", "hill", "house", "leaves",
+    "light", "mat",
+    "metal", "mirror-stuff", "moss", "mountain", "mud", "napkin", "net", "paper", "pavement",
+    "pillow", "plant-other", "plastic", "platform", "playingfield", "railing", "railroad", "river",
+    "road", "rock", "roof", "rug", "salad", "sand", "sea", "shelf", "sky-other", "skyscraper",
+    "snow", "solid-other", "stairs", "stone", "straw", "structural-other", "table", "tent",
+    "textile-other", "towel", "tree", "vegetable", "wall-brick", "wall-concrete", "wall-other",
+    "wall-panel", "wall-stone", "wall-tile", "wall-wood", "water-other", "waterdrops",
+    "window-blind", "window-other", "wood")
+# by COCO category id: the 80 things (1..90) and the 91 stuff classes (92..182)
+COCO_CATEGORY_NAMES = {category: name for category, name in enumerate(
+    (*_COCO_THINGS, None, *_COCO_STUFF), start=1) if name is not None}
+MAX_THING = 91  # COCO's thing categories are 1..91, stuff 92..182
+OTHER_STUFF = 183  # the stuff task's 'other': every pixel of a thing
+# What the pixels that COCO's labels leave out are (left_out of an image report), as said.
+LEFT_OUT = {"overlap": "covered by annotations of two categories (torchvision's COCO reference "
+                       "leaves them out too)",
+            "crowd": "of crowd regions", "void": "of void (segment 0)"}
 # Cityscapes' label table (cityscapesScripts' labels.py): (labelId, trainId, colour) of the 34
 # labelIds; trainId 255 marks the labels left out of the benchmark.
 CITYSCAPES_LABELS = (
@@ -280,13 +317,23 @@ DATASETS = {
                        255: (0, 0, 0)}),
     "camvid": Dataset({**dict(enumerate(_CAMVID)), 11: "void"}, 11,
                       {**dict(enumerate(_CAMVID_COLOURS)), 11: (0, 0, 0)}),
+    # COCO's things by their category ids, 0 where no annotation is (torchvision's background)
+    "coco": Dataset({0: "background", **{category: name for category, name in
+                                         COCO_CATEGORY_NAMES.items() if category <= 90}}, None,
+                    {k: voc_colour(k) for k in range(91)}),
+    # COCO-Stuff's stuffthingmaps PNGs: category id - 1 (0..181, 11 unused), 255 unlabelled
+    "coco-stuff": Dataset({**{category - 1: name for category, name in
+                              COCO_CATEGORY_NAMES.items()}, 255: "unlabeled"}, 255,
+                          {**{k: voc_colour(k) for k in range(182)}, 255: (0, 0, 0)}),
 }
+# datasets whose masks are never colour-coded (the pictures draw them in VOC's colours)
+NO_PALETTE = ("kitti", "coco", "coco-stuff")
 # --palette presets: the datasets' colours, and Cityscapes' whole label table, in which the colours
 # of the labels left out of the benchmark become 255 (a train id wins where two labels share a
 # colour).
 PALETTE_PRESETS = {
     **{name: {colour: class_id for class_id, colour in dataset.colours.items()}
-       for name, dataset in DATASETS.items() if name != "kitti"},
+       for name, dataset in DATASETS.items() if name not in NO_PALETTE},
     "cityscapes": {**{colour: 255 for _, _, colour in CITYSCAPES_LABELS},
                    **{colour: train_id for _, train_id,
                       colour in CITYSCAPES_LABELS if train_id != 255}},
@@ -386,6 +433,15 @@ def _distance_rules(value):
         and (value["empty_distance"] is None or number(value["empty_distance"], zero=True)))
 
 
+def _coco_record(value):
+    return value is None or isinstance(value, dict) and set(value) == {
+        "files", "panoptic", "classes"} and type(value["panoptic"]) is bool and isinstance(
+        value["files"], list) and all(isinstance(file, dict) and set(file) == {
+            "name", "bytes", "sha256"} for file in value["files"]) and isinstance(
+        value["classes"], dict) and all(type(class_id) is int and 0 <= class_id < LABEL_SPACE
+                                        for class_id in value["classes"].values())
+
+
 def _names_of_ids(value):
     return isinstance(value, dict) and all(
         key.isascii() and key.isdigit() and str(int(key)) == key and int(key) < LABEL_SPACE
@@ -452,6 +508,10 @@ class Scoring:
         and value == sorted(set(value)), "ids within 0..255", default=(), merged="chosen",
         compared="baseline", to_json=list, from_json=tuple)
 
+    # --coco-annotations, --coco-panoptic: the files the labels came from ({"name", "bytes",
+    # "sha256"} each), whether panoptic, and each category's class id; None: mask files
+    coco: dict | None = rule(_coco_record, "null or the COCO files the labels came from")
+
     @property
     def boundary(self):
         return self.boundary_ratio is not None
@@ -494,6 +554,9 @@ class Settings:
     instances: Path | None = None  # Cityscapes instance files (--instances), found by the id
     instance_suffix: str = ""
     instance_map: "IdMap | None" = None  # the instances' class ids to the labels' ids
+    coco_annotations: tuple = ()  # COCO annotation files the labels are drawn from
+    coco_panoptic: Path | None = None  # the JSON of COCO panoptic PNG labels
+    coco_contiguous: bool = False  # COCO categories numbered 1..N, not by their ids
     dataset: str | None = None  # the preset of DATASETS whose colours the pictures use; None: VOC's
     digits: int = 4
     format: str = "text"
@@ -1341,6 +1404,8 @@ class Pair(NamedTuple):
     inference: str
     valid: str | None = None  # its valid mask (--valid-masks): the pixels to count
     instances: str | None = None  # its instance file (--instances)
+    # --coco-annotations: the label's CocoImage; --coco-panoptic: its PanopticSegments
+    annotations: object = None
 
 
 class Refused(NamedTuple):
@@ -1802,6 +1867,330 @@ def read_score_pair(label_path, scores_path, positive_class, palette=None, label
     return label == positive_class, valid, codes, levels
 
 
+class CocoImage(NamedTuple):
+    """What an image's label is made of under --coco-annotations, carried by its Pair: its size, and
+    its annotations as (class id, whether a crowd region, segmentation as the file gives it)."""
+    height: int
+    width: int
+    shapes: tuple
+
+
+class PanopticSegments(NamedTuple):
+    """A COCO panoptic PNG's segments (--coco-panoptic), carried by its Pair: {segment id: class
+    id}, and the ids of the crowd segments."""
+    classes: dict
+    crowd: frozenset
+
+
+class CocoLabels(NamedTuple):
+    """The labels of COCO files: {key: (the label's text, its CocoImage or PanopticSegments)}, the
+    images or annotations refused, the record of the files (Scoring.coco), the class names the
+    categories give, and notes for stderr."""
+    labels: dict
+    refused: list
+    record: dict
+    names: dict
+    notes: list
+
+
+def read_coco_json(path, lists):
+    """The document of a COCO JSON file that holds each of lists (e.g. images, annotations) as a
+    list; raises RunError naming the file."""
+    try:
+        with open(path, "rb") as file:
+            document = json.load(file)
+    except OSError as error:
+        raise RunError(f"{shown(path)}: cannot read the file ({error.strerror or error})") from None
+    except (ValueError, RecursionError) as error:
+        raise RunError(f"{shown(path)}: not JSON ({shown(str(error))[:200]})") from None
+    missing = [key for key in lists if not isinstance(document, dict)
+               or not isinstance(document.get(key), list)]
+    if missing:
+        raise RunError(f"{shown(path)}: not a COCO annotation file: it has no '{missing[0]}' list")
+    return document
+
+
+def coco_files_record(paths):
+    """The files' names, sizes and SHA-256 hashes, so that merged shards are known to come from the
+    same files."""
+    import hashlib  # only a COCO run pays for the import
+    record = []
+    for path in paths:
+        digest = hashlib.sha256()
+        with open(path, "rb") as file:
+            for block in iter(lambda: file.read(1 << 20), b""):
+                digest.update(block)
+        record.append({"name": Path(path).name, "bytes": os.path.getsize(path),
+                       "sha256": digest.hexdigest()})
+    return record
+
+
+def _coco_categories(documents):
+    """{category id: name} of the documents' categories; raises RunError for one that is not an id
+    and a name, or one id named two ways."""
+    categories = {}
+    for path, document in documents:
+        for category in document.get("categories") or []:
+            category_id = category.get("id") if isinstance(category, dict) else None
+            name = category.get("name") if isinstance(category, dict) else None
+            if type(category_id) is not int or category_id < 1 or not isinstance(name, str):
+                raise RunError(f"{shown(path)}: a category that is not an id of 1 or more and a "
+                               f"name: {shown(json.dumps(category))[:100]}")
+            if categories.setdefault(category_id, name) != name:
+                raise RunError(f"{shown(path)}: category {category_id} is named "
+                               f"{shown(name)!r} here and {shown(categories[category_id])!r} in "
+                               "another file")
+    return categories
+
+
+def class_of_categories(categories, contiguous):
+    """{category id: class id}: the category ids as they are, or with contiguous 1..N in the order
+    of the ids (0 is left to the pixels no annotation covers); raises RunError when an id is beyond
+    the label space."""
+    ordered = sorted(categories)
+    classes = dict(zip(ordered, range(1, len(ordered) + 1))) if contiguous else {
+        category: category for category in ordered}
+    beyond = [category for category, class_id in classes.items() if class_id >= LABEL_SPACE]
+    if beyond:
+        raise RunError(f"category {beyond[0]} is beyond the label space 0..255"
+                       + ("" if contiguous else ": number the categories 1..N with "
+                          "--coco-contiguous"))
+    return classes
+
+
+def _polygon_problem(segmentation):
+    """Why a segmentation's polygons cannot be drawn, or None: each is a list of an even number,
+    at least 6 (3 points), of numbers."""
+    for polygon in segmentation:
+        if not isinstance(polygon, list) or not all(
+                type(value) in (int, float) and math.isfinite(value) for value in polygon):
+            return "a polygon that is not a list of numbers"
+        if len(polygon) < 6 or len(polygon) % 2:
+            return (f"a polygon of {len(polygon)} numbers; a polygon is x, y pairs of at least 3 "
+                    "points")
+    return None if segmentation else "no polygon"
+
+
+def _segmentation_problem(segmentation, height, width):
+    """Why an annotation's segmentation cannot be drawn on an image of height x width, or None:
+    polygons, or a run-length encoding (counts a list, or COCO's compressed text) of the image's
+    size."""
+    if isinstance(segmentation, list):
+        return _polygon_problem(segmentation)
+    if not isinstance(segmentation, dict) or "counts" not in segmentation:
+        return "a segmentation that is neither polygons nor a run-length encoding"
+    counts = segmentation["counts"]
+    if segmentation.get("size") != [height, width]:
+        return (f"a run-length encoding of size {shown(json.dumps(segmentation.get('size')))}, "
+                f"not the image's [{height}, {width}]")
+    if isinstance(counts, list) and all(type(run) is int and run >= 0 for run in counts):
+        return None if sum(counts) == height * width else (
+            f"a run-length encoding of {sum(counts)} pixels, not the image's {height * width}")
+    return None if isinstance(counts, str) and counts.isascii() else (
+        "a run-length encoding whose counts are neither runs nor COCO's compressed text")
+
+
+def _coco_images(documents):
+    """{image id: (key, file_name, height, width)} of the documents' images, keyed by the file
+    name's stem, and a Refused for each image that cannot be used; raises RunError for an image
+    listed two ways."""
+    images, refused, keys = {}, [], {}
+    for path, document in documents:
+        for image in document["images"]:
+            fields = [image.get(key) if isinstance(image, dict) else None
+                      for key in ("id", "file_name", "height", "width")]
+            image_id, file_name, height, width = fields
+            if type(image_id) is not int or not isinstance(file_name, str) or not file_name \
+                    or not all(type(side) is int and side > 0 for side in (height, width)):
+                raise RunError(f"{shown(path)}: an image without an id, a file name, a height and "
+                               f"a width: {shown(json.dumps(image))[:100]}")
+            key = os.path.splitext(file_name.replace("\\", "/").split("/")[-1])[0]
+            entry = (key, file_name, height, width)
+            if images.setdefault(image_id, entry) != entry:
+                raise RunError(f"{shown(path)}: image {image_id} is {shown(file_name)} "
+                               f"{width}x{height} here and otherwise in another file")
+            if keys.setdefault(key, image_id) != image_id:
+                refused.append(Refused(key, shown(file_name), f"{shown(path)}: images "
+                                       f"{keys[key]} and {image_id} have one file name, "
+                                       f"{shown(key)}; the second is left out"))
+                del images[image_id]
+    return images, refused
+
+
+def read_coco_annotations(paths, contiguous=False):
+    """The labels of COCO annotation files (instances and stuff, merged): CocoLabels. One pass over
+    each file. Category ids are class ids as they are, or 1..N (contiguous); 0 is where no
+    annotation is. Stuff's 'other' (183) is left out beside thing annotations, whose pixels it
+    covers. An annotation that cannot be drawn refuses its image; one of an image not listed is
+    refused as that image id. Raises RunError for a file that is not COCO."""
+    documents = [(path, read_coco_json(path, ("images", "annotations"))) for path in paths]
+    categories = _coco_categories(documents)
+    notes = []
+    if OTHER_STUFF in categories and any(category <= MAX_THING for category in categories):
+        del categories[OTHER_STUFF]
+        notes.append(f"note: the stuff category {OTHER_STUFF} ('other') is left out: its pixels "
+                     "are the things' of the instance annotations")
+    classes = class_of_categories(categories, contiguous)
+    images, refused = _coco_images(documents)
+    text = "+".join(shown(path) for path in paths)
+    shapes, bad = {image_id: [] for image_id in images}, {}
+    for path, document in documents:
+        for annotation in document["annotations"]:
+            fields = annotation if isinstance(annotation, dict) else {}
+            image_id, category = fields.get("image_id"), fields.get("category_id")
+            if category == OTHER_STUFF and OTHER_STUFF not in categories:
+                continue
+            problem = _annotation_problem(fields, images, categories)
+            if problem and image_id not in images:
+                refused.append(Refused(str(image_id), shown(path), f"{shown(path)}: {problem}"))
+            elif problem:
+                bad.setdefault(image_id, f"{shown(path)}: {problem}")
+            else:
+                shapes[image_id].append((classes[category], bool(fields.get("iscrowd")),
+                                         fields["segmentation"]))
+    labels = {}
+    for image_id, (key, file_name, height, width) in images.items():
+        label = f"{text}#{image_id}"
+        if image_id in bad:
+            refused.append(Refused(key, label, bad[image_id]))
+        else:
+            labels[key] = (label, CocoImage(height, width, tuple(shapes[image_id])))
+    names = {0: "background", **{classes[category]: name for category, name in
+                                 categories.items()}}
+    record = {"files": coco_files_record(paths), "panoptic": False,
+              "classes": {str(category): class_id for category, class_id in classes.items()}}
+    return CocoLabels(labels, refused, record, names, notes)
+
+
+def _annotation_problem(annotation, images, categories):
+    """Why an annotation cannot be drawn, or None: its image and category must be listed, its
+    segmentation drawable on the image."""
+    image_id, category = annotation.get("image_id"), annotation.get("category_id")
+    which = f"annotation {shown(json.dumps(annotation.get('id')))}"
+    if image_id not in images:
+        return f"{which} is of image {shown(json.dumps(image_id))}, which is not among the images"
+    if category not in categories:
+        return f"{which}: category {shown(json.dumps(category))} is not among the categories"
+    if annotation.get("iscrowd", 0) not in (0, 1, False, True):
+        return f"{which}: iscrowd is neither 0 nor 1"
+    _, _, height, width = images[image_id]
+    problem = _segmentation_problem(annotation.get("segmentation"), height, width)
+    return None if problem is None else f"{which}: {problem}"
+
+
+def rasterised(image):
+    """An image's label drawn from its annotations (a CocoImage): (ids, the pixels to count, the
+    pixels left out as {"crowd": n, "overlap": n}). A pixel no annotation covers is 0; one that
+    annotations of one category cover is that category's class; one that annotations of two
+    categories cover (torchvision's reference leaves them out) and one of a crowd region are not
+    counted. Polygons are drawn by pycocotools, as COCO's own tools draw them."""
+    from pycocotools import mask as coco_mask  # only --coco-annotations needs it
+    height, width = image.height, image.width
+    label = np.zeros((height, width), np.uint8)
+    crowd, overlap = np.zeros((height, width), bool), np.zeros((height, width), bool)
+    for class_id, is_crowd, segmentation in image.shapes:
+        rle = coco_rle(coco_mask, segmentation, height, width)
+        x, y, box_width, box_height = (int(side) for side in coco_mask.toBbox(rle))
+        box = np.s_[y:y + box_height, x:x + box_width]
+        inside = coco_mask.decode(rle)[box].view(bool)
+        if is_crowd:
+            crowd[box] |= inside
+            continue
+        here = label[box]
+        overlap[box] |= inside & (here != 0) & (here != class_id)
+        here[inside & (here == 0)] = class_id
+    overlap &= ~crowd
+    left_out = crowd | overlap
+    return label, ~left_out if left_out.any() else None, {
+        "crowd": int(np.count_nonzero(crowd)), "overlap": int(np.count_nonzero(overlap))}
+
+
+def coco_rle(coco_mask, segmentation, height, width):
+    """An annotation's segmentation as pycocotools' compressed run-length encoding: polygons
+    joined, runs compressed."""
+    if isinstance(segmentation, list):
+        return coco_mask.merge(coco_mask.frPyObjects(segmentation, height, width))
+    if isinstance(segmentation["counts"], list):
+        return coco_mask.frPyObjects(segmentation, height, width)
+    return {"size": segmentation["size"], "counts": segmentation["counts"].encode("ascii")}
+
+
+def read_coco_panoptic(path, contiguous=False):
+    """The segments of COCO panoptic PNGs from their JSON (--coco-panoptic): CocoLabels keyed by
+    the PNG's name without its suffix, the labels' text left to their files. A segment's category
+    gives its class (as read_coco_annotations numbers them); raises RunError for a file that is not
+    COCO panoptic."""
+    document = read_coco_json(path, ("annotations", "categories"))
+    classes = class_of_categories(_coco_categories([(path, document)]), contiguous)
+    labels, refused = {}, []
+    for entry in document["annotations"]:
+        entry = entry if isinstance(entry, dict) else {}
+        file_name, segments = entry.get("file_name"), entry.get("segments_info")
+        if not isinstance(file_name, str) or not file_name or not isinstance(segments, list):
+            raise RunError(f"{shown(path)}: an annotation without a file name and segments_info: "
+                           f"{shown(json.dumps(entry))[:100]}")
+        key = os.path.splitext(file_name.replace("\\", "/").split("/")[-1])[0]
+        problem = next((f"segment {shown(json.dumps(segment))[:80]} of {shown(file_name)} has no "
+                        "id of 1 or more and category among the categories"
+                        for segment in segments if not isinstance(segment, dict)
+                        or type(segment.get("id")) is not int or segment["id"] < 1
+                        or segment.get("category_id") not in classes), None)
+        if problem:
+            refused.append(Refused(key, shown(file_name), f"{shown(path)}: {problem}"))
+            continue
+        labels[key] = (None, PanopticSegments(
+            {segment["id"]: classes[segment["category_id"]] for segment in segments},
+            frozenset(segment["id"] for segment in segments if segment.get("iscrowd"))))
+    names = {classes[category]: name for category, name in
+             _coco_categories([(path, document)]).items()}
+    record = {"files": coco_files_record([path]), "panoptic": True,
+              "classes": {str(category): class_id for category, class_id in classes.items()}}
+    return CocoLabels(labels, refused, record, names, [])
+
+
+def panoptic_ids(path, segments):
+    """A COCO panoptic PNG's class ids by its segments (PanopticSegments): (ids, the pixels to
+    count, the pixels left out as {"void": n, "crowd": n}). A pixel's segment id is R + 256 G +
+    256^2 B; 0 is void, and void and crowd segments are not counted. Raises MaskError."""
+    rgb = read_image_file(path, lambda image: _panoptic_rgb(image, path)).astype(np.int32)
+    segment = rgb[..., 0] | rgb[..., 1] << 8 | rgb[..., 2] << 16
+    known = np.array(sorted({0, *segments.classes}), dtype=np.int32)
+    where = np.minimum(np.searchsorted(known, segment), len(known) - 1)
+    unknown = known[where] != segment
+    if unknown.any():
+        raise MaskError(f"{shown(path)}: segment {int(segment[unknown][0])} is not among its "
+                        "segments_info in the panoptic JSON", path)
+    class_of = np.array([segments.classes.get(value, 0) for value in known.tolist()], np.uint8)
+    crowd_of = np.array([value in segments.crowd for value in known.tolist()])
+    void, crowd = where == 0, crowd_of[where]
+    return class_of[where], ~(void | crowd), {"void": int(np.count_nonzero(void)),
+                                               "crowd": int(np.count_nonzero(crowd))}
+
+
+def _panoptic_rgb(image, path):
+    _check_mask_file(image, path)
+    if image.mode != "RGB":
+        raise MaskError(f"{shown(path)}: mode {image.mode}, not the RGB of a COCO panoptic PNG "
+                        "(segment id = R + 256 G + 256^2 B)", path)
+    return np.asarray(image)
+
+
+def read_coco_pair(pair, settings):
+    """A pair whose label comes from COCO files (its Pair's annotations): (label, inference, the
+    pixels to count, the pixels left out), read as read_pair reads a pair; raises MaskError."""
+    if isinstance(pair.annotations, CocoImage):
+        label, valid, left_out = rasterised(pair.annotations)
+    else:
+        label, valid, left_out = panoptic_ids(pair.label, pair.annotations)
+    inference, _ = read_mask(pair.inference, settings.palette, _maps_wide(settings.inference_map))
+    _check_same_size(pair.label, label.shape, pair.inference, inference.shape,
+                     at_fault=pair.inference)
+    valid = _with_valid_mask(valid, pair.valid, pair.label, label.shape)
+    return (mapped_ids(label, settings.label_map, pair.label, "--label-map"),
+            mapped_ids(inference, settings.inference_map, pair.inference, "--inference-map"),
+            valid, left_out)
+
+
 class MaskSide(NamedTuple):
     """One file of a pair, for checking the two against each other."""
     path: Path
@@ -1887,6 +2276,11 @@ def _check_image_report(image):
     for key in ("label", "inference"):  # null: an array the Python API was given
         if not isinstance(image.get(key), str | None):
             raise _problem(f"image {image_id}: {key}", image.get(key), "a file name or null")
+    left_out = image.get("left_out", {})
+    if not (isinstance(left_out, dict) and all(why in LEFT_OUT and type(pixels) is int
+                                               and 0 <= pixels <= INT64_MAX
+                                               for why, pixels in left_out.items())):
+        raise _problem(f"image {image_id}: left_out", left_out, "counts of pixels left out")
     matrix = image.get("confusion_matrix")
     labels, rows = (matrix.get("labels"), matrix.get("matrix")) if isinstance(matrix,
                                                                               dict) else (None,
@@ -6537,8 +6931,10 @@ def score_pair(pair, settings):
     """Score one pair: (a Result with its report and tally, or with the error that refused it; the
     pair's (label, inference, valid) of read_pair when scored, else None)."""
     try:
-        scoring, tally, instances = settings.scoring, None, None
-        if scoring.threshold is None:  # valid: the pixels to count, or None for every one
+        scoring, tally, instances, left_out = settings.scoring, None, None, None
+        if pair.annotations is not None:  # a label of COCO files
+            label, inference, valid, left_out = read_coco_pair(pair, settings)
+        elif scoring.threshold is None:  # valid: the pixels to count, or None for every one
             label, inference, valid = read_pair(pair.label, pair.inference, settings.palette,
                                                 settings.label_map, settings.inference_map,
                                                 scoring.ignore_index, settings.label_encoding,
@@ -6559,6 +6955,8 @@ def score_pair(pair, settings):
             check_with_sklearn(pair.label, pair.inference, label, inference, counts,
                                scoring.ignore_index, valid)
         report = image_report(shown(pair.key), pair.label, pair.inference, counts, scoring)
+        if left_out is not None:
+            report["left_out"] = left_out
     except MaskError as error:
         return Result(pair.key, shown(error.path or pair.label), None, str(error)), None
     except CheckFailed:  # stops the run: every number of it is in doubt
@@ -6710,6 +7108,8 @@ def merged_results(images, settings):
                                   settings.scoring.distances is not None)
         report = image_report(image["id"], image["label"], image["inference"], counts,
                               settings.scoring)
+        if "left_out" in image:  # what its COCO label left out
+            report["left_out"] = image["left_out"]
         yield Result(image["id"], image["label"], report, None, counts=counts)
 
 
@@ -6772,12 +7172,19 @@ class Tallies:
         return combined
 
 
+def left_out_hint(left_out):
+    """What the COCO labels left out, in a sentence, or none."""
+    said = [f"{plural(pixels, 'pixel')} {LEFT_OUT[why]}" for why, pixels in left_out.items()
+            if pixels]
+    return [f"not counted, as their labels say: {'; '.join(said)}"] if said else []
+
+
 def report_to(sinks, results, refused, settings, bar=None, incomplete=(), tell=None):
     """Hand every result to every sink as it arrives (refused ones join refused), then the combined
     report; returns the doubts: warnings that the numbers are wrong as the ids stand
     (id_scheme_warnings). Every warning (incomplete ones, the doubts, hints) goes to tell before the
     sinks finish. Only the tallies and one small summary row per image are kept."""
-    tallies, rows = Tallies(settings), []
+    tallies, rows, left_out = Tallies(settings), [], {}
     for result in results:
         if bar is not None:
             bar.update()
@@ -6788,12 +7195,16 @@ def report_to(sinks, results, refused, settings, bar=None, incomplete=(), tell=N
         for sink in sinks:
             sink.add(result)
         rows.append(summary_row(result.report, output_name(result.key)))
+        for why, pixels in result.report.get("left_out", {}).items():
+            left_out[why] = left_out.get(why, 0) + pixels
     combined = tallies.combined(rows, settings)
+    if left_out:
+        combined["left_out"] = left_out
     refused.sort(key=lambda error: id_order(error.key))
     doubts = (id_scheme_warnings(tallies.total.matrix, settings.scoring.ignore_index)
               + positive_class_warnings(combined, settings.scoring))
     hints = (ignored_foreground_hint(tallies.total.matrix, settings.scoring.ignore_index)
-             + unweighted_instances_hint(combined))
+             + unweighted_instances_hint(combined) + left_out_hint(left_out))
     warnings = [*incomplete, *doubts, *hints]
     for warning in warnings if tell is not None else ():
         tell(warning)
@@ -6855,6 +7266,44 @@ def with_companions(pairs, settings):
     return pairs, refused
 
 
+def listed_pairs(settings):
+    """The run's pairs, the files refused, notes and hints (find_pairs), and its Settings: with
+    COCO's files, the labels are theirs (each Pair carries what its label is made of), the scoring
+    record notes the files, and the classes are named by their categories unless named."""
+    if not (settings.coco_annotations or settings.coco_panoptic):
+        return (*find_pairs(settings.labels, settings.inferences, settings.recursive,
+                            settings.label_suffix, settings.inference_suffix,
+                            SCORE_SUFFIXES if settings.scoring.threshold is not None
+                            else MASK_SUFFIXES, LABEL_LAYOUTS.get(settings.label_encoding)),
+                settings)
+    if settings.coco_annotations:
+        coco = read_coco_annotations(settings.coco_annotations, settings.coco_contiguous)
+        labels = Listing({key: text for key, (text, _) in coco.labels.items()}, [], [], [], 0)
+        pairs, refused = _pair(labels, list_masks(settings.inferences, settings.recursive,
+                                                  settings.inference_suffix),
+                               "+".join(map(shown, settings.coco_annotations)),
+                               settings.inferences)
+        notes, hints = [], []
+    else:
+        coco = read_coco_panoptic(settings.coco_panoptic, settings.coco_contiguous)
+        pairs, refused, notes, hints = find_pairs(settings.labels, settings.inferences,
+                                                  settings.recursive, settings.label_suffix,
+                                                  settings.inference_suffix)
+        refused += [Refused(pair.key, shown(pair.label), f"{shown(pair.label)}: no entry of that "
+                            f"name in {shown(settings.coco_panoptic)}'s annotations")
+                    for pair in pairs if pair.key not in coco.labels]
+    pairs = [pair._replace(annotations=coco.labels[pair.key][1]) for pair in pairs
+             if pair.key in coco.labels]
+    refused += [error for error in coco.refused]
+    names = settings.scoring.class_names or coco.names
+    if settings.dataset == "coco":  # the preset names category ids: number them as the classes
+        names = {0: names[0], **{class_id: names[int(category)] for category, class_id
+                                 in coco.record["classes"].items() if int(category) in names}}
+    return pairs, refused, coco.notes + notes, hints, dataclasses.replace(
+        settings, scoring=dataclasses.replace(settings.scoring, class_names=names,
+                                              coco=coco.record))
+
+
 def score(settings):
     """Score the mask folders and report; returns the exit status."""
     for option, folder in (("--labels", settings.labels), ("--inferences", settings.inferences),
@@ -6864,11 +7313,7 @@ def score(settings):
             raise RunError(f"{option} {shown(folder)}: "
                            + ("a file, not a folder" if folder.exists() else "no such folder"))
     try:
-        pairs, refused, notes, hints = find_pairs(
-            settings.labels, settings.inferences, settings.recursive, settings.label_suffix,
-            settings.inference_suffix,
-            SCORE_SUFFIXES if settings.scoring.threshold is not None else MASK_SUFFIXES,
-            LABEL_LAYOUTS.get(settings.label_encoding))
+        pairs, refused, notes, hints, settings = listed_pairs(settings)
     except OSError as error:
         raise RunError(f"cannot list the masks: {error}") from None
     run_pairs = len(pairs)
@@ -7126,6 +7571,23 @@ def _add_reading_options(parser):
                              f"{Image.MAX_IMAGE_PIXELS})")
 
 
+def _add_coco_options(parser):
+    group = parser.add_argument_group("COCO's labels: annotation files, panoptic PNGs")
+    group.add_argument("--coco-annotations", nargs="+", type=Path, metavar="FILE",
+                        help="the labels are drawn from COCO annotation files (instances and/or "
+                             "stuff, merged; needs pycocotools), an image's inference found by its "
+                             "file_name in --inferences: class id = category id (0 where no "
+                             "annotation is); crowd regions and pixels of two categories are not "
+                             "counted")
+    group.add_argument("--coco-panoptic", type=Path, metavar="JSON",
+                        help="the labels in --labels are COCO panoptic PNGs (segment id = R + 256 "
+                             "G + 256^2 B) whose segments this JSON's segments_info names: class "
+                             "id = category id; void (0) and crowd segments are not counted")
+    group.add_argument("--coco-contiguous", action="store_true",
+                        help="number COCO's categories 1..N in the order of their ids (the JSON "
+                             "head's coco.classes records it)")
+
+
 def _add_numbers_options(parser):
     group = parser.add_argument_group("the numbers")
     group.add_argument("--ignore-index", type=parse_ignore_index, metavar="N",
@@ -7275,6 +7737,7 @@ def build_parser(parser_class=OptionParser):
                "0/255 against 0/1, score maps); 130 when interrupted (Ctrl-C), 143 when stopped "
                "(SIGTERM).")
     _add_reading_options(parser)
+    _add_coco_options(parser)
     _add_numbers_options(parser)
     _add_distance_options(parser)
     _add_output_options(parser)
@@ -7302,7 +7765,8 @@ NOT_WITH_REPORTS = (("labels", NO_MASK_READ), ("inferences", NO_MASK_READ),
                     ("jobs", NO_MASK_READ), ("shard",
                                              "no mask is read, so there is nothing to share out"),
                     ("images", "no overlay is drawn, as no mask is read"),
-                    ("max_image_pixels", NO_MASK_READ),
+                    ("max_image_pixels", NO_MASK_READ), ("coco_annotations", NO_MASK_READ),
+                    ("coco_panoptic", NO_MASK_READ), ("coco_contiguous", NO_MASK_READ),
                     ("check_with_sklearn", "no mask is read, so there is no pixel to count again"))
 NOT_IN_A_COMPARISON = (("brief", "the comparison has one text form"),
                        ("per_case", "the comparison shows no per-case table"),
@@ -7379,6 +7843,35 @@ def _check_values(options):
             raise UsageError(f"--valid-masks and {option} name one folder, {shown(folder)}, and "
                              "the same name ending: give the valid masks' ending with "
                              "--valid-suffix")
+
+
+def _check_coco(options):
+    """Raise UsageError for COCO options that cannot be used, or with options that cannot apply to
+    COCO's labels."""
+    coco = "--coco-annotations" if options.coco_annotations else "--coco-panoptic" \
+        if options.coco_panoptic else None
+    if options.coco_annotations and options.coco_panoptic:
+        raise UsageError("--coco-annotations and --coco-panoptic are two sources of labels: give "
+                         "one")
+    if coco is None:
+        if options.coco_contiguous:
+            raise UsageError("--coco-contiguous numbers the categories of --coco-annotations or "
+                             "--coco-panoptic")
+        return
+    if options.coco_annotations and importlib.util.find_spec("pycocotools") is None:
+        raise UsageError("--coco-annotations draws the annotations with pycocotools: pip install "
+                         "pycocotools")
+    given = [option for option, value in (
+        ("--scores", options.scores or options.threshold is not None),
+        ("--label-encoding", options.label_encoding), ("--instances", options.instances),
+        ("--labels", coco == "--coco-annotations" and options.labels != Path("labels")),
+        ("--label-suffix", coco == "--coco-annotations" and options.label_suffix)) if value]
+    if given:
+        raise UsageError(f"{given[0]} does not apply to the labels of {coco}")
+    if options.class_names == "coco-stuff":
+        raise UsageError("--class-names coco-stuff names the ids of COCO-Stuff's stuffthingmaps "
+                         f"PNGs (category id - 1); with {coco} the ids are the categories', named "
+                         "by the file")
 
 
 def _check_output_dir(options):
@@ -7483,6 +7976,9 @@ def _check_groups(groups, ignore_index, class_names):
 def make_settings(options):
     """The run's Settings from the parsed options; raises UsageError for a bad value."""
     _check_values(options)
+    _check_coco(options)
+    if options.coco_annotations:  # no labels folder, nor its class names file
+        options = argparse.Namespace(**{**vars(options), "labels": None})
     reading_reports = bool(options.merge or options.compare)  # no mask is read
     read, names_option = _read_option_files(options, reading_reports)
     names = read[names_option] and (*read[names_option], f"--class-names {options.class_names}"
@@ -7499,9 +7995,10 @@ def make_settings(options):
         "label_encoding", "valid_masks", "valid_suffix", "instances", "instance_suffix", "digits",
         "format", "brief", "per_case",
         "num_classes", "bootstrap", "confidence", "seed", "jobs", "quiet", "shard", "output_dir",
-        "plots_per_image", "check_with_sklearn")}
+        "plots_per_image", "check_with_sklearn", "coco_panoptic", "coco_contiguous")}
     return Settings(
         **settings, scoring=Scoring(**given), given=given, dataset=dataset,
+        coco_annotations=tuple(options.coco_annotations or ()),
         label_map=read["--label-map"], inference_map=read["--inference-map"],
         instance_map=read["--instance-map"],
         palette=read["--palette"], compare=tuple(options.compare or ()),
@@ -7641,7 +8138,8 @@ NOT_IN_AN_EVALUATOR = {
     "brief": "give it to text()", "per_case": "give it to text()", "digits": "give it to text()",
     "output_dir": "use write_folder(path)", "plots_per_image": "give it to write_folder()",
     "merge": "use Evaluator.merged()", "compare": "compare the reports with --compare",
-    "shard": "each process adds its own images; merge the evaluators", "jobs": FILES_ONLY}
+    "shard": "each process adds its own images; merge the evaluators", "jobs": FILES_ONLY,
+    "coco_annotations": FILES_ONLY, "coco_panoptic": FILES_ONLY, "coco_contiguous": FILES_ONLY}
 # instances=True: add() takes each image's instance array (instances=), recorded so in the input
 INSTANCES_GIVEN = "add(instances=)"
 # an (H, W, 3) or (H, W, 4) array whose H and W are at least this is colours, not a batch

@@ -46,9 +46,10 @@ def test_json_has_the_documented_shape_and_types(three_pairs, capsys):
     assert status == 0
     assert set(document) == {"label_space", "ignore_index", "ignore_index_from", "zero_division", "class_names",
                              "input", "shards", "boundary_ratio", "threshold", "positive_class", "instance_sizes", "groups",
-                             "distances", "exclude_from_means", "images",
+                             "distances", "exclude_from_means", "coco", "images",
                              "combined", "errors", "warnings"}
     assert document["shards"] is None and document["boundary_ratio"] is None  # no --shard, no --boundary
+    assert document["coco"] is None  # labels from mask files, not COCO's
     assert document["input"] == {"recursive": False, "label_suffix": None, "inference_suffix": None,
                                  "label_map": None, "inference_map": None, "palette": None,
                                  "valid_masks": None, "valid_suffix": None, "label_encoding": None,

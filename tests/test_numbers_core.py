@@ -198,7 +198,8 @@ def test_the_json_head_is_the_scoring_record(tmp_path, capsys, monkeypatch):
                     "boundary_ratio": 0.05,  # --boundary-ratio alone asks for Boundary IoU
                     "threshold": None, "positive_class": None,  # no score maps
                     "instance_sizes": None, "groups": None,
-                    "distances": None, "exclude_from_means": []}  # no boundary distances
+                    "distances": None, "exclude_from_means": [],  # no boundary distances
+                    "coco": None}  # labels from mask files
     assert "boundary_iou" in document["combined"]["classes"]["0"]
 
 
