@@ -2083,36 +2083,89 @@ def rasterised(image):
     pixels left out as {"crowd": n, "overlap": n}). A pixel no annotation covers is 0; one that
     annotations of one category cover is that category's class; one that annotations of two
     categories cover (torchvision's reference leaves them out) and one of a crowd region are not
-    counted. Polygons are drawn by pycocotools, as COCO's own tools draw them."""
-    from pycocotools import mask as coco_mask  # only --coco-annotations needs it
+    counted. Polygons are drawn by pycocotools, as COCO's own tools draw them. The annotations'
+    runs are then swept together: between two consecutive run ends, every pixel is covered by the
+    same annotations, so each such stretch is painted at once (a mask per annotation would cost
+    several times the decoding of the image's PNG)."""
     height, width = image.height, image.width
-    label = np.zeros((height, width), np.uint8)
-    crowd, overlap = np.zeros((height, width), bool), np.zeros((height, width), bool)
-    for class_id, is_crowd, segmentation in image.shapes:
-        rle = coco_rle(coco_mask, segmentation, height, width)
-        x, y, box_width, box_height = (int(side) for side in coco_mask.toBbox(rle))
-        box = np.s_[y:y + box_height, x:x + box_width]
-        inside = coco_mask.decode(rle)[box].view(bool)
-        if is_crowd:
-            crowd[box] |= inside
-            continue
-        here = label[box]
-        overlap[box] |= inside & (here != 0) & (here != class_id)
-        here[inside & (here == 0)] = class_id
-    overlap &= ~crowd
-    left_out = crowd | overlap
-    return label, ~left_out if left_out.any() else None, {
-        "crowd": int(np.count_nonzero(crowd)), "overlap": int(np.count_nonzero(overlap))}
+    if not image.shapes:
+        return np.zeros((height, width), np.uint8), None, {"crowd": 0, "overlap": 0}
+    starts, ends, owner = _ones_of_runs(coco_runs([shape[2] for shape in image.shapes], height,
+                                                  width))
+    class_of, crowd_of = (np.array(column, np.int64)[owner] for column in zip(*(
+        (class_id, is_crowd) for class_id, is_crowd, _ in image.shapes)))
+    # at each run's start its annotation's coverage begins, at its end it ends: (annotations of
+    # classes, their classes' sum and sum of squares, crowd regions) over each stretch
+    step = np.concatenate((np.ones_like(starts), -np.ones_like(ends), [0, 0]))
+    where = np.concatenate((starts, ends, [0, height * width]))
+    order = np.argsort(where, kind="stable")
+    counted = np.tile(1 - crowd_of, 2)
+    covering = [np.cumsum(np.append(weight, [0, 0])[order] * step[order])[:-1] for weight in (
+        counted, counted * np.tile(class_of, 2), counted * np.tile(class_of, 2) ** 2,
+        np.tile(crowd_of, 2))]
+    annotations, total, squares, crowds = covering
+    lengths = np.diff(where[order])
+    overlap = total * total != annotations * squares  # two classes: the sum's square is less
+    crowd = crowds > 0
+    value = np.where(overlap, 0, total // np.maximum(annotations, 1)).astype(np.uint8)
+    label = np.repeat(value, lengths).reshape(width, height).T
+    left_out = overlap | crowd
+    valid = None if not left_out.any() else ~np.repeat(left_out, lengths).reshape(width, height).T
+    return np.ascontiguousarray(label), valid if valid is None else np.ascontiguousarray(valid), {
+        "crowd": int(lengths[crowd].sum()), "overlap": int(lengths[overlap & ~crowd].sum())}
 
 
-def coco_rle(coco_mask, segmentation, height, width):
-    """An annotation's segmentation as pycocotools' compressed run-length encoding: polygons
-    joined, runs compressed."""
-    if isinstance(segmentation, list):
-        return coco_mask.merge(coco_mask.frPyObjects(segmentation, height, width))
-    if isinstance(segmentation["counts"], list):
-        return coco_mask.frPyObjects(segmentation, height, width)
-    return {"size": segmentation["size"], "counts": segmentation["counts"].encode("ascii")}
+def coco_runs(segmentations, height, width):
+    """The run lengths of annotations' segmentations over their image, each in column-major order,
+    0s first: runs as given, compressed runs read, polygons drawn and joined by pycocotools."""
+    texts = {}
+    for index, segmentation in enumerate(segmentations):
+        if isinstance(segmentation, list):
+            from pycocotools import mask as coco_mask  # only polygons need it
+            texts[index] = coco_mask.merge(coco_mask.frPyObjects(segmentation, height,
+                                                                 width))["counts"]
+        elif not isinstance(segmentation["counts"], list):
+            texts[index] = segmentation["counts"].encode("ascii")
+    read = dict(zip(texts, compressed_runs(*texts.values()))) if texts else {}
+    return [read[index] if index in read else np.array(segmentation["counts"], np.int64)
+            for index, segmentation in enumerate(segmentations)]
+
+
+def compressed_runs(*texts):
+    """The run lengths of texts in COCO's compressed run-length form (bytes), a list, read at once
+    as pycocotools' rleFrString reads each: a number in characters of 5 bits from '0' (the 6th
+    bit: more follow; the 5th of the last: negative), and from a text's 4th number on, the
+    difference from the number two before."""
+    codes = np.frombuffer(b"".join(texts), np.uint8).astype(np.int64) - 48
+    last = codes < 0x20
+    first = np.concatenate(([True], last[:-1]))
+    index = np.arange(codes.size)
+    place = index - np.maximum.accumulate(np.where(first, index, 0))
+    values = np.add.reduceat((codes & 0x1F) << (5 * place), np.flatnonzero(first))
+    negative = codes[last] & 0x10 != 0
+    values[negative] -= np.left_shift(1, 5 * (place[last][negative] + 1))
+    ends = np.cumsum(last)[np.cumsum([len(text) for text in texts]) - 1]  # each text's numbers
+    number = np.arange(values.size) - np.repeat(ends - np.diff(ends, prepend=0),
+                                                np.diff(ends, prepend=0))
+    runs = values.copy()
+    for parity in (1, 2):  # the chains of differences: numbers 1, 3, 5, ... and 2, 4, 6, ...
+        chain = np.flatnonzero((number >= parity) & (number % 2 == parity % 2))
+        sums = np.cumsum(values[chain])
+        opens = np.maximum.accumulate(np.where(number[chain] == parity,
+                                               np.arange(chain.size), 0))
+        runs[chain] = sums - (sums - values[chain])[opens]
+    return np.split(runs, ends[:-1])
+
+
+def _ones_of_runs(runs):
+    """Each runs' 1s (every second run, from the second) as stretches of the image in column-major
+    order: (starts, ends, whose: the index of the runs each stretch is of)."""
+    counts = [len(part) for part in runs]
+    runs, first = np.concatenate(runs), np.cumsum(counts) - counts
+    ends = np.cumsum(runs)
+    ends -= np.repeat(ends[first] - runs[first], counts)  # each from the image's start
+    ones = (np.arange(runs.size) - np.repeat(first, counts)) % 2 == 1
+    return (ends - runs)[ones], ends[ones], np.repeat(np.arange(len(counts)), counts)[ones]
 
 
 def read_coco_panoptic(path, contiguous=False):
