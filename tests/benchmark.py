@@ -209,6 +209,56 @@ def api_costs(pairs, rounds_out):
                        "api report": (time.perf_counter() - added) * 1000 / len(pairs)})
 
 
+def make_coco(folder, count, size=(640, 480), polygons=10):
+    """count synthetic COCO images of size with about `polygons` polygons each: folder/instances.json,
+    the same labels as PNGs in folder/labels (as the tool draws them), and inferences (each label with
+    its objects shifted) in folder/inferences."""
+    width, height = size
+    rng = np.random.default_rng(29)
+    images, annotations = [], []
+    for (kind) in ("labels", "inferences"):
+        (folder / kind).mkdir(parents=True)
+    for image_id in range(1, count + 1):
+        images.append({"id": image_id, "file_name": f"{image_id:012d}.jpg", "height": height, "width": width})
+        for _ in range(rng.integers(polygons - 3, polygons + 4)):
+            centre, radius = rng.uniform((0, 0), (width, height)), rng.uniform(8, 90)
+            angles = np.sort(rng.uniform(0, 2 * np.pi, rng.integers(8, 30)))
+            reach = radius * rng.uniform(0.5, 1.0, angles.size)
+            polygon = np.stack([centre[0] + reach * np.cos(angles), centre[1] + reach * np.sin(angles)], 1)
+            annotations.append({"id": len(annotations) + 1, "image_id": image_id,
+                                "category_id": int(rng.choice([1, 2, 3, 18, 44, 62, 72])),
+                                "segmentation": [polygon.round(2).ravel().tolist()], "iscrowd": 0})
+    categories = [{"id": category, "name": tool.COCO_CATEGORY_NAMES[category]} for category in (1, 2, 3, 18, 44, 62, 72)]
+    (folder / "instances.json").write_text(json.dumps({"images": images, "annotations": annotations,
+                                                       "categories": categories}))
+    coco = tool.read_coco_annotations([folder / "instances.json"])
+    for key, (_, image) in coco.labels.items():
+        label = tool.rasterised(image)[0]
+        Image.fromarray(label).save(folder / "labels" / f"{key}.png")
+        Image.fromarray(np.roll(label, (3, 5), (0, 1))).save(folder / "inferences" / f"{key}.png")
+    return [image for _, image in coco.labels.values()], sorted((folder / "labels").iterdir())
+
+
+def coco_costs(folder, count, rounds):
+    """Milliseconds per image of drawing the labels from the annotations against decoding the same labels
+    as PNGs (in this process, the tool's own reading), and seconds of whole runs on the annotation file and
+    on the PNGs."""
+    images, pngs = make_coco(folder, count)
+    times = {name: [] for name in ("rasterise", "decode", "coco run", "png run")}
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for image in images:
+            tool.rasterised(image)
+        times["rasterise"].append((time.perf_counter() - start) * 1000 / count)
+        start = time.perf_counter()
+        for path in pngs:
+            tool.read_mask(path)
+        times["decode"].append((time.perf_counter() - start) * 1000 / count)
+        times["coco run"].append(run_cli(["--coco-annotations", "instances.json", "--jobs", "1"], folder)[0])
+        times["png run"].append(run_cli(["--jobs", "1"], folder)[0])
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def per_pair_ms(function, pairs, rounds_out, *args):
     start = time.perf_counter()
     result = function(pairs, *args)
@@ -269,6 +319,9 @@ def main(argv=None):
     parser.add_argument("--bootstrap-images", type=int, default=5000,
                         help="images for the cost of --bootstrap and --compare (default 5000)")
     parser.add_argument("--resamples", type=int, default=1000, help="their resamples (default 1000)")
+    parser.add_argument("--coco-images", type=int, default=500,
+                        help="synthetic COCO images (640x480, about 10 polygons each) for --coco-annotations "
+                             "(default 500)")
     args = parser.parse_args(argv)
     cores = tool.default_jobs(10**9)
     rows, stages, apis = {}, {}, {}
@@ -308,6 +361,7 @@ def main(argv=None):
             if (width, height) == SIZES[0]:
                 bootstrap, bootstrap_ids = bootstrap_costs(images, args.bootstrap_images, args.resamples, args.rounds)
 
+        coco = coco_costs(temporary / "coco", args.coco_images, args.rounds)
         whole = {size: temporary / f"whole{size[0]}" for size in SIZES}
         for size, folder in whole.items():
             make_pairs(folder, size, args.cli_pairs)
@@ -435,6 +489,14 @@ def main(argv=None):
         base = f"{median(cli[without], 0):.2f} s" if without else "-"
         ratio = f"{wall / median(cli[without], 0):.1f}x" if without else "-"
         print(f"| {title} | {base} | {wall:.2f} s | {ratio} | {median(cli[with_folder], 1):.0f} MB |")
+    print(f"\n| {args.coco_images} synthetic COCO images, 640x480, about 10 polygons each | per image |")
+    print("|---|---|")
+    print(f"| drawing an image's label from its annotations (`rasterised`) | {coco['rasterise']:.2f} ms = "
+          f"{coco['rasterise'] / coco['decode']:.2f}x decoding |")
+    print(f"| decoding the same label saved as PNG (`read_mask`) | {coco['decode']:.2f} ms |")
+    print(f"| whole run, `--coco-annotations instances.json --jobs 1` | {coco['coco run'] * 1000 / args.coco_images:.2f} "
+          f"ms = {coco['coco run'] / coco['png run']:.2f}x the run on the PNGs |")
+    print(f"| whole run on the same labels as PNGs, `--jobs 1` | {coco['png run'] * 1000 / args.coco_images:.2f} ms |")
     print(f"\n| {args.resamples} bootstrap resamples of {args.bootstrap_images} images ({bootstrap_ids} ids) "
           "| time | peak memory (traced) |")
     print("|---|---|---|")
