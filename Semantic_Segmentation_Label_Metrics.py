@@ -2327,7 +2327,7 @@ def _check_image_report(image):
         raise _problem("an entry of images", image, "an image report")
     image_id = _check_id(image.get("id"))
     for key in ("label", "inference"):  # null: an array the Python API was given
-        if not isinstance(image.get(key), str | None):
+        if key not in image or not isinstance(image[key], str | None):
             raise _problem(f"image {image_id}: {key}", image.get(key), "a file name or null")
     left_out = image.get("left_out", {})
     if not (isinstance(left_out, dict) and all(why in LEFT_OUT and type(pixels) is int
@@ -4126,15 +4126,19 @@ class ImageIoUs:
 
 def number_of_classes(option, class_names, ignore_index, matrix):
     """N, the class count other tools are given, and where it comes from: --num-classes; else the
-    named ids 0, 1, 2, ... up to the first unnamed id or the ignore index (Cityscapes' names give
-    19, not 256 for void); else 1 + the largest id that occurs, the ignore index aside."""
+    named ids 0, 1, 2, ... up to the largest named id below the ignore index, void names aside
+    (Cityscapes' names give 19, not 256 for void; COCO's category ids, which leave some unused,
+    91); else 1 + the largest id that occurs, the ignore index aside."""
     if option is not None:
         return option, "--num-classes"
     count = 0
     while count in class_names and count != ignore_index:
         count += 1
+    voids = void_ids(class_names)
+    below = [class_id for class_id in class_names if class_id not in voids
+             and (ignore_index is None or class_id < ignore_index)]
     if count:
-        return count, "the class names"
+        return max(count, max(below) + 1), "the class names"
     occurring = np.flatnonzero((matrix.sum(axis=1) > 0) | (matrix.sum(axis=0) > 0))
     occurring = occurring[occurring != ignore_index] if ignore_index is not None else occurring
     return (int(occurring[-1]) + 1 if occurring.size else 0), "the ids that occur"
