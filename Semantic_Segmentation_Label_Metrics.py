@@ -7663,8 +7663,8 @@ def _add_numbers_options(parser):
     group.add_argument("--num-classes", type=int, metavar="N",
                         help="the class count other tools are given (mmsegmentation, torchmetrics, "
                              "detectron2, ...), for the table of what they would print (default: "
-                             "the named ids 0, 1, 2, ... up to the first unnamed one or the ignore "
-                             "index, else 1 + the largest id that occurs)")
+                             "0 up to the largest named id below the ignore index, void names "
+                             "aside, else 1 + the largest id that occurs)")
     group.add_argument("--boundary", action="store_true",
                         help="also Boundary IoU per class and its mean (Cheng et al., CVPR 2021): "
                              "the IoU of the bands of each class's pixels within d of its edge in "
