@@ -420,6 +420,13 @@ def test_class_names_coco_names_the_category_ids(coco_scene, tmp_path, capsys):
     assert status == 0, err
     assert named["class_names"] == {"0": "background", **{str(k): v for k, v in CATEGORIES.items()}}
     check_numbers(named, expected, inferences)
+    # renumbered 1..N, each class still named by its category's COCO name; the inferences, still
+    # in category ids, are said to number the classes otherwise (exit 3)
+    status, named, err = run(capsys, "--coco-annotations", "g.json", "--coco-contiguous",
+                             "--class-names", "coco")
+    assert status == tool.NUMBERS_IN_DOUBT and "number the classes differently" in err, err
+    assert named["class_names"] == {"0": "background", "1": "person", "2": "car", "3": "dog",
+                                    "4": "bottle", "5": "toothbrush"}
 
 
 # ---------------------------------------------------------------- 4: panoptic PNGs
