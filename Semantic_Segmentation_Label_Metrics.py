@@ -1869,10 +1869,12 @@ def read_score_pair(label_path, scores_path, positive_class, palette=None, label
 
 class CocoImage(NamedTuple):
     """What an image's label is made of under --coco-annotations, carried by its Pair: its size, and
-    its annotations as (class id, whether a crowd region, segmentation as the file gives it)."""
+    its annotations as (class id, whether a crowd region, segmentation as the file gives it), and
+    their ids as the file gives them, for messages."""
     height: int
     width: int
     shapes: tuple
+    ids: tuple = ()
 
 
 class PanopticSegments(NamedTuple):
@@ -1986,7 +1988,8 @@ def _segmentation_problem(segmentation, height, width):
     if isinstance(counts, list) and all(type(run) is int and run >= 0 for run in counts):
         return None if sum(counts) == height * width else (
             f"a run-length encoding of {sum(counts)} pixels, not the image's {height * width}")
-    return None if isinstance(counts, str) and counts.isascii() else (
+    return None if isinstance(counts, str) and counts and all(
+        "0" <= character <= "o" for character in counts) else (
         "a run-length encoding whose counts are neither runs nor COCO's compressed text")
 
 
@@ -2025,20 +2028,22 @@ def read_coco_annotations(paths, contiguous=False):
     refused as that image id. Raises RunError for a file that is not COCO."""
     documents = [(path, read_coco_json(path, ("images", "annotations"))) for path in paths]
     categories = _coco_categories(documents)
-    notes = []
-    if OTHER_STUFF in categories and any(category <= MAX_THING for category in categories):
+    notes, other_left_out = [], OTHER_STUFF in categories and any(
+        category <= MAX_THING for category in categories)
+    if other_left_out:
         del categories[OTHER_STUFF]
         notes.append(f"note: the stuff category {OTHER_STUFF} ('other') is left out: its pixels "
                      "are the things' of the instance annotations")
     classes = class_of_categories(categories, contiguous)
     images, refused = _coco_images(documents)
     text = "+".join(shown(path) for path in paths)
-    shapes, bad = {image_id: [] for image_id in images}, {}
+    shapes, ids = ({image_id: [] for image_id in images} for _ in range(2))
+    bad = {}
     for path, document in documents:
         for annotation in document["annotations"]:
             fields = annotation if isinstance(annotation, dict) else {}
             image_id, category = fields.get("image_id"), fields.get("category_id")
-            if category == OTHER_STUFF and OTHER_STUFF not in categories:
+            if category == OTHER_STUFF and other_left_out:
                 continue
             problem = _annotation_problem(fields, images, categories)
             if problem and image_id not in images:
@@ -2048,13 +2053,15 @@ def read_coco_annotations(paths, contiguous=False):
             else:
                 shapes[image_id].append((classes[category], bool(fields.get("iscrowd")),
                                          fields["segmentation"]))
+                ids[image_id].append(fields.get("id"))
     labels = {}
     for image_id, (key, file_name, height, width) in images.items():
         label = f"{text}#{image_id}"
         if image_id in bad:
             refused.append(Refused(key, label, bad[image_id]))
         else:
-            labels[key] = (label, CocoImage(height, width, tuple(shapes[image_id])))
+            labels[key] = (label, CocoImage(height, width, tuple(shapes[image_id]),
+                                            tuple(ids[image_id])))
     names = {0: "background", **{classes[category]: name for category, name in
                                  categories.items()}}
     record = {"files": coco_files_record(paths), "panoptic": False,
@@ -2078,7 +2085,7 @@ def _annotation_problem(annotation, images, categories):
     return None if problem is None else f"{which}: {problem}"
 
 
-def rasterised(image):
+def rasterised(image, name="the image"):
     """An image's label drawn from its annotations (a CocoImage): (ids, the pixels to count, the
     pixels left out as {"crowd": n, "overlap": n}). A pixel no annotation covers is 0; one that
     annotations of one category cover is that category's class; one that annotations of two
@@ -2086,12 +2093,20 @@ def rasterised(image):
     counted. Polygons are drawn by pycocotools, as COCO's own tools draw them. The annotations'
     runs are then swept together: between two consecutive run ends, every pixel is covered by the
     same annotations, so each such stretch is painted at once (a mask per annotation would cost
-    several times the decoding of the image's PNG)."""
+    several times the decoding of the image's PNG). Raises MaskError, naming the image (name),
+    for compressed runs that do not cover it."""
     height, width = image.height, image.width
     if not image.shapes:
         return np.zeros((height, width), np.uint8), None, {"crowd": 0, "overlap": 0}
-    starts, ends, owner = _ones_of_runs(coco_runs([shape[2] for shape in image.shapes], height,
-                                                  width))
+    runs = coco_runs([shape[2] for shape in image.shapes], height, width)
+    wrong = next((index for index, part in enumerate(runs)
+                  if part.sum() != height * width or (part < 0).any()), None)
+    if wrong is not None:
+        which = (f"annotation {shown(json.dumps(image.ids[wrong]))}" if image.ids
+                 else "an annotation")
+        raise MaskError(f"{name}: {which}: a compressed run-length encoding of "
+                        f"{int(runs[wrong].sum())} pixels, not the image's {height * width}")
+    starts, ends, owner = _ones_of_runs(runs)
     class_of, crowd_of = (np.array(column, np.int64)[owner] for column in zip(*(
         (class_id, is_crowd) for class_id, is_crowd, _ in image.shapes)))
     # at each run's start its annotation's coverage begins, at its end it ends: (annotations of
@@ -2232,7 +2247,7 @@ def read_coco_pair(pair, settings):
     """A pair whose label comes from COCO files (its Pair's annotations): (label, inference, the
     pixels to count, the pixels left out), read as read_pair reads a pair; raises MaskError."""
     if isinstance(pair.annotations, CocoImage):
-        label, valid, left_out = rasterised(pair.annotations)
+        label, valid, left_out = rasterised(pair.annotations, shown(pair.label))
     else:
         label, valid, left_out = panoptic_ids(pair.label, pair.annotations)
     inference, _ = read_mask(pair.inference, settings.palette, _maps_wide(settings.inference_map))
@@ -7351,9 +7366,10 @@ def listed_pairs(settings):
                     for pair in pairs if pair.key not in coco.labels]
     pairs = [pair._replace(annotations=coco.labels[pair.key][1]) for pair in pairs
              if pair.key in coco.labels]
-    refused += [error for error in coco.refused]
+    said = {error.key for error in coco.refused}  # an image refused is not refused again
+    refused = coco.refused + [error for error in refused if error.key not in said]
     names = settings.scoring.class_names or coco.names
-    if settings.dataset == "coco":  # the preset names category ids: number them as the classes
+    if settings.dataset == "coco" and settings.coco_contiguous:  # the preset names category ids
         names = {0: names[0], **{class_id: names[int(category)] for category, class_id
                                  in coco.record["classes"].items() if int(category) in names}}
     return pairs, refused, coco.notes + notes, hints, dataclasses.replace(
@@ -7389,7 +7405,8 @@ def score(settings):
     # A shard whose ids were all refused still reports them (exit 1), so that its task ends and it
     # merges.
     if not pairs and not (settings.shard and run_pairs):
-        raise RunError(f"no pair of masks with the same name in {shown(settings.labels)} and "
+        labels = settings.labels or "+".join(map(shown, settings.coco_annotations))
+        raise RunError(f"no pair of masks with the same name in {shown(labels)} and "
                        f"{shown(settings.inferences)}"
                        + (f" (shard {settings.shard[0]}/{settings.shard[1]})"
                           if settings.shard else "")
