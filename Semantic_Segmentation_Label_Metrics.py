@@ -234,8 +234,7 @@ COCO_CATEGORY_NAMES = {category: name for category, name in enumerate(
 MAX_THING = 91  # COCO's thing categories are 1..91, stuff 92..182
 OTHER_STUFF = 183  # the stuff task's 'other': every pixel of a thing
 # What the pixels that COCO's labels leave out are (left_out of an image report), as said.
-LEFT_OUT = {"overlap": "covered by annotations of two categories (torchvision's COCO reference "
-                       "leaves them out too)",
+LEFT_OUT = {"overlap": "covered by annotations of two categories",
             "crowd": "of crowd regions", "void": "of void (segment 0)"}
 # Cityscapes' label table (cityscapesScripts' labels.py): (labelId, trainId, colour) of the 34
 # labelIds; trainId 255 marks the labels left out of the benchmark.
@@ -510,7 +509,9 @@ class Scoring:
 
     # --coco-annotations, --coco-panoptic: the files the labels came from ({"name", "bytes",
     # "sha256"} each), whether panoptic, and each category's class id; None: mask files
-    coco: dict | None = rule(_coco_record, "null or the COCO files the labels came from")
+    coco: dict | None = rule(_coco_record, "null or the COCO files the labels came from",
+                             option="COCO files (--coco-annotations, --coco-panoptic, "
+                                    "--coco-contiguous)")
 
     @property
     def boundary(self):
@@ -1935,9 +1936,9 @@ def _coco_categories(documents):
         for category in document.get("categories") or []:
             category_id = category.get("id") if isinstance(category, dict) else None
             name = category.get("name") if isinstance(category, dict) else None
-            if type(category_id) is not int or category_id < 1 or not isinstance(name, str):
-                raise RunError(f"{shown(path)}: a category that is not an id of 1 or more and a "
-                               f"name: {shown(json.dumps(category))[:100]}")
+            if type(category_id) is not int or category_id < 0 or not isinstance(name, str):
+                raise RunError(f"{shown(path)}: a category without a whole-number id and a name: "
+                               f"{shown(json.dumps(category))[:100]}")
             if categories.setdefault(category_id, name) != name:
                 raise RunError(f"{shown(path)}: category {category_id} is named "
                                f"{shown(name)!r} here and {shown(categories[category_id])!r} in "
@@ -1945,19 +1946,21 @@ def _coco_categories(documents):
     return categories
 
 
-def class_of_categories(categories, contiguous):
+def class_of_categories(categories, contiguous, used=None):
     """{category id: class id}: the category ids as they are, or with contiguous 1..N in the order
-    of the ids (0 is left to the pixels no annotation covers); raises RunError when an id is beyond
-    the label space."""
+    of the ids (0 is left to the pixels no annotation covers); a category beyond the label space is
+    left out, unless an annotation is of it (used: the categories annotations are of; None: all):
+    then RunError."""
     ordered = sorted(categories)
     classes = dict(zip(ordered, range(1, len(ordered) + 1))) if contiguous else {
         category: category for category in ordered}
     beyond = [category for category, class_id in classes.items() if class_id >= LABEL_SPACE]
-    if beyond:
+    if [category for category in beyond if used is None or category in used]:
         raise RunError(f"category {beyond[0]} is beyond the label space 0..255"
                        + ("" if contiguous else ": number the categories 1..N with "
                           "--coco-contiguous"))
-    return classes
+    return {category: class_id for category, class_id in classes.items()
+            if class_id < LABEL_SPACE}
 
 
 def _polygon_problem(segmentation):
@@ -1995,29 +1998,37 @@ def _segmentation_problem(segmentation, height, width):
 
 def _coco_images(documents):
     """{image id: (key, file_name, height, width)} of the documents' images, keyed by the file
-    name's stem, and a Refused for each image that cannot be used; raises RunError for an image
-    listed two ways."""
-    images, refused, keys = {}, [], {}
+    name's stem; a Refused for each image that cannot be used, and the ids of those left out (whose
+    annotations are passed over); raises RunError for an image listed two ways."""
+    images, refused, keys, left_out = {}, [], {}, set()
     for path, document in documents:
         for image in document["images"]:
-            fields = [image.get(key) if isinstance(image, dict) else None
-                      for key in ("id", "file_name", "height", "width")]
-            image_id, file_name, height, width = fields
-            if type(image_id) is not int or not isinstance(file_name, str) or not file_name \
-                    or not all(type(side) is int and side > 0 for side in (height, width)):
-                raise RunError(f"{shown(path)}: an image without an id, a file name, a height and "
-                               f"a width: {shown(json.dumps(image))[:100]}")
+            image = image if isinstance(image, dict) else {}
+            image_id, file_name = image.get("id"), image.get("file_name")
+            sides = [image.get(side) for side in ("height", "width")]
+            problem = ("no id" if not isinstance(image_id, int | str) or image_id == ""
+                       else "no file name" if not isinstance(file_name, str) or not file_name
+                       else None if all(type(side) in (int, float) and side >= 1
+                                        and float(side).is_integer() for side in sides)
+                       else "no height and width in whole pixels")
+            if problem:
+                left_out.add(image_id if isinstance(image_id, int | str) else None)
+                refused.append(Refused(str(image_id), shown(path), f"{shown(path)}: image "
+                                       f"{shown(json.dumps(image_id))} has {problem}"))
+                continue
             key = os.path.splitext(file_name.replace("\\", "/").split("/")[-1])[0]
-            entry = (key, file_name, height, width)
+            entry = (key, file_name, *(int(side) for side in sides))
             if images.setdefault(image_id, entry) != entry:
-                raise RunError(f"{shown(path)}: image {image_id} is {shown(file_name)} "
-                               f"{width}x{height} here and otherwise in another file")
+                raise RunError(f"{shown(path)}: image {shown(json.dumps(image_id))} is "
+                               f"{shown(file_name)} {entry[3]}x{entry[2]} here and otherwise in "
+                               "another file")
             if keys.setdefault(key, image_id) != image_id:
                 refused.append(Refused(key, shown(file_name), f"{shown(path)}: images "
                                        f"{keys[key]} and {image_id} have one file name, "
                                        f"{shown(key)}; the second is left out"))
                 del images[image_id]
-    return images, refused
+                left_out.add(image_id)
+    return images, refused, left_out
 
 
 def read_coco_annotations(paths, contiguous=False):
@@ -2026,6 +2037,9 @@ def read_coco_annotations(paths, contiguous=False):
     annotation is. Stuff's 'other' (183) is left out beside thing annotations, whose pixels it
     covers. An annotation that cannot be drawn refuses its image; one of an image not listed is
     refused as that image id. Raises RunError for a file that is not COCO."""
+    twice = given_twice(paths)
+    if twice is not None:
+        raise RunError(f"{shown(twice[0])} is given twice")
     documents = [(path, read_coco_json(path, ("images", "annotations"))) for path in paths]
     categories = _coco_categories(documents)
     notes, other_left_out = [], OTHER_STUFF in categories and any(
@@ -2034,8 +2048,10 @@ def read_coco_annotations(paths, contiguous=False):
         del categories[OTHER_STUFF]
         notes.append(f"note: the stuff category {OTHER_STUFF} ('other') is left out: its pixels "
                      "are the things' of the instance annotations")
-    classes = class_of_categories(categories, contiguous)
-    images, refused = _coco_images(documents)
+    used = {annotation.get("category_id") for _, document in documents
+            for annotation in document["annotations"] if isinstance(annotation, dict)}
+    classes = class_of_categories(categories, contiguous, used)
+    images, refused, left_out = _coco_images(documents)
     text = "+".join(shown(path) for path in paths)
     shapes, ids = ({image_id: [] for image_id in images} for _ in range(2))
     bad = {}
@@ -2043,7 +2059,7 @@ def read_coco_annotations(paths, contiguous=False):
         for annotation in document["annotations"]:
             fields = annotation if isinstance(annotation, dict) else {}
             image_id, category = fields.get("image_id"), fields.get("category_id")
-            if category == OTHER_STUFF and other_left_out:
+            if category == OTHER_STUFF and other_left_out or image_id in left_out:
                 continue
             problem = _annotation_problem(fields, images, categories)
             if problem and image_id not in images:
@@ -2062,8 +2078,8 @@ def read_coco_annotations(paths, contiguous=False):
         else:
             labels[key] = (label, CocoImage(height, width, tuple(shapes[image_id]),
                                             tuple(ids[image_id])))
-    names = {0: "background", **{classes[category]: name for category, name in
-                                 categories.items()}}
+    names = {**{classes[category]: name for category, name in categories.items()
+                if category in classes}, 0: "background"}
     record = {"files": coco_files_record(paths), "panoptic": False,
               "classes": {str(category): class_id for category, class_id in classes.items()}}
     return CocoLabels(labels, refused, record, names, notes)
@@ -2597,7 +2613,15 @@ def tallied_groups(reports, groups):
 
 
 def _rule_said(value):
-    """A rule's JSON value as a message shows it: an option's value, or none."""
+    """A rule's JSON value as a message shows it: an option's value, or none; a COCO record by its
+    files (name and the start of the hash), whether panoptic, and its categories' class ids."""
+    if isinstance(value, dict) and _coco_record(value):
+        files = ", ".join(f"{file['name']} (SHA-256 {file['sha256'][:12]})"
+                          for file in value["files"])
+        classes = list(value["classes"].items())
+        return shown(f"{files}{', panoptic' if value['panoptic'] else ''}, categories "
+                     + ", ".join(f"{category}->{class_id}" for category, class_id in classes[:6])
+                     + (", ..." if len(classes) > 6 else ""))
     return "none" if value is None else shown(value if isinstance(value, str)
                                               else json.dumps(value))
 
@@ -7248,7 +7272,7 @@ def left_out_hint(left_out):
     """What the COCO labels left out, in a sentence, or none."""
     said = [f"{plural(pixels, 'pixel')} {LEFT_OUT[why]}" for why, pixels in left_out.items()
             if pixels]
-    return [f"not counted, as their labels say: {'; '.join(said)}"] if said else []
+    return [f"not counted, by the rules for COCO's labels: {'; '.join(said)}"] if said else []
 
 
 def report_to(sinks, results, refused, settings, bar=None, incomplete=(), tell=None):
@@ -7338,6 +7362,15 @@ def with_companions(pairs, settings):
     return pairs, refused
 
 
+def names_through(names, table):
+    """Class names carried to the ids an id map (its table) sends the named ids to: an id that one
+    named id becomes takes its name; one that several become is left unnamed."""
+    named = {}
+    for class_id, name in names.items():
+        named.setdefault(int(table[class_id]), []).append(name)
+    return {class_id: found[0] for class_id, found in named.items() if len(found) == 1}
+
+
 def listed_pairs(settings):
     """The run's pairs, the files refused, notes and hints (find_pairs), and its Settings: with
     COCO's files, the labels are theirs (each Pair carries what its label is made of), the scoring
@@ -7364,11 +7397,17 @@ def listed_pairs(settings):
         refused += [Refused(pair.key, shown(pair.label), f"{shown(pair.label)}: no entry of that "
                             f"name in {shown(settings.coco_panoptic)}'s annotations")
                     for pair in pairs if pair.key not in coco.labels]
+        found = {item.key for item in pairs + refused}
+        refused += [Refused(key, shown(settings.coco_panoptic), f"{shown(settings.coco_panoptic)}: "
+                            f"no PNG of {shown(key)} in {shown(settings.labels)}")
+                    for key in coco.labels if key not in found]
     pairs = [pair._replace(annotations=coco.labels[pair.key][1]) for pair in pairs
              if pair.key in coco.labels]
     said = {error.key for error in coco.refused}  # an image refused is not refused again
     refused = coco.refused + [error for error in refused if error.key not in said]
-    names = settings.scoring.class_names or coco.names
+    names = settings.scoring.class_names or (
+        coco.names if settings.label_map is None  # the categories' names, at the mapped ids
+        else names_through(coco.names, settings.label_map.table))
     if settings.dataset == "coco" and settings.coco_contiguous:  # the preset names category ids
         names = {0: names[0], **{class_id: names[int(category)] for category, class_id
                                  in coco.record["classes"].items() if int(category) in names}}

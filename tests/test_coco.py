@@ -343,7 +343,7 @@ def test_the_numbers_are_scikit_learns_on_the_pixels_counted(coco_scene, capsys)
     status, report, err = run(capsys, "--coco-annotations", "f.json")
     assert status == 0, err
     total = check_numbers(report, expected, inferences)
-    warning = (f"not counted, as their labels say: {total['crowd']} pixels of crowd regions; "
+    warning = (f"not counted, by the rules for COCO's labels: {total['crowd']} pixels of crowd regions; "
                f"{total['overlap']} pixels covered by annotations of two categories")
     assert any(given.startswith(warning) for given in report["warnings"])
     assert warning in err
