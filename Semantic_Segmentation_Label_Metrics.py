@@ -1877,6 +1877,9 @@ class CocoImage(NamedTuple):
     shapes: tuple
     ids: tuple = ()
 
+    def classes(self):
+        return {class_id for class_id, _, _ in self.shapes}
+
 
 class PanopticSegments(NamedTuple):
     """A COCO panoptic PNG's segments (--coco-panoptic), carried by its Pair: {segment id: class
@@ -2127,36 +2130,48 @@ def rasterised(image, name="the image"):
         (class_id, is_crowd) for class_id, is_crowd, _ in image.shapes)))
     # at each run's start its annotation's coverage begins, at its end it ends: (annotations of
     # classes, their classes' sum and sum of squares, crowd regions) over each stretch
-    step = np.concatenate((np.ones_like(starts), -np.ones_like(ends), [0, 0]))
     where = np.concatenate((starts, ends, [0, height * width]))
     order = np.argsort(where, kind="stable")
-    counted = np.tile(1 - crowd_of, 2)
-    covering = [np.cumsum(np.append(weight, [0, 0])[order] * step[order])[:-1] for weight in (
-        counted, counted * np.tile(class_of, 2), counted * np.tile(class_of, 2) ** 2,
-        np.tile(crowd_of, 2))]
-    annotations, total, squares, crowds = covering
+    counted = 1 - crowd_of
+    weights = np.zeros((4, where.size), np.int64)  # the runs' starts, their ends, the two bounds
+    weights[:, :starts.size] = counted, counted * class_of, counted * class_of ** 2, crowd_of
+    weights[:, starts.size:2 * starts.size] = -weights[:, :starts.size]
+    annotations, total, squares, crowds = np.cumsum(weights[:, order], axis=1)[:, :-1]
     lengths = np.diff(where[order])
     overlap = total * total != annotations * squares  # two classes: the sum's square is less
     crowd = crowds > 0
-    value = np.where(overlap, 0, total // np.maximum(annotations, 1)).astype(np.uint8)
-    label = np.repeat(value, lengths).reshape(width, height).T
     left_out = overlap | crowd
-    valid = None if not left_out.any() else ~np.repeat(left_out, lengths).reshape(width, height).T
-    return np.ascontiguousarray(label), valid if valid is None else np.ascontiguousarray(valid), {
-        "crowd": int(lengths[crowd].sum()), "overlap": int(lengths[overlap & ~crowd].sum())}
+    # The pixels left out are painted an id no class has, when there is one, so that one array is
+    # turned from COCO's column-major order to row-major (a copy of every pixel), not two.
+    mark = next((class_id for class_id in range(LABEL_SPACE - 1, 0, -1)
+                 if class_id not in image.classes()), None) if left_out.any() else None
+    value = np.where(left_out, mark or 0, total // np.maximum(annotations, 1)).astype(np.uint8)
+    label = np.ascontiguousarray(np.repeat(value, lengths).reshape(width, height).T)
+    valid = None if mark is None else label != mark
+    if left_out.any() and mark is None:  # every id a class: the left-out pixels apart
+        valid = np.ascontiguousarray(~np.repeat(left_out, lengths).reshape(width, height).T)
+    return label, valid, {"crowd": int(lengths[crowd].sum()),
+                          "overlap": int(lengths[overlap & ~crowd].sum())}
 
 
 def coco_runs(segmentations, height, width):
     """The run lengths of annotations' segmentations over their image, each in column-major order,
-    0s first: runs as given, compressed runs read, polygons drawn and joined by pycocotools."""
-    texts = {}
+    0s first: runs as given, compressed runs read, polygons drawn by pycocotools (every polygon of
+    the image in one call) and each annotation's joined."""
+    texts, polygons, owners = {}, [], []
     for index, segmentation in enumerate(segmentations):
         if isinstance(segmentation, list):
-            from pycocotools import mask as coco_mask  # only polygons need it
-            texts[index] = coco_mask.merge(coco_mask.frPyObjects(segmentation, height,
-                                                                 width))["counts"]
+            polygons += segmentation
+            owners += [index] * len(segmentation)
         elif not isinstance(segmentation["counts"], list):
             texts[index] = segmentation["counts"].encode("ascii")
+    if polygons:
+        from pycocotools import mask as coco_mask  # only polygons need it
+        drawn = {}
+        for owner, rle in zip(owners, coco_mask.frPyObjects(polygons, height, width)):
+            drawn.setdefault(owner, []).append(rle)
+        texts.update({owner: (parts[0] if len(parts) == 1 else coco_mask.merge(parts))["counts"]
+                      for owner, parts in drawn.items()})
     read = dict(zip(texts, compressed_runs(*texts.values()))) if texts else {}
     return [read[index] if index in read else np.array(segmentation["counts"], np.int64)
             for index, segmentation in enumerate(segmentations)]
