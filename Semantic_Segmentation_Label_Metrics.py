@@ -2117,15 +2117,16 @@ def rasterised(image, name="the image"):
     height, width = image.height, image.width
     if not image.shapes:
         return np.zeros((height, width), np.uint8), None, {"crowd": 0, "overlap": 0}
-    runs = coco_runs([shape[2] for shape in image.shapes], height, width)
-    wrong = next((index for index, part in enumerate(runs)
-                  if part.sum() != height * width or (part < 0).any()), None)
-    if wrong is not None:
-        which = (f"annotation {shown(json.dumps(image.ids[wrong]))}" if image.ids
+    runs, counts = coco_runs([shape[2] for shape in image.shapes], height, width)
+    first = np.cumsum(counts) - counts
+    covered = np.add.reduceat(runs, first)
+    wrong = np.flatnonzero((covered != height * width) | np.logical_or.reduceat(runs < 0, first))
+    if wrong.size:
+        which = (f"annotation {shown(json.dumps(image.ids[wrong[0]]))}" if image.ids
                  else "an annotation")
         raise MaskError(f"{name}: {which}: a compressed run-length encoding of "
-                        f"{int(runs[wrong].sum())} pixels, not the image's {height * width}")
-    starts, ends, owner = _ones_of_runs(runs)
+                        f"{int(covered[wrong[0]])} pixels, not the image's {height * width}")
+    starts, ends, owner = _ones_of_runs(runs, counts)
     class_of, crowd_of = (np.array(column, np.int64)[owner] for column in zip(*(
         (class_id, is_crowd) for class_id, is_crowd, _ in image.shapes)))
     # at each run's start its annotation's coverage begins, at its end it ends: (annotations of
@@ -2156,8 +2157,9 @@ def rasterised(image, name="the image"):
 
 def coco_runs(segmentations, height, width):
     """The run lengths of annotations' segmentations over their image, each in column-major order,
-    0s first: runs as given, compressed runs read, polygons drawn by pycocotools (every polygon of
-    the image in one call) and each annotation's joined."""
+    0s first, one after another, and how many are each one's: runs as given, compressed runs read,
+    polygons drawn by pycocotools (every polygon of the image in one call) and each annotation's
+    joined."""
     texts, polygons, owners = {}, [], []
     for index, segmentation in enumerate(segmentations):
         if isinstance(segmentation, list):
@@ -2172,16 +2174,22 @@ def coco_runs(segmentations, height, width):
             drawn.setdefault(owner, []).append(rle)
         texts.update({owner: (parts[0] if len(parts) == 1 else coco_mask.merge(parts))["counts"]
                       for owner, parts in drawn.items()})
-    read = dict(zip(texts, compressed_runs(*texts.values()))) if texts else {}
-    return [read[index] if index in read else np.array(segmentation["counts"], np.int64)
-            for index, segmentation in enumerate(segmentations)]
+    order = sorted(texts)
+    runs, counts = compressed_runs(*(texts[index] for index in order)) if texts else ([], [])
+    if len(order) == len(segmentations):  # no runs given as they are (a crowd's): all read
+        return runs, counts
+    read = dict(zip(order, np.split(runs, np.cumsum(counts)[:-1])))
+    given = [read[index] if index in read else np.array(segmentation["counts"], np.int64)
+             for index, segmentation in enumerate(segmentations)]
+    return np.concatenate(given), np.array([len(part) for part in given])
 
 
 def compressed_runs(*texts):
-    """The run lengths of texts in COCO's compressed run-length form (bytes), a list, read at once
-    as pycocotools' rleFrString reads each: a number in characters of 5 bits from '0' (the 6th
-    bit: more follow; the 5th of the last: negative), and from a text's 4th number on, the
-    difference from the number two before."""
+    """The run lengths of texts in COCO's compressed run-length form (bytes), read at once as
+    pycocotools' rleFrString reads each: a number in characters of 5 bits from '0' (the 6th bit:
+    more follow; the 5th of the last: negative), and from a text's 4th number on, the difference
+    from the number two before. Returns the runs, one text's after another, and how many each
+    text's are."""
     codes = np.frombuffer(b"".join(texts), np.uint8).astype(np.int64) - 48
     last = codes < 0x20
     first = np.concatenate(([True], last[:-1]))
@@ -2200,14 +2208,14 @@ def compressed_runs(*texts):
         opens = np.maximum.accumulate(np.where(number[chain] == parity,
                                                np.arange(chain.size), 0))
         runs[chain] = sums - (sums - values[chain])[opens]
-    return np.split(runs, ends[:-1])
+    return runs, np.diff(ends, prepend=0)
 
 
-def _ones_of_runs(runs):
-    """Each runs' 1s (every second run, from the second) as stretches of the image in column-major
-    order: (starts, ends, whose: the index of the runs each stretch is of)."""
-    counts = [len(part) for part in runs]
-    runs, first = np.concatenate(runs), np.cumsum(counts) - counts
+def _ones_of_runs(runs, counts):
+    """The 1s of runs (every second run, from the second) of several annotations, one after
+    another, counts of each, as stretches of the image in column-major order: (starts, ends, whose:
+    the index of the annotation each stretch is of)."""
+    first = np.cumsum(counts) - counts
     ends = np.cumsum(runs)
     ends -= np.repeat(ends[first] - runs[first], counts)  # each from the image's start
     ones = (np.arange(runs.size) - np.repeat(first, counts)) % 2 == 1

@@ -266,7 +266,8 @@ def test_the_order_of_the_annotations_changes_no_counted_pixel(coco_scene, order
 
 def read_runs(*texts):
     """tool.compressed_runs of texts (it reads several at once): each text's runs, as a list."""
-    return [np.asarray(runs).tolist() for runs in tool.compressed_runs(*texts)]
+    runs, counts = tool.compressed_runs(*texts)
+    return [part.tolist() for part in np.split(runs, np.cumsum(counts)[:-1])]
 
 
 def runs_pixels(runs, height, width):
