@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import io
 import json
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -1010,3 +1011,80 @@ def test_coco_stuff_names_stuffthingmaps_not_categories(coco_scene, capsys):
     with pytest.raises(SystemExit) as stop:
         tool.main(["--coco-annotations", "f.json", "--class-names", "coco-stuff"])
     assert stop.value.code == 2 and "coco-stuff" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the README's commands
+
+def readme_coco_commands():
+    """The commands of the README's COCO section, with the comment line above each."""
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = text.split("### COCO: annotation files, panoptic PNGs, COCO-Stuff", 1)[1].split("```", 2)[1]
+    lines = block.strip().splitlines()
+    return [(lines[k - 1], line) for k, line in enumerate(lines) if line.startswith("python ")]
+
+
+def stuff_document(things):
+    """COCO-Stuff's annotation file for the scene's images: one compressed run-length encoding per
+    category and image, where no thing is, and 'other' (183) over the things."""
+    images = things["images"]
+    annotations, expected = [], expected_labels_of(things)
+    for image in images:
+        label, _, _ = expected[key_of(image)]
+        free = label == 0
+        half = np.zeros(label.shape, bool)
+        half[:, : label.shape[1] // 2] = True
+        for category, mask in ((149, free & half), (157, free & ~half), (183, ~free)):
+            if mask.any():
+                annotations.append({"id": len(annotations) + 1, "image_id": image["id"],
+                                    "category_id": category, "iscrowd": 0,
+                                    "segmentation": compressed(mask)})
+    return {"images": images, "annotations": annotations,
+            "categories": [{"id": 149, "name": "road"}, {"id": 157, "name": "sky-other"},
+                           {"id": 183, "name": "other"}]}
+
+
+def expected_labels_of(document):
+    path = Path("scene-for-stuff.json")
+    write_json(path, document)
+    return expected_labels([path])
+
+
+@pytest.mark.parametrize("comment, command", readme_coco_commands(), ids=lambda text: text[:40])
+def test_each_readme_coco_command_scores_its_layout(comment, command, tmp_path, monkeypatch, capsys):
+    """Each command of the README's COCO section, exactly as written, in COCO's own layout: every
+    image scored, no error, no doubt about the numbers."""
+    monkeypatch.chdir(tmp_path)
+    things = scene()
+    annotations = tmp_path / "annotations"
+    write_json(annotations / "instances_val2017.json", things)
+    write_json(annotations / "stuff_val2017.json", stuff_document(things))
+    args = shlex.split(command)[2:]
+    if "--coco-annotations" in args:
+        files = args[args.index("--coco-annotations") + 1:]
+        files = [Path(name) for name in files[: next((k for k, word in enumerate(files)
+                                                      if word.startswith("--")), len(files))]]
+        expected = expected_labels(files)
+        if "--coco-contiguous" in args:
+            classes = {category: number for number, category in enumerate(sorted(
+                {category["id"] for name in files for category in json.loads(name.read_text())[
+                    "categories"]} - {183}), start=1)}
+            expected = {key: (np.vectorize(lambda c: classes.get(c, 0))(label).astype(np.uint8),
+                              valid, left) for key, (label, valid, left) in expected.items()}
+    elif "--coco-panoptic" in args:
+        segments = panoptic_scene(tmp_path / "annotations", count=3)
+        (annotations / "labels").rename(annotations / "panoptic_val2017")
+        (annotations / "panoptic.json").rename(annotations / "panoptic_val2017.json")
+        expected = {key: panoptic_expected(value) for key, value in segments.items()}
+    else:  # COCO-Stuff's PNGs: category id - 1, 255 where no annotation is
+        expected = {}
+        for key, (label, valid, left) in expected_labels([annotations / "instances_val2017.json"]).items():
+            png = np.where(label == 0, 255, label.astype(int) - 1).astype(np.uint8)
+            write_png(tmp_path / "stuffthingmaps_trainval2017" / "val2017" / f"{key}.png", png)
+            expected[key] = (png, valid & (png != 255), left)
+    write_inferences(tmp_path / "predictions", {key: value[:1] + (None, None)
+                                               for key, value in expected.items()}, 3,
+                     ids=sorted({int(v) for label, *_ in expected.values() for v in np.unique(label)}))
+    status, report, err = run(capsys, *args)
+    assert status == 0, err
+    assert report["errors"] == [] and len(report["images"]) == len(expected)
+    assert not [warning for warning in report["warnings"] if "differently" in warning]
