@@ -8,7 +8,8 @@ fwIoU, Cohen's kappa, MCC), the confusion matrix and a classification report
 macro and weighted averages), and what mmsegmentation, Hugging Face evaluate,
 torchmetrics, detectron2 and cityscapesScripts would print on the same masks.
 With --distances, each class's boundary distances too (HD, HD95, ASSD, MASD, NSD,
-boundary F1), and per case (over the images) as medical imaging reports them.
+boundary F1), and per case (over the images) as medical imaging reports them. With
+--coco-annotations or --coco-panoptic, the labels come from COCO's own files.
 
     python Semantic_Segmentation_Label_Metrics.py
     python Semantic_Segmentation_Label_Metrics.py --ignore-index 255
@@ -16,6 +17,7 @@ boundary F1), and per case (over the images) as medical imaging reports them.
     python Semantic_Segmentation_Label_Metrics.py --ignore-index 255 --output-dir report
     python Semantic_Segmentation_Label_Metrics.py --brief --num-classes 19
     python Semantic_Segmentation_Label_Metrics.py --distances --spacing 0.8 0.8 --per-case
+    python Semantic_Segmentation_Label_Metrics.py --coco-annotations instances_val2017.json
 
 From Python, on arrays in memory (the same options by name, the same reports):
 
@@ -32,7 +34,8 @@ pixel arrays (with pixels labelled --ignore-index removed).
 """
 # Contents, in file order; each section uses only the ones above it:
 #   constants    label space, formats, dataset presets (names, voids, colours), and Settings
-#   reading      mask files to class ids, class names, id maps, palettes, pairing, JSON reports
+#   reading      mask files to class ids, class names, id maps, palettes, COCO's annotation files
+#                and panoptic PNGs (labels drawn from them), pairing, JSON reports
 #   counting     a pair's tally (Counts: the confusion matrix over the ids that occur, boundary
 #                counts, a score map's histogram, weighted instances, each class's boundary
 #                distances: DISTANCES), tallies summed (CountsSum) and read back from JSON
