@@ -1874,11 +1874,13 @@ def read_score_pair(label_path, scores_path, positive_class, palette=None, label
 class CocoImage(NamedTuple):
     """What an image's label is made of under --coco-annotations, carried by its Pair: its size, and
     its annotations as (class id, whether a crowd region, segmentation as the file gives it), and
-    their ids as the file gives them, for messages."""
+    their ids as the file gives them, for messages; where its camera picture may be (its file_name
+    without the suffix, when a path below the pictures' folder)."""
     height: int
     width: int
     shapes: tuple
     ids: tuple = ()
+    picture: str | None = None
 
     def classes(self):
         return {class_id for class_id, _, _ in self.shapes}
@@ -2082,8 +2084,10 @@ def read_coco_annotations(paths, contiguous=False):
         if image_id in bad:
             refused.append(Refused(key, label, bad[image_id]))
         else:
+            picture = os.path.splitext(file_name.replace("\\", "/"))[0]
+            below = not picture.startswith("/") and ".." not in picture.split("/")
             labels[key] = (label, CocoImage(height, width, tuple(shapes[image_id]),
-                                            tuple(ids[image_id])))
+                                            tuple(ids[image_id]), picture if below else None))
     names = {**{classes[category]: name for category, name in categories.items()
                 if category in classes}, 0: "background"}
     record = {"files": coco_files_record(paths), "panoptic": False,
@@ -6609,16 +6613,20 @@ def find_picture(images_dir, key, size, endings=("",)):
     return None, f"no {shown(key)}.* in {shown(images_dir)}"
 
 
-def draw_pictures(key, label, inference, settings, valid=None):
+def draw_pictures(key, label, inference, settings, valid=None, picture=None):
     """An image's pictures in the report folder: the camera picture, the label and the prediction in
     class colours, the layers of errors and of what each wrong pixel was predicted as (to lay on the
     picture, or on the label without one), and a thumbnail of the errors; pixels outside valid (the
     pixels counted, or None) are shown as ignored ones. Returns (why the camera
-    picture is missing, or None; the suffix of its copy, or None)."""
+    picture is missing, or None; the suffix of its copy, or None). picture: where else the camera
+    picture may be, below the pictures' folder, without a suffix (a COCO image's file_name)."""
     # (path, format) or (None, why not)
-    found, detail = find_picture(settings.images, key, label.shape[::-1],
-                                 dict.fromkeys(("", settings.inference_suffix,
-                                                settings.label_suffix)))
+    for name in dict.fromkeys((picture or key, key)):
+        found, detail = find_picture(settings.images, name, label.shape[::-1],
+                                     dict.fromkeys(("", settings.inference_suffix,
+                                                    settings.label_suffix)))
+        if found is not None:
+            break
     file, folder = output_name(key), settings.output_dir
     # Palette PNGs at compress_level 1: lossless and a byte a pixel; higher levels save a few per
     # cent of bytes for several times the time.
@@ -7035,13 +7043,13 @@ class FolderSink(Sink):
         return self.held.__exit__(*exception)
 
     @staticmethod
-    def draw(key, label, inference, report, settings, valid=None):
+    def draw(key, label, inference, report, settings, valid=None, picture=None):
         """A pair's pictures (draw_pictures) and, with --plots-per-image, its heat map, drawn where
         the masks are (in a worker process): its Drawn. A report folder that cannot be written stops
         the run (OutputError): it is no fault of the masks, and dropping their pair would change the
         numbers."""
         with drawing(report["id"]):
-            note, picture = draw_pictures(key, label, inference, settings, valid)
+            note, picture = draw_pictures(key, label, inference, settings, valid, picture)
             if settings.plots_per_image:
                 draw_image_plot(report, output_name(key), settings)
         return Drawn(label.shape[1], picture, note)
@@ -7144,7 +7152,8 @@ def pair_task(pair, settings):
     if masks is not None and settings.output_dir is not None:
         label, inference, valid = masks
         result = result._replace(drawn=FolderSink.draw(pair.key, label, inference, result.report,
-                                                       settings, valid))
+                                                       settings, valid, getattr(
+                                                           pair.annotations, "picture", None)))
     return result
 
 

@@ -792,10 +792,6 @@ def test_the_report_folder_finds_the_camera_picture_by_file_name(coco_scene, tmp
     assert (tmp_path / "out" / "index.html").is_file()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the camera picture is looked up by the file name's stem only (--images/<stem>.*): a file_name "
-    "with a folder, val2017/x.jpg, is not found at --images/val2017/x.jpg (with --recursive "
-    "neither)"))
 def test_the_camera_picture_of_a_file_name_with_a_folder_is_found_there(coco_scene, tmp_path,
                                                                          capsys):
     document, _, _ = coco_scene
