@@ -1971,16 +1971,21 @@ def class_of_categories(categories, contiguous, used=None):
             if class_id < LABEL_SPACE}
 
 
-def _polygon_problem(segmentation):
+def _polygon_problem(segmentation, height, width):
     """Why a segmentation's polygons cannot be drawn, or None: each is a list of an even number,
-    at least 6 (3 points), of numbers."""
+    at least 6 (3 points), of finite numbers, none farther outside the image than its own size
+    (pycocotools' drawing grows with the vertices' reach, and crashes far out)."""
+    reach = max(height, width)
     for polygon in segmentation:
         if not isinstance(polygon, list) or not all(
                 type(value) in (int, float) and math.isfinite(value) for value in polygon):
-            return "a polygon that is not a list of numbers"
+            return "a polygon that is not a list of finite numbers"
         if len(polygon) < 6 or len(polygon) % 2:
             return (f"a polygon of {len(polygon)} numbers; a polygon is x, y pairs of at least 3 "
                     "points")
+        if not all(-reach <= value <= 2 * reach for value in polygon):
+            return (f"a polygon with a vertex far outside the {width}x{height} image "
+                    f"({max(polygon, key=abs)})")
     return None if segmentation else "no polygon"
 
 
@@ -1989,7 +1994,7 @@ def _segmentation_problem(segmentation, height, width):
     polygons, or a run-length encoding (counts a list, or COCO's compressed text) of the image's
     size."""
     if isinstance(segmentation, list):
-        return _polygon_problem(segmentation)
+        return _polygon_problem(segmentation, height, width)
     if not isinstance(segmentation, dict) or "counts" not in segmentation:
         return "a segmentation that is neither polygons nor a run-length encoding"
     counts = segmentation["counts"]
@@ -2021,8 +2026,11 @@ def _coco_images(documents):
                        else "no height and width in whole pixels")
             if problem:
                 left_out.add(image_id if isinstance(image_id, int | str) else None)
-                refused.append(Refused(str(image_id), shown(path), f"{shown(path)}: image "
-                                       f"{shown(json.dumps(image_id))} has {problem}"))
+                named = isinstance(file_name, str) and file_name  # its inference's key
+                refused.append(Refused(
+                    os.path.splitext(file_name.replace("\\", "/").split("/")[-1])[0] if named
+                    else str(image_id), shown(path),
+                    f"{shown(path)}: image {shown(json.dumps(image_id))} has {problem}"))
                 continue
             key = os.path.splitext(file_name.replace("\\", "/").split("/")[-1])[0]
             entry = (key, file_name, *(int(side) for side in sides))
@@ -8363,6 +8371,10 @@ def _argv_and_lines(options):
     actions = {action.dest: action for action in build_parser()._actions if action.option_strings}
     argv, lines = [], {}
     for name, value in options.items():
+        # None: as not given, the option's default (an ignore index of None counts every id, and
+        # zero division has three values, none of them None)
+        if value is None and name not in ("ignore_index", "zero_division"):
+            continue
         if name not in actions or name == "help":
             import difflib  # only a misspelt option pays for the import
             close = difflib.get_close_matches(name, set(actions) - {"help"}, 1)
@@ -8625,9 +8637,13 @@ class Evaluator:
             raise TypeError("Evaluator.merged takes a list of Evaluators")
         if len({id(other) for other in evaluators}) < len(evaluators):
             raise ValueError("an evaluator is given twice: its images would count twice")
+        heads = [json_head(other._settings) for other in evaluators]
+        if any(head["input"].get("valid_masks") for head in heads):  # some images had them
+            heads = [{**head, "input": {**head["input"], "valid_masks": "add(valid=)"}}
+                     for head in heads]
         try:
-            scoring, _ = join_records([(f"evaluator {number}", json_head(other._settings))
-                                       for number, other in enumerate(evaluators, start=1)], {},
+            scoring, _ = join_records([(f"evaluator {number}", head)
+                                       for number, head in enumerate(heads, start=1)], {},
                                       "merged")
         except RunError as error:
             raise ValueError(api_message(str(error))) from None

@@ -875,3 +875,19 @@ def test_write_folder_refuses_a_file_and_keeps_other_files(tmp_path):
     assert (tmp_path / "folder" / "notes.txt").read_text() == "mine"
     assert json.loads((tmp_path / "folder" / "report.json").read_text()) == api_report(evaluator)
 
+
+
+def test_an_evaluator_with_valid_masks_merges_with_one_without():
+    """Valid masks are some images' own (a rank may have none): merged, the whole notes them."""
+    with_mask = tool.Evaluator().add(GOOD, GOOD, id="a", valid=np.ones(SHAPE, bool))
+    merged = tool.Evaluator.merged([with_mask, tool.Evaluator().add(GOOD, GOOD, id="b")])
+    assert len(merged) == 2 and merged.report()["input"]["valid_masks"] == "add(valid=)"
+
+
+def test_an_option_of_none_is_its_default_but_an_ignore_index_of_none_counts_every_id():
+    plain = api_report(tool.Evaluator().add(GOOD, GOOD))
+    assert api_report(tool.Evaluator(num_classes=None, exclude_from_means=None, class_names=None,
+                                     label_map=None).add(GOOD, GOOD)) == plain
+    assert tool.Evaluator(ignore_index=None).report()["ignore_index_from"] == "--ignore-index"
+    with pytest.raises(ValueError, match="zero_division"):
+        tool.Evaluator(zero_division=None)

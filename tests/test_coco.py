@@ -602,7 +602,13 @@ def bad_input_scene(root, kind):
     elif kind == "sizes differ":
         images[4]["height"] = H + 1
         words = ["f.json#5", "inferences/img5.png", "sizes differ"]
-    if kind != "sizes differ":
+    elif kind == "a vertex far out":  # pycocotools' drawing would take all memory, or crash
+        bad["segmentation"] = [[1.5, 1e9, 10, 1, 10, 10]]
+        words.append("far outside")
+    elif kind == "no height":
+        del images[4]["height"]
+        words = ["f.json", "image 5", "no height"]
+    if kind not in ("sizes differ", "no height"):
         annotations.append(bad)
     write_json(root / "f.json", {"images": images, "annotations": annotations,
                                  "categories": [{"id": 1, "name": "person"}]})
@@ -613,7 +619,7 @@ def bad_input_scene(root, kind):
 
 BAD_INPUTS = ["two points", "two points after a good polygon", "odd length", "rle size",
               "compressed rle size", "uncompressed rle total", "category", "image not listed",
-              "sizes differ"]
+              "sizes differ", "a vertex far out", "no height"]
 
 
 @pytest.mark.parametrize("kind", BAD_INPUTS)
