@@ -117,6 +117,7 @@ MAX_DIGITS = 17  # a float64 holds about 17 significant digits; more would show 
 MAX_RUNS_PER_PIXEL = 1 / 8  # above this, runs are too short for run-length counting to pay
 WRONG_COLOUR = (255, 40, 40)  # overlay: a wrong pixel; dimmed pixels never reach this red
 IGNORED_COLOUR = (150, 175, 215)  # overlay: a pixel not counted (ignore index, outside valid)
+MAX_TEXT_PIXELS = 1 << 20  # more than any line of text a heat map draws takes, as Pillow renders it
 THUMBNAIL_WIDTH = 480  # pixels; the page shows them at half that, sharp on high-density screens
 # at most: a mask a pixel or two wide is not drawn tens of thousands high
 THUMBNAIL_HEIGHT = 4 * THUMBNAIL_WIDTH
@@ -6769,12 +6770,18 @@ def _draw_shares(draw, shares, counts, corner, cell):
 
 def plot_confusion_matrix(report, class_names, path, title):
     """Write a report's heat map (draw_heat_map) as a PNG."""
-    # the guard is for input files, not ours
-    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    # Pillow checks the text it draws against the decompression-bomb guard, which is for input
+    # files, not ours: a --max-image-pixels below what text takes is lifted while drawing (only
+    # then, as the limit is every thread's: a Python API user's loader may be reading images).
+    limit = Image.MAX_IMAGE_PIXELS
+    lift = limit is not None and limit < MAX_TEXT_PIXELS
+    if lift:
+        Image.MAX_IMAGE_PIXELS = None
     try:
         heat_map = draw_heat_map(report, class_names, title)
     finally:
-        Image.MAX_IMAGE_PIXELS = limit
+        if lift:
+            Image.MAX_IMAGE_PIXELS = limit
     save_image(heat_map, path, compress_level=1)
 
 
