@@ -8372,10 +8372,10 @@ def _given_lines(name, value):
     return GivenLines(f"the {type(value).__name__} given", tuple(lines))
 
 
-def _argv_and_lines(options):
-    """The command line of an Evaluator's options and those given as lists or dicts (GivenLines, by
-    the option's name); raises UsageError, or UnknownOption."""
-    actions = {action.dest: action for action in build_parser()._actions if action.option_strings}
+def _argv_and_lines(options, parser):
+    """The command line of an Evaluator's options, for parser, and those given as lists or dicts
+    (GivenLines, by the option's name); raises UsageError, or UnknownOption."""
+    actions = {action.dest: action for action in parser._actions if action.option_strings}
     argv, lines = [], {}
     for name, value in options.items():
         # None: as not given, the option's default (an ignore index of None counts every id, and
@@ -8438,8 +8438,9 @@ def evaluator_settings(options):
     """The Settings of an Evaluator's options, by the command line's parser and checks; raises
     ValueError (UsageError) naming the option as the Python API names it."""
     try:
-        argv, lines = _argv_and_lines(options)
-        parsed = build_parser(RaisingParser).parse_args(argv)
+        parser = build_parser(RaisingParser)
+        argv, lines = _argv_and_lines(options, parser)
+        parsed = parser.parse_args(argv)
         parsed.labels = parsed.inferences = parsed.images = None  # nothing read from a folder
         for name, value in lines.items():
             setattr(parsed, name, value)
@@ -8679,15 +8680,18 @@ class Evaluator:
     def _report(self, sinks, settings):
         """The images' results to the sinks, then the combined report; a NumbersInDoubtWarning
         for each reason to believe the numbers wrong."""
-        scoring = settings.scoring
-        results = (Result(shown(key), None, image_report(shown(key), None, None, counts, scoring),
-                          None, counts) for key, counts in (
-            (key, _full(counts))
-            for key, _, counts in sorted(self._images, key=lambda image: id_order(image[0]))))
         for sink in sinks:
             sink.begin()
-        for doubt in report_to(sinks, results, [], settings):
+        for doubt in report_to(sinks, self._results(settings.scoring), [], settings):
             warnings.warn(api_message(doubt), NumbersInDoubtWarning, stacklevel=3)
+
+    def _results(self, scoring):
+        """Each image's Result, in id order, its report made from its tally (as --merge makes
+        them)."""
+        for key, _, counts in sorted(self._images, key=lambda image: id_order(image[0])):
+            counts = _full(counts)
+            yield Result(shown(key), None, image_report(shown(key), None, None, counts, scoring),
+                         None, counts)
 
     def report(self):
         """The report as --format json writes it: a dict of the same keys and numbers."""
